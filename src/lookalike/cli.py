@@ -1,0 +1,415 @@
+"""The command line: parse, call one core method, format. No logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from lookalike.config import Settings
+from lookalike.engine import Collection, Engine
+from lookalike.errors import BadInput, LookalikeError
+from lookalike.images import SUPPORTED_EXTENSIONS
+from lookalike.ingest import IngestReport
+from lookalike.ingest import Progress as IngestProgress
+
+app = typer.Typer(
+    help="lookalike: self-hosted visual search. Index images, then search them by image, "
+    "text or id.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+collections_app = typer.Typer(help="List, create, show and drop collections.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Semantic models: list them, download one for offline use.", no_args_is_help=True
+)
+app.add_typer(collections_app, name="collections")
+app.add_typer(models_app, name="models")
+
+err = Console(stderr=True)
+out = Console(highlight=False)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="LOOKALIKE_DATA_DIR",
+        help="Where collections live (default: the platform's user data folder).",
+    ),
+]
+CollectionName = Annotated[str, typer.Option("--collection", "-c", help="Collection to use.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _engine(data_dir: Path | None) -> Engine:
+    return Engine(Settings.load(data_dir=data_dir))
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+# index ------------------------------------------------------------------------------------
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        indexed = task.fields.get("indexed", 0)
+        elapsed = task.elapsed or 0.0
+        rate = indexed / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:6.1f} img/s", style="progress.data.speed")
+
+
+@app.command()
+def index(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders, image files, http(s) URLs, text files of URLs/paths, JSONL catalogs."
+        ),
+    ],
+    collection: CollectionName = "default",
+    signals: Annotated[
+        str | None,
+        typer.Option(help="Signals for a new collection, comma-separated: semantic,duplicate."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Semantic model name or folder, for a new collection.")
+    ] = None,
+    metadata: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata", help="JSONL file of {id, metadata, group} merged onto the items."
+        ),
+    ] = None,
+    group_by_folder: Annotated[
+        bool,
+        typer.Option(
+            "--group-by-folder", help="Use each image's folder as its group (product id)."
+        ),
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option(help="Delete records whose files under the given folders are gone.")
+    ] = False,
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Index images into a collection (created if missing). Re-running skips unchanged images."""
+    with _engine(data_dir) as engine:
+        coll = engine.create_collection(collection, signals=signals, model=model, exist_ok=True)
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task("indexing", total=None, indexed=0)
+
+            def show(p: IngestProgress) -> None:
+                bar.update(
+                    task, total=p.total, completed=p.done, indexed=p.indexed, description=p.phase
+                )
+
+            report = coll.index(
+                paths,
+                metadata_file=metadata,
+                group_by_folder=group_by_folder,
+                prune=prune,
+                progress=show,
+            )
+            bar.update(task, description="done")
+        _report(report, json_out)
+        if report.failed and not (report.indexed or report.skipped or report.updated):
+            raise typer.Exit(2)
+
+
+def _report(report: IngestReport, json_out: bool) -> None:
+    if json_out:
+        _print_json(report.to_dict())
+    line = (
+        f"indexed {report.indexed}, skipped {report.skipped} unchanged, "
+        f"updated {report.updated}, failed {len(report.failed)}"
+    )
+    if report.pruned:
+        line += f", pruned {report.pruned}"
+    line += f" in {report.seconds:.1f}s ({report.rate:.1f} images/s)"
+    if report.index_built:
+        line += "; search index built"
+    err.print(line)
+    for f in report.failed[:50]:
+        err.print(f"  failed: {f.source}: {f.message}", markup=False, soft_wrap=True)
+    if len(report.failed) > 50:
+        err.print(f"  ... and {len(report.failed) - 50} more (use --json for all)")
+
+
+# search -----------------------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    image: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--image",
+            "-i",
+            help="Query image: path, URL, folder (each image in it) or - "
+            "(paths/URLs on stdin). Repeatable; one result set per image.",
+        ),
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", "-t", help="Text query.")] = None,
+    id: Annotated[
+        str | None,
+        typer.Option("--id", help="Neighbours of an indexed record (the record itself excluded)."),
+    ] = None,
+    collection: CollectionName = "default",
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Results per query.")] = 10,
+    threshold: Annotated[float | None, typer.Option(help="Minimum score, 0..1.")] = None,
+    signal: Annotated[
+        str | None, typer.Option(help="Signal to rank by: semantic or duplicate.")
+    ] = None,
+    filter: Annotated[
+        str | None,
+        typer.Option(
+            "--filter", "-f", help='MongoDB-like metadata filter, e.g. \'{"price": {"$lt": 100}}\'.'
+        ),
+    ] = None,
+    group: Annotated[
+        bool, typer.Option("--group", help="One best hit per group (product id).")
+    ] = False,
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Search a collection by image, text or record id."""
+    queries: list[tuple[str, dict[str, Any]]] = []
+    for spec in _expand_images(image or []):
+        queries.append((spec, {"image": spec}))
+    if text is not None:
+        queries.append((text, {"text": text}))
+    if id is not None:
+        queries.append((id, {"id": id}))
+    if not queries:
+        raise BadInput("give --image, --text or --id")
+    with _engine(data_dir) as engine:
+        coll = engine.collection(collection)
+        for label, q in queries:
+            try:
+                results = coll.search(
+                    **q, top_k=top_k, threshold=threshold, signal=signal, filter=filter, group=group
+                )
+            except LookalikeError as exc:
+                if len(queries) == 1:
+                    raise
+                _query_error(label, exc, json_out)
+                continue
+            if json_out:
+                _print_json({"query": label, "results": [r.to_dict() for r in results]})
+            else:
+                _results_table(label, results)
+
+
+def _expand_images(specs: list[str]) -> list[str]:
+    expanded: list[str] = []
+    for spec in specs:
+        if spec == "-":
+            expanded.extend(line.strip() for line in sys.stdin if line.strip())
+        elif Path(spec).is_dir():
+            expanded.extend(
+                str(p)
+                for p in sorted(Path(spec).rglob("*"))
+                if p.suffix.lower() in SUPPORTED_EXTENSIONS and not p.name.startswith(".")
+            )
+        else:
+            expanded.append(spec)
+    return expanded
+
+
+def _query_error(label: str, exc: LookalikeError, json_out: bool) -> None:
+    if json_out:
+        _print_json({"query": label, "error": exc.to_dict()})
+    else:
+        err.print(f"error: {label}: {exc.message}", markup=False, soft_wrap=True)
+
+
+def _results_table(label: str, results: list[Any]) -> None:
+    table = Table(title=f"query: {label}", title_justify="left")
+    for col in ("#", "score", "id", "group", "scores", "metadata"):
+        table.add_column(col, overflow="fold")
+    for n, r in enumerate(results, 1):
+        scores = " ".join(f"{k}={v:.3f}" for k, v in r.scores.items())
+        table.add_row(
+            str(n),
+            f"{r.score:.3f}",
+            r.id,
+            r.group or "",
+            scores,
+            json.dumps(r.metadata, ensure_ascii=False) if r.metadata else "",
+        )
+    out.print(table)
+    if not results:
+        out.print("  no results")
+
+
+# records ----------------------------------------------------------------------------------
+
+
+@app.command()
+def get(
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    collection: CollectionName = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Show one record as JSON."""
+    with _engine(data_dir) as engine:
+        _print_json(engine.collection(collection).get(record_id))
+
+
+@app.command()
+def delete(
+    record_ids: Annotated[list[str], typer.Argument(help="Record ids.")],
+    collection: CollectionName = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Delete records; exits 3 if any id was not found."""
+    with _engine(data_dir) as engine:
+        outcome = engine.collection(collection).delete(record_ids)
+    for rid, existed in outcome.items():
+        err.print(f"{'deleted' if existed else 'not found'}: {rid}", markup=False)
+    if not all(outcome.values()):
+        raise typer.Exit(3)
+
+
+@app.command()
+def update(
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    metadata: Annotated[
+        str | None, typer.Option(help="New metadata as a JSON object (replaces the old).")
+    ] = None,
+    merge: Annotated[bool, typer.Option(help="Merge into the old metadata instead.")] = False,
+    group: Annotated[str | None, typer.Option(help="New group.")] = None,
+    collection: CollectionName = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Change a record's metadata or group."""
+    parsed = None
+    if metadata is not None:
+        try:
+            parsed = json.loads(metadata)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"--metadata is not valid JSON: {exc}") from exc
+    with _engine(data_dir) as engine:
+        _print_json(
+            engine.collection(collection).update(
+                record_id, metadata=parsed, group=group, merge=merge
+            )
+        )
+
+
+# collections ------------------------------------------------------------------------------
+
+
+@collections_app.command("list")
+def collections_list(json_out: JsonOut = False, data_dir: DataDir = None) -> None:
+    """List collections."""
+    engine = _engine(data_dir)
+    names = engine.list_collections()
+    if json_out:
+        _print_json(names)
+    else:
+        for name in names:
+            out.print(name)
+
+
+@collections_app.command("create")
+def collections_create(
+    name: str,
+    signals: Annotated[str | None, typer.Option(help="e.g. semantic,duplicate")] = None,
+    model: Annotated[str | None, typer.Option(help="Semantic model name or folder.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an empty collection."""
+    with _engine(data_dir) as engine:
+        _print_json(_show(engine.create_collection(name, signals=signals, model=model)))
+
+
+@collections_app.command("show")
+def collections_show(name: str, data_dir: DataDir = None) -> None:
+    """Counts and configuration of a collection."""
+    with _engine(data_dir) as engine:
+        _print_json(_show(engine.collection(name)))
+
+
+@collections_app.command("drop")
+def collections_drop(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a collection and everything in it."""
+    if not yes and not typer.confirm(f"Drop collection {name!r} and all its records?"):
+        raise typer.Exit(1)
+    with _engine(data_dir) as engine:
+        engine.drop_collection(name)
+    err.print(f"dropped {name}")
+
+
+def _show(coll: Collection) -> dict[str, Any]:
+    return coll.info()
+
+
+# models -----------------------------------------------------------------------------------
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Known semantic models."""
+    from lookalike.models.specs import MODELS
+
+    for spec in MODELS.values():
+        out.print(f"{spec.name}\t{spec.dim}-d\t{spec.vision}\t{spec.description}")
+
+
+@models_app.command("download")
+def models_download(name: str, data_dir: DataDir = None) -> None:
+    """Download a model's files into the model folder, for offline use elsewhere."""
+    from lookalike.models.clip import download_model
+
+    folder = download_model(name, Settings.load(data_dir=data_dir))
+    err.print(f"downloaded {name} to {folder}")
+
+
+def main() -> None:
+    try:
+        # Without standalone mode, Typer returns the exit code of typer.Exit and of Ctrl-C (130).
+        code = app(standalone_mode=False)
+    except LookalikeError as exc:
+        err.print(f"error: {exc.message}", markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    if code == 130:
+        err.print("interrupted: everything reported as indexed is kept; rerun to resume")
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,114 @@
+"""One Settings object, built where the program starts and passed down.
+
+Sources, later ones winning: defaults, a TOML file (``LOOKALIKE_CONFIG``, else
+``config.toml`` in the data dir), environment variables ``LOOKALIKE_<FIELD>`` (upper case),
+and explicit overrides (CLI flags, test arguments).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lookalike.errors import BadInput
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("lookalike", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of lookalike, with the default a user gets."""
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    model_dir: Path | None = None
+    """Folder holding model files for offline use (``<model_dir>/<hub repo>/``)."""
+    default_signals: tuple[str, ...] = ("semantic", "duplicate")
+    default_model: str = "clip-vit-b-32"
+    offline: bool = False
+    """Never try to download a model; fail at once naming the missing files."""
+
+    # images
+    max_pixels: int = 100_000_000
+    """Images above this many pixels are refused (decompression-bomb guard)."""
+    max_image_bytes: int = 50 * 1024 * 1024
+
+    # URL fetching
+    allow_private_urls: bool = False
+    fetch_timeout: float = 15.0
+    fetch_concurrency: int = 8
+    fetch_retries: int = 3
+
+    # ingest
+    batch_size: int = 32
+    decode_workers: int = 0
+    """Worker processes decoding images; 0 picks ``min(cpu_count, 4)``."""
+
+    # store
+    hnsw_threshold: int = 20_000
+    """Below this many points a collection is searched exactly and no HNSW graph is built."""
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Build settings from file, environment and ``overrides`` (None values ignored)."""
+        values: dict[str, Any] = {}
+        env = os.environ
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        data_dir = overrides.get("data_dir") or env.get("LOOKALIKE_DATA_DIR")
+        config_file = env.get("LOOKALIKE_CONFIG")
+        if config_file is None:
+            base = Path(data_dir) if data_dir else _default_data_dir()
+            candidate = base / "config.toml"
+            config_file = str(candidate) if candidate.is_file() else None
+        if config_file:
+            try:
+                with open(config_file, "rb") as fh:
+                    values.update(tomllib.load(fh))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise BadInput(f"cannot read config file {config_file}: {exc}") from exc
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise BadInput(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
+        for name in known:
+            raw = env.get(f"LOOKALIKE_{name.upper()}")
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update(overrides)
+        return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return None if value is None else Path(value).expanduser()
+        if "tuple" in kind:
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(s).strip() for s in items if str(s).strip())
+        if kind == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"setting {f.name}: cannot use {value!r}: {exc}") from exc
+    return value

@@ -1,0 +1,354 @@
+"""Engine and Collection: the composition root and the ingest/search flow.
+
+``Engine`` builds the real parts from :class:`~lookalike.config.Settings` (the store, signals,
+models); a ``Collection`` is one named set of records with one configuration. The CLI, the API
+and the SDK only call these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from lookalike.config import Settings
+from lookalike.errors import BadInput, Conflict, NotFound
+from lookalike.filters import parse_filter
+from lookalike.ingest import Ingest, IngestReport, ProgressCallback
+from lookalike.search import Query, Searcher, SearchResult
+from lookalike.signals import build_signal, parse_signals
+from lookalike.signals.base import Signal
+from lookalike.sources import Item, ItemError, iter_items
+from lookalike.store import Store, open_store
+from lookalike.store.base import CollectionStore, StoredPoint
+from lookalike.store.edge import validate_name
+
+__all__ = ["Collection", "Engine"]
+
+
+class Engine:
+    """Entry point of the Python API: ``Engine().collection("photos").search(text="red shoes")``."""
+
+    def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.store = store or open_store(self.settings)
+        self._open: dict[str, Collection] = {}
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str] | None = None, **settings: Any) -> Engine:
+        return cls(Settings.load(data_dir=data_dir, **settings))
+
+    def list_collections(self) -> list[str]:
+        return self.store.list_collections()
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        signals: str | Sequence[str] | None = None,
+        model: str | None = None,
+        exist_ok: bool = False,
+    ) -> Collection:
+        """Create a collection; with ``exist_ok`` an existing one must match what is asked."""
+        validate_name(name)
+        names = (
+            parse_signals(signals)
+            if signals is not None
+            else parse_signals(self.settings.default_signals)
+        )
+        model_name = model or self.settings.default_model
+        if name in self.store.list_collections():
+            if not exist_ok:
+                raise Conflict(f"collection {name!r} already exists")
+            collection = self.collection(name)
+            config = collection.config
+            if signals is not None and list(names) != config["signals"]:
+                raise Conflict(
+                    f"collection {name!r} has signals {','.join(config['signals'])}, "
+                    f"not {','.join(names)}; create another collection for them"
+                )
+            if model is not None and "semantic" in config["signals"] and model != config["model"]:
+                raise Conflict(
+                    f"collection {name!r} uses model {config['model']!r}, not {model!r}; "
+                    "create another collection to compare models"
+                )
+            return collection
+        built = [build_signal(n, self.settings, model=model_name) for n in names]
+        specs = [spec for s in built for spec in s.vector_specs()]
+        semantic = "semantic" in names
+        config = {
+            "name": name,
+            "signals": list(names),
+            "model": model_name if semantic else None,
+            "model_id": _model_id(built),
+            "dims": {spec.name: spec.size for spec in specs},
+            "created_at": datetime.now(timezone.utc).isoformat(),
+        }
+        self.store.create_collection(name, specs, config)
+        return self.collection(name)
+
+    def collection(self, name: str) -> Collection:
+        """An existing collection, opened (and locked) once per engine."""
+        if name not in self._open:
+            config = self.store.collection_config(name)
+            self._open[name] = Collection(self, name, config)
+        return self._open[name]
+
+    def drop_collection(self, name: str) -> None:
+        if name in self._open:
+            self._open.pop(name).close()
+        self.store.drop_collection(name)
+
+    def close(self) -> None:
+        for collection in self._open.values():
+            collection.close()
+        self._open.clear()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Collection:
+    """One named set of records with one configuration (signals, model)."""
+
+    def __init__(self, engine: Engine, name: str, config: dict[str, Any]) -> None:
+        self.engine = engine
+        self.name = name
+        self.config = config
+        self.settings = engine.settings
+
+    @cached_property
+    def store(self) -> CollectionStore:
+        return self.engine.store.open_collection(self.name)
+
+    @cached_property
+    def signals(self) -> list[Signal]:
+        dims = self.config.get("dims", {})
+        return [
+            build_signal(n, self.settings, model=self.config.get("model") or "", dim=dims.get(n))
+            for n in self.config["signals"]
+        ]
+
+    def signal(self, name: str) -> Signal:
+        for s in self.signals:
+            if s.name == name:
+                return s
+        raise BadInput(
+            f"collection {self.name!r} has no {name!r} signal "
+            f"(it has {', '.join(self.config['signals'])})"
+        )
+
+    def _check_model(self) -> None:
+        """Refuse to mix vectors of two models in one collection."""
+        if "semantic" in self.config["signals"]:
+            loaded = _model_id(self.signals)
+            if loaded != self.config["model_id"]:
+                raise Conflict(
+                    f"collection {self.name!r} was indexed with {self.config['model_id']}, but the "
+                    f"model now loaded is {loaded}; restore those model files or index into a "
+                    "new collection"
+                )
+
+    # ingest -----------------------------------------------------------------------------
+
+    def index(
+        self,
+        inputs: Sequence[str | os.PathLike[str]],
+        *,
+        metadata_file: str | os.PathLike[str] | None = None,
+        group_by_folder: bool = False,
+        prune: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Index folders, files, URL lists, JSONL catalogs and URLs (see ``lookalike index``)."""
+        items = list(
+            iter_items(
+                [str(i) for i in inputs],
+                metadata_file=Path(metadata_file) if metadata_file else None,
+                group_by_folder=group_by_folder,
+            )
+        )
+        roots = [Path(i) for i in inputs if prune and Path(i).is_dir()]
+        return self.add(items, progress=progress, prune_roots=roots)
+
+    def add(
+        self,
+        items: Iterable[Item | ItemError | Mapping[str, Any]],
+        *,
+        progress: ProgressCallback | None = None,
+        prune_roots: Sequence[Path] = (),
+    ) -> IngestReport:
+        """Add records: :class:`Item` objects or dicts with ``id`` and one of ``path``/``url``/
+        ``data`` (bytes), ``base64``, plus ``metadata`` and ``group``."""
+        batch = [i if isinstance(i, Item | ItemError) else _item(i) for i in items]
+        self._check_model()
+        ingest = Ingest(
+            self.store,
+            self.signals,
+            self.settings,
+            model_id=self.config["model_id"],
+            progress=progress,
+        )
+        return ingest.run(batch, prune_roots=prune_roots)
+
+    # records ----------------------------------------------------------------------------
+
+    def get(self, record_id: str) -> dict[str, Any]:
+        points = self.store.retrieve([record_id])
+        if not points:
+            raise NotFound(f"no record {record_id!r} in collection {self.name!r}")
+        return _record(points[0])
+
+    def update(
+        self,
+        record_id: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        group: str | None = None,
+        merge: bool = False,
+    ) -> dict[str, Any]:
+        """Replace (or with ``merge`` extend) a record's metadata, and/or set its group."""
+        current = self.get(record_id)
+        changes: dict[str, Any] = {}
+        if metadata is not None:
+            if not isinstance(metadata, Mapping):
+                raise BadInput("metadata must be a JSON object")
+            changes["metadata"] = {**current["metadata"], **metadata} if merge else dict(metadata)
+        if group is not None:
+            changes["group"] = group
+        if changes:
+            self.store.set_payload([record_id], changes)
+        return self.get(record_id)
+
+    def delete(self, record_ids: Sequence[str]) -> dict[str, bool]:
+        """Delete records; answers, per id, whether it existed."""
+        found = {p.id for p in self.store.retrieve(list(record_ids))}
+        self.store.delete([i for i in record_ids if i in found])
+        return {i: i in found for i in record_ids}
+
+    def count(self, filter: Mapping[str, Any] | str | None = None) -> int:
+        return self.store.count(parse_filter(filter))
+
+    def list_records(
+        self,
+        *,
+        filter: Mapping[str, Any] | str | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        points, next_offset = self.store.scroll(
+            filter=parse_filter(filter), limit=limit, offset=offset
+        )
+        return [_record(p) for p in points], next_offset
+
+    def info(self) -> dict[str, Any]:
+        points, indexed = self.store.index_status()
+        return {**self.config, "count": points, "hnsw_indexed": indexed}
+
+    # search -----------------------------------------------------------------------------
+
+    def search(
+        self,
+        *,
+        image: bytes | str | os.PathLike[str] | None = None,
+        text: str | None = None,
+        id: str | None = None,
+        vector: Sequence[float] | None = None,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        region: tuple[float, float, float, float] | None = None,
+        filter: Mapping[str, Any] | str | None = None,
+        top_k: int = 10,
+        threshold: float | None = None,
+        signal: str | None = None,
+        group: bool = False,
+    ) -> list[SearchResult]:
+        """One query's results, best first; scores on the shared [0, 1] scale."""
+        query = Query(
+            image=image,
+            text=text,
+            id=id,
+            vector=vector,
+            positive=tuple(positive),
+            negative=tuple(negative),
+            region=region,
+            filter=filter,
+            top_k=top_k,
+            threshold=threshold,
+            signal=signal,
+            group=group,
+        )
+        return self._searcher.search(query)
+
+    @cached_property
+    def _searcher(self) -> Searcher:
+        return Searcher(self.store, self.signals, self.settings, self.signal)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+            del self.__dict__["store"]
+
+
+def _model_id(signals: Sequence[Signal]) -> str | None:
+    for s in signals:
+        if s.name == "semantic":
+            return s.model_id
+    return None
+
+
+def _item(spec: Mapping[str, Any]) -> Item | ItemError:
+    from lookalike.sources import decode_base64
+
+    source = str(spec.get("path") or spec.get("url") or "inline")
+    try:
+        data = spec.get("data")
+        if spec.get("base64") is not None:
+            data = decode_base64(str(spec["base64"]), max_bytes=50 * 1024 * 1024)
+            source = "base64"
+        record_id = spec.get("id")
+        path = Path(spec["path"]) if spec.get("path") else None
+        if record_id is None:
+            if path is not None:
+                record_id = path.name
+            elif spec.get("url"):
+                record_id = str(spec["url"])
+            else:
+                from lookalike.sources import content_hash
+
+                record_id = content_hash(bytes(data or b""))[:32]
+        if sum(x is not None for x in (path, spec.get("url"), data)) != 1:
+            raise BadInput(f"{record_id}: give exactly one of path, url, data or base64")
+        return Item(
+            id=str(record_id),
+            source=str(path.resolve()) if path is not None else source,
+            path=path,
+            url=spec.get("url"),
+            data=data,
+            metadata=dict(spec.get("metadata") or {}),
+            group=None if spec.get("group") is None else str(spec["group"]),
+        )
+    except BadInput as exc:
+        return ItemError(source, exc)
+
+
+def _record(point: StoredPoint) -> dict[str, Any]:
+    p = point.payload
+    return {
+        "id": point.id,
+        "source": p.get("source"),
+        "group": p.get("group"),
+        "metadata": p.get("metadata") or {},
+        "width": p.get("width"),
+        "height": p.get("height"),
+        "format": p.get("format"),
+        "content_hash": p.get("content_hash"),
+        "indexed_at": p.get("indexed_at"),
+        "model": p.get("model"),
+    }

@@ -1,0 +1,99 @@
+"""The exception tree of lookalike.
+
+Every error a user can cause or meet is one of these; each class carries the HTTP status the
+API answers with and the exit code the CLI ends with, so both map errors in one place::
+
+    LookalikeError                    500 / 1
+    ├── BadInput                      400 / 2
+    │   ├── BadImage                  400 / 2   corrupt, truncated, empty, not an image
+    │   ├── UnsupportedFormat         415 / 2   an image format we cannot decode
+    │   ├── ImageTooLarge             413 / 2   pixel limit (decompression bombs), byte limit
+    │   ├── InvalidFilter             400 / 2   a filter we cannot translate
+    │   ├── InvalidQuery              400 / 2
+    │   └── FetchError                400 / 2   a URL that could not be fetched
+    │       └── ForbiddenAddress      400 / 2   loopback / private / link-local, not allowed
+    ├── NotFound                      404 / 3   unknown collection or record
+    ├── Conflict                      409 / 4   exists already, model mismatch
+    │   └── StoreLocked               409 / 4   another process holds the collection
+    ├── ModelUnavailable              503 / 5   model files missing and not downloadable
+    ├── StoreUnavailable              503 / 5
+    └── MissingExtra                  503 / 5   an optional extra is not installed
+
+Library code raises these and never prints or exits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LookalikeError(Exception):
+    """Base of all lookalike errors."""
+
+    status: int = 500
+    exit_code: int = 1
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "detail": self.detail}
+
+
+class BadInput(LookalikeError):
+    status, exit_code, code = 400, 2, "bad_input"
+
+
+class BadImage(BadInput):
+    code = "bad_image"
+
+
+class UnsupportedFormat(BadInput):
+    status, code = 415, "unsupported_format"
+
+
+class ImageTooLarge(BadInput):
+    status, code = 413, "too_large"
+
+
+class InvalidFilter(BadInput):
+    code = "invalid_filter"
+
+
+class InvalidQuery(BadInput):
+    code = "invalid_query"
+
+
+class FetchError(BadInput):
+    code = "fetch_failed"
+
+
+class ForbiddenAddress(FetchError):
+    code = "forbidden_address"
+
+
+class NotFound(LookalikeError):
+    status, exit_code, code = 404, 3, "not_found"
+
+
+class Conflict(LookalikeError):
+    status, exit_code, code = 409, 4, "conflict"
+
+
+class StoreLocked(Conflict):
+    code = "store_locked"
+
+
+class ModelUnavailable(LookalikeError):
+    status, exit_code, code = 503, 5, "model_unavailable"
+
+
+class StoreUnavailable(LookalikeError):
+    status, exit_code, code = 503, 5, "store_unavailable"
+
+
+class MissingExtra(LookalikeError):
+    status, exit_code, code = 503, 5, "missing_extra"

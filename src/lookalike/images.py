@@ -1,0 +1,375 @@
+"""The one image decoder: every image lookalike indexes or queries goes through :func:`decode`.
+
+Decoding is where untrusted bytes meet C libraries, so this module is strict about what it
+accepts: the format is sniffed from magic bytes first and Pillow is only allowed the plugins of
+the formats listed in :data:`SUPPORTED_EXTENSIONS` (no Ghostscript for EPS, no guessing TGA out of
+random bytes); the pixel count is checked from the header before any pixel is allocated; and
+every failure leaves as a :mod:`lookalike.errors` type naming the file.
+
+The index and the query decode through the same function with the same ``min_side``, so the
+pixels they see are identical for identical bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from lookalike.errors import BadImage, ImageTooLarge, LookalikeError, UnsupportedFormat
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "DecodedImage",
+    "decode",
+    "encode_thumbnail",
+    "sniff_format",
+]
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+    | {".heic", ".heif", ".avif"}
+)
+
+# Sniffed format → the Pillow plugins allowed to open it. MPO (a JPEG with extra frames, as phone
+# cameras write) is produced by the JPEG plugin itself and reported as JPEG.
+_PLUGINS: dict[str, tuple[str, ...]] = {
+    "JPEG": ("JPEG",),
+    "PNG": ("PNG",),
+    "GIF": ("GIF",),
+    "BMP": ("BMP",),
+    "TIFF": ("TIFF",),
+    "WEBP": ("WEBP",),
+    "HEIF": ("HEIF",),
+    "AVIF": ("AVIF",),
+}
+_SUPPORTED_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/HEIF, AVIF"
+
+_WHITE = (255, 255, 255)
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
+_WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_REDUCING_GAP = 2.0
+
+_heif_lock = threading.Lock()
+_heif_registered = False
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An RGB image ready for the signals, and the size of the original it came from."""
+
+    image: Image.Image
+    """Mode ``RGB``, orientation applied, alpha composited on white, possibly downscaled."""
+    width: int
+    """Width of the full image after orientation (not of the downscaled one)."""
+    height: int
+    format: str
+    """Pillow's format name: ``JPEG``, ``PNG``, ``WEBP``, ``GIF``, ``BMP``, ``TIFF``, ``HEIF``,
+    ``AVIF``."""
+
+
+def decode(
+    data: bytes,
+    *,
+    name: str = "<bytes>",
+    min_side: int | None = None,
+    max_pixels: int = 100_000_000,
+) -> DecodedImage:
+    """Decode image bytes to RGB, downscaled so the shorter edge is ``min_side`` when larger.
+
+    JPEGs are decoded at a reduced DCT scale (Pillow's draft mode) when ``min_side`` allows it,
+    which is several times faster than a full decode followed by a resize. Raises
+    :class:`BadImage`, :class:`UnsupportedFormat` or :class:`ImageTooLarge`, naming ``name``.
+    """
+    if min_side is not None and min_side < 1:
+        raise ValueError(f"min_side must be a positive integer, got {min_side}")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels}")
+    if not data:
+        raise BadImage(f"{name}: empty file")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise BadImage(f"{name}: not an image (content matches no known image format)")
+    if fmt not in _PLUGINS:
+        raise UnsupportedFormat(
+            f"{name}: {fmt} images are not supported (supported: {_SUPPORTED_NAMES})",
+            detail={"format": fmt},
+        )
+    _ensure_plugin(fmt, name)
+    try:
+        return _decode(data, fmt, name, min_side, max_pixels)
+    except LookalikeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{name}: too large: {exc}", detail={"format": fmt}) from exc
+    except MemoryError as exc:
+        raise ImageTooLarge(f"{name}: not enough memory to decode this {fmt} image") from exc
+    except Exception as exc:  # Pillow and its C decoders raise many unrelated types
+        raise _bad_image(data, fmt, name, exc) from exc
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Format name from magic bytes ("JPEG", "PNG", ..., None if not a known image).
+
+    Also names formats lookalike recognises but does not decode (``PDF``, ``SVG``, ``PSD``,
+    ``EPS``, ``JPEG2000``, ``JXL``, ``ICO``, ``QOI``), so their refusal can say what they are.
+    """
+    head = bytes(data[:64])
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "TIFF"
+    if head.startswith(b"BM") and len(head) >= 18 and head[14] in (12, 40, 52, 56, 64, 108, 124):
+        return "BMP"
+    if head[4:8] == b"ftyp":
+        return _sniff_isobmff(bytes(data[:256]))
+    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return "JPEG2000"
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return "JXL"
+    if head.startswith(b"%PDF-"):
+        return "PDF"
+    if head.startswith(b"8BPS"):
+        return "PSD"
+    if head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):
+        return "EPS"
+    if head.startswith(b"qoif"):
+        return "QOI"
+    if head.startswith(b"\x00\x00\x01\x00") and len(head) >= 6 and head[4] + head[5] > 0:
+        return "ICO"
+    if _looks_like_svg(bytes(data[:2048])):
+        return "SVG"
+    return None
+
+
+def encode_thumbnail(image: Image.Image, max_side: int = 256, quality: int = 80) -> bytes:
+    """JPEG bytes of ``image`` shrunk to fit in ``max_side`` × ``max_side`` (never enlarged)."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be a positive integer, got {max_side}")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be between 1 and 100, got {quality}")
+    thumb = _to_rgb(image, "thumbnail")
+    if thumb is image:
+        thumb = image.copy()
+    thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
+def _decode(
+    data: bytes, fmt: str, name: str, min_side: int | None, max_pixels: int
+) -> DecodedImage:
+    try:
+        im = Image.open(io.BytesIO(data), formats=_PLUGINS[fmt])
+    except UnidentifiedImageError as exc:
+        raise _bad_image(data, fmt, name, exc) from exc
+    try:
+        raw_w, raw_h = im.size
+        if raw_w * raw_h > max_pixels:
+            raise ImageTooLarge(
+                f"{name}: image is {raw_w}x{raw_h} ({raw_w * raw_h:,} pixels), "
+                f"over the limit of {max_pixels:,} pixels",
+                detail={"width": raw_w, "height": raw_h, "max_pixels": max_pixels},
+            )
+        if min_side is not None and im.format in ("JPEG", "MPO"):
+            _draft(im, min_side)
+        im.load()
+        orientation = _orientation(im)
+        swap = orientation in (5, 6, 7, 8)
+        width, height = (raw_h, raw_w) if swap else (raw_w, raw_h)
+
+        out = _to_rgb(im, name)
+        target = _target_size(width, height, min_side)
+        if target is not None:
+            if swap:
+                target = (target[1], target[0])
+            if target != out.size:
+                out = out.resize(target, Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
+        if orientation in _TRANSPOSE:
+            out = out.transpose(_TRANSPOSE[orientation])
+        if out is im:
+            out = im.copy()  # a plain image, detached from the file object and plugin state
+        return DecodedImage(image=out, width=width, height=height, format=fmt)
+    finally:
+        im.close()
+
+
+def _draft(im: Image.Image, min_side: int) -> None:
+    """Ask libjpeg for the largest DCT reduction (1/2, 1/4, 1/8) keeping min_side pixels."""
+    w, h = im.size
+    short = min(w, h)
+    for scale in (8, 4, 2):
+        if -(-short // scale) >= min_side:
+            # Pillow picks the largest power of two not above min(w // rw, h // rh); asking for
+            # (w // scale, h // scale) makes that exactly ``scale``.
+            im.draft("RGB", (w // scale, h // scale))
+            return
+
+
+def _target_size(width: int, height: int, min_side: int | None) -> tuple[int, int] | None:
+    """Oriented size whose shorter edge is ``min_side``, or None when no downscale is due."""
+    if min_side is None or min(width, height) <= min_side:
+        return None
+    if width <= height:
+        return min_side, max(1, round(height * min_side / width))
+    return max(1, round(width * min_side / height)), min_side
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1–8); a broken EXIF block is ignored rather than failing the image."""
+    try:
+        value = im.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) and value in _TRANSPOSE else 1
+
+
+def _to_rgb(im: Image.Image, name: str) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB; transparency is composited on white."""
+    if im.mode in _WIDE_MODES:
+        im = _wide_to_8bit(im)
+    if im.mode == "RGB" and "transparency" not in im.info:
+        return im
+    has_alpha = (
+        im.mode in _ALPHA_MODES
+        or "transparency" in im.info
+        or (im.mode == "P" and im.palette is not None and im.palette.mode == "RGBA")
+    )
+    try:
+        if not has_alpha:
+            return im.convert("RGB")
+        rgba = im.convert("RGBA")
+    except ValueError as exc:
+        raise UnsupportedFormat(
+            f"{name}: colour mode {im.mode} cannot be converted to RGB", detail={"mode": im.mode}
+        ) from exc
+    out = Image.new("RGB", rgba.size, _WHITE)
+    out.paste(rgba, mask=rgba.getchannel("A"))
+    return out
+
+
+def _wide_to_8bit(im: Image.Image) -> Image.Image:
+    """Scale 16-bit, 32-bit integer and float pixels to 8 bits instead of clipping them.
+
+    16-bit data maps 0–65535 to 0–255; float data in 0–1 maps to 0–255; anything else (signed
+    or out-of-range values) is stretched from its own minimum to its maximum.
+    """
+    values = np.asarray(im)
+    wide = values.astype(np.float64)
+    if im.mode == "F":
+        wide = np.nan_to_num(wide, nan=0.0, posinf=0.0, neginf=0.0)
+        top = 1.0
+    else:
+        top = 65535.0
+    low, high = (float(wide.min()), float(wide.max())) if wide.size else (0.0, 0.0)
+    if low < 0.0 or high > top:
+        span = high - low
+        scaled = (wide - low) * (255.0 / span) if span > 0 else np.zeros_like(wide)
+    else:
+        scaled = wide * (255.0 / top)
+    gray = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+    key = im.info.get("transparency")
+    if isinstance(key, int) and not isinstance(key, bool):
+        alpha = Image.fromarray(np.where(values == key, 0, 255).astype(np.uint8))
+        gray = Image.merge("LA", (gray, alpha))
+    return gray
+
+
+def _bad_image(data: bytes, fmt: str, name: str, exc: BaseException) -> LookalikeError:
+    """The error for a failure inside Pillow, saying 'truncated' when the file is cut short."""
+    text = str(exc)
+    if "security limit" in text.lower():  # libheif's own size and memory guards
+        return ImageTooLarge(f"{name}: too large: {text}", detail={"format": fmt})
+    if "truncated" in text.lower() or _declared_length(data, fmt) > len(data):
+        return BadImage(f"{name}: truncated {fmt} file", detail={"format": fmt})
+    if isinstance(exc, UnidentifiedImageError):
+        return BadImage(
+            f"{name}: corrupt or truncated {fmt} file (its header cannot be read)",
+            detail={"format": fmt},
+        )
+    reason = f" ({text})" if text else ""
+    return BadImage(f"{name}: corrupt {fmt} data{reason}", detail={"format": fmt})
+
+
+def _declared_length(data: bytes, fmt: str) -> int:
+    """File length stated in the header, for formats that state one (0 when unknown)."""
+    if fmt == "WEBP" and len(data) >= 8:
+        return int.from_bytes(data[4:8], "little") + 8
+    if fmt == "BMP" and len(data) >= 6:
+        return int.from_bytes(data[2:6], "little")
+    return 0
+
+
+def _ensure_plugin(fmt: str, name: str) -> None:
+    """Make sure the Pillow plugin for ``fmt`` is present; HEIF's is registered on first use."""
+    global _heif_registered
+    if fmt == "AVIF":
+        from PIL import features
+
+        if not features.check("avif"):
+            raise UnsupportedFormat(
+                f"{name}: AVIF images need a Pillow built with AVIF support (Pillow >= 11.3 "
+                "wheels include it)",
+                detail={"format": fmt},
+            )
+    elif fmt == "HEIF" and not _heif_registered:
+        with _heif_lock:
+            if _heif_registered:
+                return
+            try:
+                import pillow_heif
+            except ImportError as exc:
+                raise UnsupportedFormat(
+                    f"{name}: HEIC/HEIF images need the pillow-heif package "
+                    "(pip install pillow-heif)",
+                    detail={"format": fmt},
+                ) from exc
+            pillow_heif.register_heif_opener()
+            _heif_registered = True
+
+
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
+def _sniff_isobmff(head: bytes) -> str | None:
+    """HEIF or AVIF from the ftyp box's major and compatible brands; other MP4s are not images."""
+    box_size = int.from_bytes(head[:4], "big")
+    major = head[8:12]
+    compatible = {head[i : i + 4] for i in range(16, min(box_size, len(head)) - 3, 4)}
+    if major in _AVIF_BRANDS or (major in (b"mif1", b"msf1") and compatible & _AVIF_BRANDS):
+        return "AVIF"
+    if major in _HEIF_BRANDS:
+        return "HEIF"
+    return None
+
+
+_SVG_START = re.compile(rb"^(?:<\?xml[^>]*>|<!--.*?-->|<!doctype svg[^>]*>|\s)*<svg[\s>]", re.S)
+
+
+def _looks_like_svg(head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
+    return bool(_SVG_START.match(text))

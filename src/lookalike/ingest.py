@@ -1,0 +1,390 @@
+"""The ingest pipeline: decode in worker processes while the model embeds, write in batches.
+
+Flow for each item: a cheap unchanged-check (file size + mtime, else content hash, plus the
+model) skips work already done; the rest is read and decoded at the smallest size the signals
+need in a process pool (JPEG draft mode), prepared per signal there (hashes), embedded in batches
+in this process, and upserted in batches. A record counts as indexed only once its batch is in
+the store, so an interrupted run loses nothing it reported and a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lookalike.config import Settings
+from lookalike.errors import LookalikeError
+from lookalike.images import decode
+from lookalike.signals.base import Preparer, Signal
+from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
+from lookalike.store.base import CollectionStore, StoredPoint
+
+#: Below this many images to decode, a process pool costs more than it saves.
+POOL_MIN_ITEMS = 16
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What the decode workers do with each image: picklable, the same for every item."""
+
+    min_side: int
+    max_pixels: int
+    max_bytes: int
+    preparers: tuple[tuple[str, Preparer], ...]
+
+
+@dataclass
+class Prepared:
+    content_hash: str
+    width: int
+    height: int
+    format: str
+    outputs: dict[str, Any]
+
+
+def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -> Prepared:
+    """Read, hash, decode and prepare one image (runs in a decode worker)."""
+    if data is None:
+        assert path is not None
+        data = read_file_bytes(Path(path), max_bytes=plan.max_bytes)
+    decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
+    outputs = {signal: fn(decoded) for signal, fn in plan.preparers}
+    return Prepared(content_hash(data), decoded.width, decoded.height, decoded.format, outputs)
+
+
+def decode_plan(signals: Sequence[Signal], settings: Settings) -> DecodePlan:
+    return DecodePlan(
+        min_side=max(s.min_side for s in signals),
+        max_pixels=settings.max_pixels,
+        max_bytes=settings.max_image_bytes,
+        preparers=tuple((s.name, s.preparer) for s in signals),
+    )
+
+
+@dataclass
+class Failure:
+    source: str
+    code: str
+    message: str
+
+
+@dataclass
+class IngestReport:
+    indexed: int = 0
+    """New or changed images written to the store."""
+    skipped: int = 0
+    """Unchanged images (same content and model): nothing to do."""
+    updated: int = 0
+    """Unchanged images whose metadata or group changed: payload rewritten."""
+    pruned: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    index_built: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indexed": self.indexed,
+            "skipped": self.skipped,
+            "updated": self.updated,
+            "pruned": self.pruned,
+            "failed": [f.__dict__ for f in self.failed],
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.rate, 2),
+            "index_built": self.index_built,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    indexed: int
+    failed: int
+    phase: str = "indexing"
+    """"indexing", or "building index" while the HNSW graph is built."""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class _Inline(Executor):
+    """Runs submissions at once in this process: for small jobs and queries."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # delivered through the future like a pool would
+            future.set_exception(exc)
+        return future
+
+
+def _pool(settings: Settings, todo: int) -> Executor:
+    workers = settings.decode_workers or min(os.cpu_count() or 1, 4)
+    if todo < POOL_MIN_ITEMS or workers <= 1:
+        return _Inline()
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Make a decode worker end when its parent dies (a pool's workers otherwise outlive a
+    killed parent, holding its pipes open)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+class Ingest:
+    """One ingest run into one collection."""
+
+    def __init__(
+        self,
+        store: CollectionStore,
+        signals: Sequence[Signal],
+        settings: Settings,
+        *,
+        model_id: str | None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.store = store
+        self.signals = list(signals)
+        self.settings = settings
+        self.model_id = model_id
+        self.plan = decode_plan(signals, settings)
+        self.progress = progress
+        self.report = IngestReport()
+        self._batch: list[tuple[Item, Prepared, dict[str, Any] | None]] = []
+        self._total = 0
+        self._done = 0
+
+    def run(
+        self, items: Sequence[Item | ItemError], *, prune_roots: Sequence[Path] = ()
+    ) -> IngestReport:
+        start = time.perf_counter()
+        self._total = len(items)
+        executor = _pool(self.settings, sum(isinstance(i, Item) for i in items))
+        window: deque[tuple[Item, Future[Prepared], dict[str, Any] | None]] = deque()
+        max_inflight = max(2 * self.settings.batch_size, 8)
+        try:
+            with Fetcher(self.settings) as fetcher:
+                for chunk in _chunks(items, 4 * self.settings.batch_size):
+                    for item, data, existing in self._triage(chunk, fetcher):
+                        future = executor.submit(
+                            prepare,
+                            self.plan,
+                            str(item.path) if data is None else None,
+                            data,
+                            item.source,
+                        )
+                        window.append((item, future, existing))
+                        while len(window) >= max_inflight:
+                            self._collect(*window.popleft())
+                while window:
+                    self._collect(*window.popleft())
+                self._flush()
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+            self.report.seconds = time.perf_counter() - start
+        if prune_roots:
+            self.report.pruned = self._prune(prune_roots, items)
+        self._emit("building index")
+        self.report.index_built = self.store.build_index()
+        self.report.seconds = time.perf_counter() - start
+        return self.report
+
+    def _triage(
+        self, chunk: Sequence[Item | ItemError], fetcher: Fetcher
+    ) -> Iterable[tuple[Item, bytes | None, dict[str, Any] | None]]:
+        """Items that need decoding, with their bytes when not read from a path by a worker."""
+        ids = [i.id for i in chunk if isinstance(i, Item)]
+        existing = {p.id: p.payload for p in self.store.retrieve(ids)}
+        urls: dict[str, list[Item]] = {}
+        for item in chunk:
+            if isinstance(item, ItemError):
+                self._fail(item.source, item.error)
+                continue
+            old = existing.get(item.id)
+            if item.path is not None:
+                try:
+                    stat = item.path.stat()
+                except OSError as exc:
+                    self._fail(item.source, LookalikeError(f"cannot read {item.path}: {exc}"))
+                    continue
+                if (
+                    old is not None
+                    and self._current(old)
+                    and (
+                        old.get("file_size") == stat.st_size
+                        and old.get("file_mtime") == stat.st_mtime_ns
+                    )
+                ):
+                    self._unchanged(item, old)
+                    continue
+                yield item, None, old
+            elif item.url is not None:
+                urls.setdefault(item.url, []).append(item)
+            else:
+                yield item, item.data, old
+        for url, result in fetcher.fetch_many(list(urls)):
+            for item in urls[url]:
+                if isinstance(result, LookalikeError):
+                    self._fail(item.source, result)
+                else:
+                    yield item, result, existing.get(item.id)
+
+    def _current(self, payload: dict[str, Any]) -> bool:
+        return payload.get("model") == self.model_id and payload.get("signals") == [
+            s.name for s in self.signals
+        ]
+
+    def _collect(self, item: Item, future: Future[Prepared], old: dict[str, Any] | None) -> None:
+        try:
+            prepared = future.result()
+        except LookalikeError as exc:
+            self._fail(item.source, exc)
+            return
+        except BrokenProcessPool:
+            self._fail(item.source, LookalikeError(f"{item.source}: the decoder crashed"))
+            return
+        except Exception as exc:  # a decoder bug must cost one item, not the run
+            self._fail(item.source, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))
+            return
+        if (
+            old is not None
+            and self._current(old)
+            and old.get("content_hash") == prepared.content_hash
+        ):
+            self._unchanged(item, old, _file_stat(item))
+            return
+        self._batch.append((item, prepared, old))
+        if len(self._batch) >= self.settings.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        vectors: list[dict[str, list[float]]] = [{} for _ in batch]
+        for signal in self.signals:
+            outputs = signal.embed([p.outputs[signal.name] for _, p, _ in batch])
+            for acc, out in zip(vectors, outputs, strict=True):
+                acc.update(out)
+        now = datetime.now(timezone.utc).isoformat()
+        points = [
+            StoredPoint(id=item.id, payload=self._payload(item, p, old, now), vectors=v)
+            for (item, p, old), v in zip(batch, vectors, strict=True)
+        ]
+        self.store.upsert(points)
+        self.report.indexed += len(points)
+        self._done += len(points)
+        self._emit()
+
+    def _payload(
+        self, item: Item, prepared: Prepared, old: dict[str, Any] | None, now: str
+    ) -> dict[str, Any]:
+        """The record's payload; a re-indexed image keeps metadata the input does not give."""
+        old = old or {}
+        return {
+            "source": item.source,
+            "path": str(item.path.resolve()) if item.path is not None else None,
+            "group": item.group if item.group is not None else old.get("group"),
+            "metadata": item.metadata or old.get("metadata") or {},
+            "content_hash": prepared.content_hash,
+            "width": prepared.width,
+            "height": prepared.height,
+            "format": prepared.format,
+            "indexed_at": now,
+            "model": self.model_id,
+            "signals": [s.name for s in self.signals],
+            **_file_stat(item),
+        }
+
+    def _unchanged(
+        self, item: Item, old: dict[str, Any], stat: dict[str, Any] | None = None
+    ) -> None:
+        changes: dict[str, Any] = dict(stat or {})
+        if item.metadata and item.metadata != old.get("metadata"):
+            changes["metadata"] = item.metadata
+        if item.group is not None and item.group != old.get("group"):
+            changes["group"] = item.group
+        if {k for k in changes if k in ("metadata", "group")}:
+            self.report.updated += 1
+        else:
+            self.report.skipped += 1
+        if changes:
+            self.store.set_payload([item.id], changes)
+        self._done += 1
+        self._emit()
+
+    def _fail(self, source: str, error: LookalikeError) -> None:
+        self.report.failed.append(Failure(source, error.code, error.message))
+        self._done += 1
+        self._emit()
+
+    def _prune(self, roots: Sequence[Path], items: Sequence[Item | ItemError]) -> int:
+        """Delete records whose file under one of ``roots`` is gone."""
+        resolved = [str(r.resolve()) + os.sep for r in roots]
+        seen = {i.id for i in items if isinstance(i, Item)}
+        gone: list[str] = []
+        offset: str | None = None
+        while True:
+            points, offset = self.store.scroll(limit=512, offset=offset)
+            for p in points:
+                path = p.payload.get("path")
+                if (
+                    isinstance(path, str)
+                    and p.id not in seen
+                    and any(path.startswith(r) for r in resolved)
+                    and not os.path.exists(path)
+                ):
+                    gone.append(p.id)
+            if offset is None:
+                break
+        self.store.delete(gone)
+        return len(gone)
+
+    def _emit(self, phase: str = "indexing") -> None:
+        if self.progress is not None:
+            self.progress(
+                Progress(
+                    self._total, self._done, self.report.indexed, len(self.report.failed), phase
+                )
+            )
+
+
+def _file_stat(item: Item) -> dict[str, Any]:
+    if item.path is None:
+        return {}
+    try:
+        stat = item.path.stat()
+    except OSError:
+        return {}
+    return {"file_size": stat.st_size, "file_mtime": stat.st_mtime_ns}
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,178 @@
+"""CLIP-family image and text encoders, run by fastembed on ONNX Runtime.
+
+``model`` is a known name (a key of :data:`lookalike.models.specs.MODELS`, or a tower's
+fastembed name such as ``Qdrant/clip-ViT-B-32-vision``, in any case) or a path to a folder
+(a known name wins over a folder of the same name: write ``./name`` for the folder).
+
+A known model's files are looked for, in order, in ``<model_dir>/<hub repo>/`` (for example
+``<model_dir>/Qdrant/clip-ViT-B-32-vision/``, the hub repo's files as they are), then in
+fastembed's cache ``<data_dir>/models``; if neither has them and downloading is allowed
+(``offline`` off, ``HF_HUB_OFFLINE`` unset) and the hub answers, fastembed downloads them into
+that cache. Otherwise :class:`~lookalike.errors.ModelUnavailable` names the model, every folder
+looked in and how to get the files (``lookalike models download NAME``).
+
+A model folder is laid out as the two hub repos of CLIP ViT-B/32 side by side::
+
+    FOLDER/vision/  model.onnx  preprocessor_config.json  config.json
+    FOLDER/text/    model.onnx  tokenizer.json  tokenizer_config.json
+                    special_tokens_map.json  config.json
+
+The ONNX graphs take ``pixel_values`` (N, 3, H, W) and ``input_ids`` (+ ``attention_mask``) and
+give the embedding as their first output (``image_embeds``, ``text_embeds``). A folder holding
+``model.onnx`` and ``preprocessor_config.json`` directly is a vision-only model: it indexes and
+searches by image, and text queries fail with ModelUnavailable. Folders and known models load
+through the same fastembed code (``specific_model_path``), so a test model built in a temporary
+folder exercises the path the real model takes.
+
+Vectors are float32 and L2-normalised, so a dot product is the cosine. ``model_id`` names what
+made them and is stored with each: the spec name for a known model, and for a folder
+``folder:<absolute path>#<hash of the vision ONNX file>`` (the text encoder of a folder carries the
+same id, since its vectors live in the vision tower's space).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from lookalike.config import Settings
+from lookalike.errors import ModelUnavailable
+from lookalike.models.files import Located, Part, download_model, locate
+
+__all__ = [
+    "ImageEncoder",
+    "TextEncoder",
+    "download_model",
+    "load_image_encoder",
+    "load_text_encoder",
+]
+
+_PROBE_TEXT = "a photo"
+
+
+class ImageEncoder:
+    """Turns decoded PIL images into unit vectors; fastembed resizes, crops and normalises."""
+
+    def __init__(self, embedding: Any, model_id: str, dim: int) -> None:
+        self._embedding = embedding
+        self.model_id = model_id
+        self.dim = dim
+
+    def embed(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
+        """(n, dim) float32, one L2-normalised row per image, in order."""
+        if len(images) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = self._embedding.embed(list(images), batch_size=max(1, batch_size))
+        return _unit_rows(np.stack(list(rows)))
+
+
+class TextEncoder:
+    """Turns text queries into unit vectors in the image encoder's space."""
+
+    def __init__(
+        self,
+        embedding: Any,
+        model_id: str,
+        dim: int,
+        prefix: str = "",
+        layer_norm: bool = False,
+    ) -> None:
+        self._embedding = embedding
+        self.model_id = model_id
+        self.dim = dim
+        self._prefix = prefix
+        self._layer_norm = layer_norm
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, one L2-normalised row per text, in order."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = np.stack(list(self._embedding.embed([self._prefix + t for t in texts])))
+        if self._layer_norm:
+            rows = rows - rows.mean(axis=1, keepdims=True)
+            rows = rows / np.sqrt(rows.var(axis=1, keepdims=True) + 1e-5)
+        return _unit_rows(rows)
+
+
+def load_image_encoder(
+    model: str, settings: Settings, *, threads: int | None = None
+) -> ImageEncoder:
+    """Load the image tower of ``model``; ``threads`` sets ONNX Runtime's (None: its default)."""
+    located = locate(model, settings, "vision")
+    embedding = _open(located, "vision", threads)
+    dim = _output_dim(embedding, located)
+    if dim is None:
+        probe = Image.new("RGB", (224, 224), (127, 127, 127))
+        dim = int(np.stack(list(embedding.embed([probe]))).shape[1])
+    return ImageEncoder(embedding, located.model_id, dim)
+
+
+def load_text_encoder(model: str, settings: Settings, *, threads: int | None = None) -> TextEncoder:
+    """Load the text tower of ``model``; ModelUnavailable if it has none."""
+    located = locate(model, settings, "text")
+    embedding = _open(located, "text", threads)
+    dim = _output_dim(embedding, located)
+    if dim is None:
+        dim = int(np.stack(list(embedding.embed([_PROBE_TEXT]))).shape[1])
+    spec = located.spec
+    return TextEncoder(
+        embedding,
+        located.model_id,
+        dim,
+        prefix=spec.text_prefix if spec else "",
+        layer_norm=spec.text_layer_norm if spec else False,
+    )
+
+
+def _open(located: Located, part: Part, threads: int | None) -> Any:
+    """A fastembed embedding for the located tower; its failures become ModelUnavailable."""
+    from fastembed import ImageEmbedding, TextEmbedding
+
+    factory = ImageEmbedding if part == "vision" else TextEmbedding
+    options: dict[str, Any] = {"cache_dir": str(located.cache_dir), "threads": threads}
+    if located.folder is not None:
+        options["specific_model_path"] = str(located.folder)
+    elif not located.download:
+        options["local_files_only"] = True
+    where = located.folder or located.cache_dir
+    try:
+        return factory(located.name, **options)
+    except Exception as exc:  # fastembed and onnxruntime raise plain ValueError/RuntimeError/...
+        raise ModelUnavailable(
+            f"cannot load the {part} tower of model {located.model_id!r} from {where}: {exc}",
+            detail={"model": located.model_id, "looked_in": [str(where)]},
+        ) from exc
+
+
+def _output_dim(embedding: Any, located: Located) -> int | None:
+    """The vector size: the graph's embedding output, else the folder's config.json."""
+    inner = getattr(embedding, "model", None)
+    session = getattr(inner, "model", None)
+    if session is not None:
+        wanted = getattr(inner, "ONNX_OUTPUT_NAMES", None) or []
+        outputs = session.get_outputs()
+        chosen = next((o for o in outputs if o.name in wanted), outputs[0] if outputs else None)
+        if chosen is not None and chosen.shape and isinstance(chosen.shape[-1], int):
+            return int(chosen.shape[-1])
+    if located.folder is not None:
+        config = located.folder / "config.json"
+        try:
+            data = json.loads(Path(config).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = data.get("projection_dim") if isinstance(data, dict) else None
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    unit: np.ndarray = rows / np.maximum(norms, np.float32(1e-12))
+    return unit

@@ -1,0 +1,81 @@
+"""Known semantic models, as data: adding a model adds a row.
+
+Each row pairs an image tower and a text tower that fastembed 0.9.1 can run (``vision`` in its
+``ImageEmbedding`` list, ``text`` in its ``TextEmbedding`` list) and whose vectors share one space,
+so a text query can be scored against indexed images. Names are fastembed's; the hub repository
+a tower downloads from is fastembed's too (``models.clip`` asks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    """Our name for the pair; also the ``model_id`` stored with every vector it makes."""
+    vision: str
+    """fastembed name of the image tower."""
+    text: str | None
+    """fastembed name of the text tower; None when the pair has no text side."""
+    dim: int
+    license: str
+    description: str
+    text_prefix: str = ""
+    """Prepended to every text query (some towers were trained with task prefixes)."""
+    text_layer_norm: bool = False
+    """Layer-normalise text vectors before the L2 norm, as the model's reference code does."""
+
+
+DEFAULT_MODEL = "clip-vit-b-32"
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="clip-vit-b-32",
+            vision="Qdrant/clip-ViT-B-32-vision",
+            text="Qdrant/clip-ViT-B-32-text",
+            dim=512,
+            license="mit",
+            description="OpenAI CLIP ViT-B/32: the default; fast on CPU, English text queries.",
+        ),
+        ModelSpec(
+            name="siglip2-base-patch16-224",
+            vision="google/siglip2-base-patch16-224",
+            text="google/siglip2-base-patch16-224",
+            dim=768,
+            license="apache-2.0",
+            description="Google SigLIP 2 base, patch 16: more accurate, multilingual, ~4x slower.",
+        ),
+        ModelSpec(
+            name="jina-clip-v1",
+            vision="jinaai/jina-clip-v1",
+            text="jinaai/jina-clip-v1",
+            dim=768,
+            license="apache-2.0",
+            description="Jina CLIP v1: ViT-B/16 image tower, long English text queries.",
+        ),
+        ModelSpec(
+            name="nomic-embed-v1.5",
+            vision="nomic-ai/nomic-embed-vision-v1.5",
+            text="nomic-ai/nomic-embed-text-v1.5",
+            dim=768,
+            license="apache-2.0",
+            description="Nomic Embed v1.5: vision tower aligned to the nomic text embedder.",
+            text_prefix="search_query: ",
+            text_layer_norm=True,
+        ),
+    )
+}
+
+
+def find_spec(model: str) -> ModelSpec | None:
+    """The row for ``model``: our name or a tower's fastembed name, in any case."""
+    wanted = model.strip().lower()
+    for spec in MODELS.values():
+        names = (spec.name, spec.vision, spec.text or "")
+        if wanted in (n.lower() for n in names if n):
+            return spec
+    return None

@@ -1,0 +1,48 @@
+"""Score calibration: one monotone map per signal from raw similarity to a shared [0, 1] scale.
+
+The shared scale (DESIGN.md, "Scores"): >= 0.90 the same photo, 0.75-0.90 very similar,
+0.60-0.75 related. Each signal names its knots; the raw score between knots is interpolated
+linearly, so the map is invertible and a user's threshold on the shared scale becomes a raw
+threshold the store can apply itself.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Piecewise-linear, non-decreasing map from raw similarity to the shared scale."""
+
+    knots: tuple[tuple[float, float], ...]
+    """(raw, score) pairs sorted by raw; scores non-decreasing, from 0.0 up to 1.0."""
+
+    @classmethod
+    def of(cls, knots: Sequence[tuple[float, float]]) -> Calibration:
+        ordered = tuple(sorted((float(r), float(s)) for r, s in knots))
+        scores = [s for _, s in ordered]
+        if scores != sorted(scores) or scores[0] != 0.0 or scores[-1] != 1.0:
+            raise ValueError(f"calibration knots must rise from 0 to 1: {ordered}")
+        return cls(ordered)
+
+    def __call__(self, raw: float) -> float:
+        raws = [r for r, _ in self.knots]
+        if raw <= raws[0]:
+            return 0.0
+        if raw >= raws[-1]:
+            return 1.0
+        i = bisect_left(raws, raw)
+        (r0, s0), (r1, s1) = self.knots[i - 1], self.knots[i]
+        return s0 + (s1 - s0) * (raw - r0) / (r1 - r0)
+
+    def inverse(self, score: float) -> float:
+        """The smallest raw similarity that reaches ``score`` on the shared scale."""
+        if score <= 0.0:
+            return -1.0
+        for (r0, s0), (r1, s1) in zip(self.knots, self.knots[1:], strict=False):
+            if s0 <= score <= s1 and s1 > s0:
+                return r0 + (r1 - r0) * (score - s0) / (s1 - s0)
+        return self.knots[-1][0]

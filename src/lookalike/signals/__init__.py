@@ -1,0 +1,34 @@
+"""Signals by name; an unknown name is an error, never a silent default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lookalike.config import Settings
+from lookalike.errors import BadInput
+from lookalike.signals.base import Signal
+
+KNOWN = ("semantic", "duplicate")
+
+
+def parse_signals(value: str | Sequence[str]) -> tuple[str, ...]:
+    names = value.split(",") if isinstance(value, str) else list(value)
+    out = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    unknown = [n for n in out if n not in KNOWN]
+    if unknown:
+        raise BadInput(f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}")
+    if not out:
+        raise BadInput("at least one signal is needed")
+    return out
+
+
+def build_signal(name: str, settings: Settings, *, model: str, dim: int | None = None) -> Signal:
+    if name == "semantic":
+        from lookalike.signals.semantic import SemanticSignal
+
+        return SemanticSignal(model, settings, dim)
+    if name == "duplicate":
+        from lookalike.signals.duplicate import DuplicateSignal
+
+        return DuplicateSignal()
+    raise BadInput(f"unknown signal {name!r}; known: {', '.join(KNOWN)}")

@@ -1,0 +1,398 @@
+"""Where images come from: folders, files, URL lists, JSONL catalogs, base64, as bytes.
+
+Only enumeration and bytes live here; decoding is ``lookalike.images``. Enumeration is lazy
+(a catalog of a million lines is streamed) and never raises for one bad entry: it yields an
+``ItemError`` and goes on, so a batch never fails whole because of one item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from lookalike.config import Settings
+from lookalike.errors import BadImage, BadInput, ImageTooLarge, LookalikeError
+from lookalike.fetch import Fetcher
+from lookalike.images import SUPPORTED_EXTENSIONS, sniff_format
+
+__all__ = [
+    "Fetcher",
+    "Item",
+    "ItemError",
+    "content_hash",
+    "decode_base64",
+    "iter_items",
+    "read_file_bytes",
+]
+
+_CATALOG_SUFFIXES = {".jsonl", ".ndjson"}
+_ID_KEYS = ("id", "_id")
+_IMAGE_KEYS = {"path": ("path", "_file"), "url": ("url", "_url"), "base64": ("base64", "_base64")}
+_KNOWN_KEYS = {"metadata", "group", *_ID_KEYS, *(k for keys in _IMAGE_KEYS.values() for k in keys)}
+_DEFAULT_MAX_BYTES: int = Settings.max_image_bytes
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
+
+
+@dataclass
+class Item:
+    """One image to index, before its bytes are read."""
+
+    id: str
+    source: str
+    path: Path | None = None
+    url: str | None = None
+    data: bytes | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
+    root: Path | None = None
+    """The folder argument this item was found under (lets ``--prune`` scope deletions)."""
+
+
+@dataclass
+class ItemError:
+    """An input line/entry that could not become an Item; reported per item, never raised."""
+
+    source: str
+    error: LookalikeError
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_file_bytes(path: Path, *, max_bytes: int) -> bytes:
+    """Read a local image, refusing files over ``max_bytes`` before reading them."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise ImageTooLarge(f"{path} is {size} bytes, more than the {max_bytes} allowed")
+            data = fh.read(max_bytes + 1)  # the file may grow between stat and read
+    except OSError as exc:
+        raise BadImage(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"{path} is more than the {max_bytes} bytes allowed")
+    return data
+
+
+def decode_base64(text: str, *, max_bytes: int) -> bytes:
+    """Decode raw base64 (standard or URL-safe, padding optional) or a ``data:`` URL."""
+    text = text.strip()
+    if text[:5].lower() == "data:":
+        header, sep, payload = text[5:].partition(",")
+        if not sep:
+            raise BadInput("invalid data URL: no ',' before the data")
+        if not header.lower().endswith(";base64"):
+            data = unquote_to_bytes(payload)
+            if len(data) > max_bytes:
+                raise ImageTooLarge(f"data URL holds more than the {max_bytes} bytes allowed")
+            return data
+        text = payload
+    compact = "".join(text.split())
+    if not compact:
+        raise BadInput("empty base64 data")
+    if len(compact) // 4 * 3 > max_bytes + 2:
+        raise ImageTooLarge(f"base64 data holds more than the {max_bytes} bytes allowed")
+    compact = compact.replace("-", "+").replace("_", "/")
+    compact += "=" * (-len(compact) % 4)
+    try:
+        data = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadInput(f"invalid base64 data: {exc}") from exc
+    if not data:
+        raise BadInput("empty base64 data")
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"base64 data holds {len(data)} bytes, more than {max_bytes}")
+    return data
+
+
+def iter_items(
+    inputs: Sequence[str],
+    *,
+    metadata_file: Path | None = None,
+    group_by_folder: bool = False,
+    max_bytes: int = _DEFAULT_MAX_BYTES,
+) -> Iterator[Item | ItemError]:
+    """Enumerate the images named by ``inputs`` (folders, files, URLs, lists, catalogs).
+
+    ``max_bytes`` bounds inline base64 images, decoded while a catalog is read. A missing or
+    unreadable ``metadata_file`` raises BadInput at the first ``next()``: it concerns the whole
+    run, not one item; its bad lines are yielded as ItemErrors.
+    """
+    overrides: dict[str, tuple[dict[str, Any], str | None]] = {}
+    if metadata_file is not None:
+        yield from _read_metadata_file(Path(metadata_file), overrides)
+    for text in inputs:
+        for entry in _iter_input(text, group_by_folder, max_bytes):
+            if overrides and isinstance(entry, Item) and entry.id in overrides:
+                metadata, group = overrides[entry.id]
+                entry.metadata = {**entry.metadata, **metadata}
+                if group is not None:
+                    entry.group = group
+            yield entry
+
+
+# -- one input argument ----------------------------------------------------------------------
+
+
+def _is_url(text: str) -> bool:
+    return text[:8].lower() == "https://" or text[:7].lower() == "http://"
+
+
+def _extensions() -> frozenset[str]:
+    return frozenset((e if e.startswith(".") else "." + e).lower() for e in SUPPORTED_EXTENSIONS)
+
+
+def _iter_input(text: str, group_by_folder: bool, max_bytes: int) -> Iterator[Item | ItemError]:
+    if _is_url(text):
+        yield Item(id=text, source=text, url=text)
+        return
+    scheme = _SCHEME.match(text)
+    if scheme and not os.path.lexists(text):
+        error = BadInput(f"{text}: only http and https URLs are supported ({scheme[1]})")
+        yield ItemError(text, error)
+        return
+    path = Path(text).expanduser()
+    shown = str(path.absolute())
+    if not os.path.lexists(path):
+        yield ItemError(shown, BadInput(f"{text}: no such file or folder"))
+        return
+    if not path.exists():
+        yield ItemError(shown, BadInput(f"{text}: broken symlink"))
+        return
+    if path.is_dir():
+        yield from _walk(path.absolute(), group_by_folder)
+        return
+    suffix = path.suffix.lower()
+    if suffix in _CATALOG_SUFFIXES:
+        yield from _read_catalog(path, max_bytes)
+    elif suffix in _extensions():
+        yield Item(id=path.name, source=shown, path=path.absolute())
+    else:
+        kind = _sniff_file(path)
+        if kind == "image":
+            yield Item(id=path.name, source=shown, path=path.absolute())
+        elif kind == "text":
+            yield from _read_list(path)
+        else:
+            yield ItemError(
+                shown, BadInput(f"{text}: not an image, folder, URL list or JSONL catalog")
+            )
+
+
+def _sniff_file(path: Path) -> str | None:
+    """'image', 'text' or None, from the first bytes of a file with an unknown extension."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        return None
+    if sniff_format(head) is not None:
+        return "image"
+    if b"\0" in head:
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+    return "text"
+
+
+def _walk(root: Path, group_by_folder: bool) -> Iterator[Item | ItemError]:
+    """Depth-first, entries sorted by name; symlinked folders followed once each."""
+    extensions = _extensions()
+    root_stat = root.stat()
+    visited = {(root_stat.st_dev, root_stat.st_ino)}
+
+    def visit(folder: Path, rel: str) -> Iterator[Item | ItemError]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield ItemError(str(folder), BadInput(f"cannot list {folder}: {exc.strerror}"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            child = folder / entry.name
+            child_rel = f"{rel}/{entry.name}" if rel else entry.name
+            try:
+                st = os.stat(child)  # follows symlinks
+            except OSError as exc:
+                if entry.is_symlink():
+                    yield ItemError(str(child), BadInput(f"{child}: broken symlink"))
+                else:
+                    yield ItemError(str(child), BadInput(f"cannot read {child}: {exc.strerror}"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if key in visited:
+                    continue  # a symlink loop or a second link to a folder already walked
+                visited.add(key)
+                yield from visit(child, child_rel)
+            elif stat.S_ISREG(st.st_mode) and Path(entry.name).suffix.lower() in extensions:
+                group = (child_rel.rpartition("/")[0] or None) if group_by_folder else None
+                yield Item(id=child_rel, source=str(child), path=child, group=group, root=root)
+
+    yield from visit(root, "")
+
+
+def _read_list(path: Path) -> Iterator[Item | ItemError]:
+    """A text file: one URL or path per line; paths are relative to the list's folder."""
+    base = path.absolute().parent
+    try:
+        fh = open(path, encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        yield ItemError(str(path), BadInput(f"cannot read {path}: {exc.strerror}"))
+        return
+    with fh:
+        for line in fh:
+            entry = line.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            if _is_url(entry):
+                yield Item(id=entry, source=entry, url=entry)
+            else:
+                target = base / Path(entry).expanduser()
+                yield Item(id=entry, source=str(target), path=target)
+
+
+# -- JSONL catalogs ----------------------------------------------------------------------------
+
+
+class _LineError(Exception):
+    pass
+
+
+def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | ItemError]]:
+    """(line number, object) for each non-blank line; bad JSON becomes an ItemError."""
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        yield 0, ItemError(str(path), BadInput(f"cannot read {path}: {exc.strerror}"))
+        return
+    with fh:
+        for number, raw in enumerate(fh, start=1):
+            where = f"{path}:{number}"
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+                if not text:
+                    continue
+                obj = json.loads(text)
+            except (UnicodeDecodeError, ValueError) as exc:
+                yield number, ItemError(where, BadInput(f"{path}, line {number}: {exc}"))
+                continue
+            if not isinstance(obj, dict):
+                error = BadInput(f"{path}, line {number}: expected a JSON object")
+                yield number, ItemError(where, error)
+                continue
+            yield number, obj
+
+
+def _pick(obj: dict[str, Any], keys: Sequence[str]) -> Any:
+    present = [k for k in keys if obj.get(k) is not None]
+    if len(present) > 1:
+        raise _LineError(f"use one of {' / '.join(present)}, not both")
+    return obj[present[0]] if present else None
+
+
+def _parse_common(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
+    """The id, metadata (free keys merged under ``metadata``) and group of a catalog line."""
+    raw_id = _pick(obj, _ID_KEYS)
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
+        raise _LineError("id must be a string or an integer")
+    if raw_id == "":
+        raise _LineError("id is empty")
+    metadata = obj.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise _LineError("metadata must be a JSON object")
+    group = obj.get("group")
+    if group is not None and (isinstance(group, bool) or not isinstance(group, (str, int, float))):
+        raise _LineError("group must be a string or a number")
+    free = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
+    return (
+        None if raw_id is None else str(raw_id),
+        {**free, **(metadata or {})},
+        None if group is None else str(group),
+    )
+
+
+def _read_catalog(path: Path, max_bytes: int) -> Iterator[Item | ItemError]:
+    base = path.absolute().parent
+    for number, obj in _iter_json_lines(path):
+        if isinstance(obj, ItemError):
+            yield obj
+            continue
+        try:
+            yield _catalog_item(obj, base, max_bytes)
+        except (_LineError, LookalikeError) as exc:
+            message = exc.message if isinstance(exc, LookalikeError) else str(exc)
+            error_type = type(exc) if isinstance(exc, LookalikeError) else BadInput
+            yield ItemError(f"{path}:{number}", error_type(f"{path}, line {number}: {message}"))
+
+
+def _catalog_item(obj: dict[str, Any], base: Path, max_bytes: int) -> Item:
+    item_id, metadata, group = _parse_common(obj)
+    found = {kind: _pick(obj, keys) for kind, keys in _IMAGE_KEYS.items()}
+    given = {kind: value for kind, value in found.items() if value is not None}
+    if not given:
+        raise _LineError("no image: give one of path / url / base64 (or _file / _url / _base64)")
+    if len(given) > 1:
+        raise _LineError(f"give one image field, not {' and '.join(sorted(given))}")
+    kind, value = next(iter(given.items()))
+    if not isinstance(value, str) or not value.strip():
+        raise _LineError(f"{kind} must be a non-empty string")
+    if kind == "url":
+        if not _is_url(value):
+            raise _LineError(f"only http and https URLs are supported: {value}")
+        return Item(id=item_id or value, source=value, url=value, metadata=metadata, group=group)
+    if kind == "path":
+        target = base / Path(value).expanduser()
+        return Item(
+            id=item_id or value, source=str(target), path=target, metadata=metadata, group=group
+        )
+    data = decode_base64(value, max_bytes=max_bytes)
+    return Item(
+        id=item_id or content_hash(data)[:32],
+        source="base64",
+        data=data,
+        metadata=metadata,
+        group=group,
+    )
+
+
+def _read_metadata_file(
+    path: Path, overrides: dict[str, tuple[dict[str, Any], str | None]]
+) -> Iterator[ItemError]:
+    """Fill ``overrides`` (id -> metadata, group) from a JSONL file; yield its bad lines."""
+    if not path.is_file():
+        raise BadInput(f"metadata file {path}: no such file")
+    for number, obj in _iter_json_lines(path):
+        if isinstance(obj, ItemError):
+            if number == 0:
+                raise obj.error
+            yield obj
+            continue
+        try:
+            item_id, metadata, group = _parse_common(obj)
+            if item_id is None:
+                raise _LineError("no id")
+        except _LineError as exc:
+            yield ItemError(f"{path}:{number}", BadInput(f"{path}, line {number}: {exc}"))
+            continue
+        old_metadata, old_group = overrides.get(item_id, ({}, None))
+        overrides[item_id] = (
+            {**old_metadata, **metadata},
+            group if group is not None else old_group,
+        )

@@ -1,0 +1,117 @@
+"""The vector-store seam: what the engine needs from a store, in lookalike's own terms.
+
+Backends (``edge.py`` embedded, a server backend later) translate these calls and the neutral
+filter tree of :mod:`lookalike.filters`; nothing above this seam imports a store library.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from lookalike.filters import Node
+
+_POINT_NAMESPACE = uuid.UUID("6b1f3c2e-8a4d-5e7f-9c0b-1d2e3f405162")
+
+
+def point_id(record_id: str) -> str:
+    """The store's point id for a user's record id: a UUID derived from it, stable forever."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, record_id))
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """One named vector of a collection."""
+
+    name: str
+    size: int
+    distance: Literal["cosine", "dot"] = "cosine"
+
+
+@dataclass
+class StoredPoint:
+    """A record as the store holds it: the user's id, named vectors, payload."""
+
+    id: str
+    payload: dict[str, Any]
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    """The store's raw similarity for the vector searched (cosine)."""
+    payload: dict[str, Any]
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VectorQuery:
+    """Nearest neighbours of ``vector``, or recommendation from positive/negative examples."""
+
+    using: str
+    vector: Sequence[float] | None = None
+    positives: Sequence[Sequence[float]] = ()
+    negatives: Sequence[Sequence[float]] = ()
+
+
+class CollectionStore(Protocol):
+    """One collection's points."""
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None: ...
+
+    def delete(self, ids: Sequence[str]) -> None: ...
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]: ...
+
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None: ...
+
+    def search(
+        self,
+        query: VectorQuery,
+        *,
+        limit: int,
+        filter: Node | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]: ...
+
+    def scroll(
+        self,
+        *,
+        filter: Node | None = None,
+        limit: int = 256,
+        offset: str | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[StoredPoint], str | None]: ...
+
+    def count(self, filter: Node | None = None) -> int: ...
+
+    def index_status(self) -> tuple[int, int]:
+        """(points, points whose vectors are already in an HNSW index)."""
+        ...
+
+    def build_index(self) -> bool:
+        """Build the search index where enough unindexed points accumulated; True if it ran."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """A place holding named collections."""
+
+    def list_collections(self) -> list[str]: ...
+
+    def create_collection(
+        self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
+    ) -> None: ...
+
+    def collection_config(self, name: str) -> dict[str, Any]: ...
+
+    def open_collection(self, name: str) -> CollectionStore: ...
+
+    def drop_collection(self, name: str) -> None: ...

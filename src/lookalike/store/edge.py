@@ -1,0 +1,312 @@
+"""The embedded store: Qdrant Edge, one shard folder per collection under the data dir.
+
+Layout::
+
+    <data_dir>/collections/<name>/collection.json   configuration (signals, model, vectors)
+    <data_dir>/collections/<name>/shard/            the Qdrant Edge shard
+    <data_dir>/collections/<name>/lock              held by the process that has it open
+
+One process at a time opens a collection: a second one gets :class:`StoreLocked` naming the
+holder, never a half-shared WAL. No HNSW graph is built below ``hnsw_threshold`` points (exact
+search is fast there); above it :meth:`EdgeCollection.build_index` builds it, and the engine calls
+that at the end of an ingest, never per insert.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import qdrant_edge as qe
+
+from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
+from lookalike.filters import Node
+from lookalike.store.base import Hit, StoredPoint, VectorQuery, VectorSpec, point_id
+from lookalike.store.edge_filter import to_edge_filter
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
+_INDEXED_FIELDS = {"id": qe.PayloadSchemaType.Keyword, "group": qe.PayloadSchemaType.Keyword}
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise BadInput(
+            f"invalid collection name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class EdgeStore:
+    """Collections as folders of Qdrant Edge shards."""
+
+    def __init__(self, data_dir: Path, *, hnsw_threshold: int = 20_000) -> None:
+        self.root = Path(data_dir) / "collections"
+        self.hnsw_threshold = hnsw_threshold
+
+    def _dir(self, name: str) -> Path:
+        return self.root / validate_name(name)
+
+    def list_collections(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "collection.json").is_file())
+
+    def exists(self, name: str) -> bool:
+        return (self._dir(name) / "collection.json").is_file()
+
+    def create_collection(
+        self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
+    ) -> None:
+        folder = self._dir(name)
+        if self.exists(name):
+            raise Conflict(f"collection {name!r} already exists")
+        folder.mkdir(parents=True, exist_ok=True)
+        max_dim = max((v.size for v in vectors), default=1)
+        edge_config = qe.EdgeConfig(
+            vectors={
+                v.name: qe.EdgeVectorParams(size=v.size, distance=_DISTANCE[v.distance])
+                for v in vectors
+            },
+            optimizers=qe.EdgeOptimizersConfig(
+                indexing_threshold=max(1, self.hnsw_threshold * max_dim * 4 // 1024)
+            ),
+        )
+        with _lock(folder, name):
+            shard_dir = folder / "shard"
+            if shard_dir.exists():  # left by a create that crashed before writing its config
+                shutil.rmtree(shard_dir)
+            shard = _call(qe.EdgeShard.create, str(shard_dir), edge_config)
+            try:
+                for field, schema in _INDEXED_FIELDS.items():
+                    shard.update(qe.UpdateOperation.create_field_index(field, schema))
+                shard.flush()
+            finally:
+                shard.close()
+            stored = {**config, "vectors": [v.__dict__ for v in vectors]}
+            _write_json(folder / "collection.json", stored)
+
+    def collection_config(self, name: str) -> dict[str, Any]:
+        path = self._dir(name) / "collection.json"
+        try:
+            config: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise NotFound(f"no collection named {name!r}") from None
+        return config
+
+    def open_collection(self, name: str) -> EdgeCollection:
+        folder = self._dir(name)
+        if not self.exists(name):
+            raise NotFound(f"no collection named {name!r}")
+        return EdgeCollection(folder, name, self.hnsw_threshold)
+
+    def drop_collection(self, name: str) -> None:
+        folder = self._dir(name)
+        if not self.exists(name):
+            raise NotFound(f"no collection named {name!r}")
+        with _lock(folder, name):
+            (folder / "collection.json").unlink()
+            shutil.rmtree(folder / "shard", ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class EdgeCollection:
+    """An open shard, held exclusively by this process until :meth:`close`."""
+
+    def __init__(self, folder: Path, name: str, hnsw_threshold: int) -> None:
+        self.name = name
+        self.hnsw_threshold = hnsw_threshold
+        config = json.loads((folder / "collection.json").read_text())
+        self._vector_count = max(1, len(config.get("vectors", [])))
+        self._lock_cm = _lock(folder, name)
+        self._lock_cm.__enter__()
+        try:
+            self._shard = _call(qe.EdgeShard.load, str(folder / "shard"))
+        except BaseException:
+            self._lock_cm.__exit__(None, None, None)
+            raise
+        self._closed = False
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        if not points:
+            return
+        edge_points = [
+            qe.Point(point_id(p.id), dict(p.vectors), {**p.payload, "id": p.id}) for p in points
+        ]
+        _call(self._shard.update, qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            _call(self._shard.update, qe.UpdateOperation.delete_points([point_id(i) for i in ids]))
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
+        if not ids:
+            return []
+        records = _call(self._shard.retrieve, [point_id(i) for i in ids], True, with_vectors)
+        return [_stored(r) for r in records]
+
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if ids:
+            op = qe.UpdateOperation.set_payload([point_id(i) for i in ids], payload)
+            _call(self._shard.update, op)
+
+    def search(
+        self,
+        query: VectorQuery,
+        *,
+        limit: int,
+        filter: Node | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
+        if query.vector is not None:
+            scoring = qe.Query.Nearest(list(map(float, query.vector)), using=query.using)
+        else:
+            rec = qe.RecommendQuery(
+                positives=[list(map(float, v)) for v in query.positives],
+                negatives=[list(map(float, v)) for v in query.negatives],
+            )
+            scoring = qe.Query.RecommendBestScore(rec, using=query.using)
+        request = qe.QueryRequest(
+            limit=limit,
+            query=scoring,
+            filter=to_edge_filter(filter, point_id=point_id),
+            score_threshold=score_threshold,
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        points = _call(self._shard.query, request)
+        return [
+            Hit(
+                id=str((p.payload or {}).get("id")),
+                score=float(p.score),
+                payload=dict(p.payload or {}),
+                vectors=_vectors(p.vector),
+            )
+            for p in points
+        ]
+
+    def scroll(
+        self,
+        *,
+        filter: Node | None = None,
+        limit: int = 256,
+        offset: str | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[StoredPoint], str | None]:
+        request = qe.ScrollRequest(
+            offset=offset,
+            limit=limit,
+            filter=to_edge_filter(filter, point_id=point_id),
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        records, next_offset = _call(self._shard.scroll, request)
+        return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
+
+    def count(self, filter: Node | None = None) -> int:
+        request = qe.CountRequest(exact=True, filter=to_edge_filter(filter, point_id=point_id))
+        return int(_call(self._shard.count, request))
+
+    def index_status(self) -> tuple[int, int]:
+        info = self._shard.info()
+        return int(info.points_count), int(info.indexed_vectors_count) // self._vector_count
+
+    def build_index(self) -> bool:
+        points, indexed = self.index_status()
+        if points < self.hnsw_threshold or points - indexed < self.hnsw_threshold // 10:
+            return False
+        return bool(_call(self._shard.optimize))
+
+    def flush(self) -> None:
+        _call(self._shard.flush)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._shard.flush()
+            self._shard.close()
+        finally:
+            self._lock_cm.__exit__(None, None, None)
+
+    def __enter__(self) -> EdgeCollection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _lock(contextlib.AbstractContextManager["_lock"]):
+    """An exclusive, non-blocking lock on a collection folder, naming its holder's pid."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.path = folder / "lock"
+        self.name = name
+        self._fh: IO[str] | None = None
+
+    def __enter__(self) -> _lock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")  # noqa: SIM115 - held until __exit__
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise StoreLocked(
+                f"collection {self.name!r} is open in another process (pid {holder}); "
+                "stop it, or send commands through the server that holds it",
+                detail={"collection": self.name, "pid": holder},
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    """Translate the store's exceptions at the seam that meets them."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        text = str(exc)
+        if "WouldBlock" in text:
+            raise StoreLocked(f"the collection is open in another process: {text}") from exc
+        if "Bad request" in text or "Wrong input" in text:
+            raise BadInput(text) from exc
+        raise StoreUnavailable(f"store error: {text}") from exc
+
+
+def _vectors(raw: Any) -> dict[str, list[float]]:
+    if isinstance(raw, dict):
+        return {k: list(v) for k, v in raw.items() if isinstance(v, list)}
+    return {}
+
+
+def _stored(record: Any) -> StoredPoint:
+    payload = dict(record.payload or {})
+    return StoredPoint(id=str(payload.get("id")), payload=payload, vectors=_vectors(record.vector))
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)

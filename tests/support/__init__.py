@@ -1,0 +1,1 @@
+"""Test helpers: models and samples that the suite builds itself, offline."""

@@ -1,0 +1,373 @@
+"""Enumeration of inputs and byte helpers in lookalike.sources."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from lookalike.errors import BadImage, BadInput, ImageTooLarge
+from lookalike.sources import (
+    Item,
+    ItemError,
+    content_hash,
+    decode_base64,
+    iter_items,
+    read_file_bytes,
+)
+
+
+def png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 10, 10)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def items(entries: list[Item | ItemError]) -> list[Item]:
+    return [e for e in entries if isinstance(e, Item)]
+
+
+def errors(entries: list[Item | ItemError]) -> list[ItemError]:
+    return [e for e in entries if isinstance(e, ItemError)]
+
+
+def write_jsonl(path: Path, lines: list[object]) -> Path:
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+# -- folders ----------------------------------------------------------------------------------
+
+
+def test_folder_walk_is_sorted_recursive_and_skips_hidden_and_non_images(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    for name in [
+        "b.jpg",
+        "a.PNG",
+        "shoes/red.jpeg",
+        "shoes/blue.webp",
+        "bags/z/deep.JPG",
+        ".hidden.jpg",
+        ".cache/inside.jpg",
+        "shoes/.thumbs/t.jpg",
+        "notes.txt",
+        "shoes/readme.md",
+    ]:
+        touch(root / name)
+
+    out = list(iter_items([str(root)]))
+
+    assert errors(out) == []
+    assert [i.id for i in items(out)] == [
+        "a.PNG",
+        "b.jpg",
+        "bags/z/deep.JPG",
+        "shoes/blue.webp",
+        "shoes/red.jpeg",
+    ]
+    first = items(out)[0]
+    assert first.path == root.absolute() / "a.PNG"
+    assert first.source == str(root.absolute() / "a.PNG")
+    assert first.root == root.absolute()
+    assert all(i.group is None for i in items(out))
+
+
+def test_group_by_folder_uses_relative_parent(tmp_path: Path) -> None:
+    for name in ["top.jpg", "shoes/red.jpg", "bags/z/deep.jpg"]:
+        touch(tmp_path / name)
+
+    out = items(list(iter_items([str(tmp_path)], group_by_folder=True)))
+
+    assert {i.id: i.group for i in out} == {
+        "bags/z/deep.jpg": "bags/z",
+        "shoes/red.jpg": "shoes",
+        "top.jpg": None,
+    }
+
+
+def test_symlink_loop_terminates_and_lists_each_file_once(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    touch(root / "a.jpg")
+    touch(root / "sub" / "b.jpg")
+    os.symlink(root, root / "sub" / "up")  # points at an ancestor
+    os.symlink(root / "sub", root / "again")  # second way into a folder already walked
+
+    out = list(iter_items([str(root)]))
+
+    assert errors(out) == []
+    paths = sorted(i.path.resolve() for i in items(out) if i.path is not None)
+    assert paths == [(root / "a.jpg").resolve(), (root / "sub" / "b.jpg").resolve()]
+
+
+def test_symlinked_folder_outside_root_is_followed(tmp_path: Path) -> None:
+    touch(tmp_path / "elsewhere" / "c.jpg")
+    root = tmp_path / "root"
+    root.mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "linked")
+
+    out = items(list(iter_items([str(root)])))
+
+    assert [i.id for i in out] == ["linked/c.jpg"]
+
+
+def test_broken_symlink_is_reported_not_raised(tmp_path: Path) -> None:
+    touch(tmp_path / "ok.jpg")
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "dangling.jpg")
+
+    out = list(iter_items([str(tmp_path)]))
+
+    assert [i.id for i in items(out)] == ["ok.jpg"]
+    [err] = errors(out)
+    assert err.source == str(tmp_path / "dangling.jpg")
+    assert isinstance(err.error, BadInput)
+    assert "broken symlink" in err.error.message
+
+
+# -- single files, URLs, lists ---------------------------------------------------------------
+
+
+def test_single_image_file_and_url(tmp_path: Path) -> None:
+    image = touch(tmp_path / "sub" / "Cat.JPG")
+    url = "https://example.com/img/1.jpg?size=large"
+
+    out = list(iter_items([str(image), url]))
+
+    assert out == [
+        Item(id="Cat.JPG", source=str(image.absolute()), path=image.absolute()),
+        Item(id=url, source=url, url=url),
+    ]
+
+
+def test_image_without_extension_is_recognised_by_its_bytes(tmp_path: Path) -> None:
+    image = touch(tmp_path / "snapshot", png_bytes())
+
+    [item] = list(iter_items([str(image)]))
+
+    assert isinstance(item, Item)
+    assert item.id == "snapshot"
+
+
+def test_missing_path_unknown_binary_and_other_scheme_are_errors(tmp_path: Path) -> None:
+    binary = touch(tmp_path / "blob.bin", b"\x00\x01\x02garbage\x00")
+
+    out = list(iter_items([str(tmp_path / "nope.jpg"), str(binary), "ftp://example.com/a.jpg"]))
+
+    assert len(out) == 3
+    assert all(isinstance(e, ItemError) and isinstance(e.error, BadInput) for e in out)
+    messages = [e.error.message for e in errors(out)]
+    assert "no such file" in messages[0]
+    assert "not an image" in messages[1]
+    assert "only http and https" in messages[2]
+
+
+def test_url_list_file(tmp_path: Path) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    listing = lists / "urls.txt"
+    listing.write_text(
+        "# product photos\n"
+        "https://cdn.example.com/a.jpg\n"
+        "\n"
+        "   HTTP://cdn.example.com/b.png  \n"
+        "local/c.jpg\n"
+        "  # indented comment\n"
+        "../d.webp\n",
+        encoding="utf-8",
+    )
+
+    out = list(iter_items([str(listing)]))
+
+    assert errors(out) == []
+    assert [(i.id, i.url, i.path) for i in items(out)] == [
+        ("https://cdn.example.com/a.jpg", "https://cdn.example.com/a.jpg", None),
+        ("HTTP://cdn.example.com/b.png", "HTTP://cdn.example.com/b.png", None),
+        ("local/c.jpg", None, lists.absolute() / "local/c.jpg"),
+        ("../d.webp", None, lists.absolute() / "../d.webp"),
+    ]
+
+
+# -- JSONL catalogs ---------------------------------------------------------------------------
+
+
+def test_catalog_with_plain_keys(tmp_path: Path) -> None:
+    data = png_bytes()
+    encoded = base64.b64encode(data).decode()
+    catalog = write_jsonl(
+        tmp_path / "catalog.jsonl",
+        [
+            {"id": "sku-1", "path": "img/1.jpg", "metadata": {"price": 10}, "group": "p1"},
+            {"path": "img/2.jpg"},
+            {"id": 7, "url": "https://example.com/7.jpg", "group": 42},
+            {"base64": encoded, "metadata": {"color": "red"}},
+            {"id": "inline", "base64": f"data:image/png;base64,{encoded}"},
+        ],
+    )
+
+    out = list(iter_items([str(catalog)]))
+
+    assert errors(out) == []
+    one, two, seven, anonymous, inline = items(out)
+    assert (one.id, one.path, one.metadata, one.group) == (
+        "sku-1",
+        tmp_path / "img/1.jpg",
+        {"price": 10},
+        "p1",
+    )
+    assert (two.id, two.path) == ("img/2.jpg", tmp_path / "img/2.jpg")
+    assert (seven.id, seven.url, seven.group) == ("7", "https://example.com/7.jpg", "42")
+    assert anonymous.id == hashlib.sha256(data).hexdigest()[:32]
+    assert (anonymous.data, anonymous.source, anonymous.metadata) == (
+        data,
+        "base64",
+        {"color": "red"},
+    )
+    assert inline.data == data
+
+
+def test_catalog_with_ximilar_style_keys_puts_free_keys_in_metadata(tmp_path: Path) -> None:
+    data = png_bytes()
+    catalog = write_jsonl(
+        tmp_path / "records.ndjson",
+        [
+            {"_id": "a", "_url": "https://example.com/a.jpg", "category": "shoes", "price": 5},
+            {"_id": "b", "_file": "pics/b.png", "tags": ["x"], "metadata": {"price": 9}},
+            {"_base64": base64.b64encode(data).decode(), "brand": "acme"},
+        ],
+    )
+
+    out = items(list(iter_items([str(catalog)])))
+
+    assert [(i.id, i.url, i.path, i.metadata) for i in out[:2]] == [
+        ("a", "https://example.com/a.jpg", None, {"category": "shoes", "price": 5}),
+        ("b", None, tmp_path / "pics/b.png", {"tags": ["x"], "price": 9}),
+    ]
+    assert out[2].id == content_hash(data)[:32]
+    assert out[2].metadata == {"brand": "acme"}
+
+
+def test_bad_catalog_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
+    catalog = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"id": "good-1", "url": "https://example.com/1.jpg"},  # 1
+            "{not json",  # 2
+            "[1, 2]",  # 3
+            {"id": "none"},  # 4: no image field
+            {"id": "both", "path": "a.jpg", "url": "https://example.com/a.jpg"},  # 5
+            {"id": "md", "path": "a.jpg", "metadata": [1]},  # 6
+            {"id": "grp", "path": "a.jpg", "group": {"x": 1}},  # 7
+            "",  # 8: blank, skipped
+            {"id": "b64", "base64": "!!! not base64 !!!"},  # 9
+            {"id": "good-2", "_file": "b.jpg"},  # 10
+        ],
+    )
+
+    out = list(iter_items([str(catalog)]))
+
+    assert [i.id for i in items(out)] == ["good-1", "good-2"]
+    bad = errors(out)
+    assert [e.source for e in bad] == [f"{catalog}:{n}" for n in (2, 3, 4, 5, 6, 7, 9)]
+    for err, n in zip(bad, (2, 3, 4, 5, 6, 7, 9), strict=True):
+        assert isinstance(err.error, BadInput)
+        assert f"{catalog}, line {n}" in err.error.message
+    assert "metadata" in bad[4].error.message
+    assert "group" in bad[5].error.message
+
+
+# -- metadata file ----------------------------------------------------------------------------
+
+
+def test_metadata_file_merges_onto_items_by_id(tmp_path: Path) -> None:
+    touch(tmp_path / "imgs" / "shoes" / "red.jpg")
+    touch(tmp_path / "imgs" / "blue.jpg")
+    catalog = write_jsonl(
+        tmp_path / "c.jsonl",
+        [{"id": "c1", "url": "https://example.com/c1.jpg", "metadata": {"a": 1, "b": 1}}],
+    )
+    meta = write_jsonl(
+        tmp_path / "meta.jsonl",
+        [
+            {"id": "shoes/red.jpg", "metadata": {"color": "red"}, "group": "sku-9"},
+            {"_id": "c1", "b": 2, "c": 3},
+            {"id": "unknown", "metadata": {"ignored": True}},
+            "oops",
+        ],
+    )
+
+    out = list(iter_items([str(tmp_path / "imgs"), str(catalog)], metadata_file=meta))
+
+    [bad] = errors(out)
+    assert bad.source == f"{meta}:4"
+    by_id = {i.id: i for i in items(out)}
+    assert set(by_id) == {"blue.jpg", "shoes/red.jpg", "c1"}
+    assert (by_id["shoes/red.jpg"].metadata, by_id["shoes/red.jpg"].group) == (
+        {"color": "red"},
+        "sku-9",
+    )
+    assert by_id["c1"].metadata == {"a": 1, "b": 2, "c": 3}
+    assert (by_id["blue.jpg"].metadata, by_id["blue.jpg"].group) == ({}, None)
+
+
+def test_missing_metadata_file_is_a_whole_run_error(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="metadata file"):
+        list(iter_items([str(tmp_path)], metadata_file=tmp_path / "missing.jsonl"))
+
+
+# -- bytes ------------------------------------------------------------------------------------
+
+
+def test_decode_base64_raw_data_url_urlsafe_and_unpadded() -> None:
+    data = bytes(range(256)) * 3 + b"\xfb\xff"
+    standard = base64.b64encode(data).decode()
+
+    assert decode_base64(standard, max_bytes=10_000) == data
+    assert decode_base64(f"data:image/jpeg;base64,{standard}", max_bytes=10_000) == data
+    assert decode_base64("DATA:image/png;BASE64," + standard, max_bytes=10_000) == data
+    wrapped = "\n".join(standard[i : i + 76] for i in range(0, len(standard), 76))
+    assert decode_base64(wrapped, max_bytes=10_000) == data
+    urlsafe = base64.urlsafe_b64encode(data).decode().rstrip("=")
+    assert decode_base64(urlsafe, max_bytes=10_000) == data
+
+
+@pytest.mark.parametrize("garbage", ["", "   ", "not base64 at all!", "abc*def", "data:image/png"])
+def test_decode_base64_rejects_garbage(garbage: str) -> None:
+    with pytest.raises(BadInput):
+        decode_base64(garbage, max_bytes=10_000)
+
+
+def test_decode_base64_size_cap() -> None:
+    text = base64.b64encode(b"\0" * 2000).decode()
+    with pytest.raises(ImageTooLarge):
+        decode_base64(text, max_bytes=1000)
+    assert len(decode_base64(text, max_bytes=2000)) == 2000
+
+
+def test_read_file_bytes(tmp_path: Path) -> None:
+    path = touch(tmp_path / "a.jpg", b"12345")
+
+    assert read_file_bytes(path, max_bytes=5) == b"12345"
+    with pytest.raises(ImageTooLarge, match="a.jpg"):
+        read_file_bytes(path, max_bytes=4)
+    with pytest.raises(BadImage, match="cannot read"):
+        read_file_bytes(tmp_path / "missing.jpg", max_bytes=5)
+    with pytest.raises(BadImage, match="cannot read"):
+        read_file_bytes(tmp_path, max_bytes=5)
+
+
+def test_content_hash_is_sha256_hex() -> None:
+    assert content_hash(b"abc") == hashlib.sha256(b"abc").hexdigest()
