@@ -172,6 +172,7 @@ class Collection:
                 [str(i) for i in inputs],
                 metadata_file=Path(metadata_file) if metadata_file else None,
                 group_by_folder=group_by_folder,
+                max_bytes=self.settings.max_image_bytes,
             )
         )
         roots = [Path(i) for i in inputs if prune and Path(i).is_dir()]
@@ -186,7 +187,8 @@ class Collection:
     ) -> IngestReport:
         """Add records: :class:`Item` objects or dicts with ``id`` and one of ``path``/``url``/
         ``data`` (bytes), ``base64``, plus ``metadata`` and ``group``."""
-        batch = [i if isinstance(i, Item | ItemError) else _item(i) for i in items]
+        limit = self.settings.max_image_bytes
+        batch = [i if isinstance(i, Item | ItemError) else _item(i, limit) for i in items]
         self._check_model()
         ingest = Ingest(
             self.store,
@@ -303,14 +305,14 @@ def _model_id(signals: Sequence[Signal]) -> str | None:
     return None
 
 
-def _item(spec: Mapping[str, Any]) -> Item | ItemError:
+def _item(spec: Mapping[str, Any], max_bytes: int) -> Item | ItemError:
     from lookalike.sources import decode_base64
 
     source = str(spec.get("path") or spec.get("url") or "inline")
     try:
         data = spec.get("data")
         if spec.get("base64") is not None:
-            data = decode_base64(str(spec["base64"]), max_bytes=50 * 1024 * 1024)
+            data = decode_base64(str(spec["base64"]), max_bytes=max_bytes)
             source = "base64"
         record_id = spec.get("id")
         path = Path(spec["path"]) if spec.get("path") else None

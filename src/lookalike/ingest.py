@@ -210,8 +210,9 @@ class Ingest:
             self.report.seconds = time.perf_counter() - start
         if prune_roots:
             self.report.pruned = self._prune(prune_roots, items)
-        self._emit("building index")
-        self.report.index_built = self.store.build_index()
+        if self.store.needs_index():
+            self._emit("building index")
+            self.report.index_built = self.store.build_index()
         self.report.seconds = time.perf_counter() - start
         return self.report
 
@@ -267,7 +268,11 @@ class Ingest:
             self._fail(item.source, exc)
             return
         except BrokenProcessPool:
-            self._fail(item.source, LookalikeError(f"{item.source}: the decoder crashed"))
+            message = (
+                f"{item.source}: a decode worker died (a crashing decoder, or a script that "
+                "indexes outside `if __name__ == '__main__':`, which the workers re-import)"
+            )
+            self._fail(item.source, LookalikeError(message))
             return
         except Exception as exc:  # a decoder bug must cost one item, not the run
             self._fail(item.source, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))

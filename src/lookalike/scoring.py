@@ -24,7 +24,7 @@ class Calibration:
     def of(cls, knots: Sequence[tuple[float, float]]) -> Calibration:
         ordered = tuple(sorted((float(r), float(s)) for r, s in knots))
         scores = [s for _, s in ordered]
-        if scores != sorted(scores) or scores[0] != 0.0 or scores[-1] != 1.0:
+        if len(ordered) < 2 or scores != sorted(scores) or scores[0] != 0.0 or scores[-1] != 1.0:
             raise ValueError(f"calibration knots must rise from 0 to 1: {ordered}")
         return cls(ordered)
 
@@ -43,6 +43,8 @@ class Calibration:
         if score <= 0.0:
             return -1.0
         for (r0, s0), (r1, s1) in zip(self.knots, self.knots[1:], strict=False):
-            if s0 <= score <= s1 and s1 > s0:
-                return r0 + (r1 - r0) * (score - s0) / (s1 - s0)
+            if score == s1:
+                return r1 if s0 < s1 else r0
+            if s0 <= score < s1:
+                return r0 + (r1 - r0) * ((score - s0) / (s1 - s0))
         return self.knots[-1][0]

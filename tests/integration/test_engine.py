@@ -257,3 +257,45 @@ def test_duplicate_only_collection_needs_no_model(engine: Engine, photos: Path) 
     assert top[0].id == "astronaut.jpg" and top[0].scores == {"duplicate": 1.0}
     with pytest.raises(BadInput):
         c.search(text="astronaut")
+
+
+def test_hnsw_index_is_built_at_the_end_of_a_large_ingest(tmp_path: Path) -> None:
+    import numpy as np
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(60):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(
+            folder / f"{i:02d}.png"
+        )
+    settings = Settings(data_dir=tmp_path / "data", offline=True, hnsw_threshold=40)
+    phases: list[str] = []
+    with Engine(settings) as engine:
+        c = engine.create_collection("big", signals="duplicate")
+        small = c.add([{"id": "first", "path": folder / "00.png"}])
+        assert not small.index_built and c.info()["hnsw_indexed"] == 0
+        report = c.index([folder], progress=lambda p: phases.append(p.phase))
+        assert report.index_built and "building index" in phases
+        assert c.info()["hnsw_indexed"] == c.count() == 61
+        assert c.search(image=folder / "17.png", top_k=1)[0].id == "17.png"
+        again = c.index([folder])
+        assert not again.index_built and again.skipped == 60
+
+
+def test_add_accepts_paths_urls_bytes_and_base64(engine: Engine, photos: Path) -> None:
+    c = engine.create_collection("api", signals="duplicate")
+    raw = (photos / "coffee.jpg").read_bytes()
+    report = c.add(
+        [
+            {"id": "p", "path": photos / "chelsea.jpg", "metadata": {"k": 1}, "group": "g"},
+            {"id": "b", "data": raw},
+            {"base64": base64.b64encode(raw).decode()},
+            {"id": "bad", "data": b"nope"},
+            {"id": "two", "data": raw, "path": photos / "rocket.jpg"},
+        ]
+    )
+    assert report.indexed == 3
+    assert {f.code for f in report.failed} == {"bad_image", "bad_input"}
+    assert c.get("p")["metadata"] == {"k": 1} and c.get("p")["group"] == "g"
+    assert c.count() == 3

@@ -94,8 +94,12 @@ class CollectionStore(Protocol):
         """(points, points whose vectors are already in an HNSW index)."""
         ...
 
+    def needs_index(self) -> bool:
+        """Whether enough points await an HNSW index for a build to be worth it."""
+        ...
+
     def build_index(self) -> bool:
-        """Build the search index where enough unindexed points accumulated; True if it ran."""
+        """Build the search index if :meth:`needs_index`; True if it ran."""
         ...
 
     def close(self) -> None: ...

@@ -220,11 +220,13 @@ class EdgeCollection:
         info = self._shard.info()
         return int(info.points_count), int(info.indexed_vectors_count) // self._vector_count
 
-    def build_index(self) -> bool:
+    def needs_index(self) -> bool:
         points, indexed = self.index_status()
-        if points < self.hnsw_threshold or points - indexed < self.hnsw_threshold // 10:
-            return False
-        return bool(_call(self._shard.optimize))
+        return points >= self.hnsw_threshold and points - indexed >= self.hnsw_threshold // 10
+
+    def build_index(self) -> bool:
+        """Run the shard's optimizers (HNSW build); blocks this process while it runs."""
+        return self.needs_index() and bool(_call(self._shard.optimize))
 
     def flush(self) -> None:
         _call(self._shard.flush)
