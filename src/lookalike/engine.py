@@ -23,8 +23,7 @@ from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
 from lookalike.sources import Item, ItemError, iter_items
 from lookalike.store import Store, open_store
-from lookalike.store.base import CollectionStore, StoredPoint
-from lookalike.store.edge import validate_name
+from lookalike.store.base import CollectionStore, StoredPoint, validate_name
 
 __all__ = ["Collection", "Engine"]
 

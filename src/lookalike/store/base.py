@@ -6,19 +6,31 @@ filter tree of :mod:`lookalike.filters`; nothing above this seam imports a store
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from lookalike.errors import BadInput
 from lookalike.filters import Node
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _POINT_NAMESPACE = uuid.UUID("6b1f3c2e-8a4d-5e7f-9c0b-1d2e3f405162")
 
 
 def point_id(record_id: str) -> str:
     """The store's point id for a user's record id: a UUID derived from it, stable forever."""
     return str(uuid.uuid5(_POINT_NAMESPACE, record_id))
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise BadInput(
+            f"invalid collection name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
 
 
 @dataclass(frozen=True)

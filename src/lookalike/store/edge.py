@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,21 +27,18 @@ import qdrant_edge as qe
 
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.store.base import Hit, StoredPoint, VectorQuery, VectorSpec, point_id
+from lookalike.store.base import (
+    Hit,
+    StoredPoint,
+    VectorQuery,
+    VectorSpec,
+    point_id,
+    validate_name,
+)
 from lookalike.store.edge_filter import to_edge_filter
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
 _INDEXED_FIELDS = {"id": qe.PayloadSchemaType.Keyword, "group": qe.PayloadSchemaType.Keyword}
-
-
-def validate_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise BadInput(
-            f"invalid collection name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
-        )
-    return name
 
 
 class EdgeStore:
