@@ -206,7 +206,8 @@ class Ingest:
                     self._collect(*window.popleft())
                 self._flush()
         finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+            # wait=True: a pool left running races its own atexit hook (EBADF at exit)
+            executor.shutdown(wait=True, cancel_futures=True)
             self.report.seconds = time.perf_counter() - start
         if prune_roots:
             self.report.pruned = self._prune(prune_roots, items)
