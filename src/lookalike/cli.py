@@ -26,9 +26,9 @@ from rich.text import Text
 from lookalike.config import Settings
 from lookalike.engine import Collection, Engine
 from lookalike.errors import BadInput, LookalikeError
-from lookalike.images import SUPPORTED_EXTENSIONS
 from lookalike.ingest import IngestReport
 from lookalike.ingest import Progress as IngestProgress
+from lookalike.sources import Item, iter_items
 
 app = typer.Typer(
     help="lookalike: self-hosted visual search. Index images, then search them by image, "
@@ -210,6 +210,7 @@ def search(
         queries.append((id, {"id": id}))
     if not queries:
         raise BadInput("give --image, --text or --id")
+    failed = 0
     with _engine(data_dir) as engine:
         coll = engine.collection(collection)
         for label, q in queries:
@@ -221,23 +222,25 @@ def search(
                 if len(queries) == 1:
                     raise
                 _query_error(label, exc, json_out)
+                failed = max(failed, exc.exit_code)
                 continue
             if json_out:
                 _print_json({"query": label, "results": [r.to_dict() for r in results]})
             else:
                 _results_table(label, results)
+    if failed:
+        raise typer.Exit(failed)
 
 
 def _expand_images(specs: list[str]) -> list[str]:
+    """Query images: a folder is walked as ``index`` walks it; ``-`` reads lines from stdin."""
     expanded: list[str] = []
     for spec in specs:
         if spec == "-":
             expanded.extend(line.strip() for line in sys.stdin if line.strip())
         elif Path(spec).is_dir():
             expanded.extend(
-                str(p)
-                for p in sorted(Path(spec).rglob("*"))
-                if p.suffix.lower() in SUPPORTED_EXTENSIONS and not p.name.startswith(".")
+                str(i.path) for i in iter_items([spec]) if isinstance(i, Item) and i.path
             )
         else:
             expanded.append(spec)
@@ -366,6 +369,8 @@ def collections_drop(
     data_dir: DataDir = None,
 ) -> None:
     """Delete a collection and everything in it."""
+    if not yes and not sys.stdin.isatty():
+        raise BadInput("collections drop asks for confirmation: add --yes when not interactive")
     if not yes and not typer.confirm(f"Drop collection {name!r} and all its records?"):
         raise typer.Exit(1)
     with _engine(data_dir) as engine:

@@ -47,6 +47,9 @@ class Settings:
 
     # URL fetching
     allow_private_urls: bool = False
+    allowed_networks: tuple[str, ...] = ()
+    """Networks (CIDR) reachable even while private addresses are refused, e.g. an internal
+    image server: ``10.1.2.0/24``."""
     fetch_timeout: float = 15.0
     fetch_concurrency: int = 8
     fetch_retries: int = 3

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.config import Settings
-from lookalike.errors import BadInput, Conflict, NotFound
+from lookalike.errors import BadInput, Conflict, ImageTooLarge, NotFound
 from lookalike.filters import parse_filter
 from lookalike.ingest import Ingest, IngestReport, ProgressCallback
 from lookalike.search import Query, Searcher, SearchResult
@@ -59,19 +59,25 @@ class Engine:
             else parse_signals(self.settings.default_signals)
         )
         model_name = model or self.settings.default_model
+        if Path(model_name).exists():  # a folder: pin it by absolute path, not as typed
+            model_name = str(Path(model_name).resolve())
         if name in self.store.list_collections():
             if not exist_ok:
                 raise Conflict(f"collection {name!r} already exists")
             collection = self.collection(name)
             config = collection.config
-            if signals is not None and list(names) != config["signals"]:
+            if signals is not None and set(names) != set(config["signals"]):
                 raise Conflict(
                     f"collection {name!r} has signals {','.join(config['signals'])}, "
                     f"not {','.join(names)}; create another collection for them"
                 )
-            if model is not None and "semantic" in config["signals"] and model != config["model"]:
+            if (
+                model is not None
+                and "semantic" in config["signals"]
+                and (model_name != config["model"])
+            ):
                 raise Conflict(
-                    f"collection {name!r} uses model {config['model']!r}, not {model!r}; "
+                    f"collection {name!r} uses model {config['model']!r}, not {model_name!r}; "
                     "create another collection to compare models"
                 )
             return collection
@@ -121,6 +127,7 @@ class Collection:
         self.name = name
         self.config = config
         self.settings = engine.settings
+        self._model_checked = False
 
     @cached_property
     def store(self) -> CollectionStore:
@@ -144,7 +151,10 @@ class Collection:
         )
 
     def _check_model(self) -> None:
-        """Refuse to mix vectors of two models in one collection."""
+        """Refuse to mix vectors of two models in one collection (checked once per open)."""
+        if self._model_checked:
+            return
+        self._model_checked = True
         if "semantic" in self.config["signals"]:
             loaded = _model_id(self.signals)
             if loaded != self.config["model_id"]:
@@ -289,6 +299,7 @@ class Collection:
 
     @cached_property
     def _searcher(self) -> Searcher:
+        self._check_model()
         return Searcher(self.store, self.signals, self.settings, self.signal)
 
     def close(self) -> None:
@@ -307,7 +318,7 @@ def _model_id(signals: Sequence[Signal]) -> str | None:
 def _item(spec: Mapping[str, Any], max_bytes: int) -> Item | ItemError:
     from lookalike.sources import decode_base64
 
-    source = str(spec.get("path") or spec.get("url") or "inline")
+    source = str(spec.get("path") or spec.get("url") or f"bytes:{spec.get('id', '?')}")
     try:
         data = spec.get("data")
         if spec.get("base64") is not None:
@@ -326,6 +337,8 @@ def _item(spec: Mapping[str, Any], max_bytes: int) -> Item | ItemError:
                 record_id = content_hash(bytes(data or b""))[:32]
         if sum(x is not None for x in (path, spec.get("url"), data)) != 1:
             raise BadInput(f"{record_id}: give exactly one of path, url, data or base64")
+        if data is not None and len(data) > max_bytes:
+            raise ImageTooLarge(f"{record_id}: {len(data)} bytes is over the {max_bytes} limit")
         return Item(
             id=str(record_id),
             source=str(path.resolve()) if path is not None else source,

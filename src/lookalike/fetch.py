@@ -74,7 +74,7 @@ class Fetcher:
         backoff_base: float = 0.5,
         max_retry_after: float = 10.0,
         deadline: float | None = None,
-        allowed_networks: Iterable[str] = (),
+        allowed_networks: Iterable[str] | None = None,
         resolve: Resolver | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -83,7 +83,8 @@ class Fetcher:
         self.max_retry_after = max_retry_after
         self.deadline = deadline if deadline is not None else 4 * settings.fetch_timeout
         try:
-            self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_networks]
+            networks = settings.allowed_networks if allowed_networks is None else allowed_networks
+            self._allowed = [ipaddress.ip_network(n, strict=False) for n in networks]
         except ValueError as exc:
             raise BadInput(f"allowed networks: {exc}") from exc
         self._resolve = resolve or _system_resolve

@@ -42,6 +42,8 @@ RECORD_FIELDS: frozenset[str] = frozenset(
         "group",
         "source",
         "content_hash",
+        "path",
+        "format",
         "width",
         "height",
         "indexed_at",

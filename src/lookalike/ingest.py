@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.config import Settings
-from lookalike.errors import LookalikeError
+from lookalike.errors import BadInput, Conflict, LookalikeError
 from lookalike.images import decode
 from lookalike.signals.base import Preparer, Signal
 from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
@@ -179,27 +179,23 @@ class Ingest:
         self._batch: list[tuple[Item, Prepared, dict[str, Any] | None]] = []
         self._total = 0
         self._done = 0
+        self._executor: Executor = _Inline()
+        self._seen: dict[str, str] = {}
+        """id -> source of every item taken in this run; a second item with an id fails."""
 
     def run(
         self, items: Sequence[Item | ItemError], *, prune_roots: Sequence[Path] = ()
     ) -> IngestReport:
         start = time.perf_counter()
         self._total = len(items)
-        executor = _pool(self.settings, sum(isinstance(i, Item) for i in items))
-        window: deque[tuple[Item, Future[Prepared], dict[str, Any] | None]] = deque()
+        self._executor = _pool(self.settings, sum(isinstance(i, Item) for i in items))
+        window: deque[tuple[Item, bytes | None, Future[Prepared], dict[str, Any] | None]] = deque()
         max_inflight = max(2 * self.settings.batch_size, 8)
         try:
             with Fetcher(self.settings) as fetcher:
                 for chunk in _chunks(items, 4 * self.settings.batch_size):
                     for item, data, existing in self._triage(chunk, fetcher):
-                        future = executor.submit(
-                            prepare,
-                            self.plan,
-                            str(item.path) if data is None else None,
-                            data,
-                            item.source,
-                        )
-                        window.append((item, future, existing))
+                        window.append((item, data, self._submit(item, data), existing))
                         while len(window) >= max_inflight:
                             self._collect(*window.popleft())
                 while window:
@@ -207,7 +203,7 @@ class Ingest:
                 self._flush()
         finally:
             # wait=True: a pool left running races its own atexit hook (EBADF at exit)
-            executor.shutdown(wait=True, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self.report.seconds = time.perf_counter() - start
         if prune_roots:
             self.report.pruned = self._prune(prune_roots, items)
@@ -228,12 +224,19 @@ class Ingest:
             if isinstance(item, ItemError):
                 self._fail(item.source, item.error)
                 continue
+            if item.id in self._seen:
+                first = self._seen[item.id]
+                message = f"id {item.id!r} is given twice in this run (first by {first})"
+                self._fail(item.source, Conflict(message))
+                continue
+            self._seen[item.id] = item.source
             old = existing.get(item.id)
             if item.path is not None:
                 try:
                     stat = item.path.stat()
                 except OSError as exc:
-                    self._fail(item.source, LookalikeError(f"cannot read {item.path}: {exc}"))
+                    reason = exc.strerror or type(exc).__name__
+                    self._fail(item.source, BadInput(f"cannot read {item.path}: {reason}"))
                     continue
                 if (
                     old is not None
@@ -262,16 +265,39 @@ class Ingest:
             s.name for s in self.signals
         ]
 
-    def _collect(self, item: Item, future: Future[Prepared], old: dict[str, Any] | None) -> None:
+    def _submit(self, item: Item, data: bytes | None) -> Future[Prepared]:
+        """Queue one item for decoding; a pool broken by a crashed worker is replaced."""
+        args = (self.plan, str(item.path) if data is None else None, data, item.source)
+        try:
+            return self._executor.submit(prepare, *args)
+        except BrokenProcessPool:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = _pool(self.settings, POOL_MIN_ITEMS)
+            return self._executor.submit(prepare, *args)
+
+    def _collect(
+        self,
+        item: Item,
+        data: bytes | None,
+        future: Future[Prepared],
+        old: dict[str, Any] | None,
+        *,
+        retried: bool = False,
+    ) -> None:
         try:
             prepared = future.result()
         except LookalikeError as exc:
             self._fail(item.source, exc)
             return
         except BrokenProcessPool:
+            # A worker died: this item, or another one in flight with it, crashed the decoder.
+            # Each gets one more try in a fresh pool; what crashes twice is the culprit.
+            if not retried:
+                self._collect(item, data, self._submit(item, data), old, retried=True)
+                return
             message = (
-                f"{item.source}: a decode worker died (a crashing decoder, or a script that "
-                "indexes outside `if __name__ == '__main__':`, which the workers re-import)"
+                f"{item.source}: the decoder crashed on this image (or the decode workers "
+                "could not start: scripts must index under `if __name__ == '__main__':`)"
             )
             self._fail(item.source, LookalikeError(message))
             return

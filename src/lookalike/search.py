@@ -114,7 +114,10 @@ class Searcher:
         if exclude:
             node = _and(node, Not(HasIds(tuple(sorted(exclude)))))
         raw_threshold = None if q.threshold is None else calibration.inverse(q.threshold)
-        hits = self._hits(vq, node, raw_threshold, q.top_k, q.group)
+        if vq.vector is None:
+            hits = _rescore(self._hits(vq, node, None, q.top_k, q.group), vq, raw_threshold)
+        else:
+            hits = self._hits(vq, node, raw_threshold, q.top_k, q.group)
         return [
             self._result(h, primary.name, calibration, vectors, text=q.text is not None)
             for h in hits
@@ -216,6 +219,21 @@ def _validate(q: Query) -> None:
         raise InvalidQuery(f"top_k must be between 1 and {MAX_TOP_K}")
     if q.threshold is not None and not 0.0 <= q.threshold <= 1.0:
         raise InvalidQuery("threshold is a score between 0 and 1")
+
+
+def _rescore(hits: list[Hit], vq: VectorQuery, raw_threshold: float | None) -> list[Hit]:
+    """Give recommendation hits a cosine score: the store ranks them by its own best-score rule,
+    whose numbers are not cosines. A hit nearer to a negative example than to every positive
+    scores -1 (0 on the shared scale)."""
+    for h in hits:
+        vector = h.vectors.get(vq.using)
+        if vector is None:
+            continue
+        best = max(_cosine(p, vector) for p in vq.positives)
+        worst = max((_cosine(n, vector) for n in vq.negatives), default=-1.0)
+        h.score = best if best >= worst else -1.0
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return [h for h in hits if raw_threshold is None or h.score >= raw_threshold]
 
 
 def _and(node: Node | None, extra: Node) -> Node:

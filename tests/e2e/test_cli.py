@@ -86,20 +86,21 @@ def test_index_search_and_records(env: dict[str, str], photos: Path, tiny_model:
         run(env, "search", "-c", "pics", "--image", str(photos), "--json", "-k", "1").stdout
     )
     assert [q["results"][0]["id"] for q in folder] == sorted(p.name for p in photos.iterdir())
-    stdin = lines(
-        run(
-            env,
-            "search",
-            "-c",
-            "pics",
-            "--image",
-            "-",
-            "--json",
-            "-k",
-            "1",
-            input=f"{photos / 'rocket.jpg'}\n/missing.jpg\n",
-        ).stdout
+    stdin_run = run(
+        env,
+        "search",
+        "-c",
+        "pics",
+        "--image",
+        "-",
+        "--json",
+        "-k",
+        "1",
+        input=f"{photos / 'rocket.jpg'}\n/missing.jpg\n",
+        ok=False,
     )
+    assert stdin_run.returncode == 3  # the highest exit code of the failed queries
+    stdin = lines(stdin_run.stdout)
     assert stdin[0]["results"][0]["id"] == "rocket.jpg" and stdin[1]["error"]["code"]
     by_id = lines(run(env, "search", "-c", "pics", "--id", "rocket.jpg", "--json").stdout)[0]
     assert "rocket.jpg" not in [r["id"] for r in by_id["results"]]
@@ -161,6 +162,8 @@ def test_errors_are_one_line_with_exit_codes(env: dict[str, str], photos: Path) 
     assert no_coll.returncode == 3 and "nope" in no_coll.stderr
     text_on_dup = run(env, "search", "-c", "dup", "--text", "cat", ok=False)
     assert text_on_dup.returncode == 2 and "semantic" in text_on_dup.stderr
+    no_confirm = run(env, "collections", "drop", "dup", input="", ok=False)
+    assert no_confirm.returncode == 2 and "--yes" in no_confirm.stderr
     no_model = run(env, "index", str(photos), "-c", "sem", ok=False)
     assert no_model.returncode == 5
     assert "clip-vit-b-32" in no_model.stderr.lower() and "models download" in no_model.stderr

@@ -299,3 +299,65 @@ def test_add_accepts_paths_urls_bytes_and_base64(engine: Engine, photos: Path) -
     assert {f.code for f in report.failed} == {"bad_image", "bad_input"}
     assert c.get("p")["metadata"] == {"k": 1} and c.get("p")["group"] == "g"
     assert c.count() == 3
+
+
+def test_a_crashing_decoder_costs_one_image_not_the_run(tmp_path: Path) -> None:
+    import numpy as np
+
+    from lookalike.ingest import Ingest
+    from lookalike.signals.duplicate import DuplicateSignal
+    from lookalike.sources import iter_items
+    from tests.support.crashing import CRASH_WIDTH, CrashingSignal
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(40):
+        width = CRASH_WIDTH if i == 7 else 64
+        Image.fromarray(rng.integers(0, 255, (48, width, 3), dtype=np.uint8)).save(
+            folder / f"{i:02d}.png"
+        )
+    settings = Settings(data_dir=tmp_path / "data", offline=True, decode_workers=2)
+    with Engine(settings) as engine:
+        c = engine.create_collection("c", signals="duplicate")
+        ingest = Ingest(c.store, [DuplicateSignal(), CrashingSignal()], settings, model_id=None)
+        report = ingest.run(list(iter_items([str(folder)])))
+        assert report.indexed == 39
+        assert [Path(f.source).name for f in report.failed] == ["07.png"]
+        assert "crashed" in report.failed[0].message
+        assert c.count() == 39
+
+
+def test_the_same_id_twice_in_one_run_is_reported(engine: Engine, photos: Path) -> None:
+    c = engine.create_collection("ids", signals="duplicate")
+    report = c.add(
+        [
+            {"id": "x", "path": photos / "coffee.jpg"},
+            {"id": "x", "path": photos / "rocket.jpg"},
+        ]
+    )
+    assert report.indexed == 1 and [f.code for f in report.failed] == ["conflict"]
+    assert c.get("x")["source"].endswith("coffee.jpg")
+
+
+def test_example_queries_score_on_the_shared_scale(engine: Engine, photos: Path) -> None:
+    c = engine.create_collection("ex", signals="duplicate")
+    c.index([photos])
+    copy = save_variant(photos / "chelsea.jpg", photos / "chelsea-copy.jpg", quality=50)
+    c.index([copy])
+    results = c.search(positive=["chelsea.jpg"], negative=["coffee.jpg"], top_k=3)
+    assert results[0].id == "chelsea-copy.jpg" and results[0].score >= 0.9
+    assert all(r.score < 0.6 for r in results[1:])
+    assert [r.id for r in c.search(positive=["chelsea.jpg"], threshold=0.9)] == ["chelsea-copy.jpg"]
+
+
+def test_a_relative_model_folder_is_pinned_by_absolute_path(
+    engine: Engine, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tiny_model.parent)
+    c = engine.create_collection("rel", model=tiny_model.name)
+    assert c.config["model"] == str(tiny_model.resolve())
+    same = engine.create_collection(
+        "rel", model=str(tiny_model), exist_ok=True, signals="duplicate,semantic"
+    )
+    assert same is c

@@ -87,7 +87,11 @@ class EdgeStore:
                 shard.flush()
             finally:
                 shard.close()
-            stored = {**config, "vectors": [v.__dict__ for v in vectors]}
+            stored = {
+                **config,
+                "vectors": [v.__dict__ for v in vectors],
+                "hnsw_threshold": self.hnsw_threshold,  # the shard's optimizer was built with it
+            }
             _write_json(folder / "collection.json", stored)
 
     def collection_config(self, name: str) -> dict[str, Any]:
@@ -122,6 +126,7 @@ class EdgeCollection:
         self.hnsw_threshold = hnsw_threshold
         config = json.loads((folder / "collection.json").read_text())
         self._vector_count = max(1, len(config.get("vectors", [])))
+        self.hnsw_threshold = int(config.get("hnsw_threshold", hnsw_threshold))
         self._lock_cm = _lock(folder, name)
         self._lock_cm.__enter__()
         try:
