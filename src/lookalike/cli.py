@@ -109,6 +109,14 @@ def index(
     prune: Annotated[
         bool, typer.Option(help="Delete records whose files under the given folders are gone.")
     ] = False,
+    on_duplicate: Annotated[
+        str,
+        typer.Option(
+            "--on-duplicate",
+            help="Check each new image against the collection first: allow, flag (record "
+            "duplicate_of), skip or reject copies.",
+        ),
+    ] = "allow",
     json_out: JsonOut = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -136,6 +144,7 @@ def index(
                 metadata_file=metadata,
                 group_by_folder=group_by_folder,
                 prune=prune,
+                on_duplicate=on_duplicate,  # type: ignore[arg-type]  # checked by the engine
                 progress=show,
             )
             bar.update(task, description="done")
@@ -157,6 +166,12 @@ def _report(report: IngestReport, json_out: bool) -> None:
     if report.index_built:
         line += "; search index built"
     err.print(line)
+    for d in report.duplicates[:50]:
+        err.print(
+            f"  {d.action}: {d.source} copies {d.duplicate_of} ({d.score:.3f})",
+            markup=False,
+            soft_wrap=True,
+        )
     for f in report.failed[:50]:
         err.print(f"  failed: {f.source}: {f.message}", markup=False, soft_wrap=True)
     if len(report.failed) > 50:
@@ -271,6 +286,70 @@ def _results_table(label: str, results: list[Any]) -> None:
     out.print(table)
     if not results:
         out.print("  no results")
+
+
+# duplicates -------------------------------------------------------------------------------
+
+
+@app.command()
+def duplicates(
+    collection: CollectionName = "default",
+    threshold: Annotated[
+        float | None, typer.Option(help="Score from which two images are copies (0..1).")
+    ] = None,
+    keep: Annotated[
+        str,
+        typer.Option(help="Which to keep: largest, least-compressed, oldest, or FIELD:min|max."),
+    ] = "largest",
+    report: Annotated[
+        Path | None, typer.Option(help="Write the clusters to this file (.json or .csv).")
+    ] = None,
+    delete_copies: Annotated[
+        bool, typer.Option("--delete-copies", help="Delete every copy (asks first).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Group near-duplicates across a collection and say which image of each group to keep."""
+    from lookalike.duplicates import write_report
+
+    with _engine(data_dir) as engine:
+        coll = engine.collection(collection)
+        limit = coll.copy_threshold if threshold is None else threshold
+        with Progress(
+            TextColumn("[bold]grouping"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as bar:
+            task = bar.add_task("grouping", total=None)
+            clusters = coll.duplicates(
+                threshold=limit,
+                keep=keep,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        if report is not None:
+            write_report(clusters, report, threshold=limit, keep=keep)
+            err.print(f"report written to {report}")
+        if json_out:
+            _print_json([{"keep": c.keep, "copies": c.copies} for c in clusters])
+        else:
+            for n, c in enumerate(clusters, 1):
+                out.print(f"cluster {n}: keep {c.keep}", markup=False)
+                for m in c.members[1:]:
+                    out.print(f"  copy {m.id} (score {m.score:.3f})", markup=False)
+        copies = [i for c in clusters for i in c.copies]
+        err.print(f"{len(clusters)} clusters, {len(copies)} copies (threshold {limit:.2f})")
+        if delete_copies and copies:
+            if not yes and not sys.stdin.isatty():
+                raise BadInput(
+                    "--delete-copies asks for confirmation: add --yes when not interactive"
+                )
+            if yes or typer.confirm(f"Delete {len(copies)} copies?"):
+                coll.delete(copies)
+                err.print(f"deleted {len(copies)} copies")
 
 
 # records ----------------------------------------------------------------------------------

@@ -62,6 +62,11 @@ class Settings:
     decode_workers: int = 0
     """Worker processes decoding images; 0 picks ``min(cpu_count, 4)``."""
 
+    # duplicates
+    copy_threshold: float | None = None
+    """Score from which an image counts as a copy (``--on-duplicate``, ``lookalike duplicates``);
+    None uses the measured default (docs/duplicates.md)."""
+
     # store
     hnsw_threshold: int = 20_000
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
@@ -113,8 +118,8 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
             return bool(value)
         if kind == "int":
             return int(value)
-        if kind == "float":
-            return float(value)
+        if kind in ("float", "float | None"):
+            return None if value is None else float(value)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"setting {f.name}: cannot use {value!r}: {exc}") from exc
     return value

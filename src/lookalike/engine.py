@@ -8,19 +8,23 @@ and the SDK only call these.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from lookalike.config import Settings
+from lookalike.copies import CopyQuery, find_copies
+from lookalike.duplicates import Cluster, find_clusters
 from lookalike.errors import BadInput, Conflict, ImageTooLarge, NotFound
-from lookalike.filters import parse_filter
-from lookalike.ingest import Ingest, IngestReport, ProgressCallback
+from lookalike.filters import HasIds, Not, parse_filter
+from lookalike.ingest import ON_DUPLICATE, Ingest, IngestReport, OnDuplicate, ProgressCallback
+from lookalike.localfeatures import COPY_THRESHOLD
 from lookalike.search import Query, Searcher, SearchResult
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
+from lookalike.signals.duplicate import features_of
 from lookalike.sources import Item, ItemError, iter_items
 from lookalike.store import Store, open_store
 from lookalike.store.base import CollectionStore, StoredPoint, validate_name
@@ -173,6 +177,7 @@ class Collection:
         metadata_file: str | os.PathLike[str] | None = None,
         group_by_folder: bool = False,
         prune: bool = False,
+        on_duplicate: OnDuplicate = "allow",
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
         """Index folders, files, URL lists, JSONL catalogs and URLs (see ``lookalike index``)."""
@@ -185,7 +190,7 @@ class Collection:
             )
         )
         roots = [Path(i) for i in inputs if prune and Path(i).is_dir()]
-        return self.add(items, progress=progress, prune_roots=roots)
+        return self.add(items, progress=progress, prune_roots=roots, on_duplicate=on_duplicate)
 
     def add(
         self,
@@ -193,9 +198,15 @@ class Collection:
         *,
         progress: ProgressCallback | None = None,
         prune_roots: Sequence[Path] = (),
+        on_duplicate: OnDuplicate = "allow",
     ) -> IngestReport:
         """Add records: :class:`Item` objects or dicts with ``id`` and one of ``path``/``url``/
-        ``data`` (bytes), ``base64``, plus ``metadata`` and ``group``."""
+        ``data`` (bytes), ``base64``, plus ``metadata`` and ``group``.
+
+        ``on_duplicate`` checks each new image against the collection first: ``flag`` records
+        ``duplicate_of``, ``skip`` leaves copies out, ``reject`` fails them."""
+        if on_duplicate not in ON_DUPLICATE:
+            raise BadInput(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}")
         limit = self.settings.max_image_bytes
         batch = [i if isinstance(i, Item | ItemError) else _item(i, limit) for i in items]
         self._check_model()
@@ -205,8 +216,48 @@ class Collection:
             self.settings,
             model_id=self.config["model_id"],
             progress=progress,
+            on_duplicate=on_duplicate,
+            duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
         )
         return ingest.run(batch, prune_roots=prune_roots)
+
+    def _duplicate_of(
+        self, record_id: str, outputs: dict[str, Any], vectors: dict[str, Any]
+    ) -> tuple[str, float] | None:
+        """The record a new image copies, if any (for ``on_duplicate``)."""
+        query = CopyQuery(
+            hashes=[vectors["duplicate"]],
+            words=vectors.get("duplicate_words"),
+            features=features_of(outputs["duplicate"]),
+            semantic=vectors.get("semantic"),
+        )
+        exclude = Not(HasIds((record_id,)))
+        hits = find_copies(
+            self.store, query, limit=1, filter=exclude, threshold=self.copy_threshold
+        )
+        return (hits[0].id, hits[0].score) if hits else None
+
+    def duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        keep: str = "largest",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Cluster]:
+        """Clusters of near-duplicates across the collection, with the record to keep in each
+        (``largest``, ``least-compressed``, ``oldest`` or ``FIELD:min|max``)."""
+        self.signal("duplicate")
+        return find_clusters(
+            self.store,
+            threshold=self.copy_threshold if threshold is None else threshold,
+            keep=keep,
+            progress=progress,
+        )
+
+    @property
+    def copy_threshold(self) -> float:
+        configured = self.settings.copy_threshold
+        return COPY_THRESHOLD if configured is None else configured
 
     # records ----------------------------------------------------------------------------
 

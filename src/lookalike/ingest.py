@@ -20,14 +20,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lookalike.config import Settings
 from lookalike.errors import BadInput, Conflict, LookalikeError
 from lookalike.images import decode
 from lookalike.signals.base import Preparer, Signal
 from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
-from lookalike.store.base import CollectionStore, StoredPoint
+from lookalike.store.base import CollectionStore, StoredPoint, Vector
 
 #: Below this many images to decode, a process pool costs more than it saves.
 POOL_MIN_ITEMS = 16
@@ -49,6 +49,7 @@ class Prepared:
     width: int
     height: int
     format: str
+    byte_size: int
     outputs: dict[str, Any]
 
 
@@ -59,7 +60,9 @@ def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -
         data = read_file_bytes(Path(path), max_bytes=plan.max_bytes)
     decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
     outputs = {signal: fn(decoded) for signal, fn in plan.preparers}
-    return Prepared(content_hash(data), decoded.width, decoded.height, decoded.format, outputs)
+    return Prepared(
+        content_hash(data), decoded.width, decoded.height, decoded.format, len(data), outputs
+    )
 
 
 def decode_plan(signals: Sequence[Signal], settings: Settings) -> DecodePlan:
@@ -78,6 +81,21 @@ class Failure:
     message: str
 
 
+OnDuplicate = Literal["allow", "flag", "skip", "reject"]
+ON_DUPLICATE: tuple[OnDuplicate, ...] = ("allow", "flag", "skip", "reject")
+DuplicateCheck = Callable[[str, dict[str, Any], dict[str, Any]], tuple[str, float] | None]
+"""(record id, prepared outputs, vectors) -> (id of the record it copies, score) or None."""
+
+
+@dataclass
+class DuplicateNote:
+    source: str
+    id: str
+    duplicate_of: str
+    score: float
+    action: str
+
+
 @dataclass
 class IngestReport:
     indexed: int = 0
@@ -88,6 +106,8 @@ class IngestReport:
     """Unchanged images whose metadata or group changed: payload rewritten."""
     pruned: int = 0
     failed: list[Failure] = field(default_factory=list)
+    duplicates: list[DuplicateNote] = field(default_factory=list)
+    """Images found to copy a record already there (``on_duplicate`` flag or skip)."""
     seconds: float = 0.0
     index_built: bool = False
 
@@ -102,6 +122,7 @@ class IngestReport:
             "updated": self.updated,
             "pruned": self.pruned,
             "failed": [f.__dict__ for f in self.failed],
+            "duplicates": [d.__dict__ for d in self.duplicates],
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.rate, 2),
             "index_built": self.index_built,
@@ -168,7 +189,13 @@ class Ingest:
         *,
         model_id: str | None,
         progress: ProgressCallback | None = None,
+        on_duplicate: OnDuplicate = "allow",
+        duplicate_check: DuplicateCheck | None = None,
     ) -> None:
+        if on_duplicate != "allow" and duplicate_check is None:
+            raise BadInput("on_duplicate needs the duplicate signal in the collection")
+        self.on_duplicate = on_duplicate
+        self.duplicate_check = duplicate_check
         self.store = store
         self.signals = list(signals)
         self.settings = settings
@@ -319,7 +346,7 @@ class Ingest:
         if not self._batch:
             return
         batch, self._batch = self._batch, []
-        vectors: list[dict[str, list[float]]] = [{} for _ in batch]
+        vectors: list[dict[str, Vector]] = [{} for _ in batch]
         for signal in self.signals:
             outputs = signal.embed([p.outputs[signal.name] for _, p, _ in batch])
             for acc, out in zip(vectors, outputs, strict=True):
@@ -329,9 +356,38 @@ class Ingest:
             StoredPoint(id=item.id, payload=self._payload(item, p, old, now), vectors=v)
             for (item, p, old), v in zip(batch, vectors, strict=True)
         ]
-        self.store.upsert(points)
-        self.report.indexed += len(points)
-        self._done += len(points)
+        if self.on_duplicate == "allow":
+            self.store.upsert(points)
+            self.report.indexed += len(points)
+            self._done += len(points)
+            self._emit()
+            return
+        for (item, prepared, _), point in zip(batch, points, strict=True):
+            self._add_checked(item, prepared, point)
+
+    def _add_checked(self, item: Item, prepared: Prepared, point: StoredPoint) -> None:
+        """Write one image unless it copies a record already there (written one at a time,
+        so that a copy later in the same batch sees its original)."""
+        assert self.duplicate_check is not None
+        found = self.duplicate_check(item.id, prepared.outputs, point.vectors)
+        if found is not None:
+            original, score = found
+            if self.on_duplicate == "reject":
+                message = f"{item.source} is a copy of {original!r} (score {score:.3f})"
+                self._fail(item.source, Conflict(message, detail={"duplicate_of": original}))
+                return
+            self.report.duplicates.append(
+                DuplicateNote(item.source, item.id, original, round(score, 6), self.on_duplicate)
+            )
+            if self.on_duplicate == "skip":
+                self.report.skipped += 1
+                self._done += 1
+                self._emit()
+                return
+            point.payload["duplicate_of"] = {"id": original, "score": round(score, 6)}
+        self.store.upsert([point])
+        self.report.indexed += 1
+        self._done += 1
         self._emit()
 
     def _payload(
@@ -348,10 +404,12 @@ class Ingest:
             "width": prepared.width,
             "height": prepared.height,
             "format": prepared.format,
+            "byte_size": prepared.byte_size,
             "indexed_at": now,
             "model": self.model_id,
             "signals": [s.name for s in self.signals],
             **_file_stat(item),
+            **{k: v for s in self.signals for k, v in s.payload(prepared.outputs[s.name]).items()},
         }
 
     def _unchanged(

@@ -11,14 +11,28 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.config import Settings
+from lookalike.copies import (
+    CopyHit,
+    CopyQuery,
+    find_copies,
+    image_copy_query,
+    record_copy_query,
+)
 from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Node, Not, parse_filter
-from lookalike.images import decode
+from lookalike.images import DecodedImage, decode
 from lookalike.ingest import decode_plan
 from lookalike.scoring import Calibration
 from lookalike.signals.base import Signal
 from lookalike.sources import Fetcher, read_file_bytes
-from lookalike.store.base import CollectionStore, Hit, VectorQuery
+from lookalike.store.base import (
+    CollectionStore,
+    Hit,
+    SparseVector,
+    StoredPoint,
+    Vector,
+    VectorQuery,
+)
 
 MAX_TOP_K = 1000
 
@@ -48,9 +62,11 @@ class SearchResult:
     group: str | None
     metadata: dict[str, Any]
     scores: dict[str, float] = field(default_factory=dict)
+    match: dict[str, Any] | None = None
+    """For duplicate searches: inliers and the matched region in both images (normalised)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "score": round(self.score, 6),
             "source": self.source,
@@ -58,6 +74,9 @@ class SearchResult:
             "metadata": self.metadata,
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
         }
+        if self.match is not None:
+            out["match"] = self.match
+        return out
 
 
 class Searcher:
@@ -76,6 +95,7 @@ class Searcher:
     def search(self, q: Query) -> list[SearchResult]:
         _validate(q)
         kinds = [k for k in ("image", "text", "id", "vector") if getattr(q, k) is not None]
+        copy_query: CopyQuery | None = None
         primary = self.signal_named(q.signal or self._default_signal(q))
         exclude = set(q.positive) | set(q.negative)
         calibration = primary.calibration
@@ -85,10 +105,14 @@ class Searcher:
             vectors = {"semantic": primary.embed_text(q.text)}  # type: ignore[attr-defined]
             calibration = primary.text_calibration  # type: ignore[attr-defined]
         elif q.image is not None:
-            vectors = self._image_vectors(q.image, q.region)
+            vectors, decoded, outputs = self._image_vectors(q.image, q.region)
+            if "duplicate" in outputs:
+                copy_query = image_copy_query(decoded, vectors)
         elif q.id is not None:
-            vectors = self._record_vectors([q.id])[0]
+            record = self._records([q.id])[0]
+            vectors = record.vectors
             exclude.add(q.id)
+            copy_query = record_copy_query(record.payload, record.vectors)
         elif q.vector is not None:
             size = next(s.size for s in primary.vector_specs())
             if len(q.vector) != size:
@@ -113,6 +137,8 @@ class Searcher:
         node = parse_filter(q.filter)
         if exclude:
             node = _and(node, Not(HasIds(tuple(sorted(exclude)))))
+        if primary.name == "duplicate" and copy_query is not None and vq.vector is not None:
+            return self._copies(copy_query, node, q, vectors)
         raw_threshold = None if q.threshold is None else calibration.inverse(q.threshold)
         if vq.vector is None:
             hits = _rescore(self._hits(vq, node, None, q.top_k, q.group), vq, raw_threshold)
@@ -122,6 +148,47 @@ class Searcher:
             self._result(h, primary.name, calibration, vectors, text=q.text is not None)
             for h in hits
         ]
+
+    def _copies(
+        self, cq: CopyQuery, node: Node | None, q: Query, vectors: Mapping[str, Vector]
+    ) -> list[SearchResult]:
+        """Duplicate search: store candidates verified by local features."""
+        found = find_copies(
+            self.store,
+            cq,
+            limit=q.top_k * (4 if q.group else 1),
+            filter=node,
+            threshold=q.threshold,
+        )
+        if q.group:
+            best: dict[str, CopyHit] = {}
+            for c in found:
+                best.setdefault(str(c.payload.get("group") or f"id:{c.id}"), c)
+            found = list(best.values())
+        found = found[: q.top_k]
+        stored = {p.id: p for p in self.store.retrieve([c.id for c in found], with_vectors=True)}
+        results = []
+        for c in found:
+            scores = {"duplicate": c.score}
+            point = stored.get(c.id)
+            for s in self.signals:
+                if point is not None and s.name != "duplicate" and s.name in vectors:
+                    other = point.vectors.get(s.name)
+                    if other is not None:
+                        scores[s.name] = s.calibration(_cosine(vectors[s.name], other))
+            p = c.payload
+            results.append(
+                SearchResult(
+                    id=c.id,
+                    score=c.score,
+                    source=p.get("source"),
+                    group=p.get("group"),
+                    metadata=p.get("metadata") or {},
+                    scores=scores,
+                    match=c.match_dict(),
+                )
+            )
+        return results
 
     def _default_signal(self, q: Query) -> str:
         names = [s.name for s in self.signals]
@@ -174,7 +241,7 @@ class Searcher:
         self,
         image: bytes | str | os.PathLike[str],
         region: tuple[float, float, float, float] | None,
-    ) -> dict[str, list[float]]:
+    ) -> tuple[dict[str, Vector], DecodedImage, dict[str, Any]]:
         data, name = self._image_bytes(image)
         plan = decode_plan(self.signals, self.settings)
         decoded = decode(
@@ -182,10 +249,12 @@ class Searcher:
         )
         if region is not None:
             decoded = _crop(decoded, region, plan.min_side)
-        vectors: dict[str, list[float]] = {}
+        vectors: dict[str, Vector] = {}
+        outputs: dict[str, Any] = {}
         for s in self.signals:
-            vectors.update(s.embed([s.preparer(decoded)])[0])
-        return vectors
+            outputs[s.name] = s.preparer(decoded)
+            vectors.update(s.embed([outputs[s.name]])[0])
+        return vectors, decoded, outputs
 
     def _image_bytes(self, image: bytes | str | os.PathLike[str]) -> tuple[bytes, str]:
         if isinstance(image, bytes):
@@ -199,12 +268,15 @@ class Searcher:
             raise NotFound(f"query image {text} does not exist")
         return read_file_bytes(path, max_bytes=self.settings.max_image_bytes), text
 
-    def _record_vectors(self, ids: list[str]) -> list[dict[str, list[float]]]:
+    def _records(self, ids: list[str]) -> list[StoredPoint]:
         points = {p.id: p for p in self.store.retrieve(ids, with_vectors=True)}
         missing = [i for i in ids if i not in points]
         if missing:
             raise NotFound(f"no record {missing[0]!r} in this collection", detail={"ids": missing})
-        return [points[i].vectors for i in ids]
+        return [points[i] for i in ids]
+
+    def _record_vectors(self, ids: list[str]) -> list[dict[str, Vector]]:
+        return [p.vectors for p in self._records(ids)]
 
 
 def _validate(q: Query) -> None:
@@ -240,7 +312,9 @@ def _and(node: Node | None, extra: Node) -> Node:
     return extra if node is None else And((node, extra))
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def _cosine(a: Vector | Sequence[float], b: Vector | Sequence[float]) -> float:
+    if isinstance(a, SparseVector) or isinstance(b, SparseVector):
+        return 0.0
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))

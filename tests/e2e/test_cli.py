@@ -295,3 +295,32 @@ def test_url_ingest_refuses_private_addresses_by_default(
     report = lines(done.stdout)[0]
     assert report["indexed"] == 0 and {f["code"] for f in report["failed"]} == {"forbidden_address"}
     assert handler.served == 0
+
+
+def test_duplicates_command_reports_and_deletes_copies(
+    env: dict[str, str], photos: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    Image.open(photos / "coffee.jpg").resize((256, 170)).save(photos / "coffee-small.jpg")
+    run(env, "index", str(photos), "-c", "d", "--signals", "duplicate")
+    report = tmp_path / "dups.csv"
+    listed = run(env, "duplicates", "-c", "d", "--report", str(report), "--json")
+    assert json.loads(listed.stdout) == [{"keep": "coffee.jpg", "copies": ["coffee-small.jpg"]}]
+    assert "coffee-small.jpg" in report.read_text()
+    refused = run(env, "duplicates", "-c", "d", "--delete-copies", input="", ok=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    run(env, "duplicates", "-c", "d", "--delete-copies", "--yes")
+    missing = run(env, "get", "coffee-small.jpg", "-c", "d", ok=False)
+    assert missing.returncode == 3
+    flagged = run(
+        env,
+        "index",
+        str(photos / "coffee-small.jpg"),
+        "-c",
+        "d",
+        "--on-duplicate",
+        "flag",
+        "--json",
+    )
+    assert lines(flagged.stdout)[0]["duplicates"][0]["duplicate_of"] == "coffee.jpg"

@@ -78,7 +78,7 @@ DIFFERENT = "different photos (all pairs)"
 
 def _hash(data: bytes) -> bytes:
     """The hash exactly as ingest and search compute it."""
-    return phash_bits(decode(data, min_side=DuplicateSignal.min_side))
+    return phash_bits(decode(data, min_side=DuplicateSignal.min_side).image)
 
 
 def _hamming(a: bytes, b: bytes) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from lookalike.images import DecodedImage
 from lookalike.scoring import Calibration
-from lookalike.store.base import VectorSpec
+from lookalike.store.base import Vector, VectorSpec
 
 CRASH_WIDTH = 37
 """Images exactly this wide crash the worker."""
@@ -31,5 +31,8 @@ class CrashingSignal:
     def vector_specs(self) -> list[VectorSpec]:
         return []
 
-    def embed(self, prepared: Sequence[Any]) -> list[dict[str, list[float]]]:
+    def embed(self, prepared: Sequence[Any]) -> list[dict[str, Vector]]:
         return [{} for _ in prepared]
+
+    def payload(self, prepared: Any) -> dict[str, Any]:
+        return {}

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from lookalike.images import DecodedImage
 from lookalike.scoring import Calibration
-from lookalike.store.base import VectorSpec
+from lookalike.store.base import Vector, VectorSpec
 
 Preparer = Callable[[DecodedImage], Any]
 
@@ -40,6 +40,10 @@ class Signal(Protocol):
 
     def vector_specs(self) -> list[VectorSpec]: ...
 
-    def embed(self, prepared: Sequence[Any]) -> list[dict[str, list[float]]]:
+    def embed(self, prepared: Sequence[Any]) -> list[dict[str, Vector]]:
         """Named vectors for each prepared image, in order."""
+        ...
+
+    def payload(self, prepared: Any) -> dict[str, Any]:
+        """Payload fields the signal keeps for one image (e.g. keypoints)."""
         ...

@@ -1,20 +1,26 @@
-"""Near-duplicates by a 64-bit perceptual hash (DCT pHash).
+"""Near-duplicates and copies: a 64-bit perceptual hash, visual words and local features.
 
 The hash bits are stored as a +-1 vector, so the store's own cosine search ranks by Hamming
-distance: cosine = 1 - 2 * hamming / 64. It needs no model files and runs fully offline.
+distance (cosine = 1 - 2 * hamming / 64); it catches recompressed and resized copies and needs
+no model files. The visual words (a sparse vector) find heavily cropped copies; the keypoints,
+kept compactly in the payload, let :mod:`lookalike.copies` verify a candidate geometrically.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import imagehash
 import numpy as np
+from PIL import Image
 
 from lookalike.images import DecodedImage
+from lookalike.localfeatures import MIN_SIDE, LocalFeatures, extract, visual_words
 from lookalike.scoring import Calibration
-from lookalike.store.base import VectorSpec
+from lookalike.store.base import SparseVector, Vector, VectorSpec
 
 HASH_BITS = 64
 
@@ -26,11 +32,44 @@ CALIBRATION = Calibration.of(
     [(1 - 2 * h / HASH_BITS, s) for h, s in [(0, 1.0), (8, 0.9), (14, 0.75), (18, 0.6), (32, 0.0)]]
 )
 
+_DIHEDRAL: tuple[Image.Transpose | None, ...] = (
+    None,
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_180,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.FLIP_LEFT_RIGHT,
+    Image.Transpose.FLIP_TOP_BOTTOM,
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.TRANSVERSE,
+)
 
-def phash_bits(decoded: DecodedImage) -> bytes:
-    """The 64 hash bits as bytes of 0/1 (runs in decode workers)."""
-    bits = imagehash.phash(decoded.image, hash_size=8).hash.flatten()
+
+@dataclass(frozen=True)
+class DuplicatePrepared:
+    """What a decode worker computes for the duplicate signal (picklable, a few KB)."""
+
+    bits: bytes
+    features: bytes
+    words: tuple[list[int], list[float]]
+
+
+def phash_bits(image: Image.Image) -> bytes:
+    """The 64 hash bits as bytes of 0/1."""
+    bits = imagehash.phash(image, hash_size=8).hash.flatten()
     return bytes(bits.astype(np.uint8))
+
+
+def prepare(decoded: DecodedImage) -> DuplicatePrepared:
+    """Hash, keypoints and visual words of one image (runs in decode workers)."""
+    features = extract(decoded.image)
+    return DuplicatePrepared(phash_bits(decoded.image), features.to_bytes(), visual_words(features))
+
+
+def dihedral_hashes(image: Image.Image) -> list[list[float]]:
+    """The hash vectors of the image under its 4 rotations and 4 flips (the first: as given)."""
+    return [
+        bits_to_vector(phash_bits(image if t is None else image.transpose(t))) for t in _DIHEDRAL
+    ]
 
 
 def bits_to_vector(bits: bytes) -> list[float]:
@@ -44,13 +83,29 @@ def hamming(a: Sequence[float], b: Sequence[float]) -> int:
 
 class DuplicateSignal:
     name = "duplicate"
-    min_side = 128
-    preparer = staticmethod(phash_bits)
+    min_side = MIN_SIDE
+    preparer = staticmethod(prepare)
     calibration = CALIBRATION
-    model_id = f"phash-{HASH_BITS}"
+    model_id = f"phash-{HASH_BITS}+orb512-v1"
 
     def vector_specs(self) -> list[VectorSpec]:
-        return [VectorSpec("duplicate", HASH_BITS, "cosine")]
+        return [
+            VectorSpec("duplicate", HASH_BITS, "cosine"),
+            VectorSpec("duplicate_words", 0, sparse=True),
+        ]
 
-    def embed(self, prepared: Sequence[Any]) -> list[dict[str, list[float]]]:
-        return [{"duplicate": bits_to_vector(bits)} for bits in prepared]
+    def embed(self, prepared: Sequence[Any]) -> list[dict[str, Vector]]:
+        out: list[dict[str, Vector]] = []
+        for p in prepared:
+            vectors: dict[str, Vector] = {"duplicate": bits_to_vector(p.bits)}
+            if p.words[0]:  # a featureless image has no words
+                vectors["duplicate_words"] = SparseVector(list(p.words[0]), list(p.words[1]))
+            out.append(vectors)
+        return out
+
+    def payload(self, prepared: Any) -> dict[str, Any]:
+        return {"keypoints": base64.b64encode(prepared.features).decode("ascii")}
+
+
+def features_of(prepared: DuplicatePrepared) -> LocalFeatures:
+    return LocalFeatures.from_bytes(prepared.features)

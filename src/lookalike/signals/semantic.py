@@ -12,7 +12,7 @@ from lookalike.config import Settings
 from lookalike.images import DecodedImage
 from lookalike.models.clip import ImageEncoder, TextEncoder, load_image_encoder, load_text_encoder
 from lookalike.scoring import Calibration
-from lookalike.store.base import VectorSpec
+from lookalike.store.base import Vector, VectorSpec
 
 #: Image-to-image cosine of CLIP ViT-B/32: re-encoded copies of a photo sit above 0.95, photos of
 #: the same kind of thing around 0.8-0.9, unrelated photos around 0.4-0.6.
@@ -62,9 +62,12 @@ class SemanticSignal:
     def vector_specs(self) -> list[VectorSpec]:
         return [VectorSpec("semantic", self.dim, "cosine")]
 
-    def embed(self, prepared: Sequence[Any]) -> list[dict[str, list[float]]]:
+    def embed(self, prepared: Sequence[Any]) -> list[dict[str, Vector]]:
         vectors = self.encoder.embed(list(prepared), batch_size=self.settings.batch_size)
         return [{"semantic": v.tolist()} for v in vectors]
+
+    def payload(self, prepared: Any) -> dict[str, Any]:
+        return {}
 
     def embed_text(self, text: str) -> list[float]:
         return [float(x) for x in self.text_encoder.embed([text])[0]]

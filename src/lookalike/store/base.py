@@ -35,11 +35,21 @@ def validate_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class VectorSpec:
-    """One named vector of a collection."""
+    """One named vector of a collection; a sparse one is scored by dot product with IDF."""
 
     name: str
     size: int
     distance: Literal["cosine", "dot"] = "cosine"
+    sparse: bool = False
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+Vector = list[float] | SparseVector
 
 
 @dataclass
@@ -48,7 +58,7 @@ class StoredPoint:
 
     id: str
     payload: dict[str, Any]
-    vectors: dict[str, list[float]] = field(default_factory=dict)
+    vectors: dict[str, Vector] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,7 +67,7 @@ class Hit:
     score: float
     """The store's raw similarity for the vector searched (cosine)."""
     payload: dict[str, Any]
-    vectors: dict[str, list[float]] = field(default_factory=dict)
+    vectors: dict[str, Vector] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,9 +75,9 @@ class VectorQuery:
     """Nearest neighbours of ``vector``, or recommendation from positive/negative examples."""
 
     using: str
-    vector: Sequence[float] | None = None
-    positives: Sequence[Sequence[float]] = ()
-    negatives: Sequence[Sequence[float]] = ()
+    vector: Sequence[float] | SparseVector | None = None
+    positives: Sequence[Vector | Sequence[float]] = ()
+    negatives: Sequence[Vector | Sequence[float]] = ()
 
 
 class CollectionStore(Protocol):
@@ -90,6 +100,17 @@ class CollectionStore(Protocol):
         score_threshold: float | None = None,
         with_vectors: bool = False,
     ) -> list[Hit]: ...
+
+    def search_batch(
+        self,
+        queries: Sequence[VectorQuery],
+        *,
+        limit: int,
+        filter: Node | None = None,
+        with_vectors: bool = False,
+    ) -> list[list[Hit]]:
+        """Several searches planned as one pass; one hit list per query, in order."""
+        ...
 
     def scroll(
         self,

@@ -29,7 +29,9 @@ from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUna
 from lookalike.filters import Node
 from lookalike.store.base import (
     Hit,
+    SparseVector,
     StoredPoint,
+    Vector,
     VectorQuery,
     VectorSpec,
     point_id,
@@ -66,11 +68,17 @@ class EdgeStore:
         if self.exists(name):
             raise Conflict(f"collection {name!r} already exists")
         folder.mkdir(parents=True, exist_ok=True)
-        max_dim = max((v.size for v in vectors), default=1)
+        max_dim = max((v.size for v in vectors if not v.sparse), default=1)
         edge_config = qe.EdgeConfig(
             vectors={
                 v.name: qe.EdgeVectorParams(size=v.size, distance=_DISTANCE[v.distance])
                 for v in vectors
+                if not v.sparse
+            },
+            sparse_vectors={
+                v.name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
+                for v in vectors
+                if v.sparse
             },
             optimizers=qe.EdgeOptimizersConfig(
                 indexing_threshold=max(1, self.hnsw_threshold * max_dim * 4 // 1024)
@@ -140,7 +148,12 @@ class EdgeCollection:
         if not points:
             return
         edge_points = [
-            qe.Point(point_id(p.id), dict(p.vectors), {**p.payload, "id": p.id}) for p in points
+            qe.Point(
+                point_id(p.id),
+                {k: _to_edge(v) for k, v in p.vectors.items()},
+                {**p.payload, "id": p.id},
+            )
+            for p in points
         ]
         _call(self._shard.update, qe.UpdateOperation.upsert_points(edge_points))
 
@@ -168,32 +181,23 @@ class EdgeCollection:
         score_threshold: float | None = None,
         with_vectors: bool = False,
     ) -> list[Hit]:
-        if query.vector is not None:
-            scoring = qe.Query.Nearest(list(map(float, query.vector)), using=query.using)
-        else:
-            rec = qe.RecommendQuery(
-                positives=[list(map(float, v)) for v in query.positives],
-                negatives=[list(map(float, v)) for v in query.negatives],
-            )
-            scoring = qe.Query.RecommendBestScore(rec, using=query.using)
-        request = qe.QueryRequest(
-            limit=limit,
-            query=scoring,
-            filter=to_edge_filter(filter, point_id=point_id),
-            score_threshold=score_threshold,
-            with_payload=True,
-            with_vector=with_vectors,
+        request = _request(query, limit, filter, score_threshold, with_vectors)
+        return [_hit(p) for p in _call(self._shard.query, request)]
+
+    def search_batch(
+        self,
+        queries: Sequence[VectorQuery],
+        *,
+        limit: int,
+        filter: Node | None = None,
+        with_vectors: bool = False,
+    ) -> list[list[Hit]]:
+        if not queries:
+            return []
+        batch = qe.QueryBatchRequest(
+            [_request(q, limit, filter, None, with_vectors) for q in queries]
         )
-        points = _call(self._shard.query, request)
-        return [
-            Hit(
-                id=str((p.payload or {}).get("id")),
-                score=float(p.score),
-                payload=dict(p.payload or {}),
-                vectors=_vectors(p.vector),
-            )
-            for p in points
-        ]
+        return [[_hit(p) for p in points] for points in _call(self._shard.query_batch, batch)]
 
     def scroll(
         self,
@@ -298,10 +302,54 @@ def _call(fn: Any, *args: Any) -> Any:
         raise StoreUnavailable(f"store error: {text}") from exc
 
 
-def _vectors(raw: Any) -> dict[str, list[float]]:
-    if isinstance(raw, dict):
-        return {k: list(v) for k, v in raw.items() if isinstance(v, list)}
-    return {}
+def _to_edge(vector: Vector | Sequence[float]) -> Any:
+    if isinstance(vector, SparseVector):
+        return qe.SparseVector(list(vector.indices), [float(x) for x in vector.values])
+    return [float(x) for x in vector]
+
+
+def _request(
+    query: VectorQuery,
+    limit: int,
+    filter: Node | None,
+    score_threshold: float | None,
+    with_vectors: bool,
+) -> qe.QueryRequest:
+    if query.vector is not None:
+        scoring = qe.Query.Nearest(_to_edge(query.vector), using=query.using)
+    else:
+        rec = qe.RecommendQuery(
+            positives=[_to_edge(v) for v in query.positives],
+            negatives=[_to_edge(v) for v in query.negatives],
+        )
+        scoring = qe.Query.RecommendBestScore(rec, using=query.using)
+    return qe.QueryRequest(
+        limit=limit,
+        query=scoring,
+        filter=to_edge_filter(filter, point_id=point_id),
+        score_threshold=score_threshold,
+        with_payload=True,
+        with_vector=with_vectors,
+    )
+
+
+def _hit(p: Any) -> Hit:
+    payload = dict(p.payload or {})
+    return Hit(
+        id=str(payload.get("id")), score=float(p.score), payload=payload, vectors=_vectors(p.vector)
+    )
+
+
+def _vectors(raw: Any) -> dict[str, Vector]:
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, Vector] = {}
+    for name, value in raw.items():
+        if isinstance(value, list):
+            out[name] = value
+        elif isinstance(value, qe.SparseVector):
+            out[name] = SparseVector(list(value.indices), list(value.values))
+    return out
 
 
 def _stored(record: Any) -> StoredPoint:

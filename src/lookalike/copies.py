@@ -1,0 +1,172 @@
+"""Copy detection: candidates from the store's own searches, verified by local features.
+
+Stage 1 asks the store for candidates in one batch: the query's perceptual hash under the eight
+rotations and flips of the image, its bag of visual words (which survives heavy crops), and its
+semantic vector when the collection has one. Stage 2 verifies at most ``max_verify`` of them
+with keypoints + RANSAC against the keypoints stored at ingest, so a query never re-reads the
+indexed files and its cost does not grow with the collection.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lookalike.filters import Node
+from lookalike.images import DecodedImage
+from lookalike.localfeatures import (
+    QUERY_POINTS,
+    LocalFeatures,
+    Match,
+    extract,
+    extract_mirrored,
+    verify,
+)
+from lookalike.signals.duplicate import CALIBRATION as HASH_CALIBRATION
+from lookalike.signals.duplicate import dihedral_hashes
+from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
+
+MAX_VERIFY = 24
+"""Candidates verified per query: bounds the query's cost whatever the collection's size."""
+PER_QUERY = 12
+"""Candidates asked of each store search."""
+
+
+@dataclass(frozen=True)
+class CopyQuery:
+    """What copy detection needs of one image, all computed from its decoded pixels."""
+
+    hashes: Sequence[Sequence[float]]
+    """+-1 pHash vectors of the image and of its rotations and flips (the first is as given)."""
+    words: SparseVector | None
+    features: LocalFeatures
+    mirrored: LocalFeatures | None = None
+    semantic: Sequence[float] | None = None
+
+
+@dataclass
+class CopyHit:
+    id: str
+    score: float
+    """max(calibrated hash score, verification score): on the shared [0, 1] scale."""
+    hash_score: float
+    payload: dict[str, Any]
+    match: Match | None = None
+    raw: dict[str, float] = field(default_factory=dict)
+
+    def match_dict(self) -> dict[str, Any] | None:
+        if self.match is None:
+            return None
+        m = self.match
+        return {
+            "inliers": m.inliers,
+            "score": round(m.score, 6),
+            "query_box": list(m.query_box),
+            "candidate_box": list(m.candidate_box),
+            "candidate_corners": [list(c) for c in m.candidate_corners],
+            "mirrored": m.mirrored,
+        }
+
+
+def image_copy_query(decoded: DecodedImage, vectors: dict[str, Vector]) -> CopyQuery:
+    """A copy query from a decoded query image: more keypoints than a record keeps (they cost
+    nothing stored), and those of its mirror image (local features do not survive a flip)."""
+    words = vectors.get("duplicate_words")
+    semantic = vectors.get("semantic")
+    return CopyQuery(
+        hashes=dihedral_hashes(decoded.image),
+        words=words if isinstance(words, SparseVector) else None,
+        features=extract(decoded.image, max_points=QUERY_POINTS),
+        mirrored=extract_mirrored(decoded.image),
+        semantic=semantic if isinstance(semantic, list) else None,
+    )
+
+
+def record_copy_query(payload: dict[str, Any], vectors: dict[str, Vector]) -> CopyQuery | None:
+    """A copy query from an indexed record's stored hash, words and keypoints."""
+    features = stored_features(payload)
+    hash_vector = vectors.get("duplicate")
+    if features is None or not isinstance(hash_vector, list):
+        return None
+    words = vectors.get("duplicate_words")
+    semantic = vectors.get("semantic")
+    return CopyQuery(
+        hashes=[hash_vector],
+        words=words if isinstance(words, SparseVector) else None,
+        features=features,
+        semantic=semantic if isinstance(semantic, list) else None,
+    )
+
+
+def stored_features(payload: dict[str, Any]) -> LocalFeatures | None:
+    blob = payload.get("keypoints")
+    if not isinstance(blob, str):
+        return None
+    try:
+        return LocalFeatures.from_bytes(base64.b64decode(blob))
+    except ValueError:  # written by another version, or damaged: verify without it
+        return None
+
+
+def find_copies(
+    store: CollectionStore,
+    query: CopyQuery,
+    *,
+    limit: int,
+    filter: Node | None = None,
+    threshold: float | None = None,
+    max_verify: int = MAX_VERIFY,
+    verify_below: float | None = None,
+) -> list[CopyHit]:
+    """Best copies of the query image in ``store``, best first.
+
+    ``verify_below``: skip verifying candidates whose hash score already reaches it (for bulk
+    work that needs the decision, not the matched region)."""
+    searches = [VectorQuery("duplicate", list(h)) for h in query.hashes]
+    if query.words is not None and query.words.indices:
+        searches.append(VectorQuery("duplicate_words", query.words))
+    if query.semantic is not None:
+        searches.append(VectorQuery("semantic", list(query.semantic)))
+    results = store.search_batch(searches, limit=max(PER_QUERY, limit), filter=filter)
+    n_hash = len(query.hashes)
+    hash_raw: dict[str, float] = {}
+    for hits in results[:n_hash]:
+        for h in hits:
+            hash_raw[h.id] = max(hash_raw.get(h.id, -1.0), h.score)
+    candidates = _interleave(results)[: max(max_verify, limit)]
+    found: list[CopyHit] = []
+    for rank, hit in enumerate(candidates):
+        hash_score = HASH_CALIBRATION(hash_raw.get(hit.id, -1.0))
+        copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
+        needed = verify_below is None or hash_score < verify_below
+        features = stored_features(hit.payload) if rank < max_verify and needed else None
+        if features is not None:
+            copy.match = _best_match(query, features)
+            if copy.match is not None:
+                copy.score = max(copy.score, copy.match.score)
+        found.append(copy)
+    found.sort(key=lambda c: c.score, reverse=True)
+    return [c for c in found if threshold is None or c.score >= threshold][:limit]
+
+
+def _best_match(query: CopyQuery, features: LocalFeatures) -> Match | None:
+    best = verify(query.features, features)
+    if query.mirrored is not None:
+        flipped = verify(query.mirrored, features)
+        if flipped is not None and (best is None or flipped.score > best.score):
+            best = flipped
+    return best
+
+
+def _interleave(lists: Sequence[Sequence[Hit]]) -> list[Hit]:
+    """Round-robin over the candidate lists, best first in each, without repeats."""
+    seen: set[str] = set()
+    out: list[Hit] = []
+    for rank in range(max((len(x) for x in lists), default=0)):
+        for hits in lists:
+            if rank < len(hits) and hits[rank].id not in seen:
+                seen.add(hits[rank].id)
+                out.append(hits[rank])
+    return out

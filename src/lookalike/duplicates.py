@@ -1,0 +1,190 @@
+"""Whole-collection clean-up: near-duplicates grouped into clusters, a keeper picked in each.
+
+Never compares all pairs: each record asks the store for its candidates (hash and visual-word
+searches) and verifies a bounded few, so the work grows linearly with the collection. Linked
+records are joined with union-find; the keeper of a cluster is chosen by a rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lookalike.copies import find_copies, record_copy_query
+from lookalike.errors import BadInput
+from lookalike.filters import HasIds, Not
+from lookalike.store.base import CollectionStore, StoredPoint
+
+KEEP_RULES = ("largest", "least-compressed", "oldest")
+NEIGHBOURS = 10
+VERIFY = 8
+
+
+@dataclass
+class Member:
+    id: str
+    source: str | None
+    role: str
+    """"keep" or "copy"."""
+    score: float
+    """The strongest link from this record to another in its cluster."""
+    width: int | None = None
+    height: int | None = None
+    byte_size: int | None = None
+
+
+@dataclass
+class Cluster:
+    keep: str
+    members: list[Member] = field(default_factory=list)
+
+    @property
+    def copies(self) -> list[str]:
+        return [m.id for m in self.members if m.role == "copy"]
+
+
+def keep_key(rule: str) -> Callable[[dict[str, Any]], Any]:
+    """Sort key of a rule: the record with the largest key is kept."""
+    if rule == "largest":
+        return lambda p: ((p.get("width") or 0) * (p.get("height") or 0), p.get("byte_size") or 0)
+    if rule == "least-compressed":
+        return lambda p: (
+            (p.get("byte_size") or 0) / max(1, (p.get("width") or 1) * (p.get("height") or 1))
+        )
+    if rule == "oldest":
+        return lambda p: _negated(str(p.get("file_mtime") or p.get("indexed_at") or ""))
+    field_name, _, direction = rule.rpartition(":")
+    if not field_name or direction not in ("min", "max"):
+        raise BadInput(
+            f"unknown keep rule {rule!r}: use {', '.join(KEEP_RULES)} or FIELD:min / FIELD:max "
+            "(e.g. metadata.price:min)"
+        )
+    sign = 1 if direction == "max" else -1
+
+    def by_field(p: dict[str, Any]) -> Any:
+        value: Any = p
+        for part in field_name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (1, sign * value)
+        return (0, 0)  # records without the field are kept last
+
+    return by_field
+
+
+def _negated(text: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in text)
+
+
+def find_clusters(
+    store: CollectionStore,
+    *,
+    threshold: float,
+    keep: str = "largest",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Cluster]:
+    """Clusters of records that are copies of each other (score >= ``threshold``)."""
+    key = keep_key(keep)
+    total = store.count()
+    parent: dict[str, str] = {}
+    best: dict[str, float] = {}
+    payloads: dict[str, dict[str, Any]] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    done = 0
+    offset: str | None = None
+    while True:
+        points, offset = store.scroll(limit=128, offset=offset, with_vectors=True)
+        for point in points:
+            payloads[point.id] = _summary(point)
+            query = record_copy_query(point.payload, point.vectors)
+            if query is not None:
+                for hit in find_copies(
+                    store,
+                    query,
+                    limit=NEIGHBOURS,
+                    filter=Not(HasIds((point.id,))),
+                    threshold=threshold,
+                    max_verify=VERIFY,
+                    verify_below=threshold,
+                ):
+                    parent[root(hit.id)] = root(point.id)
+                    for rid in (hit.id, point.id):
+                        best[rid] = max(best.get(rid, 0.0), hit.score)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        if offset is None:
+            break
+    groups: dict[str, list[str]] = {}
+    for rid in best:
+        groups.setdefault(root(rid), []).append(rid)
+    clusters = []
+    for ids in groups.values():
+        keeper = max(sorted(ids), key=lambda i: key(payloads[i]))
+        members = [
+            Member(
+                id=i,
+                source=payloads[i].get("source"),
+                role="keep" if i == keeper else "copy",
+                score=round(best[i], 6),
+                width=payloads[i].get("width"),
+                height=payloads[i].get("height"),
+                byte_size=payloads[i].get("byte_size"),
+            )
+            for i in sorted(ids, key=lambda i: (i != keeper, i))
+        ]
+        clusters.append(Cluster(keeper, members))
+    clusters.sort(key=lambda c: (-len(c.members), c.keep))
+    return clusters
+
+
+def _summary(point: StoredPoint) -> dict[str, Any]:
+    p = point.payload
+    return {
+        k: p.get(k)
+        for k in (
+            "source",
+            "width",
+            "height",
+            "byte_size",
+            "file_mtime",
+            "indexed_at",
+            "metadata",
+            "group",
+        )
+    }
+
+
+def write_report(clusters: list[Cluster], path: Path, *, threshold: float, keep: str) -> None:
+    """A JSON report, or CSV when ``path`` ends in .csv (one row per member)."""
+    if path.suffix.lower() == ".csv":
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(
+                ["cluster", "id", "role", "score", "source", "width", "height", "byte_size"]
+            )
+            for n, cluster in enumerate(clusters, 1):
+                for m in cluster.members:
+                    writer.writerow(
+                        [n, m.id, m.role, m.score, m.source, m.width, m.height, m.byte_size]
+                    )
+        return
+    data = {
+        "threshold": threshold,
+        "keep": keep,
+        "clusters": [
+            {"keep": c.keep, "copies": c.copies, "members": [asdict(m) for m in c.members]}
+            for c in clusters
+        ],
+    }
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,119 @@
+"""Copy detection through the engine: search, on-duplicate at ingest, whole-collection groups."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from lookalike import Engine
+from lookalike.duplicates import write_report
+from lookalike.errors import BadInput
+from lookalike.localfeatures import COPY_THRESHOLD
+
+
+def crop(src: Path, dst: Path, box: tuple[float, float, float, float], quality: int = 80) -> Path:
+    im = Image.open(src).convert("RGB")
+    w, h = im.size
+    im.crop((int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h))).save(
+        dst, quality=quality
+    )
+    return dst
+
+
+def captioned(src: Path, dst: Path) -> Path:
+    im = Image.open(src).convert("RGB").rotate(90, expand=True)
+    ImageDraw.Draw(im).text((10, 10), "COPY OF A PHOTO", fill=(255, 255, 0))
+    im.save(dst, quality=40)
+    return dst
+
+
+@pytest.fixture
+def dup(engine: Engine, photos: Path):  # type: ignore[no-untyped-def]
+    c = engine.create_collection("dup", signals="duplicate")
+    assert c.index([photos]).indexed == len(list(photos.iterdir()))
+    return c
+
+
+def test_a_cropped_copy_finds_its_original_and_where(dup, photos: Path, tmp_path: Path) -> None:
+    query = crop(photos / "coffee.jpg", tmp_path / "q.jpg", (0.5, 0.4, 0.95, 0.9))
+    top = dup.search(image=query, signal="duplicate", top_k=3)
+    assert top[0].id == "coffee.jpg" and top[0].score >= COPY_THRESHOLD
+    match = top[0].match
+    assert match is not None and match["inliers"] >= 10
+    left, upper, right, lower = match["candidate_box"]
+    assert 0.4 <= left and right <= 1.0 and 0.3 <= upper and lower <= 1.0
+    assert all(r.score < COPY_THRESHOLD for r in top[1:])
+
+
+def test_no_original_file_is_read_at_query_time(dup, photos: Path, tmp_path: Path) -> None:
+    query = captioned(photos / "chelsea.jpg", tmp_path / "q.jpg")
+    shutil.rmtree(photos)  # the indexed files are gone: only the store answers
+    top = dup.search(image=query, signal="duplicate", top_k=1)
+    assert top[0].id == "chelsea.jpg" and top[0].score >= COPY_THRESHOLD
+    by_id = dup.search(id="chelsea.jpg", signal="duplicate", top_k=1)
+    assert by_id[0].score < COPY_THRESHOLD
+
+
+@pytest.mark.parametrize("mode", ["allow", "flag", "skip", "reject"])
+def test_on_duplicate_modes(dup, photos: Path, tmp_path: Path, mode: str) -> None:
+    new = tmp_path / "new"
+    new.mkdir()
+    crop(photos / "rocket.jpg", new / "rocket-crop.jpg", (0.1, 0.1, 0.9, 0.9), quality=50)
+    crop(photos / "rocket.jpg", new / "rocket-crop2.jpg", (0.05, 0.05, 0.85, 0.95), quality=50)
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(new / "flat.png")
+    before = dup.count()
+    report = dup.index([new], on_duplicate=mode)
+    copies = {"rocket-crop.jpg", "rocket-crop2.jpg"}
+    if mode == "allow":
+        assert report.indexed == 3 and not report.duplicates
+    elif mode == "flag":
+        assert report.indexed == 3
+        assert {d.id for d in report.duplicates} == copies
+        assert dup.get("rocket-crop.jpg") is not None
+        flagged = dup.list_records(filter={"duplicate_of": {"$exists": True}})[0]
+        assert {r["id"] for r in flagged} == copies
+    elif mode == "skip":
+        assert report.indexed == 1 and report.skipped == 2
+        assert {d.duplicate_of for d in report.duplicates} == {"rocket.jpg"}
+    else:
+        assert report.indexed == 1 and {f.code for f in report.failed} == {"conflict"}
+        assert all("rocket.jpg" in f.message for f in report.failed)
+    assert dup.count() == before + report.indexed
+    with pytest.raises(BadInput):
+        dup.index([new], on_duplicate="maybe")
+
+
+def test_grouping_finds_the_known_clusters(engine: Engine, photos: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    shutil.copytree(photos, folder)
+    crop(photos / "astronaut.jpg", folder / "astronaut-crop.jpg", (0.2, 0.1, 0.9, 0.8))
+    Image.open(photos / "astronaut.jpg").resize((200, 200)).save(folder / "astronaut-small.jpg")
+    captioned(photos / "coffee.jpg", folder / "coffee-caption.jpg")
+    c = engine.create_collection("g", signals="duplicate")
+    c.index([folder])
+    clusters = c.duplicates()
+    found = sorted(sorted(m.id for m in cl.members) for cl in clusters)
+    assert found == [
+        ["astronaut-crop.jpg", "astronaut-small.jpg", "astronaut.jpg"],
+        ["coffee-caption.jpg", "coffee.jpg"],
+    ]
+    by_keep = {cl.keep for cl in clusters}
+    assert by_keep == {"astronaut.jpg", "coffee.jpg"}  # largest
+    smallest = c.duplicates(keep="width:min")
+    assert "astronaut-small.jpg" in {cl.keep for cl in smallest}
+    with pytest.raises(BadInput):
+        c.duplicates(keep="prettiest")
+
+    write_report(clusters, tmp_path / "r.json", threshold=COPY_THRESHOLD, keep="largest")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["keep"] == "largest" and len(data["clusters"]) == 2
+    assert sorted(data["clusters"][0]["copies"]) == ["astronaut-crop.jpg", "astronaut-small.jpg"]
+    write_report(clusters, tmp_path / "r.csv", threshold=COPY_THRESHOLD, keep="largest")
+    rows = list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8")))
+    assert len(rows) == 5 and {r["role"] for r in rows} == {"keep", "copy"}
+    assert {r["cluster"] for r in rows} == {"1", "2"}

@@ -1,0 +1,165 @@
+"""Local features: serialisation, determinism, and the edge cases of empty and tiny images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from lookalike.localfeatures import (
+    CALIBRATION,
+    COPY_THRESHOLD,
+    INDEX_POINTS,
+    LocalFeatures,
+    extract,
+    extract_mirrored,
+    verify,
+    visual_words,
+)
+from tests.support.samples import photo
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> LocalFeatures:
+    return extract(photo("astronaut"))
+
+
+def test_extract_keeps_at_most_max_points_spread_over_the_image(astronaut: LocalFeatures) -> None:
+    assert len(astronaut) == INDEX_POINTS
+    assert astronaut.points.dtype == np.float32 and astronaut.points.shape == (INDEX_POINTS, 2)
+    assert astronaut.descriptors.dtype == np.uint8
+    assert astronaut.descriptors.shape == (INDEX_POINTS, 32)
+    assert (astronaut.width, astronaut.height) == photo("astronaut").size
+    # Every quarter of the frame gets points, not only the most contrasted one.
+    quarters = (astronaut.points[:, 0] > 256).astype(int) * 2 + (astronaut.points[:, 1] > 256)
+    assert np.bincount(quarters, minlength=4).min() > INDEX_POINTS // 8
+    assert len(extract(photo("astronaut"), max_points=100)) == 100
+
+
+def test_points_are_in_the_given_image_frame_whatever_its_size() -> None:
+    small = photo("coffee").resize((200, 133))  # upscaled inside for detection
+    features = extract(small)
+    assert (features.width, features.height) == (200, 133)
+    assert features.points[:, 0].max() < 200 and features.points[:, 1].max() < 133
+    assert features.points.min() >= 0
+
+
+def test_round_trip_through_bytes(astronaut: LocalFeatures) -> None:
+    data = astronaut.to_bytes()
+    assert len(data) == 14 + 36 * INDEX_POINTS  # header + 36 bytes a point: ~18 KB
+    back = LocalFeatures.from_bytes(data)
+    assert (back.width, back.height, back.mirrored) == (512, 512, False)
+    assert np.array_equal(back.descriptors, astronaut.descriptors)
+    assert np.abs(back.points - astronaut.points).max() < 512 / 65535
+    assert back.to_bytes() == data
+    match = verify(back, astronaut)
+    assert match is not None and match.score == 1.0
+
+
+def test_round_trip_keeps_the_mirrored_flag() -> None:
+    features = extract_mirrored(photo("chelsea"))
+    assert LocalFeatures.from_bytes(features.to_bytes()).mirrored
+
+
+@pytest.mark.parametrize("data", [b"", b"LF", b"XX" + bytes(20), b"LF\x09" + bytes(11)])
+def test_from_bytes_refuses_what_it_did_not_write(data: bytes) -> None:
+    with pytest.raises(ValueError, match="local features"):
+        LocalFeatures.from_bytes(data)
+
+
+def test_from_bytes_refuses_truncated_data(astronaut: LocalFeatures) -> None:
+    with pytest.raises(ValueError, match="expected"):
+        LocalFeatures.from_bytes(astronaut.to_bytes()[:-1])
+
+
+def test_extract_is_deterministic() -> None:
+    im = photo("rocket")
+    assert extract(im).to_bytes() == extract(im.copy()).to_bytes()
+    assert visual_words(extract(im)) == visual_words(extract(im.copy()))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (640, 480), (120, 30, 200)),
+        Image.new("L", (300, 300), 0),
+        Image.new("RGB", (1, 1)),
+        Image.new("RGB", (8, 8), (255, 255, 255)),
+        Image.new("RGB", (4000, 3), (10, 10, 10)),
+    ],
+    ids=["flat", "black-gray", "1px", "8px", "strip"],
+)
+def test_featureless_and_tiny_images_give_empty_features(image: Image.Image) -> None:
+    features = extract(image)
+    assert len(features) == 0
+    assert features.descriptors.shape == (0, 32)
+    assert (features.width, features.height) == image.size
+    assert visual_words(features) == ([], [])
+    back = LocalFeatures.from_bytes(features.to_bytes())
+    assert len(back) == 0
+    assert verify(features, extract(photo("camera"))) is None
+    assert verify(extract(photo("camera")), features) is None
+    assert verify(features, features) is None
+
+
+def test_small_textured_images_still_work() -> None:
+    tiny = photo("astronaut").resize((48, 48))
+    features = extract(tiny)
+    assert 0 < len(features) <= INDEX_POINTS
+    assert features.points[:, 0].max() < 48
+    match = verify(extract(photo("astronaut").resize((64, 64))), features)
+    assert match is None or 0.0 <= match.score <= 1.0
+
+
+def test_identical_images_match_fully(astronaut: LocalFeatures) -> None:
+    match = verify(astronaut, astronaut)
+    assert match is not None
+    assert match.score == 1.0 and match.inliers > 100 and not match.mirrored
+    assert all(abs(a - b) < 0.02 for a, b in zip(match.query_box, (0, 0, 1, 1), strict=True))
+    assert all(abs(a - b) < 0.02 for a, b in zip(match.candidate_box, (0, 0, 1, 1), strict=True))
+    for (x, y), (ex, ey) in zip(
+        match.candidate_corners, [(0, 0), (1, 0), (1, 1), (0, 1)], strict=True
+    ):
+        assert abs(x - ex) < 0.02 and abs(y - ey) < 0.02
+
+
+def test_different_photos_do_not_match(astronaut: LocalFeatures) -> None:
+    for name in ("chelsea", "coffee", "rocket", "camera"):
+        match = verify(astronaut, extract(photo(name)))
+        assert match is None or match.score < COPY_THRESHOLD
+
+
+def test_a_mirrored_query_reports_its_region_in_its_own_frame() -> None:
+    im = photo("coffee")
+    flipped = ImageOps.mirror(im)
+    left_half = flipped.crop((0, 0, flipped.width // 2, flipped.height))
+    match = verify(extract_mirrored(left_half), extract(im))
+    assert match is not None and match.mirrored and match.score >= COPY_THRESHOLD
+    # The flipped copy's left half is the original's right half.
+    left, top, right, bottom = match.candidate_box
+    assert left == pytest.approx(0.5, abs=0.03) and right == pytest.approx(1.0, abs=0.03)
+    assert top == pytest.approx(0.0, abs=0.03) and bottom == pytest.approx(1.0, abs=0.03)
+
+
+def test_visual_words_are_sorted_unique_ids_that_fit_a_sparse_index(
+    astronaut: LocalFeatures,
+) -> None:
+    indices, values = visual_words(astronaut)
+    assert indices == sorted(set(indices))
+    assert len(values) == len(indices) and set(values) == {1.0}
+    assert 0 <= indices[0] and indices[-1] < 2**32
+    assert len(indices) > 4 * INDEX_POINTS  # several tables, few collisions inside one image
+
+
+def test_calibration_is_monotone_and_anchored() -> None:
+    scores = [CALIBRATION(float(n)) for n in range(0, 200)]
+    assert scores == sorted(scores)
+    assert scores[4] == 0.0 and scores[8] == COPY_THRESHOLD and scores[150] == 1.0
+
+
+def test_verify_is_deterministic() -> None:
+    query = extract(photo("chelsea").rotate(10, expand=True), max_points=768)
+    candidate = extract(photo("chelsea"))
+    first = verify(query, candidate)
+    assert first is not None and first.score >= COPY_THRESHOLD
+    assert all(verify(query, candidate) == first for _ in range(3))
