@@ -10,8 +10,11 @@ indexed files and its cost does not grow with the collection.
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from lookalike.filters import Node
@@ -32,6 +35,9 @@ MAX_VERIFY = 24
 """Candidates verified per query: bounds the query's cost whatever the collection's size."""
 PER_QUERY = 12
 """Candidates asked of each store search."""
+HASH_FLOOR = 0.5
+"""Hash neighbours below this calibrated score are not worth a verification (unrelated photos
+sit near 0); crops and other heavy edits reach verification through the visual words."""
 
 
 @dataclass(frozen=True)
@@ -135,20 +141,34 @@ def find_copies(
     for hits in results[:n_hash]:
         for h in hits:
             hash_raw[h.id] = max(hash_raw.get(h.id, -1.0), h.score)
-    candidates = _interleave(results)[: max(max_verify, limit)]
+    # Worth verifying: hash hits at least "related", and the word and semantic neighbours.
+    strong = [[h for h in hits if HASH_CALIBRATION(h.score) >= HASH_FLOOR] for hits in results]
+    worth = _interleave(strong[:n_hash] + results[n_hash:])[:max_verify]
+    chosen = {h.id for h in worth}
+    rest = [h for h in _interleave(results) if h.id not in chosen]
     found: list[CopyHit] = []
-    for rank, hit in enumerate(candidates):
+    to_verify: list[tuple[CopyHit, LocalFeatures]] = []
+    for hit in (worth + rest)[: max(len(worth), limit)]:
         hash_score = HASH_CALIBRATION(hash_raw.get(hit.id, -1.0))
         copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
         needed = verify_below is None or hash_score < verify_below
-        features = stored_features(hit.payload) if rank < max_verify and needed else None
+        features = stored_features(hit.payload) if hit.id in chosen and needed else None
         if features is not None:
-            copy.match = _best_match(query, features)
-            if copy.match is not None:
-                copy.score = max(copy.score, copy.match.score)
+            to_verify.append((copy, features))
         found.append(copy)
+    # OpenCV releases the GIL: verifying on every core divides a query's latency.
+    matches = _verifier().map(lambda pair: _best_match(query, pair[1]), to_verify)
+    for (copy, _), match in zip(to_verify, matches, strict=True):
+        copy.match = match
+        if match is not None:
+            copy.score = max(copy.score, match.score)
     found.sort(key=lambda c: c.score, reverse=True)
     return [c for c in found if threshold is None or c.score >= threshold][:limit]
+
+
+@cache
+def _verifier() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="verify")
 
 
 def _best_match(query: CopyQuery, features: LocalFeatures) -> Match | None:

@@ -21,7 +21,8 @@ from lookalike.store.base import CollectionStore, StoredPoint
 
 KEEP_RULES = ("largest", "least-compressed", "oldest")
 NEIGHBOURS = 10
-VERIFY = 8
+VERIFY = 4
+"""Candidates verified per record: the top word and strong hash neighbours."""
 
 
 @dataclass
