@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PIL import Image, ImageEnhance  # noqa: E402
+from PIL import ImageEnhance  # noqa: E402
+from tests.support.samples import PHOTO_NAMES, photo  # noqa: E402
 
 from lookalike import Engine, Settings  # noqa: E402
-from tests.support.samples import PHOTO_NAMES, photo  # noqa: E402
 
 
 def build(folder: Path, count: int, seed: int = 0) -> set[frozenset[str]]:
@@ -62,17 +62,22 @@ def main() -> None:
             start = time.perf_counter()
             report = coll.index([folder])
             indexed = time.perf_counter() - start
-            print(f"indexed {report.indexed} images in {indexed:.0f} s "
-                  f"({report.indexed / indexed:.1f} images/s)", flush=True)
+            print(
+                f"indexed {report.indexed} images in {indexed:.0f} s "
+                f"({report.indexed / indexed:.1f} images/s)",
+                flush=True,
+            )
             start = time.perf_counter()
             clusters = coll.duplicates()
             grouped = time.perf_counter() - start
         found = {frozenset(m.id for m in c.members) for c in clusters}
         recovered = sum(any(p <= f for f in found) for p in planted)
-        print(f"grouped {report.indexed} images in {grouped:.0f} s "
-              f"({report.indexed / grouped:.1f} records/s): {len(clusters)} clusters, "
-              f"{recovered}/{len(planted)} planted copy pairs found, "
-              f"{sum(len(f) > 2 for f in found)} clusters larger than a pair")
+        print(
+            f"grouped {report.indexed} images in {grouped:.0f} s "
+            f"({report.indexed / grouped:.1f} records/s): {len(clusters)} clusters, "
+            f"{recovered}/{len(planted)} planted copy pairs found, "
+            f"{sum(len(f) > 2 for f in found)} clusters larger than a pair"
+        )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from lookalike.localfeatures import (
     verify,
 )
 from lookalike.signals.duplicate import CALIBRATION as HASH_CALIBRATION
-from lookalike.signals.duplicate import dihedral_hashes
+from lookalike.signals.duplicate import HASH_BITS, bits_to_vector, dihedral_hashes
 from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
 
 MAX_VERIFY = 24
@@ -98,8 +98,12 @@ def record_copy_query(payload: dict[str, Any], vectors: dict[str, Vector]) -> Co
         return None
     words = vectors.get("duplicate_words")
     semantic = vectors.get("semantic")
+    hashes = [hash_vector]
+    mirror = payload.get("hash_mirror")
+    if isinstance(mirror, str) and len(mirror) == 2 * HASH_BITS:
+        hashes.append(bits_to_vector(bytes.fromhex(mirror)))
     return CopyQuery(
-        hashes=[hash_vector],
+        hashes=hashes,
         words=words if isinstance(words, SparseVector) else None,
         features=features,
         semantic=semantic if isinstance(semantic, list) else None,

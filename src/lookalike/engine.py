@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.config import Settings
-from lookalike.copies import CopyQuery, find_copies
+from lookalike.copies import find_copies, record_copy_query
 from lookalike.duplicates import Cluster, find_clusters
 from lookalike.errors import BadInput, Conflict, ImageTooLarge, NotFound
 from lookalike.filters import HasIds, Not, parse_filter
@@ -24,7 +24,6 @@ from lookalike.localfeatures import COPY_THRESHOLD
 from lookalike.search import Query, Searcher, SearchResult
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
-from lookalike.signals.duplicate import features_of
 from lookalike.sources import Item, ItemError, iter_items
 from lookalike.store import Store, open_store
 from lookalike.store.base import CollectionStore, StoredPoint, validate_name
@@ -222,15 +221,12 @@ class Collection:
         return ingest.run(batch, prune_roots=prune_roots)
 
     def _duplicate_of(
-        self, record_id: str, outputs: dict[str, Any], vectors: dict[str, Any]
+        self, record_id: str, payload: dict[str, Any], vectors: dict[str, Any]
     ) -> tuple[str, float] | None:
         """The record a new image copies, if any (for ``on_duplicate``)."""
-        query = CopyQuery(
-            hashes=[vectors["duplicate"]],
-            words=vectors.get("duplicate_words"),
-            features=features_of(outputs["duplicate"]),
-            semantic=vectors.get("semantic"),
-        )
+        query = record_copy_query(payload, vectors)
+        if query is None:
+            return None
         exclude = Not(HasIds((record_id,)))
         hits = find_copies(
             self.store, query, limit=1, filter=exclude, threshold=self.copy_threshold

@@ -84,7 +84,7 @@ class Failure:
 OnDuplicate = Literal["allow", "flag", "skip", "reject"]
 ON_DUPLICATE: tuple[OnDuplicate, ...] = ("allow", "flag", "skip", "reject")
 DuplicateCheck = Callable[[str, dict[str, Any], dict[str, Any]], tuple[str, float] | None]
-"""(record id, prepared outputs, vectors) -> (id of the record it copies, score) or None."""
+"""(record id, payload, vectors) -> (id of the record it copies, score) or None."""
 
 
 @dataclass
@@ -362,14 +362,14 @@ class Ingest:
             self._done += len(points)
             self._emit()
             return
-        for (item, prepared, _), point in zip(batch, points, strict=True):
-            self._add_checked(item, prepared, point)
+        for (item, _, _), point in zip(batch, points, strict=True):
+            self._add_checked(item, point)
 
-    def _add_checked(self, item: Item, prepared: Prepared, point: StoredPoint) -> None:
+    def _add_checked(self, item: Item, point: StoredPoint) -> None:
         """Write one image unless it copies a record already there (written one at a time,
         so that a copy later in the same batch sees its original)."""
         assert self.duplicate_check is not None
-        found = self.duplicate_check(item.id, prepared.outputs, point.vectors)
+        found = self.duplicate_check(item.id, point.payload, point.vectors)
         if found is not None:
             original, score = found
             if self.on_duplicate == "reject":
