@@ -412,4 +412,5 @@ def _record(point: StoredPoint) -> dict[str, Any]:
         "content_hash": p.get("content_hash"),
         "indexed_at": p.get("indexed_at"),
         "model": p.get("model"),
+        "duplicate_of": p.get("duplicate_of"),
     }

@@ -74,7 +74,7 @@ def test_on_duplicate_modes(dup, photos: Path, tmp_path: Path, mode: str) -> Non
     elif mode == "flag":
         assert report.indexed == 3
         assert {d.id for d in report.duplicates} == copies
-        assert dup.get("rocket-crop.jpg") is not None
+        assert dup.get("rocket-crop.jpg")["duplicate_of"]["id"] == "rocket.jpg"
         flagged = dup.list_records(filter={"duplicate_of": {"$exists": True}})[0]
         assert {r["id"] for r in flagged} == copies
     elif mode == "skip":
