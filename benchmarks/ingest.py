@@ -1,8 +1,9 @@
 """Ingest throughput: the pipeline against a naive loop, same files, same model, same run.
 
 The naive loop is what a first script does: open each file at full size, embed it alone,
-hash it, insert it alone. The pipeline is ``Collection.index``: JPEG draft-mode decoding in
-worker processes overlapping batched inference, batched writes.
+compute the duplicate signal's hash, keypoints and words on it, insert it alone. The pipeline
+is ``Collection.index``: JPEG draft-mode decoding in worker processes overlapping batched
+inference, batched writes.
 
 The model is a full-size CLIP ViT-B/32 image tower with random weights (the compute of the
 real one; no hub is needed), built once into ``bench-data/``. Photos are scikit-image's sample
@@ -24,14 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import imagehash  # noqa: E402
 from PIL import Image, ImageEnhance  # noqa: E402
 from tests.support.clip_onnx import build_vit_b32_vision  # noqa: E402
 from tests.support.samples import PHOTO_NAMES, photo  # noqa: E402
 
 from lookalike import Engine, Settings  # noqa: E402
+from lookalike.images import DecodedImage  # noqa: E402
 from lookalike.models.clip import load_image_encoder  # noqa: E402
-from lookalike.signals.duplicate import bits_to_vector  # noqa: E402
+from lookalike.signals.duplicate import DuplicateSignal  # noqa: E402
 from lookalike.store.base import StoredPoint  # noqa: E402
 
 
@@ -66,19 +67,15 @@ def naive(paths: list[Path], model: Path, data_dir: Path) -> float:
         coll = engine.create_collection("naive", model=str(model))
         store = coll.store
         start = time.perf_counter()
+        duplicate = DuplicateSignal()
         for path in paths:
-            image = Image.open(path).convert("RGB")
+            image = Image.open(path).convert("RGB")  # full size, no draft mode
             vector = encoder.embed([image], batch_size=1)[0]
-            bits = bytes(imagehash.phash(image, hash_size=8).hash.flatten().astype("uint8"))
-            store.upsert(
-                [
-                    StoredPoint(
-                        id=path.name,
-                        payload={"source": str(path)},
-                        vectors={"semantic": vector.tolist(), "duplicate": bits_to_vector(bits)},
-                    )
-                ]
-            )
+            decoded = DecodedImage(image, image.width, image.height, "JPEG")
+            prepared = duplicate.preparer(decoded)  # the same hash, keypoints and words
+            vectors = {"semantic": vector.tolist(), **duplicate.embed([prepared])[0]}
+            payload = {"source": str(path), **duplicate.payload(prepared)}
+            store.upsert([StoredPoint(id=path.name, payload=payload, vectors=vectors)])
         return len(paths) / (time.perf_counter() - start)
 
 
