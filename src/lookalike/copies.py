@@ -69,11 +69,15 @@ class CopyHit:
         return {
             "inliers": m.inliers,
             "score": round(m.score, 6),
-            "query_box": list(m.query_box),
-            "candidate_box": list(m.candidate_box),
-            "candidate_corners": [list(c) for c in m.candidate_corners],
+            "query_box": _rounded(m.query_box),
+            "candidate_box": _rounded(m.candidate_box),
+            "candidate_corners": [_rounded(c) for c in m.candidate_corners],
             "mirrored": m.mirrored,
         }
+
+
+def _rounded(values: Sequence[float]) -> list[float]:
+    return [round(float(v), 4) + 0.0 for v in values]  # + 0.0 turns -0.0 into 0.0
 
 
 def image_copy_query(decoded: DecodedImage, vectors: dict[str, Vector]) -> CopyQuery:
