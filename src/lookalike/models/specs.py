@@ -39,7 +39,7 @@ MODELS: dict[str, ModelSpec] = {
             text="Qdrant/clip-ViT-B-32-text",
             dim=512,
             license="mit",
-            description="OpenAI CLIP ViT-B/32: the default; fast on CPU, English text queries.",
+            description="CLIP ViT-B/32: the default; fast on CPU, English text queries.",
         ),
         ModelSpec(
             name="siglip2-base-patch16-224",
