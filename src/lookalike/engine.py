@@ -17,14 +17,14 @@ from typing import Any
 from lookalike.config import Settings
 from lookalike.copies import find_copies, record_copy_query
 from lookalike.duplicates import Cluster, find_clusters
-from lookalike.errors import BadInput, Conflict, ImageTooLarge, NotFound
+from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import HasIds, Not, parse_filter
 from lookalike.ingest import ON_DUPLICATE, Ingest, IngestReport, OnDuplicate, ProgressCallback
 from lookalike.localfeatures import COPY_THRESHOLD
 from lookalike.search import Query, Searcher, SearchResult
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
-from lookalike.sources import Item, ItemError, iter_items
+from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
 from lookalike.store.base import CollectionStore, StoredPoint, validate_name
 
@@ -363,40 +363,10 @@ def _model_id(signals: Sequence[Signal]) -> str | None:
 
 
 def _item(spec: Mapping[str, Any], max_bytes: int) -> Item | ItemError:
-    from lookalike.sources import decode_base64
-
-    source = str(spec.get("path") or spec.get("url") or f"bytes:{spec.get('id', '?')}")
     try:
-        data = spec.get("data")
-        if spec.get("base64") is not None:
-            data = decode_base64(str(spec["base64"]), max_bytes=max_bytes)
-            source = "base64"
-        record_id = spec.get("id")
-        path = Path(spec["path"]) if spec.get("path") else None
-        if record_id is None:
-            if path is not None:
-                record_id = path.name
-            elif spec.get("url"):
-                record_id = str(spec["url"])
-            else:
-                from lookalike.sources import content_hash
-
-                record_id = content_hash(bytes(data or b""))[:32]
-        if sum(x is not None for x in (path, spec.get("url"), data)) != 1:
-            raise BadInput(f"{record_id}: give exactly one of path, url, data or base64")
-        if data is not None and len(data) > max_bytes:
-            raise ImageTooLarge(f"{record_id}: {len(data)} bytes is over the {max_bytes} limit")
-        return Item(
-            id=str(record_id),
-            source=str(path.resolve()) if path is not None else source,
-            path=path,
-            url=spec.get("url"),
-            data=data,
-            metadata=dict(spec.get("metadata") or {}),
-            group=None if spec.get("group") is None else str(spec["group"]),
-        )
+        return item_from_dict(spec, max_bytes=max_bytes)
     except BadInput as exc:
-        return ItemError(source, exc)
+        return ItemError(str(spec.get("id") or spec.get("path") or spec.get("url") or "item"), exc)
 
 
 def _record(point: StoredPoint) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,6 +340,32 @@ def _read_catalog(path: Path, max_bytes: int) -> Iterator[Item | ItemError]:
             message = exc.message if isinstance(exc, LookalikeError) else str(exc)
             error_type = type(exc) if isinstance(exc, LookalikeError) else BadInput
             yield ItemError(f"{path}:{number}", error_type(f"{path}, line {number}: {message}"))
+
+
+def item_from_dict(obj: Mapping[str, Any], *, max_bytes: int, base: Path | None = None) -> Item:
+    """One record given as a dict (the Python API): a catalog line's keys, or raw ``data`` bytes
+    instead of an image field. Relative paths are relative to ``base`` (the working folder)."""
+    spec = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in obj.items()}
+    data = spec.pop("data", None)
+    try:
+        if data is None:
+            return _catalog_item(spec, base or Path.cwd(), max_bytes)
+        if any(_pick(spec, keys) is not None for keys in _IMAGE_KEYS.values()):
+            raise _LineError("give one image field: data, or one of path / url / base64")
+        if not isinstance(data, (bytes, bytearray)):
+            raise _LineError("data must be bytes")
+        item_id, metadata, group = _parse_common(spec)
+    except _LineError as exc:
+        raise BadInput(str(exc)) from None
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"{item_id or 'data'}: {len(data)} bytes is over the {max_bytes} limit")
+    return Item(
+        id=item_id or content_hash(bytes(data))[:32],
+        source=f"bytes:{item_id}" if item_id else "bytes",
+        data=bytes(data),
+        metadata=metadata,
+        group=group,
+    )
 
 
 def _catalog_item(obj: dict[str, Any], base: Path, max_bytes: int) -> Item:
