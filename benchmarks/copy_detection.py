@@ -200,37 +200,29 @@ def summarise(outcomes: Sequence[Outcome], threshold: float) -> dict[str, Any]:
     by: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         by[o.query.transform].append(o)
-    rows = {}
-    for transform, group in by.items():
-        pos = [o for o in group if o.query.expected is not None]
-        neg = [o for o in group if o.query.expected is None]
-        rows[transform] = {
-            "queries": len(pos),
-            "recall@1": _share(o.rank == 1 for o in pos),
-            "recall@10": _share(o.rank is not None for o in pos),
-            "recall@1_above_threshold": _share(
-                o.rank == 1 and o.top_score >= threshold for o in pos
-            ),
-            "negatives": len(neg),
-            "negatives_below_threshold": _share(o.top_score < threshold for o in neg),
-        }
-    pos = [o for o in outcomes if o.query.expected is not None]
+    rows = {transform: _rates(group, threshold) for transform, group in by.items()}
     neg = [o for o in outcomes if o.query.expected is None]
     return {
         "threshold": threshold,
         "transforms": rows,
         "overall": {
-            "queries": len(pos),
-            "recall@1": _share(o.rank == 1 for o in pos),
-            "recall@10": _share(o.rank is not None for o in pos),
-            "recall@1_above_threshold": _share(
-                o.rank == 1 and o.top_score >= threshold for o in pos
-            ),
+            **_rates(outcomes, threshold),
             "micro_ap": micro_ap(outcomes),
-            "negatives": len(neg),
-            "negatives_below_threshold": _share(o.top_score < threshold for o in neg),
             "negative_top_scores": _quantiles([o.top_score for o in neg]),
         },
+    }
+
+
+def _rates(outcomes: Sequence[Outcome], threshold: float) -> dict[str, Any]:
+    pos = [o for o in outcomes if o.query.expected is not None]
+    neg = [o for o in outcomes if o.query.expected is None]
+    return {
+        "queries": len(pos),
+        "recall@1": _share(o.rank == 1 for o in pos),
+        "recall@10": _share(o.rank is not None for o in pos),
+        "recall@1_above_threshold": _share(o.rank == 1 and o.top_score >= threshold for o in pos),
+        "negatives": len(neg),
+        "negatives_below_threshold": _share(o.top_score < threshold for o in neg),
     }
 
 

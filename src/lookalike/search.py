@@ -163,16 +163,18 @@ class Searcher:
         if q.group:
             best: dict[str, CopyHit] = {}
             for c in found:
-                best.setdefault(str(c.payload.get("group") or f"id:{c.id}"), c)
+                best.setdefault(group_key(c.id, c.payload), c)
             found = list(best.values())
         found = found[: q.top_k]
-        stored = {p.id: p for p in self.store.retrieve([c.id for c in found], with_vectors=True)}
+        others = [s for s in self.signals if s.name != "duplicate" and s.name in vectors]
+        ids = [c.id for c in found] if others else []
+        stored = {p.id: p for p in self.store.retrieve(ids, with_vectors=True)}
         results = []
         for c in found:
             scores = {"duplicate": c.score}
             point = stored.get(c.id)
-            for s in self.signals:
-                if point is not None and s.name != "duplicate" and s.name in vectors:
+            for s in others:
+                if point is not None:
                     other = point.vectors.get(s.name)
                     if other is not None:
                         scores[s.name] = s.calibration(_cosine(vectors[s.name], other))
@@ -208,7 +210,7 @@ class Searcher:
             )
             best: dict[str, Hit] = {}
             for h in hits:  # best first, so the first of each group wins
-                best.setdefault(str(h.payload.get("group") or f"id:{h.id}"), h)
+                best.setdefault(group_key(h.id, h.payload), h)
             if len(best) >= top_k or len(hits) < limit or limit >= MAX_TOP_K * 10:
                 return list(best.values())[:top_k]
             limit *= 4
@@ -277,6 +279,11 @@ class Searcher:
 
     def _record_vectors(self, ids: list[str]) -> list[dict[str, Vector]]:
         return [p.vectors for p in self._records(ids)]
+
+
+def group_key(record_id: str, payload: Mapping[str, Any]) -> str:
+    """What ``group=True`` keeps one hit of: the product id, else the record itself."""
+    return str(payload.get("group") or f"id:{record_id}")
 
 
 def _validate(q: Query) -> None:
