@@ -71,6 +71,20 @@ class Settings:
     hnsw_threshold: int = 20_000
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
 
+    # server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: tuple[str, ...] = ()
+    """Keys accepted by the server (``X-API-Key``, ``Authorization: Bearer|Token``). Without
+    keys the server refuses to listen beyond localhost unless told to."""
+    cors_origins: tuple[str, ...] = ()
+    max_request_bytes: int = 32 * 1024 * 1024
+    """Largest request body the server reads (an upload, a JSON or JSONL batch)."""
+    allowed_roots: tuple[str, ...] = ()
+    """Folders the server may index by server-side ``path``; none by default."""
+    server: str | None = None
+    """URL of a running lookalike server; the CLI then goes through its API."""
+
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Build settings from file, environment and ``overrides`` (None values ignored)."""
@@ -118,6 +132,8 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
             return bool(value)
         if kind == "int":
             return int(value)
+        if kind == "str | None":
+            return None if value is None else str(value)
         if kind in ("float", "float | None"):
             return None if value is None else float(value)
     except (TypeError, ValueError) as exc:

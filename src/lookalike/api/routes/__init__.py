@@ -1,0 +1,9 @@
+"""The routers; each module holds one part of the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from lookalike.api.routes import health
+
+ROUTERS: list[APIRouter] = [health.router]

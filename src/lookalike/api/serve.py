@@ -1,0 +1,90 @@
+"""Running the server: bind rules, the announcement, and the ``server.json`` marker that tells
+other lookalike processes (the CLI) that a server holds this data folder."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lookalike.config import Settings
+from lookalike.errors import BadInput
+
+MARKER = "server.json"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings, *, allow_unauthenticated: bool) -> list[str]:
+    """Refuse to expose an unauthenticated server; the lines to announce at start."""
+    notes = []
+    if not settings.api_keys:
+        if not is_loopback(settings.host) and not allow_unauthenticated:
+            raise BadInput(
+                f"refusing to listen on {settings.host} without API keys: set api_keys "
+                "(LOOKALIKE_API_KEYS) or pass --allow-unauthenticated"
+            )
+        notes.append(
+            "no API keys configured: anyone who can reach this address can use the API"
+            if not is_loopback(settings.host)
+            else "no API keys configured: listening on localhost only"
+        )
+    else:
+        notes.append(f"{len(settings.api_keys)} API key(s) configured: requests need one")
+    return notes
+
+
+def base_url(settings: Settings) -> str:
+    host = settings.host
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def write_marker(settings: Settings) -> Path:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / MARKER
+    path.write_text(json.dumps({"url": base_url(settings), "pid": os.getpid()}))
+    return path
+
+
+def read_marker(data_dir: Path) -> dict[str, Any] | None:
+    """The running server's URL and pid, if a live process wrote the marker."""
+    try:
+        marker = json.loads((data_dir / MARKER).read_text())
+        os.kill(int(marker["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dict(marker)
+
+
+def run(settings: Settings, *, announce: Callable[[str], None]) -> None:
+    import uvicorn
+
+    from lookalike.api.app import create_app
+
+    app = create_app(settings)
+    url = base_url(settings)
+    announce(f"lookalike serving {settings.data_dir} at {url}")
+    announce(f"page: {url}/   API docs: {url}/docs")
+    marker = write_marker(settings)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        try:
+            if json.loads(marker.read_text()).get("pid") == os.getpid():
+                marker.unlink()
+        except (OSError, ValueError):
+            pass
