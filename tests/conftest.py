@@ -12,6 +12,7 @@ from PIL import Image
 from lookalike import Engine, Settings
 from tests.support.clip_onnx import build_tiny_clip
 from tests.support.samples import PHOTO_NAMES, photo
+from tests.support.server import live_server
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +57,22 @@ def save_variant(
         im = im.resize(size)
     im.save(dst, quality=quality)
     return dst
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path, tiny_model: Path) -> Settings:
+    """A server's settings: a temp data dir, the tiny model as the default, offline."""
+    return Settings(
+        data_dir=tmp_path / "server-data",
+        offline=True,
+        default_model=str(tiny_model),
+        default_signals=("semantic", "duplicate"),
+        decode_workers=1,
+    )
+
+
+@pytest.fixture
+def live_url(server_settings: Settings) -> Iterator[str]:
+    """Base URL of a real server on localhost, serving ``server_settings``."""
+    with live_server(server_settings) as url:
+        yield url

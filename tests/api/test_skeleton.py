@@ -1,0 +1,59 @@
+"""The server's frame: health, JSON errors, API keys, the body limit."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+
+from lookalike.api.serve import check_bind, is_loopback
+from lookalike.config import Settings
+from lookalike.errors import BadInput
+from tests.support.server import live_server
+
+
+def test_health_and_json_404(live_url: str) -> None:
+    assert httpx.get(f"{live_url}/health").json()["status"] == "ok"
+    r = httpx.get(f"{live_url}/no/such/route")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+def _probe_route(app: FastAPI) -> None:
+    router = APIRouter()
+    router.add_api_route("/probe", lambda: {"ok": True})
+    app.include_router(router)  # the app's key check covers routers included later too
+
+
+def test_api_keys_required_and_checked(server_settings: Settings) -> None:
+    keyed = server_settings.replace(api_keys=("k1", "secret-2"))
+    with live_server(keyed, setup=_probe_route) as url:
+        assert httpx.get(f"{url}/health").status_code == 200  # liveness stays open
+        assert httpx.get(f"{url}/openapi.json").status_code == 200
+        r = httpx.get(f"{url}/probe")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        r = httpx.get(f"{url}/probe", headers={"X-API-Key": "wrong"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+        for headers in (
+            {"X-API-Key": "secret-2"},
+            {"Authorization": "Bearer k1"},
+            {"Authorization": "Token k1"},
+        ):
+            assert httpx.get(f"{url}/probe", headers=headers).json() == {"ok": True}
+
+
+def test_body_over_the_limit_is_refused_before_it_is_read(server_settings: Settings) -> None:
+    with live_server(server_settings.replace(max_request_bytes=1000)) as url:
+        r = httpx.post(f"{url}/probe", content=b"x" * 5000)
+        assert r.status_code == 413
+        assert r.json()["error"]["code"] == "too_large"
+
+
+def test_bind_rules() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0")
+    with pytest.raises(BadInput, match="without API keys"):
+        check_bind(Settings(host="0.0.0.0"), allow_unauthenticated=False)
+    assert check_bind(Settings(host="0.0.0.0"), allow_unauthenticated=True)
+    assert "localhost only" in check_bind(Settings(), allow_unauthenticated=False)[0]
+    assert check_bind(Settings(host="0.0.0.0", api_keys=("k",)), allow_unauthenticated=False)
