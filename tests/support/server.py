@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from fastapi import FastAPI
-
 import uvicorn
+from fastapi import FastAPI
 
 from lookalike.api import create_app
 from lookalike.config import Settings
