@@ -35,6 +35,10 @@ CALIBRATION = Calibration.of(
 )
 
 
+#: Score from which a face search result is the same person (dlib's distance 0.6).
+SAME_PERSON_SCORE = 0.75
+
+
 @dataclass(frozen=True)
 class FoundFace:
     """A face as a decode worker hands it back: picklable, box normalised to the image."""
