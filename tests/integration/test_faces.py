@@ -141,6 +141,7 @@ def test_people_grouping_naming_incremental_merge_and_split(tmp_path: Path, fold
         c = engine.create_collection("people", signals="faces")
         c.index([folder / f"{n}.jpg" for n in INDEXED])
         assert c.people() == []
+        assert c.count({"faces_pending": True}) == 5  # the records with a face
         report = c.cluster_people()
         assert report.faces == 6 and report.new_people == 3 and report.people == 3
         people = c.people()
@@ -149,6 +150,7 @@ def test_people_grouping_naming_incremental_merge_and_split(tmp_path: Path, fold
         a = members[frozenset({"person_a_1.jpg", "person_a_2.jpg"})]
         b = members[frozenset({"person_b_1.jpg", "group.jpg"})]
         cc = members[frozenset({"astronaut.jpg", "group.jpg"})]
+        assert c.count({"people": b}) == 2 and c.count({"faces_pending": True}) == 0
 
         assert c.name_person(a, "Ada") == a
         with pytest.raises(Conflict):
