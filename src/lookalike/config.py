@@ -69,7 +69,7 @@ class Settings:
 
     # faces
     face_detector: str = "hog"
-    """``hog`` (fast, frontal faces) or ``cnn`` (finds turned and small faces; ~30x slower on
+    """``hog`` (fast, frontal faces) or ``cnn`` (finds turned and small faces; ~11x slower on
     CPU)."""
     face_upsample: int = 1
     """Times the image is doubled before detection: 1 finds faces down to ~40 px at 3x the cost
