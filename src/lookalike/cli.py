@@ -40,8 +40,13 @@ collections_app = typer.Typer(help="List, create, show and drop collections.", n
 models_app = typer.Typer(
     help="Semantic models: list them, download one for offline use.", no_args_is_help=True
 )
+people_app = typer.Typer(
+    help="People: group the faces of a collection, name, merge and split people.",
+    no_args_is_help=True,
+)
 app.add_typer(collections_app, name="collections")
 app.add_typer(models_app, name="models")
+app.add_typer(people_app, name="people")
 
 err = Console(stderr=True)
 out = Console(highlight=False)
@@ -201,7 +206,21 @@ def search(
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Results per query.")] = 10,
     threshold: Annotated[float | None, typer.Option(help="Minimum score, 0..1.")] = None,
     signal: Annotated[
-        str | None, typer.Option(help="Signal to rank by: semantic or duplicate.")
+        str | None, typer.Option(help="Signal to rank by: semantic, duplicate or faces.")
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", "-p", help="Every image of this person (name or id)."),
+    ] = None,
+    face: Annotated[
+        int | None,
+        typer.Option("--face", help="Face search by this face of the query (0 = largest)."),
+    ] = None,
+    box: Annotated[
+        str | None,
+        typer.Option(
+            "--box", help="Face search by the face in this box: LEFT,TOP,RIGHT,BOTTOM pixels."
+        ),
     ] = None,
     filter: Annotated[
         str | None,
@@ -223,15 +242,24 @@ def search(
         queries.append((text, {"text": text}))
     if id is not None:
         queries.append((id, {"id": id}))
+    if person is not None:
+        queries.append((f"person {person}", {"person": person}))
     if not queries:
-        raise BadInput("give --image, --text or --id")
+        raise BadInput("give --image, --text, --id or --person")
+    faces: dict[str, Any] = {"face": face, "box": _box(box)}
     failed = 0
     with _engine(data_dir) as engine:
         coll = engine.collection(collection)
         for label, q in queries:
             try:
                 results = coll.search(
-                    **q, top_k=top_k, threshold=threshold, signal=signal, filter=filter, group=group
+                    **q,
+                    **faces,
+                    top_k=top_k,
+                    threshold=threshold,
+                    signal=signal,
+                    filter=filter,
+                    group=group,
                 )
             except LookalikeError as exc:
                 if len(queries) == 1:
@@ -245,6 +273,16 @@ def search(
                 _results_table(label, results)
     if failed:
         raise typer.Exit(failed)
+
+
+def _box(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        left, top, right, bottom = (float(v) for v in text.split(","))
+    except ValueError:
+        raise BadInput(f"--box wants LEFT,TOP,RIGHT,BOTTOM in pixels, not {text!r}") from None
+    return left, top, right, bottom
 
 
 def _expand_images(specs: list[str]) -> list[str]:
@@ -271,21 +309,32 @@ def _query_error(label: str, exc: LookalikeError, json_out: bool) -> None:
 
 def _results_table(label: str, results: list[Any]) -> None:
     table = Table(title=f"query: {label}", title_justify="left")
-    for col in ("#", "score", "id", "group", "scores", "metadata"):
+    faces = any(r.match and "face" in r.match for r in results)
+    for col in ("#", "score", "id", "group", "scores", *(["face"] if faces else []), "metadata"):
         table.add_column(col, overflow="fold")
     for n, r in enumerate(results, 1):
         scores = " ".join(f"{k}={v:.3f}" for k, v in r.scores.items())
+        face = [_face_cell(r.match)] if faces else []
         table.add_row(
             str(n),
             f"{r.score:.3f}",
             r.id,
             r.group or "",
             scores,
+            *face,
             json.dumps(r.metadata, ensure_ascii=False) if r.metadata else "",
         )
     out.print(table)
     if not results:
         out.print("  no results")
+
+
+def _face_cell(match: dict[str, Any] | None) -> str:
+    if not match or "face" not in match:
+        return ""
+    who = match.get("name") or (f"person {match['person']}" if match.get("person") else "")
+    box = ",".join(f"{v:.2f}" for v in match.get("box") or [])
+    return f"#{match['face']} [{box}] {who}".strip()
 
 
 # duplicates -------------------------------------------------------------------------------
@@ -459,6 +508,100 @@ def collections_drop(
 
 def _show(coll: Collection) -> dict[str, Any]:
     return coll.info()
+
+
+# people -----------------------------------------------------------------------------------
+
+
+@people_app.command("list")
+def people_list(
+    collection: CollectionName = "default", json_out: JsonOut = False, data_dir: DataDir = None
+) -> None:
+    """The people grouped so far, most faces first."""
+    with _engine(data_dir) as engine:
+        people = engine.collection(collection).people()
+    if json_out:
+        _print_json([p.to_dict() for p in people])
+        return
+    table = Table()
+    for col in ("id", "name", "faces", "records", "sample"):
+        table.add_column(col, overflow="fold")
+    for p in people:
+        table.add_row(str(p.id), p.name or "", str(p.faces), str(p.records), " ".join(p.sample))
+    out.print(table)
+    if not people:
+        out.print("  no people yet: run `lookalike people cluster`")
+
+
+@people_app.command("cluster")
+def people_cluster(
+    full: Annotated[
+        bool, typer.Option("--full", help="Regroup every face, not only the new ones.")
+    ] = False,
+    collection: CollectionName = "default",
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Group faces into people; new faces join the people found before."""
+    with _engine(data_dir) as engine:
+        report = engine.collection(collection).cluster_people(full=full)
+    if json_out:
+        _print_json(report.to_dict())
+    err.print(
+        f"{report.faces} faces grouped: {report.joined} joined known people, "
+        f"{report.new_people} new people; {report.people} people in {report.seconds:.1f}s"
+    )
+
+
+@people_app.command("name")
+def people_name(
+    person: Annotated[str, typer.Argument(help="Person id or current name.")],
+    name: Annotated[str, typer.Argument(help='New name ("" removes it).')],
+    collection: CollectionName = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Name a person."""
+    with _engine(data_dir) as engine:
+        pid = engine.collection(collection).name_person(person, name or None)
+    err.print(f"person {pid}: {name or 'name removed'}", markup=False)
+
+
+@people_app.command("merge")
+def people_merge(
+    persons: Annotated[list[str], typer.Argument(help="Two or more person ids or names.")],
+    into: Annotated[
+        str | None, typer.Option(help="The person they become (default: the first given).")
+    ] = None,
+    collection: CollectionName = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Make several people one person."""
+    with _engine(data_dir) as engine:
+        pid = engine.collection(collection).merge_people(persons, into=into)
+    err.print(f"merged into person {pid}")
+
+
+@people_app.command("split")
+def people_split(
+    person: Annotated[str, typer.Argument(help="Person id or name.")],
+    records: Annotated[
+        list[str],
+        typer.Argument(
+            help="Records whose faces of this person move to a new person; "
+            "RECORD#N moves only face N of that record."
+        ),
+    ],
+    collection: CollectionName = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Move some faces of a person to a new person."""
+    faces: list[str | tuple[str, int]] = []
+    for spec in records:
+        rid, sep, index = spec.rpartition("#")
+        faces.append((rid, int(index)) if sep and index.isdigit() else spec)
+    with _engine(data_dir) as engine:
+        pid = engine.collection(collection).split_person(person, faces)
+    err.print(f"split off as person {pid}")
 
 
 # models -----------------------------------------------------------------------------------

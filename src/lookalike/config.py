@@ -67,6 +67,16 @@ class Settings:
     """Score from which an image counts as a copy (``--on-duplicate``, ``lookalike duplicates``);
     None uses the measured default (docs/duplicates.md)."""
 
+    # faces
+    face_detector: str = "hog"
+    """``hog`` (fast, frontal faces) or ``cnn`` (finds turned and small faces; ~11x slower on
+    CPU)."""
+    face_upsample: int = 1
+    """Times the image is doubled before detection: 1 finds faces down to ~40 px at 3x the cost
+    of 0, which needs ~80 px."""
+    face_cluster_threshold: float = 0.8
+    """Score from which two faces are one person when grouping people (docs/faces.md)."""
+
     # store
     hnsw_threshold: int = 20_000
     """Below this many points a collection is searched exactly and no HNSW graph is built."""

@@ -21,6 +21,7 @@ from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import HasIds, Not, parse_filter
 from lookalike.ingest import ON_DUPLICATE, Ingest, IngestReport, OnDuplicate, ProgressCallback
 from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.people import ClusterReport, People, Person
 from lookalike.search import Query, Searcher, SearchResult
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
@@ -218,7 +219,10 @@ class Collection:
             on_duplicate=on_duplicate,
             duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
         )
-        return ingest.run(batch, prune_roots=prune_roots)
+        report = ingest.run(batch, prune_roots=prune_roots)
+        if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
+            self.cluster_people()  # new faces join the people grouped before
+        return report
 
     def _duplicate_of(
         self, record_id: str, payload: dict[str, Any], vectors: dict[str, Any]
@@ -326,8 +330,16 @@ class Collection:
         threshold: float | None = None,
         signal: str | None = None,
         group: bool = False,
+        face: int | None = None,
+        box: tuple[float, float, float, float] | None = None,
+        person: int | str | None = None,
     ) -> list[SearchResult]:
-        """One query's results, best first; scores on the shared [0, 1] scale."""
+        """One query's results, best first; scores on the shared [0, 1] scale.
+
+        Face search (``signal="faces"``): by the largest face of the query image or record, or
+        the ``face``-th (largest first), or the one ``box`` covers; or every image of a
+        ``person`` (id or name)."""
+        people = self._people() if person is not None else None
         query = Query(
             image=image,
             text=text,
@@ -341,13 +353,63 @@ class Collection:
             threshold=threshold,
             signal=signal,
             group=group,
+            face=face,
+            box=box,
+            person=None if people is None or person is None else people.resolve(person),
         )
-        return self._searcher.search(query)
+        results = self._searcher.search(query)
+        if "faces" in self.config["signals"]:
+            names = self._people().names
+            for r in results:
+                if r.match is not None and r.match.get("person") in names:
+                    r.match["name"] = names[r.match["person"]]
+        return results
 
     @cached_property
     def _searcher(self) -> Searcher:
         self._check_model()
-        return Searcher(self.store, self.signals, self.settings, self.signal)
+        return Searcher(
+            self.store,
+            self.signals,
+            self.settings,
+            self.signal,
+            person_vector=lambda pid: self._people().centroid(pid),
+        )
+
+    # people -----------------------------------------------------------------------------
+
+    def _people(self) -> People:
+        threshold = self.signal("faces").calibration.inverse(self.settings.face_cluster_threshold)
+        return People(self.store, self.config, threshold)
+
+    def people(self) -> list[Person]:
+        """The people grouped so far, most faces first (see :meth:`cluster_people`)."""
+        return self._people().summary()[0]
+
+    def cluster_people(self, *, full: bool = False) -> ClusterReport:
+        """Group faces into people: the faces not grouped yet join the people there are or
+        start new ones; ``full`` regroups every face (keeping the ids and names of the people
+        most of each group's faces had). Once run, indexing new images runs it too."""
+        return self._people().cluster(full=full)
+
+    def name_person(self, person: int | str, name: str | None) -> int:
+        """Name a person (by id or current name); ``None`` removes the name."""
+        people = self._people()
+        pid = people.resolve(person)
+        people.name(pid, name)
+        return pid
+
+    def merge_people(self, persons: Sequence[int | str], *, into: int | str | None = None) -> int:
+        """Make several people one person; answers its id (``into``, else the first given)."""
+        people = self._people()
+        pids = [people.resolve(p) for p in persons]
+        return people.merge(pids, None if into is None else people.resolve(into))
+
+    def split_person(self, person: int | str, faces: Sequence[str | tuple[str, int]]) -> int:
+        """Move the person's faces in these records (or ``(record id, face index)`` pairs) to a
+        new person; answers the new id."""
+        people = self._people()
+        return people.split(people.resolve(person), faces)
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -383,4 +445,5 @@ def _record(point: StoredPoint) -> dict[str, Any]:
         "indexed_at": p.get("indexed_at"),
         "model": p.get("model"),
         "duplicate_of": p.get("duplicate_of"),
+        "faces": p.get("faces"),
     }

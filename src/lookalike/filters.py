@@ -54,6 +54,9 @@ RECORD_FIELDS: frozenset[str] = frozenset(
         "ocr_text",
         "duplicate_of",
         "metadata",
+        "faces",
+        "people",
+        "faces_pending",
     }
 )
 

@@ -19,15 +19,17 @@ from lookalike.copies import (
     record_copy_query,
 )
 from lookalike.errors import BadInput, InvalidQuery, NotFound
-from lookalike.filters import And, HasIds, Node, Not, parse_filter
+from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
 from lookalike.ingest import decode_plan
 from lookalike.scoring import Calibration
 from lookalike.signals.base import Signal
+from lookalike.signals.faces import pick_face
 from lookalike.sources import Fetcher, read_file_bytes
 from lookalike.store.base import (
     CollectionStore,
     Hit,
+    MultiVector,
     SparseVector,
     StoredPoint,
     Vector,
@@ -52,6 +54,12 @@ class Query:
     threshold: float | None = None
     signal: str | None = None
     group: bool = False
+    face: int | None = None
+    """Which face of the query image (or record) to search by, largest first from 0."""
+    box: tuple[float, float, float, float] | None = None
+    """(left, top, right, bottom) in pixels: search by the face this box covers most."""
+    person: int | None = None
+    """A person id: every image of that person (``faces`` signal)."""
 
 
 @dataclass
@@ -63,7 +71,8 @@ class SearchResult:
     metadata: dict[str, Any]
     scores: dict[str, float] = field(default_factory=dict)
     match: dict[str, Any] | None = None
-    """For duplicate searches: inliers and the matched region in both images (normalised)."""
+    """For duplicate searches: inliers and the matched region in both images (normalised); for
+    face searches: the matched face (index, normalised box, person) and the query face."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -86,16 +95,21 @@ class Searcher:
         signals: Sequence[Signal],
         settings: Settings,
         signal_named: Callable[[str], Signal],
+        person_vector: Callable[[int], list[float]] | None = None,
     ) -> None:
         self.store = store
         self.signals = list(signals)
         self.settings = settings
         self.signal_named = signal_named
+        self.person_vector = person_vector
 
     def search(self, q: Query) -> list[SearchResult]:
         _validate(q)
-        kinds = [k for k in ("image", "text", "id", "vector") if getattr(q, k) is not None]
+        kinds = [k for k in _KINDS if getattr(q, k) is not None]
         copy_query: CopyQuery | None = None
+        outputs: dict[str, Any] = {}
+        record: StoredPoint | None = None
+        query_size = (1, 1)
         primary = self.signal_named(q.signal or self._default_signal(q))
         exclude = set(q.positive) | set(q.negative)
         calibration = primary.calibration
@@ -106,6 +120,7 @@ class Searcher:
             calibration = primary.text_calibration  # type: ignore[attr-defined]
         elif q.image is not None:
             vectors, decoded, outputs = self._image_vectors(q.image, q.region)
+            query_size = (decoded.width, decoded.height)
             if "duplicate" in outputs:
                 copy_query = image_copy_query(decoded, vectors)
         elif q.id is not None:
@@ -122,6 +137,14 @@ class Searcher:
             vectors = {primary.name: [float(x) for x in q.vector]}
         else:
             vectors = {}
+        node = parse_filter(q.filter)
+        query_face: dict[str, Any] | None = None
+        if primary.name == "faces":
+            vectors, query_face, person = self._face_query(q, vectors, outputs, record, query_size)
+            if person is not None:
+                node = _and(node, person)
+        elif q.face is not None or q.box is not None or q.person is not None:
+            raise InvalidQuery("face, box and person need the faces signal")
         if kinds and primary.name not in vectors:
             raise InvalidQuery(f"the query gives no {primary.name} vector")
         if q.positive or q.negative:
@@ -134,7 +157,6 @@ class Searcher:
             vq = VectorQuery(using=primary.name, positives=positives, negatives=negatives)
         else:
             vq = VectorQuery(using=primary.name, vector=vectors[primary.name])
-        node = parse_filter(q.filter)
         if exclude:
             node = _and(node, Not(HasIds(tuple(sorted(exclude)))))
         if primary.name == "duplicate" and copy_query is not None and vq.vector is not None:
@@ -144,10 +166,56 @@ class Searcher:
             hits = _rescore(self._hits(vq, node, None, q.top_k, q.group), vq, raw_threshold)
         else:
             hits = self._hits(vq, node, raw_threshold, q.top_k, q.group)
-        return [
+        results = [
             self._result(h, primary.name, calibration, vectors, text=q.text is not None)
             for h in hits
         ]
+        if primary.name == "faces":
+            for r, h in zip(results, hits, strict=True):
+                r.match = _face_match(h, vectors["faces"], q.person, query_face)
+        return results
+
+    def _face_query(
+        self,
+        q: Query,
+        vectors: dict[str, Vector],
+        outputs: Mapping[str, Any],
+        record: StoredPoint | None,
+        query_size: tuple[int, int],
+    ) -> tuple[dict[str, Vector], dict[str, Any] | None, Node | None]:
+        """The one face a face search looks for: a person's mean face, or a face of the query
+        image or record (``face`` index, else the one ``box`` covers, else the largest)."""
+        if q.positive or q.negative:
+            raise InvalidQuery("positive and negative examples do not apply to face search")
+        if q.person is not None:
+            if self.person_vector is None:
+                raise InvalidQuery("person search needs the collection's people")
+            return (
+                {**vectors, "faces": MultiVector([self.person_vector(q.person)])},
+                None,
+                Match("people", q.person),
+            )
+        if q.vector is not None:
+            return {"faces": MultiVector([[float(x) for x in q.vector]])}, None, None
+        if record is not None:
+            boxes = [f["box"] for f in record.payload.get("faces") or []]
+            stored = record.vectors.get("faces")
+            rows = stored.vectors if isinstance(stored, MultiVector) else []
+            size = (record.payload.get("width") or 1, record.payload.get("height") or 1)
+            what = f"record {record.id!r}"
+        else:
+            found = outputs.get("faces") or []
+            boxes = [list(f.box) for f in found]
+            rows = [list(f.vector) for f in found]
+            size = query_size
+            what = "the query image"
+        box = None
+        if q.box is not None:
+            w, h = size
+            box = (q.box[0] / w, q.box[1] / h, q.box[2] / w, q.box[3] / h)
+        i = pick_face(boxes, index=q.face, box=box, what=what)
+        chosen = {"index": i, "box": boxes[i], "faces": len(boxes)}
+        return {**vectors, "faces": MultiVector([rows[i]])}, chosen, None
 
     def _copies(
         self, cq: CopyQuery, node: Node | None, q: Query, vectors: Mapping[str, Vector]
@@ -193,6 +261,8 @@ class Searcher:
         return results
 
     def _default_signal(self, q: Query) -> str:
+        if q.person is not None:
+            return "faces"
         names = [s.name for s in self.signals]
         return "semantic" if "semantic" in names or q.text is not None else names[0]
 
@@ -286,12 +356,19 @@ def group_key(record_id: str, payload: Mapping[str, Any]) -> str:
     return str(payload.get("group") or f"id:{record_id}")
 
 
+_KINDS = ("image", "text", "id", "vector", "person")
+
+
 def _validate(q: Query) -> None:
-    given = [k for k in ("image", "text", "id", "vector") if getattr(q, k) is not None]
+    given = [k for k in _KINDS if getattr(q, k) is not None]
     if len(given) > 1:
-        raise InvalidQuery(f"give one of image, text, id or vector, not {' and '.join(given)}")
+        raise InvalidQuery(
+            f"give one of image, text, id, vector or person, not {' and '.join(given)}"
+        )
     if not given and not q.positive:
-        raise InvalidQuery("give an image, a text, an id, a vector or positive examples")
+        raise InvalidQuery("give an image, a text, an id, a vector, a person or positive examples")
+    if q.box is not None and q.region is not None:
+        raise InvalidQuery("give a face box or a region, not both")
     if q.text is not None and not q.text.strip():
         raise InvalidQuery("the text query is empty")
     if not 1 <= q.top_k <= MAX_TOP_K:
@@ -315,11 +392,43 @@ def _rescore(hits: list[Hit], vq: VectorQuery, raw_threshold: float | None) -> l
     return [h for h in hits if raw_threshold is None or h.score >= raw_threshold]
 
 
+def _face_match(
+    hit: Hit, query: Vector, person: int | None, query_face: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The record's face that matched (of ``person`` only, in a person search)."""
+    stored = hit.vectors.get("faces")
+    faces = hit.payload.get("faces") or []
+    if not isinstance(stored, MultiVector) or not isinstance(query, MultiVector):
+        return None
+    sims = [
+        (_cosine(query.vectors[0], row), i)
+        for i, row in enumerate(stored.vectors)
+        if i < len(faces) and (person is None or faces[i].get("person") == person)
+    ]
+    if not sims:
+        return None
+    sim, i = max(sims)
+    match: dict[str, Any] = {
+        "face": i,
+        "box": faces[i].get("box"),
+        "person": faces[i].get("person"),
+        "similarity": round(sim, 6),
+    }
+    if query_face is not None:
+        match["query_face"] = query_face
+    return match
+
+
 def _and(node: Node | None, extra: Node) -> Node:
     return extra if node is None else And((node, extra))
 
 
 def _cosine(a: Vector | Sequence[float], b: Vector | Sequence[float]) -> float:
+    """Cosine of two vectors; of two multivectors (faces), that of their closest pair."""
+    if isinstance(a, MultiVector) or isinstance(b, MultiVector):
+        rows_a = a.vectors if isinstance(a, MultiVector) else [a]
+        rows_b = b.vectors if isinstance(b, MultiVector) else [b]
+        return max(_cosine(x, y) for x in rows_a for y in rows_b)
     if isinstance(a, SparseVector) or isinstance(b, SparseVector):
         return 0.0
     dot = sum(x * y for x, y in zip(a, b, strict=True))

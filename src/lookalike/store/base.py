@@ -35,12 +35,16 @@ def validate_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class VectorSpec:
-    """One named vector of a collection; a sparse one is scored by dot product with IDF."""
+    """One named vector of a collection; a sparse one is scored by dot product with IDF.
+
+    A ``multivector`` holds several vectors per point (faces of one image), scored by MaxSim:
+    a query of one vector scores a point by its most similar vector."""
 
     name: str
     size: int
     distance: Literal["cosine", "dot"] = "cosine"
     sparse: bool = False
+    multivector: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,14 @@ class SparseVector:
     values: list[float]
 
 
-Vector = list[float] | SparseVector
+@dataclass(frozen=True)
+class MultiVector:
+    """Several vectors of one point (at least one), in the order the payload describes them."""
+
+    vectors: list[list[float]]
+
+
+Vector = list[float] | SparseVector | MultiVector
 
 
 @dataclass
@@ -75,7 +86,7 @@ class VectorQuery:
     """Nearest neighbours of ``vector``, or recommendation from positive/negative examples."""
 
     using: str
-    vector: Sequence[float] | SparseVector | None = None
+    vector: Sequence[float] | SparseVector | MultiVector | None = None
     positives: Sequence[Vector | Sequence[float]] = ()
     negatives: Sequence[Vector | Sequence[float]] = ()
 
@@ -133,6 +144,11 @@ class CollectionStore(Protocol):
 
     def build_index(self) -> bool:
         """Build the search index if :meth:`needs_index`; True if it ran."""
+        ...
+
+    def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Set top-level keys of the collection's configuration (e.g. its people table);
+        answers the whole new configuration."""
         ...
 
     def close(self) -> None: ...

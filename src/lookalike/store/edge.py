@@ -29,6 +29,7 @@ from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUna
 from lookalike.filters import Node
 from lookalike.store.base import (
     Hit,
+    MultiVector,
     SparseVector,
     StoredPoint,
     Vector,
@@ -71,7 +72,15 @@ class EdgeStore:
         max_dim = max((v.size for v in vectors if not v.sparse), default=1)
         edge_config = qe.EdgeConfig(
             vectors={
-                v.name: qe.EdgeVectorParams(size=v.size, distance=_DISTANCE[v.distance])
+                v.name: qe.EdgeVectorParams(
+                    size=v.size,
+                    distance=_DISTANCE[v.distance],
+                    multivector_config=(
+                        qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim)
+                        if v.multivector
+                        else None
+                    ),
+                )
                 for v in vectors
                 if not v.sparse
             },
@@ -131,6 +140,7 @@ class EdgeCollection:
 
     def __init__(self, folder: Path, name: str, hnsw_threshold: int) -> None:
         self.name = name
+        self.folder = folder
         self.hnsw_threshold = hnsw_threshold
         config = json.loads((folder / "collection.json").read_text())
         self._vector_count = max(1, len(config.get("vectors", [])))
@@ -236,6 +246,12 @@ class EdgeCollection:
     def flush(self) -> None:
         _call(self._shard.flush)
 
+    def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+        path = self.folder / "collection.json"
+        config: dict[str, Any] = {**json.loads(path.read_text()), **changes}
+        _write_json(path, config)  # under the lock this process holds
+        return config
+
     def close(self) -> None:
         if self._closed:
             return
@@ -305,6 +321,8 @@ def _call(fn: Any, *args: Any) -> Any:
 def _to_edge(vector: Vector | Sequence[float]) -> Any:
     if isinstance(vector, SparseVector):
         return qe.SparseVector(list(vector.indices), [float(x) for x in vector.values])
+    if isinstance(vector, MultiVector):
+        return [[float(x) for x in v] for v in vector.vectors]
     return [float(x) for x in vector]
 
 
@@ -345,7 +363,9 @@ def _vectors(raw: Any) -> dict[str, Vector]:
         return {}
     out: dict[str, Vector] = {}
     for name, value in raw.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            out[name] = MultiVector(value)
+        elif isinstance(value, list):
             out[name] = value
         elif isinstance(value, qe.SparseVector):
             out[name] = SparseVector(list(value.indices), list(value.values))

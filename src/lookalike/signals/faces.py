@@ -1,0 +1,140 @@
+"""Faces: every face of an image, detected and embedded by dlib, stored as one multivector.
+
+A record keeps one 128-d vector per face in the ``faces`` multivector (MaxSim: a query face
+scores a record by its best face) and, in the same order, the faces' boxes in the payload. The
+whole detection runs in the decode workers: dlib is not batched, so spreading images over
+processes is what speeds it up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lookalike.config import Settings
+from lookalike.errors import BadInput, InvalidQuery
+from lookalike.images import DecodedImage
+from lookalike.models.faces import DETECTORS, EMBEDDING_DIM, face_models, require_faces
+from lookalike.scoring import Calibration
+from lookalike.store.base import MultiVector, Vector, VectorSpec
+
+#: Images are decoded with this shorter side (as for the duplicate signal, so adding faces costs
+#: no larger decode). With ``face_upsample = 1`` the HOG detector then finds faces down to ~40 px,
+#: about a thirteenth of the shorter side.
+MIN_SIDE = 512
+
+#: Knots on the cosine of two face embeddings (docs/faces.md). On the test portraits the same
+#: face in one photo, cropped or re-encoded, scores 0.98-0.99; the same person in different
+#: photos 0.95-0.975; different people 0.80-0.84. dlib's own operating point (distance 0.6,
+#: 99.38 % on LFW) is a cosine of about 0.907 for these vectors (norms 1.36-1.46), placed at 0.75.
+CALIBRATION = Calibration.of(
+    [(-1.0, 0.0), (0.75, 0.0), (0.87, 0.6), (0.907, 0.75), (0.975, 0.9), (1.0, 1.0)]
+)
+
+
+#: Score from which a face search result is the same person (dlib's distance 0.6).
+SAME_PERSON_SCORE = 0.75
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face as a decode worker hands it back: picklable, box normalised to the image."""
+
+    box: tuple[float, float, float, float]
+    """(left, top, right, bottom) as fractions of the image's width and height."""
+    score: float
+    vector: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class FacePreparer:
+    """Detects and embeds every face of an image (runs in decode workers; picklable)."""
+
+    detector: str = "hog"
+    upsample: int = 1
+
+    def __call__(self, decoded: DecodedImage) -> list[FoundFace]:
+        pixels = np.asarray(decoded.image.convert("RGB"))
+        height, width = pixels.shape[:2]
+        return [
+            FoundFace(
+                (
+                    round(f.box[0] / width, 4),
+                    round(f.box[1] / height, 4),
+                    round(f.box[2] / width, 4),
+                    round(f.box[3] / height, 4),
+                ),
+                round(f.score, 3),
+                tuple(float(x) for x in f.vector),
+            )
+            for f in face_models(self.detector).faces(pixels, self.upsample)
+        ]
+
+
+class FaceSignal:
+    name = "faces"
+    min_side = MIN_SIDE
+    calibration = CALIBRATION
+    model_id = "dlib-resnet-v1"
+
+    def __init__(self, settings: Settings) -> None:
+        require_faces()
+        if settings.face_detector not in DETECTORS:
+            raise BadInput(
+                f"setting face_detector: unknown detector {settings.face_detector!r}; "
+                f"known: {', '.join(DETECTORS)}"
+            )
+        if not 0 <= settings.face_upsample <= 3:
+            raise BadInput("setting face_upsample: use 0, 1, 2 or 3")
+        self.preparer = FacePreparer(settings.face_detector, settings.face_upsample)
+
+    def vector_specs(self) -> list[VectorSpec]:
+        return [VectorSpec("faces", EMBEDDING_DIM, "cosine", multivector=True)]
+
+    def embed(self, prepared: Sequence[Any]) -> list[dict[str, Vector]]:
+        return [
+            {"faces": MultiVector([list(f.vector) for f in faces])} if faces else {}
+            for faces in prepared
+        ]
+
+    def payload(self, prepared: Any) -> dict[str, Any]:
+        return {
+            "faces": [{"box": list(f.box), "person": None} for f in prepared],
+            "people": [],
+            "faces_pending": bool(prepared),
+        }
+
+
+def pick_face(
+    boxes: Sequence[Sequence[float]],
+    *,
+    index: int | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    what: str = "the query image",
+) -> int:
+    """Which face a query means: ``index``, else the face ``box`` covers most, else the largest
+    (boxes come largest first). ``box`` is normalised like the boxes."""
+    if not boxes:
+        raise InvalidQuery(f"no face found in {what}")
+    if index is not None:
+        if not 0 <= index < len(boxes):
+            raise InvalidQuery(f"{what} has {len(boxes)} face(s); face index {index} is not one")
+        return index
+    if box is None:
+        return 0
+    overlaps = [_overlap(b, box) for b in boxes]
+    best = max(range(len(boxes)), key=lambda i: overlaps[i])
+    if overlaps[best] <= 0.0:
+        raise InvalidQuery(f"no face of {what} lies in the box {list(box)}")
+    return best
+
+
+def _overlap(face: Sequence[float], box: Sequence[float]) -> float:
+    """Share of the face's area inside the box."""
+    w = min(face[2], box[2]) - max(face[0], box[0])
+    h = min(face[3], box[3]) - max(face[1], box[1])
+    area = (face[2] - face[0]) * (face[3] - face[1])
+    return max(0.0, w) * max(0.0, h) / area if area > 0 else 0.0
