@@ -383,4 +383,5 @@ def _record(point: StoredPoint) -> dict[str, Any]:
         "indexed_at": p.get("indexed_at"),
         "model": p.get("model"),
         "duplicate_of": p.get("duplicate_of"),
+        **({"ocr_text": p["ocr_text"]} if "ocr_text" in p else {}),
     }
