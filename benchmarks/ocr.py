@@ -11,9 +11,10 @@ photographed book page whose words are known.
 - Cost: milliseconds per image for decode + OCR with one ONNX Runtime thread, as in a decode
   worker (wall clock and CPU time; the CPU time is the steadier figure on a shared machine).
 - Search (``--search``): the set indexed through ``Collection.index`` with the text signal,
-  then one ``Collection.search(text=word, signal="text")`` per rendered word: recall@1 and
-  recall@5 of its image, the share of queries whose top hit matched the whole word, and
-  queries per second.
+  then one ``Collection.search(text=word, signal="text")`` per rendered word and image: whether
+  the top hit holds the word (words recur across images past 20 images), whether the image is
+  among the top 5, the share of queries whose top hit matched the whole word, and queries per
+  second.
 
     python benchmarks/ocr.py [--count 30] [--sides 320,480,640,800] [--search]
 """
@@ -120,12 +121,16 @@ def search_recall(items: list[TextImage]) -> dict[str, Any]:
             index_seconds = time.perf_counter() - start
             at1 = at5 = whole = queries = 0
             start = time.perf_counter()
+            holding = {
+                w: {f"{n:03d}.jpg" for n, i in enumerate(items) if w in i.words}
+                for w in {w for i in items for w in i.words}
+            }
             for n, item in enumerate(items):
                 for word in item.words:
                     results = coll.search(text=word, signal="text", top_k=5)
                     ids = [r.id for r in results]
                     queries += 1
-                    at1 += ids[:1] == [f"{n:03d}.jpg"]
+                    at1 += bool(ids) and ids[0] in holding[word]
                     at5 += f"{n:03d}.jpg" in ids
                     whole += bool(results) and results[0].score >= 0.999
             seconds = time.perf_counter() - start
@@ -134,7 +139,7 @@ def search_recall(items: list[TextImage]) -> dict[str, Any]:
         "indexed": report.indexed,
         "index_images_per_second": round(report.indexed / index_seconds, 2),
         "queries": queries,
-        "recall_at_1": round(at1 / queries, 3),
+        "top_hit_holds_word": round(at1 / queries, 3),
         "recall_at_5": round(at5 / queries, 3),
         "top_hit_whole_word": round(whole / queries, 3),
         "queries_per_second": round(queries / seconds, 1),
