@@ -94,7 +94,9 @@ def index(
     collection: CollectionName = "default",
     signals: Annotated[
         str | None,
-        typer.Option(help="Signals for a new collection, comma-separated: semantic,duplicate."),
+        typer.Option(
+            help="Signals for a new collection, comma-separated: semantic,duplicate,text."
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option(help="Semantic model name or folder, for a new collection.")
@@ -206,7 +208,7 @@ def search(
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Results per query.")] = 10,
     threshold: Annotated[float | None, typer.Option(help="Minimum score, 0..1.")] = None,
     signal: Annotated[
-        str | None, typer.Option(help="Signal to rank by: semantic, duplicate or faces.")
+        str | None, typer.Option(help="Signal to rank by: semantic, duplicate, faces or text.")
     ] = None,
     person: Annotated[
         str | None,
@@ -312,10 +314,13 @@ def _results_table(label: str, results: list[Any]) -> None:
     faces = any(r.match and "face" in r.match for r in results)
     for col in ("#", "score", "id", "group", "scores", *(["face"] if faces else []), "metadata"):
         table.add_column(col, overflow="fold")
+    lines = any(r.match and "lines" in r.match for r in results)
+    if lines:
+        table.add_column("text", overflow="fold")
     for n, r in enumerate(results, 1):
         scores = " ".join(f"{k}={v:.3f}" for k, v in r.scores.items())
         face = [_face_cell(r.match)] if faces else []
-        table.add_row(
+        row: list[str | Text] = [
             str(n),
             f"{r.score:.3f}",
             r.id,
@@ -323,7 +328,11 @@ def _results_table(label: str, results: list[Any]) -> None:
             scores,
             *face,
             json.dumps(r.metadata, ensure_ascii=False) if r.metadata else "",
-        )
+        ]
+        if lines:  # the lines of text that hold query words
+            found = (r.match or {}).get("lines", [])
+            row.append(Text(" | ".join(line["text"] for line in found)))  # OCR text: no markup
+        table.add_row(*row)
     out.print(table)
     if not results:
         out.print("  no results")

@@ -446,4 +446,5 @@ def _record(point: StoredPoint) -> dict[str, Any]:
         "model": p.get("model"),
         "duplicate_of": p.get("duplicate_of"),
         "faces": p.get("faces"),
+        **({"ocr_text": p["ocr_text"]} if "ocr_text" in p else {}),
     }

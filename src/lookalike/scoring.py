@@ -48,3 +48,19 @@ class Calibration:
             if s0 <= score < s1:
                 return r0 + (r1 - r0) * ((score - s0) / (s1 - s0))
         return self.knots[-1][0]
+
+
+RRF_K = 60
+"""Reciprocal rank fusion's constant: the usual 60, so the top few ranks of each list weigh
+about alike."""
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Fuse ranked id lists: each id scores the sum of ``1 / (k + rank)`` over the lists that
+    hold it (rank from 1). Only the order of each list counts, never its scores, so signals
+    whose numbers are not comparable fuse fairly."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, 1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
 from lookalike.ingest import decode_plan
-from lookalike.scoring import Calibration
+from lookalike.scoring import Calibration, reciprocal_rank_fusion
 from lookalike.signals.base import Signal
 from lookalike.signals.faces import pick_face
 from lookalike.sources import Fetcher, read_file_bytes
@@ -35,6 +35,7 @@ from lookalike.store.base import (
     Vector,
     VectorQuery,
 )
+from lookalike.textsearch import CANDIDATES, find_text
 
 MAX_TOP_K = 1000
 
@@ -72,7 +73,8 @@ class SearchResult:
     scores: dict[str, float] = field(default_factory=dict)
     match: dict[str, Any] | None = None
     """For duplicate searches: inliers and the matched region in both images (normalised); for
-    face searches: the matched face (index, normalised box, person) and the query face."""
+    face searches: the matched face (index, normalised box, person) and the query face; for
+    text searches: the record's ``lines`` holding query words, with their boxes."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -105,6 +107,9 @@ class Searcher:
 
     def search(self, q: Query) -> list[SearchResult]:
         _validate(q)
+        fused = self._text_mode(q)
+        if fused is not None:
+            return self._text(q, fused=fused)
         kinds = [k for k in _KINDS if getattr(q, k) is not None]
         copy_query: CopyQuery | None = None
         outputs: dict[str, Any] = {}
@@ -244,7 +249,7 @@ class Searcher:
             for s in others:
                 if point is not None:
                     other = point.vectors.get(s.name)
-                    if other is not None:
+                    if other is not None and not isinstance(other, SparseVector):
                         scores[s.name] = s.calibration(_cosine(vectors[s.name], other))
             p = c.payload
             results.append(
@@ -259,6 +264,88 @@ class Searcher:
                 )
             )
         return results
+
+    def _text_mode(self, q: Query) -> bool | None:
+        """None: not a text-signal search; else whether to fuse it with semantic search (a
+        text query, no signal forced, a collection with both signals)."""
+        names = {s.name for s in self.signals}
+        if q.signal == "text":
+            self.signal_named("text")
+            return False
+        if q.signal is None and q.text is not None and "text" in names:
+            return "semantic" in names
+        return None
+
+    def _text(self, q: Query, *, fused: bool) -> list[SearchResult]:
+        """Keyword search by the text signal; ``fused``: with semantic search, by reciprocal
+        rank fusion (order), each result's ``score`` its best per-signal score."""
+        if q.positive or q.negative or q.vector is not None or q.region is not None:
+            raise InvalidQuery("the text signal takes a text, an image or a record id")
+        node = parse_filter(q.filter)
+        text = q.text
+        if q.id is not None:
+            record = self._records([q.id])[0]
+            text = str(record.payload.get("ocr_text") or "")
+            node = _and(node, Not(HasIds((q.id,))))
+            if not text.strip():
+                raise InvalidQuery(f"record {q.id!r} has no text to search with")
+        elif q.image is not None:
+            text = self._image_text(q.image)
+        assert text is not None
+        limit = q.top_k * (4 if q.group else 1)
+        found = find_text(self.store, text, filter=node, limit=limit)
+        results: dict[str, SearchResult] = {}
+        for t in found:
+            p = t.payload
+            results[t.id] = SearchResult(
+                id=t.id,
+                score=t.score,
+                source=p.get("source"),
+                group=p.get("group"),
+                metadata=p.get("metadata") or {},
+                scores={"text": t.score},
+                match=t.match(),
+            )
+        order = [t.id for t in found]
+        if fused:
+            semantic = self.search(
+                replace(
+                    q,
+                    signal="semantic",
+                    top_k=min(MAX_TOP_K, max(limit, CANDIDATES)),
+                    threshold=None,
+                    group=False,
+                )
+            )
+            for r in semantic:
+                if r.id in results:
+                    results[r.id].scores["semantic"] = r.scores["semantic"]
+                    results[r.id].score = max(results[r.id].scores.values())
+                else:
+                    results[r.id] = r
+            fusion = reciprocal_rank_fusion([order, [r.id for r in semantic]])
+            order = sorted(fusion, key=lambda i: fusion[i], reverse=True)
+        ranked = [results[i] for i in order]
+        if q.threshold is not None:
+            ranked = [r for r in ranked if r.score >= q.threshold]
+        if q.group:
+            best: dict[str, SearchResult] = {}
+            for r in ranked:
+                best.setdefault(group_key(r.id, {"group": r.group}), r)
+            ranked = list(best.values())
+        return ranked[: q.top_k]
+
+    def _image_text(self, image: bytes | str | os.PathLike[str]) -> str:
+        """The text OCR reads in a query image."""
+        data, name = self._image_bytes(image)
+        text_signal = self.signal_named("text")
+        decoded = decode(
+            data, name=name, min_side=text_signal.min_side, max_pixels=self.settings.max_pixels
+        )
+        text = "\n".join(line.text for line in text_signal.preparer(decoded))
+        if not text.strip():
+            raise InvalidQuery(f"no text found in the query image {name}")
+        return text
 
     def _default_signal(self, q: Query) -> str:
         if q.person is not None:
@@ -297,7 +384,12 @@ class Searcher:
         scores = {primary: calibration(hit.score)}
         if not text:
             for s in self.signals:
-                if s.name != primary and s.name in vectors and s.name in hit.vectors:
+                if (
+                    s.name != primary
+                    and s.name in vectors
+                    and s.name in hit.vectors
+                    and not isinstance(vectors[s.name], SparseVector)
+                ):
                     scores[s.name] = s.calibration(_cosine(vectors[s.name], hit.vectors[s.name]))
         p = hit.payload
         return SearchResult(
@@ -324,6 +416,8 @@ class Searcher:
         vectors: dict[str, Vector] = {}
         outputs: dict[str, Any] = {}
         for s in self.signals:
+            if all(spec.sparse for spec in s.vector_specs()):
+                continue  # a sparse-only signal (text) does not score image queries
             outputs[s.name] = s.preparer(decoded)
             vectors.update(s.embed([outputs[s.name]])[0])
         return vectors, decoded, outputs

@@ -324,3 +324,24 @@ def test_duplicates_command_reports_and_deletes_copies(
         "--json",
     )
     assert lines(flagged.stdout)[0]["duplicates"][0]["duplicate_of"] == "coffee.jpg"
+
+
+def test_text_search_shows_the_matched_lines(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.support.samples import photo
+    from tests.support.text_images import render
+
+    folder = tmp_path / "signs"
+    folder.mkdir()
+    render(photo("coffee"), ("Opening", "Hours"), font="roboto", size=0.09).image.save(
+        folder / "hours.jpg", quality=90
+    )
+    render(photo("rocket"), ("Launch", "Pad"), font="caladea-bold", size=0.09).image.save(
+        folder / "launch.jpg", quality=90
+    )
+    run(env, "index", str(folder), "-c", "signs", "--signals", "text")
+    found = lines(run(env, "search", "-c", "signs", "-t", "HOURS", "--json").stdout)[0]
+    assert [r["id"] for r in found["results"]] == ["hours.jpg"]
+    (line,) = found["results"][0]["match"]["lines"]
+    assert "hours" in line["text"].lower() and line["words"] == ["hours"]
+    table = run(env, "search", "-c", "signs", "-t", "launch", "--signal", "text").stdout
+    assert "launch.jpg" in table and "Launch Pad" in table and "hours.jpg" not in table

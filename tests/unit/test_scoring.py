@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lookalike.scoring import Calibration
-from lookalike.signals import duplicate, semantic
+from lookalike.scoring import Calibration, reciprocal_rank_fusion
+from lookalike.signals import duplicate, semantic, text
 
 REAL = {
     "duplicate": duplicate.CALIBRATION,
     "semantic-image": semantic.IMAGE_CALIBRATION,
     "semantic-text": semantic.TEXT_CALIBRATION,
+    "text": text.CALIBRATION,
 }
 SYNTHETIC = {
     "two-knots": Calibration.of([(0.0, 0.0), (1.0, 1.0)]),
@@ -145,3 +146,11 @@ def test_identical_maps_to_1(cal: Calibration) -> None:
 def test_real_calibrations_rebuild_from_their_knots(cal: Calibration) -> None:
     assert Calibration.of(cal.knots) == cal
     assert all(-1.0 <= r <= 1.0 for r, _ in cal.knots)  # raw scores are cosines
+
+
+def test_reciprocal_rank_fusion_rewards_agreement_and_uses_ranks_only() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d"]], k=60)
+    assert max(fused, key=fused.__getitem__) == "b"  # second and first beats first alone
+    assert fused["a"] > fused["c"] and fused["d"] > fused["c"]
+    assert fused["b"] == 1 / 62 + 1 / 61
+    assert reciprocal_rank_fusion([]) == {}

@@ -8,7 +8,7 @@ from lookalike.config import Settings
 from lookalike.errors import BadInput
 from lookalike.signals.base import Signal
 
-KNOWN = ("semantic", "duplicate", "faces")
+KNOWN = ("semantic", "duplicate", "faces", "text")
 
 
 def parse_signals(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -35,4 +35,8 @@ def build_signal(name: str, settings: Settings, *, model: str, dim: int | None =
         from lookalike.signals.faces import FaceSignal
 
         return FaceSignal(settings)
+    if name == "text":
+        from lookalike.signals.text import TextSignal
+
+        return TextSignal()
     raise BadInput(f"unknown signal {name!r}; known: {', '.join(KNOWN)}")
