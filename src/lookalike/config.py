@@ -67,6 +67,19 @@ class Settings:
     """Score from which an image counts as a copy (``--on-duplicate``, ``lookalike duplicates``);
     None uses the measured default (docs/duplicates.md)."""
 
+    # moderation
+    nsfw_threshold: float = 0.5
+    """An image is unsafe from this ``nsfw`` score on (docs/moderation.md has the measurements)."""
+    unsafe_labels: tuple[str, ...] = (
+        "FEMALE_BREAST_EXPOSED",
+        "FEMALE_GENITALIA_EXPOSED",
+        "MALE_GENITALIA_EXPOSED",
+        "BUTTOCKS_EXPOSED",
+        "ANUS_EXPOSED",
+    )
+    """NudeNet classes whose score counts as ``nsfw``; other exposed classes (feet, belly,
+    armpits, a male chest) are everyday photos."""
+
     # store
     hnsw_threshold: int = 20_000
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
