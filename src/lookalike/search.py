@@ -254,6 +254,8 @@ class Searcher:
         vectors: dict[str, Vector] = {}
         outputs: dict[str, Any] = {}
         for s in self.signals:
+            if not s.vector_specs():  # fields only (moderation, exif): nothing to search with
+                continue
             outputs[s.name] = s.preparer(decoded)
             vectors.update(s.embed([outputs[s.name]])[0])
         return vectors, decoded, outputs
