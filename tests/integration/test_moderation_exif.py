@@ -162,9 +162,14 @@ def test_on_unsafe_needs_the_moderation_signal_and_a_known_action(engine: Engine
     assert engine.list_collections() == []
 
 
-def test_unknown_unsafe_labels_are_refused(settings: Settings) -> None:
+def test_unknown_unsafe_labels_and_a_threshold_out_of_range_are_refused(
+    settings: Settings,
+) -> None:
     with pytest.raises(BadInput, match="NOSE_EXPOSED"):
         ModerationSignal(settings.replace(unsafe_labels=("NOSE_EXPOSED",)))
+    for threshold in (0.0, 1.5):
+        with pytest.raises(BadInput, match="nsfw_threshold"):
+            ModerationSignal(settings.replace(nsfw_threshold=threshold))
 
 
 def test_missing_extra_names_the_install_command(

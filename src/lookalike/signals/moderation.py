@@ -135,6 +135,10 @@ class ModerationSignal:
 
     def __init__(self, settings: Settings) -> None:
         require_nudenet()
+        if not 0.0 < settings.nsfw_threshold <= 1.0:
+            raise BadInput(
+                f"nsfw_threshold must be above 0 and at most 1, not {settings.nsfw_threshold}"
+            )
         self.threshold = settings.nsfw_threshold
         self.unsafe = check_labels(settings.unsafe_labels)
 
