@@ -61,6 +61,14 @@ DataDir = Annotated[
 ]
 CollectionName = Annotated[str, typer.Option("--collection", "-c", help="Collection to use.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+OnUnsafeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--on-unsafe",
+        help="For a new collection with the moderation signal: allow, flag (list them in the "
+        "report) or reject images found unsafe.",
+    ),
+]
 
 
 def _engine(data_dir: Path | None) -> Engine:
@@ -95,7 +103,8 @@ def index(
     signals: Annotated[
         str | None,
         typer.Option(
-            help="Signals for a new collection, comma-separated: semantic,duplicate,text."
+            help="Signals for a new collection, comma-separated: semantic, duplicate, faces, "
+            "text, moderation, exif."
         ),
     ] = None,
     model: Annotated[
@@ -124,12 +133,19 @@ def index(
             "duplicate_of), skip or reject copies.",
         ),
     ] = "allow",
+    on_unsafe: OnUnsafeOption = None,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
 ) -> None:
     """Index images into a collection (created if missing). Re-running skips unchanged images."""
     with _engine(data_dir) as engine:
-        coll = engine.create_collection(collection, signals=signals, model=model, exist_ok=True)
+        coll = engine.create_collection(
+            collection,
+            signals=signals,
+            model=model,
+            exist_ok=True,
+            on_unsafe=on_unsafe,  # type: ignore[arg-type]  # checked by the engine
+        )
         columns = [
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -173,6 +189,11 @@ def _report(report: IngestReport, json_out: bool) -> None:
     if report.index_built:
         line += "; search index built"
     err.print(line)
+    if report.ms_per_image:
+        costs = ", ".join(f"{name} {ms:.1f}" for name, ms in report.ms_per_image.items())
+        err.print(f"  ms per image: {costs}", markup=False)
+    for u in report.unsafe[:50]:
+        err.print(f"  unsafe: {u.source} (nsfw {u.nsfw:.3f})", markup=False, soft_wrap=True)
     for d in report.duplicates[:50]:
         err.print(
             f"  {d.action}: {d.source} copies {d.duplicate_of} ({d.score:.3f})",
@@ -410,6 +431,45 @@ def duplicates(
                 err.print(f"deleted {len(copies)} copies")
 
 
+# moderate ---------------------------------------------------------------------------------
+
+
+@app.command()
+def moderate(
+    images: Annotated[list[str], typer.Argument(help="Image paths or URLs.")],
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            "--collection", "-c", help="Check as indexing into this collection would (optional)."
+        ),
+    ] = None,
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Check images with the moderation signal without indexing them; exits 1 if one is unsafe."""
+    unsafe = failed = 0
+    with _engine(data_dir) as engine:
+        check = engine.collection(collection).moderate if collection else engine.moderate
+        for image in images:
+            try:
+                verdict = check(image)
+            except LookalikeError as exc:
+                if len(images) == 1:
+                    raise
+                _query_error(image, exc, json_out)
+                failed = max(failed, exc.exit_code)
+                continue
+            unsafe += not verdict["safe"]
+            if json_out:
+                _print_json({"image": image, **verdict})
+            else:
+                labels = " ".join(f"{d['label']}={d['score']:.2f}" for d in verdict["labels"])
+                state = "safe" if verdict["safe"] else "UNSAFE"
+                out.print(f"{state}\tnsfw={verdict['nsfw']:.3f}\t{image}\t{labels}", markup=False)
+    if failed or unsafe:
+        raise typer.Exit(failed or 1)
+
+
 # records ----------------------------------------------------------------------------------
 
 
@@ -483,13 +543,22 @@ def collections_list(json_out: JsonOut = False, data_dir: DataDir = None) -> Non
 @collections_app.command("create")
 def collections_create(
     name: str,
-    signals: Annotated[str | None, typer.Option(help="e.g. semantic,duplicate")] = None,
+    signals: Annotated[
+        str | None, typer.Option(help="e.g. semantic,duplicate,moderation,exif")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Semantic model name or folder.")] = None,
+    on_unsafe: OnUnsafeOption = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create an empty collection."""
     with _engine(data_dir) as engine:
-        _print_json(_show(engine.create_collection(name, signals=signals, model=model)))
+        coll = engine.create_collection(
+            name,
+            signals=signals,
+            model=model,
+            on_unsafe=on_unsafe,  # type: ignore[arg-type]  # checked by the engine
+        )
+        _print_json(_show(coll))
 
 
 @collections_app.command("show")

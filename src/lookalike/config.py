@@ -76,6 +76,18 @@ class Settings:
     of 0, which needs ~80 px."""
     face_cluster_threshold: float = 0.8
     """Score from which two faces are one person when grouping people (docs/faces.md)."""
+    # moderation
+    nsfw_threshold: float = 0.5
+    """An image is unsafe from this ``nsfw`` score on (docs/moderation.md has the measurements)."""
+    unsafe_labels: tuple[str, ...] = (
+        "FEMALE_BREAST_EXPOSED",
+        "FEMALE_GENITALIA_EXPOSED",
+        "MALE_GENITALIA_EXPOSED",
+        "BUTTOCKS_EXPOSED",
+        "ANUS_EXPOSED",
+    )
+    """NudeNet classes whose score counts as ``nsfw``; other exposed classes (feet, belly,
+    armpits, a male chest) are everyday photos."""
 
     # store
     hnsw_threshold: int = 20_000

@@ -19,12 +19,23 @@ from lookalike.copies import find_copies, record_copy_query
 from lookalike.duplicates import Cluster, find_clusters
 from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import HasIds, Not, parse_filter
-from lookalike.ingest import ON_DUPLICATE, Ingest, IngestReport, OnDuplicate, ProgressCallback
+from lookalike.images import decode
+from lookalike.ingest import (
+    ON_DUPLICATE,
+    ON_UNSAFE,
+    Ingest,
+    IngestReport,
+    OnDuplicate,
+    OnUnsafe,
+    ProgressCallback,
+    decode_plan,
+)
 from lookalike.localfeatures import COPY_THRESHOLD
 from lookalike.people import ClusterReport, People, Person
-from lookalike.search import Query, Searcher, SearchResult
+from lookalike.search import Query, Searcher, SearchResult, image_bytes
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
+from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
 from lookalike.store.base import CollectionStore, StoredPoint, validate_name
@@ -54,14 +65,20 @@ class Engine:
         signals: str | Sequence[str] | None = None,
         model: str | None = None,
         exist_ok: bool = False,
+        on_unsafe: OnUnsafe | None = None,
     ) -> Collection:
-        """Create a collection; with ``exist_ok`` an existing one must match what is asked."""
+        """Create a collection; with ``exist_ok`` an existing one must match what is asked.
+
+        ``on_unsafe`` (``allow``, ``flag``, ``reject``; needs the moderation signal) is what
+        every ingest into the collection does with images the moderation signal finds unsafe."""
         validate_name(name)
         names = (
             parse_signals(signals)
             if signals is not None
             else parse_signals(self.settings.default_signals)
         )
+        if on_unsafe is not None and on_unsafe not in ON_UNSAFE:
+            raise BadInput(f"on_unsafe must be one of {', '.join(ON_UNSAFE)}, not {on_unsafe!r}")
         model_name = model or self.settings.default_model
         if Path(model_name).exists():  # a folder: pin it by absolute path, not as typed
             model_name = str(Path(model_name).resolve())
@@ -84,9 +101,21 @@ class Engine:
                     f"collection {name!r} uses model {config['model']!r}, not {model_name!r}; "
                     "create another collection to compare models"
                 )
+            if on_unsafe is not None and on_unsafe != config.get("on_unsafe", "allow"):
+                raise Conflict(
+                    f"collection {name!r} was created with on_unsafe "
+                    f"{config.get('on_unsafe', 'allow')!r}, not {on_unsafe!r}"
+                )
             return collection
+        if on_unsafe not in (None, "allow") and "moderation" not in names:
+            raise BadInput("on_unsafe needs the moderation signal: add it to the signals")
         built = [build_signal(n, self.settings, model=model_name) for n in names]
         specs = [spec for s in built for spec in s.vector_specs()]
+        if not specs:
+            raise BadInput(
+                f"signals {','.join(names)} only add fields to records; a collection also needs "
+                "one that searches (e.g. semantic or duplicate)"
+            )
         semantic = "semantic" in names
         config = {
             "name": name,
@@ -94,6 +123,7 @@ class Engine:
             "model": model_name if semantic else None,
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
+            "on_unsafe": on_unsafe or "allow",
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
         self.store.create_collection(name, specs, config)
@@ -110,6 +140,22 @@ class Engine:
         if name in self._open:
             self._open.pop(name).close()
         self.store.drop_collection(name)
+
+    def moderate(self, image: bytes | str | os.PathLike[str]) -> dict[str, Any]:
+        """Check one image (bytes, path or URL) with the moderation signal, without indexing it:
+        ``{"safe", "nsfw", "threshold", "labels"}``."""
+        return self._moderate(image, self._moderation, INPUT_SIDE)
+
+    @cached_property
+    def _moderation(self) -> ModerationSignal:
+        return ModerationSignal(self.settings)
+
+    def _moderate(
+        self, image: bytes | str | os.PathLike[str], signal: ModerationSignal, min_side: int
+    ) -> dict[str, Any]:
+        data, name = image_bytes(image, self.settings)
+        decoded = decode(data, name=name, min_side=min_side, max_pixels=self.settings.max_pixels)
+        return signal.check(decoded)
 
     def close(self) -> None:
         for collection in self._open.values():
@@ -218,6 +264,7 @@ class Collection:
             progress=progress,
             on_duplicate=on_duplicate,
             duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
+            on_unsafe=self.config.get("on_unsafe", "allow"),
         )
         report = ingest.run(batch, prune_roots=prune_roots)
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
@@ -258,6 +305,17 @@ class Collection:
     def copy_threshold(self) -> float:
         configured = self.settings.copy_threshold
         return COPY_THRESHOLD if configured is None else configured
+
+    def moderate(self, image: bytes | str | os.PathLike[str]) -> dict[str, Any]:
+        """Check one image as indexing into this collection would (same decode size), without
+        indexing it: ``{"safe", "nsfw", "threshold", "labels"}``."""
+        if "moderation" not in self.config["signals"]:
+            return self.engine.moderate(image)
+        signal = self.signal("moderation")
+        assert isinstance(signal, ModerationSignal)
+        return self.engine._moderate(
+            image, signal, decode_plan(self.signals, self.settings).min_side
+        )
 
     # records ----------------------------------------------------------------------------
 
@@ -447,4 +505,9 @@ def _record(point: StoredPoint) -> dict[str, Any]:
         "duplicate_of": p.get("duplicate_of"),
         "faces": p.get("faces"),
         **({"ocr_text": p["ocr_text"]} if "ocr_text" in p else {}),
+        **{k: p[k] for k in _SIGNAL_FIELDS if k in p},
     }
+
+
+_SIGNAL_FIELDS = ("safe", "nsfw", "moderation", "exif")
+"""Payload fields of optional signals a record shows when its collection has them."""

@@ -10,6 +10,7 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     │   ├── ImageTooLarge             413 / 2   pixel limit (decompression bombs), byte limit
     │   ├── InvalidFilter             400 / 2   a filter we cannot translate
     │   ├── InvalidQuery              400 / 2
+    │   ├── UnsafeImage               422 / 2   refused by moderation (``on_unsafe`` reject)
     │   └── FetchError                400 / 2   a URL that could not be fetched
     │       └── ForbiddenAddress      400 / 2   loopback / private / link-local, not allowed
     ├── NotFound                      404 / 3   unknown collection or record
@@ -65,6 +66,10 @@ class InvalidFilter(BadInput):
 
 class InvalidQuery(BadInput):
     code = "invalid_query"
+
+
+class UnsafeImage(BadInput):
+    status, code = 422, "unsafe_image"
 
 
 class FetchError(BadInput):

@@ -6,10 +6,12 @@ converts the one tree it returns, so a filter means the same thing everywhere.
 
 Supported: implicit equality and `$eq`, `$ne`, `$in`, `$nin`, `$gt`, `$gte`, `$lt`, `$lte`,
 `$exists`, `$and`, `$or`, `$not` (on a field, and also at the top level, where MongoDB has
-`$nor`), dotted paths into nested metadata, arrays (a condition holds if any element satisfies
-it; several operators on one field are separate conditions, so different elements may satisfy
-them, as in MongoDB). Keys whose first dotted part is a record field address that field; every
-other key lives under `metadata` (`payload_key`).
+`$nor`), geo conditions on `{"lat", "lon"}` points (`$geoWithin` with `$centerSphere` or
+`$box`, and `$near` with a GeoJSON point and `$maxDistance` in metres, which filters but does
+not sort), dotted paths into nested metadata, arrays (a condition holds if any element
+satisfies it; several operators on one field are separate conditions, so different elements may
+satisfy them, as in MongoDB). Keys whose first dotted part is a record field address that
+field; every other key lives under `metadata` (`payload_key`).
 
 Deviations from MongoDB, because the stores cannot express the difference:
 
@@ -50,6 +52,7 @@ RECORD_FIELDS: frozenset[str] = frozenset(
         "model",
         "safe",
         "nsfw",
+        "moderation",
         "exif",
         "ocr_text",
         "duplicate_of",
@@ -144,11 +147,49 @@ class HasIds:
     ids: tuple[str, ...]
 
 
-Node: TypeAlias = And | Or | Not | Match | MatchAny | Range | DateRange | IsEmpty | IsNull | HasIds
+@dataclass(frozen=True, slots=True)
+class GeoRadius:
+    """A `{"lat", "lon"}` point within `meters` of a centre (great-circle distance)."""
+
+    key: str
+    lon: float
+    lat: float
+    meters: float
+
+
+@dataclass(frozen=True, slots=True)
+class GeoBox:
+    """A `{"lat", "lon"}` point inside a box; `west > east` crosses the 180th meridian."""
+
+    key: str
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+Node: TypeAlias = (
+    And
+    | Or
+    | Not
+    | Match
+    | MatchAny
+    | Range
+    | DateRange
+    | IsEmpty
+    | IsNull
+    | HasIds
+    | GeoRadius
+    | GeoBox
+)
+
+EARTH_RADIUS_M = 6_371_008.8
+"""Mean Earth radius: turns `$centerSphere` radians into metres."""
 
 _LOGICAL_OPS = frozenset({"$and", "$or", "$not"})
 _RANGE_OPS = frozenset({"$gt", "$gte", "$lt", "$lte"})
-_FIELD_OPS = frozenset({"$eq", "$ne", "$in", "$nin", "$exists", "$not"}) | _RANGE_OPS
+_GEO_OPS = frozenset({"$geoWithin", "$near", "$nearSphere"})
+_FIELD_OPS = frozenset({"$eq", "$ne", "$in", "$nin", "$exists", "$not"}) | _RANGE_OPS | _GEO_OPS
 _SUPPORTED = ", ".join(sorted(_LOGICAL_OPS | _FIELD_OPS))
 
 
@@ -247,6 +288,10 @@ class _Parser:
                 items.append(_range(user_key, key, op, arg))
             elif op == "$exists":
                 items.append(_exists(user_key, key, arg))
+            elif op == "$geoWithin":
+                items.append(_geo_within(user_key, key, arg))
+            elif op in ("$near", "$nearSphere"):
+                items.append(_near(user_key, key, op, arg))
             elif op == "$not":
                 if (
                     not isinstance(arg, Mapping)
@@ -330,6 +375,88 @@ def _range(user_key: str, key: str, op: str, value: Any) -> Node:
     raise InvalidFilter(
         f"{op} on {user_key!r} needs a number or an ISO-8601 datetime string, got {_brief(value)}"
     )
+
+
+def _geo_within(user_key: str, key: str, arg: Any) -> Node:
+    shapes = ("$centerSphere", "$box")
+    if not isinstance(arg, Mapping) or len(arg) != 1 or next(iter(arg)) not in shapes:
+        raise InvalidFilter(
+            f"$geoWithin on {user_key!r} needs one shape, "
+            f'{{"$centerSphere": [[lon, lat], radians]}} or {{"$box": [[lon, lat], [lon, lat]]}}, '
+            f"got {_brief(arg)}"
+        )
+    shape, value = next(iter(arg.items()))
+    if shape == "$centerSphere":
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise InvalidFilter(
+                f"$centerSphere on {user_key!r} needs [[lon, lat], radians], got {_brief(value)}"
+            )
+        lon, lat = _point(user_key, value[0], shape)
+        radians = _positive(user_key, value[1], f"{shape} radius (radians)")
+        return GeoRadius(key, lon, lat, radians * EARTH_RADIUS_M)
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise InvalidFilter(
+            f"$box on {user_key!r} needs [[lon, lat] of the south-west corner, "
+            f"[lon, lat] of the north-east corner], got {_brief(value)}"
+        )
+    (west, south), (east, north) = (
+        _point(user_key, value[0], shape),
+        _point(user_key, value[1], shape),
+    )
+    if south > north:
+        raise InvalidFilter(
+            f"$box on {user_key!r}: the first corner is the south-west one, "
+            f"its latitude {south} is north of {north}"
+        )
+    return GeoBox(key, west, south, east, north)
+
+
+def _near(user_key: str, key: str, op: str, arg: Any) -> Node:
+    example = f'{{"{op}": {{"$geometry": {{"type": "Point", "coordinates": [lon, lat]}}, '
+    example += '"$maxDistance": metres}}'
+    if not isinstance(arg, Mapping) or "$geometry" not in arg or "$maxDistance" not in arg:
+        raise InvalidFilter(f"{op} on {user_key!r} needs {example}, got {_brief(arg)}")
+    unknown = set(arg) - {"$geometry", "$maxDistance", "$minDistance"}
+    if unknown:
+        raise InvalidFilter(f"{op} on {user_key!r}: unsupported {', '.join(sorted(unknown))}")
+    geometry = arg["$geometry"]
+    if (
+        not isinstance(geometry, Mapping)
+        or geometry.get("type") != "Point"
+        or set(geometry) != {"type", "coordinates"}
+    ):
+        raise InvalidFilter(f"{op} on {user_key!r}: $geometry must be a GeoJSON Point, {example}")
+    lon, lat = _point(user_key, geometry["coordinates"], op)
+    near = GeoRadius(key, lon, lat, _positive(user_key, arg["$maxDistance"], "$maxDistance"))
+    if "$minDistance" not in arg:
+        return near
+    floor = _positive(user_key, arg["$minDistance"], "$minDistance")
+    return And((near, Not(GeoRadius(key, lon, lat, floor))))
+
+
+def _point(user_key: str, value: Any, op: str) -> tuple[float, float]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise InvalidFilter(f"{op} on {user_key!r}: a point is [lon, lat], got {_brief(value)}")
+    lon, lat = (_finite(user_key, float(v)) for v in value)
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise InvalidFilter(
+            f"{op} on {user_key!r}: [{lon}, {lat}] is not a [lon, lat] point "
+            "(longitude -180..180, latitude -90..90)"
+        )
+    return lon, lat
+
+
+def _positive(user_key: str, value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidFilter(f"{what} on {user_key!r} must be a number, got {_brief(value)}")
+    number = _finite(user_key, float(value))
+    if number < 0:
+        raise InvalidFilter(f"{what} on {user_key!r} must not be negative, got {number}")
+    return number
 
 
 def _exists(user_key: str, key: str, value: Any) -> Node:

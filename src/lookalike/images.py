@@ -80,6 +80,9 @@ class DecodedImage:
     format: str
     """Pillow's format name: ``JPEG``, ``PNG``, ``WEBP``, ``GIF``, ``BMP``, ``TIFF``, ``HEIF``,
     ``AVIF``."""
+    exif: bytes = b""
+    """The file's EXIF block as stored (TIFF header and IFDs), empty when it has none; kept so
+    that signals read capture time and GPS without decoding the file a second time."""
 
 
 def decode(
@@ -196,6 +199,7 @@ def _decode(
             _draft(im, min_side)
         im.load()
         orientation = _orientation(im)
+        exif = _raw_exif(im)
         swap = orientation in (5, 6, 7, 8)
         width, height = (raw_h, raw_w) if swap else (raw_w, raw_h)
 
@@ -210,7 +214,7 @@ def _decode(
             out = out.transpose(_TRANSPOSE[orientation])
         if out is im:
             out = im.copy()  # a plain image, detached from the file object and plugin state
-        return DecodedImage(image=out, width=width, height=height, format=fmt)
+        return DecodedImage(image=out, width=width, height=height, format=fmt, exif=exif)
     finally:
         im.close()
 
@@ -243,6 +247,20 @@ def _orientation(im: Image.Image) -> int:
     except Exception:
         return 1
     return value if isinstance(value, int) and value in _TRANSPOSE else 1
+
+
+def _raw_exif(im: Image.Image) -> bytes:
+    """The EXIF bytes of an open image; TIFF keeps its tags in the file's own IFD, which is
+    written out while the file is still open. Anything unreadable gives no EXIF."""
+    raw = im.info.get("exif")
+    if isinstance(raw, bytes):
+        return raw
+    if im.format != "TIFF":
+        return b""
+    try:
+        return im.getexif().tobytes()
+    except Exception:
+        return b""
 
 
 def _to_rgb(im: Image.Image, name: str) -> Image.Image:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lookalike.config import Settings
-from lookalike.errors import BadInput, Conflict, LookalikeError
+from lookalike.errors import BadInput, Conflict, LookalikeError, UnsafeImage
 from lookalike.images import decode
 from lookalike.signals.base import Preparer, Signal
 from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
@@ -51,17 +51,27 @@ class Prepared:
     format: str
     byte_size: int
     outputs: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds the worker spent on this image: ``decode`` (read, hash, decode) and each
+    signal's preparer."""
 
 
 def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -> Prepared:
     """Read, hash, decode and prepare one image (runs in a decode worker)."""
+    start = time.perf_counter()
     if data is None:
         assert path is not None
         data = read_file_bytes(Path(path), max_bytes=plan.max_bytes)
     decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
-    outputs = {signal: fn(decoded) for signal, fn in plan.preparers}
+    digest = content_hash(data)
+    timings = {"decode": 1000 * (time.perf_counter() - start)}
+    outputs = {}
+    for signal, fn in plan.preparers:
+        start = time.perf_counter()
+        outputs[signal] = fn(decoded)
+        timings[signal] = 1000 * (time.perf_counter() - start)
     return Prepared(
-        content_hash(data), decoded.width, decoded.height, decoded.format, len(data), outputs
+        digest, decoded.width, decoded.height, decoded.format, len(data), outputs, timings
     )
 
 
@@ -96,6 +106,18 @@ class DuplicateNote:
     action: str
 
 
+OnUnsafe = Literal["allow", "flag", "reject"]
+ON_UNSAFE: tuple[OnUnsafe, ...] = ("allow", "flag", "reject")
+
+
+@dataclass
+class UnsafeNote:
+    source: str
+    id: str
+    nsfw: float
+    action: str
+
+
 @dataclass
 class IngestReport:
     indexed: int = 0
@@ -108,6 +130,11 @@ class IngestReport:
     failed: list[Failure] = field(default_factory=list)
     duplicates: list[DuplicateNote] = field(default_factory=list)
     """Images found to copy a record already there (``on_duplicate`` flag or skip)."""
+    unsafe: list[UnsafeNote] = field(default_factory=list)
+    """Images the moderation signal found unsafe and indexed (``on_unsafe`` flag)."""
+    ms_per_image: dict[str, float] = field(default_factory=dict)
+    """Time per image of ``decode`` and of each signal (its preparer in the decode workers plus
+    its model calls in this process), in milliseconds."""
     seconds: float = 0.0
     index_built: bool = False
 
@@ -123,6 +150,8 @@ class IngestReport:
             "pruned": self.pruned,
             "failed": [f.__dict__ for f in self.failed],
             "duplicates": [d.__dict__ for d in self.duplicates],
+            "unsafe": [u.__dict__ for u in self.unsafe],
+            "ms_per_image": dict(self.ms_per_image),
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.rate, 2),
             "index_built": self.index_built,
@@ -191,9 +220,15 @@ class Ingest:
         progress: ProgressCallback | None = None,
         on_duplicate: OnDuplicate = "allow",
         duplicate_check: DuplicateCheck | None = None,
+        on_unsafe: OnUnsafe = "allow",
     ) -> None:
         if on_duplicate != "allow" and duplicate_check is None:
             raise BadInput("on_duplicate needs the duplicate signal in the collection")
+        if on_unsafe not in ON_UNSAFE:
+            raise BadInput(f"on_unsafe must be one of {', '.join(ON_UNSAFE)}, not {on_unsafe!r}")
+        if on_unsafe != "allow" and not any(s.name == "moderation" for s in signals):
+            raise BadInput("on_unsafe needs the moderation signal in the collection")
+        self.on_unsafe = on_unsafe
         self.on_duplicate = on_duplicate
         self.duplicate_check = duplicate_check
         self.store = store
@@ -209,6 +244,10 @@ class Ingest:
         self._executor: Executor = _Inline()
         self._seen: dict[str, str] = {}
         """id -> source of every item taken in this run; a second item with an id fails."""
+        self._worker_ms: dict[str, float] = {}
+        self._worker_images = 0
+        self._embed_ms: dict[str, float] = {}
+        self._embed_images = 0
 
     def run(
         self, items: Sequence[Item | ItemError], *, prune_roots: Sequence[Path] = ()
@@ -232,6 +271,7 @@ class Ingest:
             # wait=True: a pool left running races its own atexit hook (EBADF at exit)
             self._executor.shutdown(wait=True, cancel_futures=True)
             self.report.seconds = time.perf_counter() - start
+            self.report.ms_per_image = self._ms_per_image()
         if prune_roots:
             self.report.pruned = self._prune(prune_roots, items)
         if self.store.needs_index():
@@ -331,6 +371,9 @@ class Ingest:
         except Exception as exc:  # a decoder bug must cost one item, not the run
             self._fail(item.source, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))
             return
+        self._worker_images += 1
+        for name, ms in prepared.timings.items():
+            self._worker_ms[name] = self._worker_ms.get(name, 0.0) + ms
         if (
             old is not None
             and self._current(old)
@@ -348,22 +391,53 @@ class Ingest:
         batch, self._batch = self._batch, []
         vectors: list[dict[str, Vector]] = [{} for _ in batch]
         for signal in self.signals:
+            start = time.perf_counter()
             outputs = signal.embed([p.outputs[signal.name] for _, p, _ in batch])
+            spent = 1000 * (time.perf_counter() - start)
+            self._embed_ms[signal.name] = self._embed_ms.get(signal.name, 0.0) + spent
             for acc, out in zip(vectors, outputs, strict=True):
                 acc.update(out)
+        self._embed_images += len(batch)
         now = datetime.now(timezone.utc).isoformat()
         points = [
-            StoredPoint(id=item.id, payload=self._payload(item, p, old, now), vectors=v)
+            (item, StoredPoint(id=item.id, payload=self._payload(item, p, old, now), vectors=v))
             for (item, p, old), v in zip(batch, vectors, strict=True)
         ]
+        points = [(item, point) for item, point in points if self._moderated(item, point)]
         if self.on_duplicate == "allow":
-            self.store.upsert(points)
+            self.store.upsert([point for _, point in points])
             self.report.indexed += len(points)
             self._done += len(points)
             self._emit()
             return
-        for (item, _, _), point in zip(batch, points, strict=True):
+        for item, point in points:
             self._add_checked(item, point)
+
+    def _moderated(self, item: Item, point: StoredPoint) -> bool:
+        """Whether an image may be written under ``on_unsafe``; a rejected one fails."""
+        if self.on_unsafe == "allow" or point.payload.get("safe", True):
+            return True
+        nsfw = float(point.payload.get("nsfw", 0.0))
+        if self.on_unsafe == "reject":
+            message = f"{item.source}: refused as unsafe (nsfw {nsfw:.3f})"
+            self._fail(item.source, UnsafeImage(message, detail={"nsfw": nsfw}))
+            return False
+        self.report.unsafe.append(UnsafeNote(item.source, item.id, nsfw, self.on_unsafe))
+        return True
+
+    def _ms_per_image(self) -> dict[str, float]:
+        """Worker time per prepared image plus model time per embedded image, by stage."""
+        names = ["decode", *(s.name for s in self.signals)]
+        out: dict[str, float] = {}
+        for name in names:
+            ms = 0.0
+            if self._worker_images:
+                ms += self._worker_ms.get(name, 0.0) / self._worker_images
+            if self._embed_images:
+                ms += self._embed_ms.get(name, 0.0) / self._embed_images
+            if self._worker_images or self._embed_images:
+                out[name] = round(ms, 2)
+        return out
 
     def _add_checked(self, item: Item, point: StoredPoint) -> None:
         """Write one image unless it copies a record already there (written one at a time,

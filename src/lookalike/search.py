@@ -417,22 +417,13 @@ class Searcher:
         outputs: dict[str, Any] = {}
         for s in self.signals:
             if all(spec.sparse for spec in s.vector_specs()):
-                continue  # a sparse-only signal (text) does not score image queries
+                continue  # fields only (moderation, exif) or sparse only (text): no image query
             outputs[s.name] = s.preparer(decoded)
             vectors.update(s.embed([outputs[s.name]])[0])
         return vectors, decoded, outputs
 
     def _image_bytes(self, image: bytes | str | os.PathLike[str]) -> tuple[bytes, str]:
-        if isinstance(image, bytes):
-            return image, "<query image>"
-        text = os.fspath(image)
-        if text.startswith(("http://", "https://")):
-            with Fetcher(self.settings) as fetcher:
-                return fetcher.fetch(text), text
-        path = Path(text)
-        if not path.is_file():
-            raise NotFound(f"query image {text} does not exist")
-        return read_file_bytes(path, max_bytes=self.settings.max_image_bytes), text
+        return image_bytes(image, self.settings)
 
     def _records(self, ids: list[str]) -> list[StoredPoint]:
         points = {p.id: p for p in self.store.retrieve(ids, with_vectors=True)}
@@ -443,6 +434,20 @@ class Searcher:
 
     def _record_vectors(self, ids: list[str]) -> list[dict[str, Vector]]:
         return [p.vectors for p in self._records(ids)]
+
+
+def image_bytes(image: bytes | str | os.PathLike[str], settings: Settings) -> tuple[bytes, str]:
+    """A query image's bytes and a name for messages: bytes as given, a URL fetched, a path read."""
+    if isinstance(image, bytes):
+        return image, "<query image>"
+    text = os.fspath(image)
+    if text.startswith(("http://", "https://")):
+        with Fetcher(settings) as fetcher:
+            return fetcher.fetch(text), text
+    path = Path(text)
+    if not path.is_file():
+        raise NotFound(f"query image {text} does not exist")
+    return read_file_bytes(path, max_bytes=settings.max_image_bytes), text
 
 
 def group_key(record_id: str, payload: Mapping[str, Any]) -> str:

@@ -8,7 +8,7 @@ from lookalike.config import Settings
 from lookalike.errors import BadInput
 from lookalike.signals.base import Signal
 
-KNOWN = ("semantic", "duplicate", "faces", "text")
+KNOWN = ("semantic", "duplicate", "faces", "text", "moderation", "exif")
 
 
 def parse_signals(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -39,4 +39,12 @@ def build_signal(name: str, settings: Settings, *, model: str, dim: int | None =
         from lookalike.signals.text import TextSignal
 
         return TextSignal()
+    if name == "moderation":
+        from lookalike.signals.moderation import ModerationSignal
+
+        return ModerationSignal(settings)
+    if name == "exif":
+        from lookalike.signals.exif import ExifSignal
+
+        return ExifSignal()
     raise BadInput(f"unknown signal {name!r}; known: {', '.join(KNOWN)}")

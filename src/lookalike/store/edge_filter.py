@@ -30,6 +30,8 @@ from lookalike.errors import InvalidFilter
 from lookalike.filters import (
     And,
     DateRange,
+    GeoBox,
+    GeoRadius,
     HasIds,
     IsEmpty,
     IsNull,
@@ -87,6 +89,15 @@ def _condition(node: Node, point_id: Callable[[str], str]) -> ConditionType:
             gt=_iso(node.gt), gte=_iso(node.gte), lt=_iso(node.lt), lte=_iso(node.lte)
         )
         return _some([qe.FieldCondition(path, range=moments) for path in _paths(node.key)])
+    if isinstance(node, GeoRadius):
+        circle = qe.GeoRadius(qe.GeoPoint(lon=node.lon, lat=node.lat), node.meters)
+        return _some([qe.FieldCondition(path, geo_radius=circle) for path in _paths(node.key)])
+    if isinstance(node, GeoBox):
+        box = qe.GeoBoundingBox(
+            top_left=qe.GeoPoint(lon=node.west, lat=node.north),
+            bottom_right=qe.GeoPoint(lon=node.east, lat=node.south),
+        )
+        return _some([qe.FieldCondition(path, geo_bounding_box=box) for path in _paths(node.key)])
     raise InvalidFilter(f"cannot convert filter node {node!r}")
 
 
