@@ -117,12 +117,20 @@ def index(
             "duplicate_of), skip or reject copies.",
         ),
     ] = "allow",
+    thumbnails: Annotated[
+        bool,
+        typer.Option(
+            "--thumbnails", help="Keep a small JPEG of each image (a new collection's option)."
+        ),
+    ] = False,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
 ) -> None:
     """Index images into a collection (created if missing). Re-running skips unchanged images."""
     with _engine(data_dir) as engine:
-        coll = engine.create_collection(collection, signals=signals, model=model, exist_ok=True)
+        coll = engine.create_collection(
+            collection, signals=signals, model=model, exist_ok=True, thumbnails=thumbnails
+        )
         columns = [
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -427,11 +435,15 @@ def collections_create(
     name: str,
     signals: Annotated[str | None, typer.Option(help="e.g. semantic,duplicate")] = None,
     model: Annotated[str | None, typer.Option(help="Semantic model name or folder.")] = None,
+    thumbnails: Annotated[
+        bool, typer.Option("--thumbnails", help="Keep a small JPEG of each image.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Create an empty collection."""
     with _engine(data_dir) as engine:
-        _print_json(_show(engine.create_collection(name, signals=signals, model=model)))
+        coll = engine.create_collection(name, signals=signals, model=model, thumbnails=thumbnails)
+        _print_json(_show(coll))
 
 
 @collections_app.command("show")

@@ -7,6 +7,7 @@ and the SDK only call these.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
-from lookalike.store.base import CollectionStore, StoredPoint, validate_name
+from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, validate_name
 
 __all__ = ["Collection", "Engine"]
 
@@ -53,8 +54,12 @@ class Engine:
         signals: str | Sequence[str] | None = None,
         model: str | None = None,
         exist_ok: bool = False,
+        thumbnails: bool = False,
     ) -> Collection:
-        """Create a collection; with ``exist_ok`` an existing one must match what is asked."""
+        """Create a collection; with ``exist_ok`` an existing one must match what is asked.
+
+        ``thumbnails`` keeps a small JPEG of each image with its record (for pages showing
+        results); it costs a few kilobytes per record."""
         validate_name(name)
         names = (
             parse_signals(signals)
@@ -83,6 +88,11 @@ class Engine:
                     f"collection {name!r} uses model {config['model']!r}, not {model_name!r}; "
                     "create another collection to compare models"
                 )
+            if thumbnails and not config.get("thumbnails", False):
+                raise Conflict(
+                    f"collection {name!r} was made without thumbnails; create another "
+                    "collection to keep them"
+                )
             return collection
         built = [build_signal(n, self.settings, model=model_name) for n in names]
         specs = [spec for s in built for spec in s.vector_specs()]
@@ -93,6 +103,7 @@ class Engine:
             "model": model_name if semantic else None,
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
+            "thumbnails": bool(thumbnails),
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
         self.store.create_collection(name, specs, config)
@@ -217,6 +228,7 @@ class Collection:
             progress=progress,
             on_duplicate=on_duplicate,
             duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
+            thumbnails=self.thumbnails,
         )
         return ingest.run(batch, prune_roots=prune_roots)
 
@@ -251,6 +263,11 @@ class Collection:
         )
 
     @property
+    def thumbnails(self) -> bool:
+        """Whether records keep a JPEG thumbnail (a choice made when the collection is made)."""
+        return bool(self.config.get("thumbnails", False))
+
+    @property
     def copy_threshold(self) -> float:
         configured = self.settings.copy_threshold
         return COPY_THRESHOLD if configured is None else configured
@@ -262,6 +279,18 @@ class Collection:
         if not points:
             raise NotFound(f"no record {record_id!r} in collection {self.name!r}")
         return _record(points[0])
+
+    def thumbnail(self, record_id: str) -> bytes:
+        """The record's JPEG thumbnail (collections made with ``thumbnails``)."""
+        if not self.thumbnails:
+            raise NotFound(f"collection {self.name!r} keeps no thumbnails (made without them)")
+        points = self.store.retrieve([record_id])
+        if not points:
+            raise NotFound(f"no record {record_id!r} in collection {self.name!r}")
+        encoded = points[0].payload.get(THUMBNAIL)
+        if not isinstance(encoded, str):
+            raise NotFound(f"record {record_id!r} has no thumbnail; re-index its image")
+        return base64.b64decode(encoded)
 
     def update(
         self,
@@ -307,7 +336,12 @@ class Collection:
 
     def info(self) -> dict[str, Any]:
         points, indexed = self.store.index_status()
-        return {**self.config, "count": points, "hnsw_indexed": indexed}
+        return {
+            **self.config,
+            "thumbnails": self.thumbnails,
+            "count": points,
+            "hnsw_indexed": indexed,
+        }
 
     # search -----------------------------------------------------------------------------
 
@@ -366,7 +400,12 @@ def _item(spec: Mapping[str, Any], max_bytes: int) -> Item | ItemError:
     try:
         return item_from_dict(spec, max_bytes=max_bytes)
     except BadInput as exc:
-        return ItemError(str(spec.get("id") or spec.get("path") or spec.get("url") or "item"), exc)
+        given = spec.get("id")
+        return ItemError(
+            str(given or spec.get("path") or spec.get("url") or "item"),
+            exc,
+            id=None if given is None else str(given),
+        )
 
 
 def _record(point: StoredPoint) -> dict[str, Any]:

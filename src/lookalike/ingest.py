@@ -9,6 +9,7 @@ the store, so an interrupted run loses nothing it reported and a rerun resumes.
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
 import os
 import threading
@@ -24,13 +25,15 @@ from typing import Any, Literal
 
 from lookalike.config import Settings
 from lookalike.errors import BadInput, Conflict, LookalikeError
-from lookalike.images import decode
+from lookalike.images import decode, encode_thumbnail
 from lookalike.signals.base import Preparer, Signal
 from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
-from lookalike.store.base import CollectionStore, StoredPoint, Vector
+from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, Vector
 
 #: Below this many images to decode, a process pool costs more than it saves.
 POOL_MIN_ITEMS = 16
+#: Longer side, in pixels, of the thumbnails kept by collections made with ``thumbnails``.
+THUMBNAIL_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class DecodePlan:
     max_pixels: int
     max_bytes: int
     preparers: tuple[tuple[str, Preparer], ...]
+    thumbnail_side: int = 0
+    """Longer side of the JPEG thumbnail kept with each record; 0 keeps none."""
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Prepared:
     format: str
     byte_size: int
     outputs: dict[str, Any]
+    thumbnail: bytes | None = None
 
 
 def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -> Prepared:
@@ -60,17 +66,29 @@ def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -
         data = read_file_bytes(Path(path), max_bytes=plan.max_bytes)
     decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
     outputs = {signal: fn(decoded) for signal, fn in plan.preparers}
+    thumbnail = (
+        encode_thumbnail(decoded.image, plan.thumbnail_side) if plan.thumbnail_side else None
+    )
     return Prepared(
-        content_hash(data), decoded.width, decoded.height, decoded.format, len(data), outputs
+        content_hash(data),
+        decoded.width,
+        decoded.height,
+        decoded.format,
+        len(data),
+        outputs,
+        thumbnail,
     )
 
 
-def decode_plan(signals: Sequence[Signal], settings: Settings) -> DecodePlan:
+def decode_plan(
+    signals: Sequence[Signal], settings: Settings, *, thumbnails: bool = False
+) -> DecodePlan:
     return DecodePlan(
         min_side=max(s.min_side for s in signals),
         max_pixels=settings.max_pixels,
         max_bytes=settings.max_image_bytes,
         preparers=tuple((s.name, s.preparer) for s in signals),
+        thumbnail_side=THUMBNAIL_SIDE if thumbnails else 0,
     )
 
 
@@ -96,6 +114,34 @@ class DuplicateNote:
     action: str
 
 
+OutcomeStatus = Literal["indexed", "skipped", "updated", "duplicate", "failed"]
+
+
+@dataclass
+class Outcome:
+    """What became of one input item, so a caller can answer per item."""
+
+    index: int
+    """Position of the item in the run's input."""
+    id: str | None
+    """The record id (None when the item failed before it had one)."""
+    source: str
+    status: OutcomeStatus
+    """``indexed`` (written), ``skipped`` (unchanged), ``updated`` (unchanged image, new
+    metadata or group), ``duplicate`` (a copy left out by ``on_duplicate="skip"``), ``failed``."""
+    code: str | None = None
+    message: str | None = None
+    duplicate_of: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "id": self.id, "status": self.status}
+        if self.code is not None:
+            out["error"] = {"code": self.code, "message": self.message}
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
+        return out
+
+
 @dataclass
 class IngestReport:
     indexed: int = 0
@@ -110,6 +156,8 @@ class IngestReport:
     """Images found to copy a record already there (``on_duplicate`` flag or skip)."""
     seconds: float = 0.0
     index_built: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+    """One per input item, in input order."""
 
     @property
     def rate(self) -> float:
@@ -126,6 +174,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.rate, 2),
             "index_built": self.index_built,
+            "outcomes": [o.to_dict() for o in self.outcomes],
         }
 
 
@@ -191,6 +240,7 @@ class Ingest:
         progress: ProgressCallback | None = None,
         on_duplicate: OnDuplicate = "allow",
         duplicate_check: DuplicateCheck | None = None,
+        thumbnails: bool = False,
     ) -> None:
         if on_duplicate != "allow" and duplicate_check is None:
             raise BadInput("on_duplicate needs the duplicate signal in the collection")
@@ -200,7 +250,7 @@ class Ingest:
         self.signals = list(signals)
         self.settings = settings
         self.model_id = model_id
-        self.plan = decode_plan(signals, settings)
+        self.plan = decode_plan(signals, settings, thumbnails=thumbnails)
         self.progress = progress
         self.report = IngestReport()
         self._batch: list[tuple[Item, Prepared, dict[str, Any] | None]] = []
@@ -209,12 +259,15 @@ class Ingest:
         self._executor: Executor = _Inline()
         self._seen: dict[str, str] = {}
         """id -> source of every item taken in this run; a second item with an id fails."""
+        self._position: dict[int, int] = {}
+        """id() of each input entry -> its index in the input, for the per-item outcomes."""
 
     def run(
         self, items: Sequence[Item | ItemError], *, prune_roots: Sequence[Path] = ()
     ) -> IngestReport:
         start = time.perf_counter()
         self._total = len(items)
+        self._position = {id(entry): n for n, entry in enumerate(items)}
         self._executor = _pool(self.settings, sum(isinstance(i, Item) for i in items))
         window: deque[tuple[Item, bytes | None, Future[Prepared], dict[str, Any] | None]] = deque()
         max_inflight = max(2 * self.settings.batch_size, 8)
@@ -232,6 +285,7 @@ class Ingest:
             # wait=True: a pool left running races its own atexit hook (EBADF at exit)
             self._executor.shutdown(wait=True, cancel_futures=True)
             self.report.seconds = time.perf_counter() - start
+            self.report.outcomes.sort(key=lambda o: o.index)
         if prune_roots:
             self.report.pruned = self._prune(prune_roots, items)
         if self.store.needs_index():
@@ -249,12 +303,12 @@ class Ingest:
         urls: dict[str, list[Item]] = {}
         for item in chunk:
             if isinstance(item, ItemError):
-                self._fail(item.source, item.error)
+                self._fail(item, item.error)
                 continue
             if item.id in self._seen:
                 first = self._seen[item.id]
                 message = f"id {item.id!r} is given twice in this run (first by {first})"
-                self._fail(item.source, Conflict(message))
+                self._fail(item, Conflict(message))
                 continue
             self._seen[item.id] = item.source
             old = existing.get(item.id)
@@ -263,7 +317,7 @@ class Ingest:
                     stat = item.path.stat()
                 except OSError as exc:
                     reason = exc.strerror or type(exc).__name__
-                    self._fail(item.source, BadInput(f"cannot read {item.path}: {reason}"))
+                    self._fail(item, BadInput(f"cannot read {item.path}: {reason}"))
                     continue
                 if (
                     old is not None
@@ -283,7 +337,7 @@ class Ingest:
         for url, result in fetcher.fetch_many(list(urls)):
             for item in urls[url]:
                 if isinstance(result, LookalikeError):
-                    self._fail(item.source, result)
+                    self._fail(item, result)
                 else:
                     yield item, result, existing.get(item.id)
 
@@ -314,7 +368,7 @@ class Ingest:
         try:
             prepared = future.result()
         except LookalikeError as exc:
-            self._fail(item.source, exc)
+            self._fail(item, exc)
             return
         except BrokenProcessPool:
             # A worker died: this item, or another one in flight with it, crashed the decoder.
@@ -326,10 +380,10 @@ class Ingest:
                 f"{item.source}: the decoder crashed on this image (or the decode workers "
                 "could not start: scripts must index under `if __name__ == '__main__':`)"
             )
-            self._fail(item.source, LookalikeError(message))
+            self._fail(item, LookalikeError(message))
             return
         except Exception as exc:  # a decoder bug must cost one item, not the run
-            self._fail(item.source, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))
+            self._fail(item, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))
             return
         if (
             old is not None
@@ -358,6 +412,8 @@ class Ingest:
         ]
         if self.on_duplicate == "allow":
             self.store.upsert(points)
+            for item, _, _ in batch:
+                self._outcome(item, "indexed")
             self.report.indexed += len(points)
             self._done += len(points)
             self._emit()
@@ -374,18 +430,20 @@ class Ingest:
             original, score = found
             if self.on_duplicate == "reject":
                 message = f"{item.source} is a copy of {original!r} (score {score:.3f})"
-                self._fail(item.source, Conflict(message, detail={"duplicate_of": original}))
+                self._fail(item, Conflict(message, detail={"duplicate_of": original}), original)
                 return
             self.report.duplicates.append(
                 DuplicateNote(item.source, item.id, original, round(score, 6), self.on_duplicate)
             )
             if self.on_duplicate == "skip":
+                self._outcome(item, "duplicate", duplicate_of=original)
                 self.report.skipped += 1
                 self._done += 1
                 self._emit()
                 return
             point.payload["duplicate_of"] = {"id": original, "score": round(score, 6)}
         self.store.upsert([point])
+        self._outcome(item, "indexed", duplicate_of=found[0] if found else None)
         self.report.indexed += 1
         self._done += 1
         self._emit()
@@ -410,6 +468,11 @@ class Ingest:
             "signals": [s.name for s in self.signals],
             **_file_stat(item),
             **{k: v for s in self.signals for k, v in s.payload(prepared.outputs[s.name]).items()},
+            **(
+                {THUMBNAIL: base64.b64encode(prepared.thumbnail).decode("ascii")}
+                if prepared.thumbnail is not None
+                else {}
+            ),
         }
 
     def _unchanged(
@@ -421,18 +484,43 @@ class Ingest:
         if item.group is not None and item.group != old.get("group"):
             changes["group"] = item.group
         if {k for k in changes if k in ("metadata", "group")}:
+            self._outcome(item, "updated")
             self.report.updated += 1
         else:
+            self._outcome(item, "skipped")
             self.report.skipped += 1
         if changes:
             self.store.set_payload([item.id], changes)
         self._done += 1
         self._emit()
 
-    def _fail(self, source: str, error: LookalikeError) -> None:
-        self.report.failed.append(Failure(source, error.code, error.message))
+    def _fail(
+        self, entry: Item | ItemError, error: LookalikeError, duplicate_of: str | None = None
+    ) -> None:
+        self.report.failed.append(Failure(entry.source, error.code, error.message))
+        self._outcome(entry, "failed", error=error, duplicate_of=duplicate_of)
         self._done += 1
         self._emit()
+
+    def _outcome(
+        self,
+        entry: Item | ItemError,
+        status: OutcomeStatus,
+        *,
+        error: LookalikeError | None = None,
+        duplicate_of: str | None = None,
+    ) -> None:
+        self.report.outcomes.append(
+            Outcome(
+                index=self._position.get(id(entry), -1),
+                id=entry.id,
+                source=entry.source,
+                status=status,
+                code=error.code if error else None,
+                message=error.message if error else None,
+                duplicate_of=duplicate_of,
+            )
+        )
 
     def _prune(self, roots: Sequence[Path], items: Sequence[Item | ItemError]) -> int:
         """Delete records whose file under one of ``roots`` is gone."""

@@ -28,6 +28,7 @@ import qdrant_edge as qe
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
 from lookalike.store.base import (
+    RETRIEVE_ONLY,
     Hit,
     SparseVector,
     StoredPoint,
@@ -211,7 +212,7 @@ class EdgeCollection:
             offset=offset,
             limit=limit,
             filter=to_edge_filter(filter, point_id=point_id),
-            with_payload=True,
+            with_payload=_light_payload(),
             with_vector=with_vectors,
         )
         records, next_offset = _call(self._shard.scroll, request)
@@ -302,6 +303,11 @@ def _call(fn: Any, *args: Any) -> Any:
         raise StoreUnavailable(f"store error: {text}") from exc
 
 
+def _light_payload() -> Any:
+    """The payload without its bulky fields (thumbnails), for search and scroll."""
+    return qe.PayloadSelector.Exclude(list(RETRIEVE_ONLY))
+
+
 def _to_edge(vector: Vector | Sequence[float]) -> Any:
     if isinstance(vector, SparseVector):
         return qe.SparseVector(list(vector.indices), [float(x) for x in vector.values])
@@ -328,7 +334,7 @@ def _request(
         query=scoring,
         filter=to_edge_filter(filter, point_id=point_id),
         score_threshold=score_threshold,
-        with_payload=True,
+        with_payload=_light_payload(),
         with_vector=with_vectors,
     )
 
