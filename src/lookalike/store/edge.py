@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -208,6 +209,11 @@ class EdgeCollection:
         offset: str | None = None,
         with_vectors: bool = False,
     ) -> tuple[list[StoredPoint], str | None]:
+        if offset is not None:
+            try:
+                uuid.UUID(offset)
+            except ValueError:
+                raise BadInput(f"invalid offset {offset!r}: give a next_offset of a page") from None
         request = qe.ScrollRequest(
             offset=offset,
             limit=limit,
