@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lookalike.api.routes.records import BACKGROUND_FROM
+from lookalike.api.routes.records import SYNC_MAX_ITEMS
 from lookalike.config import Settings
 from tests.support.encoded import b64, corrupt_jpeg, image_bytes
 from tests.support.server import live_server
@@ -37,7 +37,7 @@ def test_a_large_batch_runs_as_a_job_to_its_report(server_settings: Settings) ->
     with live_server(settings) as url:
         client = httpx.Client(base_url=url, timeout=60)
         client.post("/collections", json={"name": "c"})
-        items = _items(BACKGROUND_FROM, "i")
+        items = _items(SYNC_MAX_ITEMS, "i")
         items[3] = {"id": "bad", "base64": b64(corrupt_jpeg())}
         items.append({"id": "last", "base64": b64(image_bytes("coffee", side=64))})
         r = client.post("/collections/c/records", json={"items": items})

@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from PIL import Image
 
+from lookalike.api.routes.records import SYNC_MAX_ITEMS
 from lookalike.config import Settings
 from lookalike.ingest import THUMBNAIL_SIDE
 from lookalike.store.base import THUMBNAIL
@@ -77,7 +78,8 @@ def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path]) ->
         "not an object",
         {"id": "two", "url": "http://example.com/a.jpg", "base64": b64(coffee)},
     ]
-    r = client.post("/collections/c/records", json={"items": items})
+    assert len(items) > SYNC_MAX_ITEMS  # answered at once all the same, when asked
+    r = client.post("/collections/c/records", json={"items": items, "background": False})
     assert r.status_code == 200, r.text
     answer = r.json()
     assert [o["index"] for o in answer["outcomes"]] == list(range(len(items)))

@@ -31,7 +31,7 @@ class RecordsAdd(BaseModel):
     )
     on_duplicate: OnDuplicateField = "allow"
     background: bool | None = Field(
-        None, description="run as a job (default: only for batches over 64 items)"
+        None, description="run as a job (default: for batches of more than 15 items)"
     )
 
 

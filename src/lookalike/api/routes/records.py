@@ -1,7 +1,7 @@
 """Records: add (JSON, multipart upload, JSONL), get, update, delete, list, count, thumbnails.
 
-Adding answers with one outcome per item; a batch over :data:`BACKGROUND_FROM` items (or one
-sent with ``background``) becomes a job (``202``, then ``GET /jobs/{id}``)."""
+Adding answers with one outcome per item; a batch of more than :data:`SYNC_MAX_ITEMS` items
+(or one sent with ``background``) becomes a job (``202``, then ``GET /jobs/{id}``)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from lookalike.api.jobs import job_registry
 from lookalike.api.models import OnDuplicateField, RecordsAdd, RecordsDelete, RecordUpdate
 from lookalike.api.state import ServerState, State
 from lookalike.errors import BadInput, NotFound
+from lookalike.ingest import POOL_MIN_ITEMS
 from lookalike.sources import Item, ItemError
 
 router = APIRouter(tags=["records"])
 
-BACKGROUND_FROM = 64
-"""Batches of more items than this run as a background job unless told otherwise."""
+SYNC_MAX_ITEMS = POOL_MIN_ITEMS - 1
+"""Batches up to this size are answered when done, decoded in this process; larger ones run as
+a job unless told otherwise (starting decode worker processes costs a second or more, which a
+waiting request should not pay)."""
 THUMBNAIL_MAX_AGE = 300
 """Seconds a client may reuse a thumbnail before asking again (with its ETag)."""
 
@@ -155,7 +158,7 @@ def _ingest(
 ) -> dict[str, Any] | JSONResponse:
     collection = state.collection(name)
     if background is None:
-        background = len(items) > BACKGROUND_FROM
+        background = len(items) > SYNC_MAX_ITEMS
     if not background:
         return collection.add(items, on_duplicate=on_duplicate).to_dict()
     if on_duplicate != "allow" and "duplicate" not in collection.config["signals"]:
