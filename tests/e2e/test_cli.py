@@ -324,3 +324,16 @@ def test_duplicates_command_reports_and_deletes_copies(
         "--json",
     )
     assert lines(flagged.stdout)[0]["duplicates"][0]["duplicate_of"] == "coffee.jpg"
+
+
+def test_thumbnails_option_of_create_and_index(env: dict[str, str], photos: Path) -> None:
+    made = json.loads(
+        run(env, "collections", "create", "t", "--signals", "duplicate", "--thumbnails").stdout
+    )
+    assert made["thumbnails"] is True and made["count"] == 0
+    out = run(env, "index", str(photos), "-c", "t2", "--signals", "duplicate", "--thumbnails")
+    assert "indexed" in out.stderr
+    with Engine(Settings(data_dir=Path(env["LOOKALIKE_DATA_DIR"]))) as engine:
+        assert engine.collection("t").thumbnails
+        jpeg = engine.collection("t2").thumbnail("rocket.jpg")
+        assert jpeg[:3] == b"\xff\xd8\xff"
