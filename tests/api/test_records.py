@@ -74,6 +74,7 @@ def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path]) ->
         {"id": "outside", "path": str(root.parent / "outside.jpg")},
         {"id": "escape", "path": "link.jpg"},
         {"id": "traversal", "path": "../outside.jpg"},
+        {"id": "alias", "_file": "../outside.jpg"},
         {"id": "folder", "path": str(root)},
         "not an object",
         {"id": "two", "url": "http://example.com/a.jpg", "base64": b64(coffee)},
@@ -98,6 +99,7 @@ def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path]) ->
         ("failed", "forbidden_path"),
         ("failed", "forbidden_path"),
         ("failed", "forbidden_path"),
+        ("failed", "forbidden_path"),
         ("failed", "bad_input"),
         ("failed", "bad_input"),
         ("failed", "bad_input"),
@@ -105,7 +107,7 @@ def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path]) ->
     messages = {o["id"]: o.get("error", {}).get("message", "") for o in answer["outcomes"]}
     assert "truncated" in messages["truncated"]
     assert "symbolic link" in messages["escape"]
-    assert answer["indexed"] == 4 and len(answer["failed"]) == 12
+    assert answer["indexed"] == 4 and len(answer["failed"]) == 13
     assert client.get("/collections/c").json()["count"] == 4
     rel = client.get("/collections/c/records/rel").json()
     assert rel["source"] == str(root / "cat.jpg") and rel["width"] > 0

@@ -55,9 +55,9 @@ class Job:
     finished_at: str | None = None
     report: IngestReport | None = None
     error: dict[str, Any] | None = None
-    _started: float | None = None
-    _ended: float | None = None
-    _cancel: threading.Event = field(default_factory=threading.Event)
+    _started: float | None = field(default=None, init=False, repr=False)
+    _ended: float | None = field(default=None, init=False, repr=False)
+    _cancel: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     @property
     def finished(self) -> bool:
