@@ -134,6 +134,12 @@ def index(
         ),
     ] = "allow",
     on_unsafe: OnUnsafeOption = None,
+    thumbnails: Annotated[
+        bool,
+        typer.Option(
+            "--thumbnails", help="Keep a small JPEG of each image (a new collection's option)."
+        ),
+    ] = False,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -145,6 +151,7 @@ def index(
             model=model,
             exist_ok=True,
             on_unsafe=on_unsafe,  # type: ignore[arg-type]  # checked by the engine
+            thumbnails=thumbnails,
         )
         columns = [
             TextColumn("[bold]{task.description}"),
@@ -548,6 +555,9 @@ def collections_create(
     ] = None,
     model: Annotated[str | None, typer.Option(help="Semantic model name or folder.")] = None,
     on_unsafe: OnUnsafeOption = None,
+    thumbnails: Annotated[
+        bool, typer.Option("--thumbnails", help="Keep a small JPEG of each image.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Create an empty collection."""
@@ -557,6 +567,7 @@ def collections_create(
             signals=signals,
             model=model,
             on_unsafe=on_unsafe,  # type: ignore[arg-type]  # checked by the engine
+            thumbnails=thumbnails,
         )
         _print_json(_show(coll))
 

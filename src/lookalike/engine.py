@@ -7,6 +7,7 @@ and the SDK only call these.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -38,7 +39,7 @@ from lookalike.signals.base import Signal
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
-from lookalike.store.base import CollectionStore, StoredPoint, validate_name
+from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, validate_name
 
 __all__ = ["Collection", "Engine"]
 
@@ -66,11 +67,14 @@ class Engine:
         model: str | None = None,
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
+        thumbnails: bool = False,
     ) -> Collection:
         """Create a collection; with ``exist_ok`` an existing one must match what is asked.
 
         ``on_unsafe`` (``allow``, ``flag``, ``reject``; needs the moderation signal) is what
-        every ingest into the collection does with images the moderation signal finds unsafe."""
+        every ingest into the collection does with images the moderation signal finds unsafe.
+        ``thumbnails`` keeps a small JPEG of each image with its record (for pages showing
+        results); it costs a few kilobytes per record."""
         validate_name(name)
         names = (
             parse_signals(signals)
@@ -106,6 +110,11 @@ class Engine:
                     f"collection {name!r} was created with on_unsafe "
                     f"{config.get('on_unsafe', 'allow')!r}, not {on_unsafe!r}"
                 )
+            if thumbnails and not config.get("thumbnails", False):
+                raise Conflict(
+                    f"collection {name!r} was made without thumbnails; create another "
+                    "collection to keep them"
+                )
             return collection
         if on_unsafe not in (None, "allow") and "moderation" not in names:
             raise BadInput("on_unsafe needs the moderation signal: add it to the signals")
@@ -124,6 +133,7 @@ class Engine:
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
             "on_unsafe": on_unsafe or "allow",
+            "thumbnails": bool(thumbnails),
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
         self.store.create_collection(name, specs, config)
@@ -265,6 +275,7 @@ class Collection:
             on_duplicate=on_duplicate,
             duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
             on_unsafe=self.config.get("on_unsafe", "allow"),
+            thumbnails=self.thumbnails,
         )
         report = ingest.run(batch, prune_roots=prune_roots)
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
@@ -302,6 +313,11 @@ class Collection:
         )
 
     @property
+    def thumbnails(self) -> bool:
+        """Whether records keep a JPEG thumbnail (a choice made when the collection is made)."""
+        return bool(self.config.get("thumbnails", False))
+
+    @property
     def copy_threshold(self) -> float:
         configured = self.settings.copy_threshold
         return COPY_THRESHOLD if configured is None else configured
@@ -324,6 +340,18 @@ class Collection:
         if not points:
             raise NotFound(f"no record {record_id!r} in collection {self.name!r}")
         return _record(points[0])
+
+    def thumbnail(self, record_id: str) -> bytes:
+        """The record's JPEG thumbnail (collections made with ``thumbnails``)."""
+        if not self.thumbnails:
+            raise NotFound(f"collection {self.name!r} keeps no thumbnails (made without them)")
+        points = self.store.retrieve([record_id])
+        if not points:
+            raise NotFound(f"no record {record_id!r} in collection {self.name!r}")
+        encoded = points[0].payload.get(THUMBNAIL)
+        if not isinstance(encoded, str):
+            raise NotFound(f"record {record_id!r} has no thumbnail; re-index its image")
+        return base64.b64decode(encoded)
 
     def update(
         self,
@@ -369,7 +397,12 @@ class Collection:
 
     def info(self) -> dict[str, Any]:
         points, indexed = self.store.index_status()
-        return {**self.config, "count": points, "hnsw_indexed": indexed}
+        return {
+            **self.config,
+            "thumbnails": self.thumbnails,
+            "count": points,
+            "hnsw_indexed": indexed,
+        }
 
     # search -----------------------------------------------------------------------------
 
@@ -486,7 +519,12 @@ def _item(spec: Mapping[str, Any], max_bytes: int) -> Item | ItemError:
     try:
         return item_from_dict(spec, max_bytes=max_bytes)
     except BadInput as exc:
-        return ItemError(str(spec.get("id") or spec.get("path") or spec.get("url") or "item"), exc)
+        given = spec.get("id")
+        return ItemError(
+            str(given or spec.get("path") or spec.get("url") or "item"),
+            exc,
+            id=None if given is None else str(given),
+        )
 
 
 def _record(point: StoredPoint) -> dict[str, Any]:

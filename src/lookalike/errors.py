@@ -11,8 +11,9 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     │   ├── InvalidFilter             400 / 2   a filter we cannot translate
     │   ├── InvalidQuery              400 / 2
     │   ├── UnsafeImage               422 / 2   refused by moderation (``on_unsafe`` reject)
-    │   └── FetchError                400 / 2   a URL that could not be fetched
-    │       └── ForbiddenAddress      400 / 2   loopback / private / link-local, not allowed
+    │   ├── FetchError                400 / 2   a URL that could not be fetched
+    │   │   └── ForbiddenAddress      400 / 2   loopback / private / link-local, not allowed
+    │   └── ForbiddenPath             400 / 2   a server-side path outside the allowed roots
     ├── NotFound                      404 / 3   unknown collection or record
     ├── Conflict                      409 / 4   exists already, model mismatch
     │   └── StoreLocked               409 / 4   another process holds the collection
@@ -78,6 +79,10 @@ class FetchError(BadInput):
 
 class ForbiddenAddress(FetchError):
     code = "forbidden_address"
+
+
+class ForbiddenPath(BadInput):
+    code = "forbidden_path"
 
 
 class NotFound(LookalikeError):

@@ -9,6 +9,7 @@ the store, so an interrupted run loses nothing it reported and a rerun resumes.
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
 import os
 import threading
@@ -24,13 +25,15 @@ from typing import Any, Literal
 
 from lookalike.config import Settings
 from lookalike.errors import BadInput, Conflict, LookalikeError, UnsafeImage
-from lookalike.images import decode
+from lookalike.images import decode, encode_thumbnail
 from lookalike.signals.base import Preparer, Signal
 from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
-from lookalike.store.base import CollectionStore, StoredPoint, Vector
+from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, Vector
 
 #: Below this many images to decode, a process pool costs more than it saves.
 POOL_MIN_ITEMS = 16
+#: Longer side, in pixels, of the thumbnails kept by collections made with ``thumbnails``.
+THUMBNAIL_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class DecodePlan:
     max_pixels: int
     max_bytes: int
     preparers: tuple[tuple[str, Preparer], ...]
+    thumbnail_side: int = 0
+    """Longer side of the JPEG thumbnail kept with each record; 0 keeps none."""
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     """Milliseconds the worker spent on this image: ``decode`` (read, hash, decode) and each
     signal's preparer."""
+    thumbnail: bytes | None = None
 
 
 def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -> Prepared:
@@ -70,17 +76,32 @@ def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -
         start = time.perf_counter()
         outputs[signal] = fn(decoded)
         timings[signal] = 1000 * (time.perf_counter() - start)
+    thumbnail = None
+    if plan.thumbnail_side:
+        start = time.perf_counter()
+        thumbnail = encode_thumbnail(decoded.image, plan.thumbnail_side)
+        timings["thumbnail"] = 1000 * (time.perf_counter() - start)
     return Prepared(
-        digest, decoded.width, decoded.height, decoded.format, len(data), outputs, timings
+        digest,
+        decoded.width,
+        decoded.height,
+        decoded.format,
+        len(data),
+        outputs,
+        timings,
+        thumbnail,
     )
 
 
-def decode_plan(signals: Sequence[Signal], settings: Settings) -> DecodePlan:
+def decode_plan(
+    signals: Sequence[Signal], settings: Settings, *, thumbnails: bool = False
+) -> DecodePlan:
     return DecodePlan(
         min_side=max(s.min_side for s in signals),
         max_pixels=settings.max_pixels,
         max_bytes=settings.max_image_bytes,
         preparers=tuple((s.name, s.preparer) for s in signals),
+        thumbnail_side=THUMBNAIL_SIDE if thumbnails else 0,
     )
 
 
@@ -118,6 +139,34 @@ class UnsafeNote:
     action: str
 
 
+OutcomeStatus = Literal["indexed", "skipped", "updated", "duplicate", "failed"]
+
+
+@dataclass
+class Outcome:
+    """What became of one input item, so a caller can answer per item."""
+
+    index: int
+    """Position of the item in the run's input."""
+    id: str | None
+    """The record id (None when the item failed before it had one)."""
+    source: str
+    status: OutcomeStatus
+    """``indexed`` (written), ``skipped`` (unchanged), ``updated`` (unchanged image, new
+    metadata or group), ``duplicate`` (a copy left out by ``on_duplicate="skip"``), ``failed``."""
+    code: str | None = None
+    message: str | None = None
+    duplicate_of: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "id": self.id, "status": self.status}
+        if self.code is not None:
+            out["error"] = {"code": self.code, "message": self.message}
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
+        return out
+
+
 @dataclass
 class IngestReport:
     indexed: int = 0
@@ -137,6 +186,8 @@ class IngestReport:
     its model calls in this process), in milliseconds."""
     seconds: float = 0.0
     index_built: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+    """One per input item, in input order."""
 
     @property
     def rate(self) -> float:
@@ -155,6 +206,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.rate, 2),
             "index_built": self.index_built,
+            "outcomes": [o.to_dict() for o in self.outcomes],
         }
 
 
@@ -221,6 +273,7 @@ class Ingest:
         on_duplicate: OnDuplicate = "allow",
         duplicate_check: DuplicateCheck | None = None,
         on_unsafe: OnUnsafe = "allow",
+        thumbnails: bool = False,
     ) -> None:
         if on_duplicate != "allow" and duplicate_check is None:
             raise BadInput("on_duplicate needs the duplicate signal in the collection")
@@ -235,7 +288,7 @@ class Ingest:
         self.signals = list(signals)
         self.settings = settings
         self.model_id = model_id
-        self.plan = decode_plan(signals, settings)
+        self.plan = decode_plan(signals, settings, thumbnails=thumbnails)
         self.progress = progress
         self.report = IngestReport()
         self._batch: list[tuple[Item, Prepared, dict[str, Any] | None]] = []
@@ -248,12 +301,15 @@ class Ingest:
         self._worker_images = 0
         self._embed_ms: dict[str, float] = {}
         self._embed_images = 0
+        self._position: dict[int, int] = {}
+        """id() of each input entry -> its index in the input, for the per-item outcomes."""
 
     def run(
         self, items: Sequence[Item | ItemError], *, prune_roots: Sequence[Path] = ()
     ) -> IngestReport:
         start = time.perf_counter()
         self._total = len(items)
+        self._position = {id(entry): n for n, entry in enumerate(items)}
         self._executor = _pool(self.settings, sum(isinstance(i, Item) for i in items))
         window: deque[tuple[Item, bytes | None, Future[Prepared], dict[str, Any] | None]] = deque()
         max_inflight = max(2 * self.settings.batch_size, 8)
@@ -272,6 +328,7 @@ class Ingest:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self.report.seconds = time.perf_counter() - start
             self.report.ms_per_image = self._ms_per_image()
+            self.report.outcomes.sort(key=lambda o: o.index)
         if prune_roots:
             self.report.pruned = self._prune(prune_roots, items)
         if self.store.needs_index():
@@ -289,12 +346,12 @@ class Ingest:
         urls: dict[str, list[Item]] = {}
         for item in chunk:
             if isinstance(item, ItemError):
-                self._fail(item.source, item.error)
+                self._fail(item, item.error)
                 continue
             if item.id in self._seen:
                 first = self._seen[item.id]
                 message = f"id {item.id!r} is given twice in this run (first by {first})"
-                self._fail(item.source, Conflict(message))
+                self._fail(item, Conflict(message))
                 continue
             self._seen[item.id] = item.source
             old = existing.get(item.id)
@@ -303,7 +360,7 @@ class Ingest:
                     stat = item.path.stat()
                 except OSError as exc:
                     reason = exc.strerror or type(exc).__name__
-                    self._fail(item.source, BadInput(f"cannot read {item.path}: {reason}"))
+                    self._fail(item, BadInput(f"cannot read {item.path}: {reason}"))
                     continue
                 if (
                     old is not None
@@ -323,7 +380,7 @@ class Ingest:
         for url, result in fetcher.fetch_many(list(urls)):
             for item in urls[url]:
                 if isinstance(result, LookalikeError):
-                    self._fail(item.source, result)
+                    self._fail(item, result)
                 else:
                     yield item, result, existing.get(item.id)
 
@@ -354,7 +411,7 @@ class Ingest:
         try:
             prepared = future.result()
         except LookalikeError as exc:
-            self._fail(item.source, exc)
+            self._fail(item, exc)
             return
         except BrokenProcessPool:
             # A worker died: this item, or another one in flight with it, crashed the decoder.
@@ -366,10 +423,10 @@ class Ingest:
                 f"{item.source}: the decoder crashed on this image (or the decode workers "
                 "could not start: scripts must index under `if __name__ == '__main__':`)"
             )
-            self._fail(item.source, LookalikeError(message))
+            self._fail(item, LookalikeError(message))
             return
         except Exception as exc:  # a decoder bug must cost one item, not the run
-            self._fail(item.source, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))
+            self._fail(item, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))
             return
         self._worker_images += 1
         for name, ms in prepared.timings.items():
@@ -406,6 +463,8 @@ class Ingest:
         points = [(item, point) for item, point in points if self._moderated(item, point)]
         if self.on_duplicate == "allow":
             self.store.upsert([point for _, point in points])
+            for item, _ in points:
+                self._outcome(item, "indexed")
             self.report.indexed += len(points)
             self._done += len(points)
             self._emit()
@@ -420,7 +479,7 @@ class Ingest:
         nsfw = float(point.payload.get("nsfw", 0.0))
         if self.on_unsafe == "reject":
             message = f"{item.source}: refused as unsafe (nsfw {nsfw:.3f})"
-            self._fail(item.source, UnsafeImage(message, detail={"nsfw": nsfw}))
+            self._fail(item, UnsafeImage(message, detail={"nsfw": nsfw}))
             return False
         self.report.unsafe.append(UnsafeNote(item.source, item.id, nsfw, self.on_unsafe))
         return True
@@ -448,18 +507,20 @@ class Ingest:
             original, score = found
             if self.on_duplicate == "reject":
                 message = f"{item.source} is a copy of {original!r} (score {score:.3f})"
-                self._fail(item.source, Conflict(message, detail={"duplicate_of": original}))
+                self._fail(item, Conflict(message, detail={"duplicate_of": original}), original)
                 return
             self.report.duplicates.append(
                 DuplicateNote(item.source, item.id, original, round(score, 6), self.on_duplicate)
             )
             if self.on_duplicate == "skip":
+                self._outcome(item, "duplicate", duplicate_of=original)
                 self.report.skipped += 1
                 self._done += 1
                 self._emit()
                 return
             point.payload["duplicate_of"] = {"id": original, "score": round(score, 6)}
         self.store.upsert([point])
+        self._outcome(item, "indexed", duplicate_of=found[0] if found else None)
         self.report.indexed += 1
         self._done += 1
         self._emit()
@@ -484,6 +545,11 @@ class Ingest:
             "signals": [s.name for s in self.signals],
             **_file_stat(item),
             **{k: v for s in self.signals for k, v in s.payload(prepared.outputs[s.name]).items()},
+            **(
+                {THUMBNAIL: base64.b64encode(prepared.thumbnail).decode("ascii")}
+                if prepared.thumbnail is not None
+                else {}
+            ),
         }
 
     def _unchanged(
@@ -495,18 +561,43 @@ class Ingest:
         if item.group is not None and item.group != old.get("group"):
             changes["group"] = item.group
         if {k for k in changes if k in ("metadata", "group")}:
+            self._outcome(item, "updated")
             self.report.updated += 1
         else:
+            self._outcome(item, "skipped")
             self.report.skipped += 1
         if changes:
             self.store.set_payload([item.id], changes)
         self._done += 1
         self._emit()
 
-    def _fail(self, source: str, error: LookalikeError) -> None:
-        self.report.failed.append(Failure(source, error.code, error.message))
+    def _fail(
+        self, entry: Item | ItemError, error: LookalikeError, duplicate_of: str | None = None
+    ) -> None:
+        self.report.failed.append(Failure(entry.source, error.code, error.message))
+        self._outcome(entry, "failed", error=error, duplicate_of=duplicate_of)
         self._done += 1
         self._emit()
+
+    def _outcome(
+        self,
+        entry: Item | ItemError,
+        status: OutcomeStatus,
+        *,
+        error: LookalikeError | None = None,
+        duplicate_of: str | None = None,
+    ) -> None:
+        self.report.outcomes.append(
+            Outcome(
+                index=self._position.get(id(entry), -1),
+                id=entry.id,
+                source=entry.source,
+                status=status,
+                code=error.code if error else None,
+                message=error.message if error else None,
+                duplicate_of=duplicate_of,
+            )
+        )
 
     def _prune(self, roots: Sequence[Path], items: Sequence[Item | ItemError]) -> int:
         """Delete records whose file under one of ``roots`` is gone."""

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ __all__ = [
     "content_hash",
     "decode_base64",
     "iter_items",
+    "json_lines",
     "read_file_bytes",
 ]
 
@@ -65,6 +66,8 @@ class ItemError:
 
     source: str
     error: LookalikeError
+    id: str | None = None
+    """The record id the entry asked for, when it got that far."""
 
 
 def content_hash(data: bytes) -> str:
@@ -283,21 +286,29 @@ def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | ItemErr
         yield 0, ItemError(str(path), BadInput(f"cannot read {path}: {exc.strerror}"))
         return
     with fh:
-        for number, raw in enumerate(fh, start=1):
-            where = f"{path}:{number}"
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
-                if not text:
-                    continue
-                obj = json.loads(text)
-            except (UnicodeDecodeError, ValueError) as exc:
-                yield number, ItemError(where, BadInput(f"{path}, line {number}: {exc}"))
+        yield from json_lines(fh, str(path))
+
+
+def json_lines(
+    lines: Iterable[bytes], name: str
+) -> Iterator[tuple[int, dict[str, Any] | ItemError]]:
+    """(line number, object) for each non-blank line of a JSONL text named ``name`` (a file,
+    a request body); a bad line becomes an ItemError naming it."""
+    for number, raw in enumerate(lines, start=1):
+        where = f"{name}:{number}"
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+            if not text:
                 continue
-            if not isinstance(obj, dict):
-                error = BadInput(f"{path}, line {number}: expected a JSON object")
-                yield number, ItemError(where, error)
-                continue
-            yield number, obj
+            obj = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as exc:
+            yield number, ItemError(where, BadInput(f"{name}, line {number}: {exc}"))
+            continue
+        if not isinstance(obj, dict):
+            error = BadInput(f"{name}, line {number}: expected a JSON object")
+            yield number, ItemError(where, error)
+            continue
+        yield number, obj
 
 
 def _pick(obj: dict[str, Any], keys: Sequence[str]) -> Any:

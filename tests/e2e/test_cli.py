@@ -345,3 +345,16 @@ def test_text_search_shows_the_matched_lines(env: dict[str, str], tmp_path: Path
     assert "hours" in line["text"].lower() and line["words"] == ["hours"]
     table = run(env, "search", "-c", "signs", "-t", "launch", "--signal", "text").stdout
     assert "launch.jpg" in table and "Launch Pad" in table and "hours.jpg" not in table
+
+
+def test_thumbnails_option_of_create_and_index(env: dict[str, str], photos: Path) -> None:
+    made = json.loads(
+        run(env, "collections", "create", "t", "--signals", "duplicate", "--thumbnails").stdout
+    )
+    assert made["thumbnails"] is True and made["count"] == 0
+    out = run(env, "index", str(photos), "-c", "t2", "--signals", "duplicate", "--thumbnails")
+    assert "indexed" in out.stderr
+    with Engine(Settings(data_dir=Path(env["LOOKALIKE_DATA_DIR"]))) as engine:
+        assert engine.collection("t").thumbnails
+        jpeg = engine.collection("t2").thumbnail("rocket.jpg")
+        assert jpeg[:3] == b"\xff\xd8\xff"

@@ -15,6 +15,12 @@ from typing import Any, Literal, Protocol
 from lookalike.errors import BadInput
 from lookalike.filters import Node
 
+THUMBNAIL = "thumbnail"
+"""Payload field holding a record's JPEG thumbnail (base64), in collections that keep one."""
+RETRIEVE_ONLY: tuple[str, ...] = (THUMBNAIL,)
+"""Bulky payload fields that search and scroll leave out; :meth:`CollectionStore.retrieve`
+returns them."""
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _POINT_NAMESPACE = uuid.UUID("6b1f3c2e-8a4d-5e7f-9c0b-1d2e3f405162")
 

@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +29,7 @@ import qdrant_edge as qe
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
 from lookalike.store.base import (
+    RETRIEVE_ONLY,
     Hit,
     MultiVector,
     SparseVector,
@@ -217,11 +219,16 @@ class EdgeCollection:
         offset: str | None = None,
         with_vectors: bool = False,
     ) -> tuple[list[StoredPoint], str | None]:
+        if offset is not None:
+            try:
+                uuid.UUID(offset)
+            except ValueError:
+                raise BadInput(f"invalid offset {offset!r}: give a next_offset of a page") from None
         request = qe.ScrollRequest(
             offset=offset,
             limit=limit,
             filter=to_edge_filter(filter, point_id=point_id),
-            with_payload=True,
+            with_payload=_light_payload(),
             with_vector=with_vectors,
         )
         records, next_offset = _call(self._shard.scroll, request)
@@ -318,6 +325,11 @@ def _call(fn: Any, *args: Any) -> Any:
         raise StoreUnavailable(f"store error: {text}") from exc
 
 
+def _light_payload() -> Any:
+    """The payload without its bulky fields (thumbnails), for search and scroll."""
+    return qe.PayloadSelector.Exclude(list(RETRIEVE_ONLY))
+
+
 def _to_edge(vector: Vector | Sequence[float]) -> Any:
     if isinstance(vector, SparseVector):
         return qe.SparseVector(list(vector.indices), [float(x) for x in vector.values])
@@ -346,7 +358,7 @@ def _request(
         query=scoring,
         filter=to_edge_filter(filter, point_id=point_id),
         score_threshold=score_threshold,
-        with_payload=True,
+        with_payload=_light_payload(),
         with_vector=with_vectors,
     )
 

@@ -1,0 +1,217 @@
+"""Background ingest jobs: large batches are indexed by a small thread pool while the client
+polls ``GET /jobs/{id}``.
+
+Jobs live in memory: a restart forgets them (and a job cut short by it stops where it was), but
+every record a job reported as indexed is in the store, since the engine counts a record only
+once its batch is written. Finished jobs are kept for inspection, the most recent
+:data:`KEEP_FINISHED` of them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from lookalike.api.state import ServerState
+from lookalike.engine import Collection
+from lookalike.errors import LookalikeError, NotFound
+from lookalike.ingest import IngestReport, OnDuplicate, Progress
+from lookalike.sources import Item, ItemError
+
+__all__ = ["Job", "JobRegistry", "job_registry"]
+
+KEEP_FINISHED = 200
+"""Finished jobs remembered; older ones are forgotten first."""
+
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class _Cancelled(Exception):
+    """Raised from the progress callback to stop a job between two items."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class Job:
+    id: str
+    collection: str
+    total: int
+    status: JobStatus = "queued"
+    done: int = 0
+    indexed: int = 0
+    failed: int = 0
+    phase: str = "queued"
+    created_at: str = field(default_factory=_now)
+    started_at: str | None = None
+    finished_at: str | None = None
+    report: IngestReport | None = None
+    error: dict[str, Any] | None = None
+    _started: float | None = field(default=None, init=False, repr=False)
+    _ended: float | None = field(default=None, init=False, repr=False)
+    _cancel: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
+
+    @property
+    def rate(self) -> float:
+        """Images indexed per second since the job started."""
+        if self._started is None:
+            return 0.0
+        elapsed = (self._ended or time.monotonic()) - self._started
+        return self.indexed / elapsed if elapsed > 0 else 0.0
+
+    def to_dict(self, *, report: bool = True) -> dict[str, Any]:
+        """The job as the API shows it; ``report=False`` leaves the final report out."""
+        out = {
+            "id": self.id,
+            "collection": self.collection,
+            "status": self.status,
+            "phase": self.phase,
+            "total": self.total,
+            "done": self.done,
+            "indexed": self.indexed,
+            "failed": self.failed,
+            "rate": round(self.rate, 2),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+        }
+        if report:
+            out["report"] = self.report.to_dict() if self.report is not None else None
+        return out
+
+
+class JobRegistry:
+    """Runs ingest jobs one at a time by default (they share the machine with searches)."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lookalike-job")
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(
+        self,
+        collection: Collection,
+        items: Sequence[Item | ItemError],
+        *,
+        on_duplicate: OnDuplicate = "allow",
+    ) -> Job:
+        job = Job(id=uuid.uuid4().hex, collection=collection.name, total=len(items))
+        with self._lock:
+            if self._closed:
+                raise LookalikeError("the server is shutting down; no new jobs")
+            self._jobs[job.id] = job
+            self._forget_old()
+        self._pool.submit(self._run, job, collection, items, on_duplicate)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r} (jobs are forgotten when the server restarts)")
+        return job
+
+    def jobs(self) -> list[Job]:
+        """Every job remembered, newest first."""
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
+
+    def active(self, collection: str) -> list[Job]:
+        """Jobs queued or running on ``collection``."""
+        return [j for j in self.jobs() if j.collection == collection and not j.finished]
+
+    def cancel(self, job_id: str) -> Job:
+        """Ask a job to stop after the item in hand; what it indexed so far stays."""
+        job = self.get(job_id)
+        job._cancel.set()
+        return job
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking jobs, cancel the ones in hand and wait (up to ``timeout``) for them."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job._cancel.set()
+        self._pool.shutdown(wait=False, cancel_futures=False)
+        deadline = time.monotonic() + timeout
+        for job in jobs:
+            while not job.finished and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+    def _run(
+        self,
+        job: Job,
+        collection: Collection,
+        items: Sequence[Item | ItemError],
+        on_duplicate: OnDuplicate,
+    ) -> None:
+        if job._cancel.is_set():
+            self._finish(job, "cancelled")
+            return
+        job.status, job.phase = "running", "indexing"
+        job.started_at, job._started = _now(), time.monotonic()
+        try:
+            job.report = collection.add(
+                items, progress=self._progress(job), on_duplicate=on_duplicate
+            )
+        except _Cancelled:
+            self._finish(job, "cancelled")
+        except LookalikeError as exc:
+            job.error = exc.to_dict()
+            self._finish(job, "failed")
+        except Exception as exc:  # a job must end in a state the client can read
+            job.error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+            self._finish(job, "failed")
+        else:
+            self._finish(job, "done")
+
+    @staticmethod
+    def _progress(job: Job) -> Callable[[Progress], None]:
+        def update(p: Progress) -> None:
+            job.done, job.indexed, job.failed, job.phase = p.done, p.indexed, p.failed, p.phase
+            if job._cancel.is_set():
+                raise _Cancelled
+
+        return update
+
+    @staticmethod
+    def _finish(job: Job, status: JobStatus) -> None:
+        job._ended = time.monotonic()
+        job.finished_at = _now()
+        job.phase = status
+        if job.report is not None:
+            job.indexed, job.failed = job.report.indexed, len(job.report.failed)
+            job.done = job.total
+        job.status = status  # last: a client seeing the status sees the rest
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self._jobs.values() if j.finished]
+        finished.sort(key=lambda j: j.finished_at or "")
+        for job in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self._jobs[job.id]
+
+
+def job_registry(state: ServerState) -> JobRegistry:
+    """The server's registry, made on first use and closed when the server stops."""
+    with state.lock:
+        registry = state.extras.get("jobs")
+        if registry is None:
+            registry = state.extras["jobs"] = JobRegistry()
+            state.extras.setdefault("on_shutdown", []).append(registry.close)
+        assert isinstance(registry, JobRegistry)
+        return registry

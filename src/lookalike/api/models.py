@@ -1,0 +1,49 @@
+"""Request bodies of the collection and record routes (Pydantic), as docs/server.md gives them.
+
+Record items stay plain JSON objects: the engine's own item parser reads them, so that one bad
+item fails alone instead of failing the whole request's validation."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OnDuplicateField = Literal["allow", "flag", "skip", "reject"]
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="1-64 letters, digits, '_', '-' or '.'")
+    signals: list[str] | str | None = Field(
+        None, description="e.g. ['semantic', 'duplicate'] or 'semantic,duplicate'"
+    )
+    model: str | None = Field(None, description="a known model name (default: the server's)")
+    thumbnails: bool = Field(False, description="keep a small JPEG of each image")
+
+
+class RecordsAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Any] = Field(
+        description='objects: {"id"?, "url" | "base64" | "path", "metadata"?, "group"?}'
+    )
+    on_duplicate: OnDuplicateField = "allow"
+    background: bool | None = Field(
+        None, description="run as a job (default: for batches of more than 15 items)"
+    )
+
+
+class RecordUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Any] | None = None
+    group: str | None = None
+    merge: bool = Field(False, description="add to the metadata instead of replacing it")
+
+
+class RecordsDelete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(min_length=1)

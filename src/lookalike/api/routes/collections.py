@@ -1,0 +1,57 @@
+"""Collections: create, list, show, drop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from lookalike.api.jobs import job_registry
+from lookalike.api.models import CollectionCreate
+from lookalike.api.state import State
+from lookalike.errors import BadInput, Conflict
+from lookalike.models.specs import find_spec
+
+router = APIRouter(tags=["collections"])
+
+
+@router.get("/collections")
+def list_collections(state: State) -> dict[str, Any]:
+    names = state.engine.list_collections()
+    return {"collections": [state.collection(name).info() for name in names]}
+
+
+@router.post("/collections", status_code=201)
+def create_collection(body: CollectionCreate, state: State) -> dict[str, Any]:
+    model = body.model
+    if model is not None and model != state.settings.default_model and find_spec(model) is None:
+        # A model folder is a path on the server's disk: only its operator names one.
+        raise BadInput(
+            f"unknown model {model!r}: give a known model name (lookalike models list), or "
+            "leave it out for the server's default model"
+        )
+    with state.lock:
+        collection = state.engine.create_collection(
+            body.name, signals=body.signals, model=model, thumbnails=body.thumbnails
+        )
+        return collection.info()
+
+
+@router.get("/collections/{name}")
+def get_collection(name: str, state: State) -> dict[str, Any]:
+    return state.collection(name).info()
+
+
+@router.delete("/collections/{name}")
+def drop_collection(name: str, state: State) -> dict[str, Any]:
+    with state.lock:
+        state.collection(name)  # NotFound first
+        busy = job_registry(state).active(name)
+        if busy:
+            raise Conflict(
+                f"collection {name!r} is being indexed by job {busy[0].id}; wait for it or "
+                f"cancel it (DELETE /jobs/{busy[0].id})",
+                detail={"jobs": [j.id for j in busy]},
+            )
+        state.engine.drop_collection(name)
+    return {"deleted": name}

@@ -1,0 +1,194 @@
+"""Records: add (JSON, multipart upload, JSONL), get, update, delete, list, count, thumbnails.
+
+Adding answers with one outcome per item; a batch of more than :data:`SYNC_MAX_ITEMS` items
+(or one sent with ``background``) becomes a job (``202``, then ``GET /jobs/{id}``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from lookalike.api.items import jsonl_items, request_items, upload_items
+from lookalike.api.jobs import job_registry
+from lookalike.api.models import OnDuplicateField, RecordsAdd, RecordsDelete, RecordUpdate
+from lookalike.api.state import ServerState, State
+from lookalike.errors import BadInput, NotFound
+from lookalike.ingest import POOL_MIN_ITEMS
+from lookalike.sources import Item, ItemError
+
+router = APIRouter(tags=["records"])
+
+SYNC_MAX_ITEMS = POOL_MIN_ITEMS - 1
+"""Batches up to this size are answered when done, decoded in this process; larger ones run as
+a job unless told otherwise (starting decode worker processes costs a second or more, which a
+waiting request should not pay)."""
+THUMBNAIL_MAX_AGE = 300
+"""Seconds a client may reuse a thumbnail before asking again (with its ETag)."""
+
+_RECORDS = "/collections/{name}/records"
+_JSONL_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post(_RECORDS, response_model=None)
+def add_records(name: str, body: RecordsAdd, state: State) -> dict[str, Any] | JSONResponse:
+    items = request_items(body.items, state.settings)
+    return _ingest(state, name, items, body.on_duplicate, body.background)
+
+
+@router.post(f"{_RECORDS}/upload", response_model=None)
+def upload_records(
+    name: str,
+    state: State,
+    files: Annotated[list[UploadFile], File(description="one or many image files")],
+    metadata: Annotated[
+        str | None, Form(description="JSON: one object for all files, or a list, one per file")
+    ] = None,
+    ids: Annotated[
+        list[str] | None, Form(description="one id per file (repeat the field, or a JSON list)")
+    ] = None,
+    group: Annotated[str | None, Form()] = None,
+    on_duplicate: Annotated[OnDuplicateField, Form()] = "allow",
+    background: Annotated[bool | None, Form()] = None,
+) -> dict[str, Any] | JSONResponse:
+    uploads = [(f.filename or "", f.file.read()) for f in files]
+    items = upload_items(
+        uploads,
+        state.settings,
+        ids=_ids(ids),
+        metadata=_metadata(metadata),
+        group=group,
+    )
+    return _ingest(state, name, items, on_duplicate, background)
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post(f"{_RECORDS}/jsonl", response_model=None, openapi_extra=_JSONL_BODY)
+def add_jsonl(
+    name: str,
+    state: State,
+    body: Annotated[bytes, Depends(_body)],
+    on_duplicate: OnDuplicateField = "allow",
+    background: bool | None = None,
+) -> dict[str, Any] | JSONResponse:
+    items = jsonl_items(body, state.settings)
+    return _ingest(state, name, items, on_duplicate, background)
+
+
+@router.post(f"{_RECORDS}/delete")
+def delete_records(name: str, body: RecordsDelete, state: State) -> dict[str, Any]:
+    return {"deleted": state.collection(name).delete(body.ids)}
+
+
+@router.get(_RECORDS)
+def list_records(
+    name: str,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: str | None = None,
+    filter: Annotated[str | None, Query(description="a filter as JSON")] = None,
+) -> dict[str, Any]:
+    records, next_offset = state.collection(name).list_records(
+        filter=filter, limit=limit, offset=offset
+    )
+    return {"records": records, "next_offset": next_offset}
+
+
+@router.get("/collections/{name}/count")
+def count_records(
+    name: str,
+    state: State,
+    filter: Annotated[str | None, Query(description="a filter as JSON")] = None,
+) -> dict[str, Any]:
+    return {"count": state.collection(name).count(filter)}
+
+
+@router.get(f"{_RECORDS}/{{record_id:path}}")
+def get_record(name: str, record_id: str, state: State) -> dict[str, Any]:
+    return state.collection(name).get(record_id)
+
+
+@router.patch(f"{_RECORDS}/{{record_id:path}}")
+def update_record(name: str, record_id: str, body: RecordUpdate, state: State) -> dict[str, Any]:
+    return state.collection(name).update(
+        record_id, metadata=body.metadata, group=body.group, merge=body.merge
+    )
+
+
+@router.delete(f"{_RECORDS}/{{record_id:path}}")
+def delete_record(name: str, record_id: str, state: State) -> dict[str, Any]:
+    collection = state.collection(name)
+    if not collection.delete([record_id])[record_id]:
+        raise NotFound(f"no record {record_id!r} in collection {name!r}")
+    return {"deleted": record_id}
+
+
+@router.get(
+    "/collections/{name}/thumbnails/{record_id:path}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 304: {"description": "not modified"}},
+)
+def thumbnail(name: str, record_id: str, request: Request, state: State) -> Response:
+    data = state.collection(name).thumbnail(record_id)
+    etag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={THUMBNAIL_MAX_AGE}"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type="image/jpeg", headers=headers)
+
+
+def _ingest(
+    state: ServerState,
+    name: str,
+    items: Sequence[Item | ItemError],
+    on_duplicate: OnDuplicateField,
+    background: bool | None,
+) -> dict[str, Any] | JSONResponse:
+    collection = state.collection(name)
+    if background is None:
+        background = len(items) > SYNC_MAX_ITEMS
+    if not background:
+        return collection.add(items, on_duplicate=on_duplicate).to_dict()
+    if on_duplicate != "allow" and "duplicate" not in collection.config["signals"]:
+        raise BadInput(f"on_duplicate needs the duplicate signal, which {name!r} does not have")
+    job = job_registry(state).submit(collection, items, on_duplicate=on_duplicate)
+    return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/jobs/{job.id}"})
+
+
+def _ids(values: list[str] | None) -> list[str] | None:
+    if values is not None and len(values) == 1 and values[0].lstrip().startswith("["):
+        parsed = _json_field("ids", values[0])
+        if not isinstance(parsed, list) or not all(isinstance(v, str | int) for v in parsed):
+            raise BadInput("ids: expected a JSON list of strings")
+        return [str(v) for v in parsed]
+    return values
+
+
+def _metadata(value: str | None) -> dict[str, Any] | list[dict[str, Any]] | None:
+    if value is None or not value.strip():
+        return None
+    parsed = _json_field("metadata", value)
+    if isinstance(parsed, dict):
+        return parsed
+    if isinstance(parsed, list) and all(isinstance(v, dict) for v in parsed):
+        return parsed
+    raise BadInput("metadata: expected a JSON object, or a list of objects (one per file)")
+
+
+def _json_field(field: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise BadInput(f"{field}: not valid JSON ({exc})") from None

@@ -1,0 +1,34 @@
+"""Image bytes as clients send them: JPEG/PNG files, base64 text, and broken variants."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from tests.support.samples import photo
+
+
+def image_bytes(name: str, fmt: str = "JPEG", *, side: int | None = None) -> bytes:
+    """A sample photo encoded as ``fmt``, optionally shrunk to ``side`` pixels at most."""
+    im = photo(name)
+    if side is not None:
+        im.thumbnail((side, side))
+    out = io.BytesIO()
+    im.save(out, fmt)
+    return out.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def corrupt_jpeg() -> bytes:
+    """A JPEG signature followed by bytes that are no JPEG."""
+    return b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 3]
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
