@@ -40,7 +40,7 @@ MAX_PAGE_SIZE = 10_000
 _CURSORS = "compat.ximilar.cursors"
 
 
-class _Request(BaseModel):
+class FieldsRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     fields_to_return: list[str] | None = Field(
@@ -51,13 +51,13 @@ class _Request(BaseModel):
     )
 
 
-class RecordsRequest(_Request):
+class RecordsRequest(FieldsRequest):
     records: list[dict[str, Any]] = Field(
         description="Records: `_id`, one of `_url` / `_base64`, and free fields."
     )
 
 
-class KnnRequest(_Request):
+class KnnRequest(FieldsRequest):
     query_record: dict[str, Any] | None = Field(
         default=None, description="`_id` of a record, or an image as `_url` / `_base64`."
     )
@@ -67,7 +67,7 @@ class KnnRequest(_Request):
     k: int = Field(default=5, ge=1, le=MAX_TOP_K)
 
 
-class RandomRequest(_Request):
+class RandomRequest(FieldsRequest):
     count: int = Field(default=10, ge=1, le=1000)
 
 
@@ -88,6 +88,12 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         route_class=ximilar.XimilarRoute,
         include_in_schema=in_schema,
         tags=["compatibility: Ximilar"],
+        responses={
+            400: {"description": "Bad request; `status.text` says why"},
+            401: {"description": "No API key"},
+            403: {"description": "Wrong API key"},
+            404: {"description": "Unknown collection or record"},
+        },
     )
 
     @router.post("/insert")
@@ -218,12 +224,12 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         name: CollectionId,
         size: Annotated[int | None, Query(ge=0, le=MAX_PAGE_SIZE)] = None,
         page: Annotated[int, Query(ge=1)] = 1,
-        body: Annotated[_Request | None, Body()] = None,
+        body: Annotated[FieldsRequest | None, Body()] = None,
     ) -> dict[str, Any]:
         """Records a page at a time (`size`, `page` from 1; `next` while more follow), or all
         of them without `size`."""
         collection = state.collection(name)
-        options = body or _Request()
+        options = body or FieldsRequest()
         filter = ximilar.translate_filter(options.filter)
         answer: dict[str, Any] = {}
         if not size:
@@ -250,10 +256,12 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         shown = [_shown(r, options.fields_to_return) for r in records]
         return ximilar.ok(answer_records=shown, answer_count=len(shown))
 
-    @router.api_route("/ping", methods=["GET", "POST"])
     def ping() -> dict[str, Any]:
         """Is the service up (and, with keys configured, is the token accepted)."""
         return ximilar.ok()
+
+    router.add_api_route("/ping", ping, methods=["POST"], name="ping")
+    router.add_api_route("/ping", ping, methods=["GET"], name="ping_get")
 
     return router
 
