@@ -20,7 +20,8 @@ def presented_key(request: Request) -> str | None:
         return key.strip()
     auth = request.headers.get("authorization", "")
     scheme, _, value = auth.partition(" ")
-    if scheme.lower() in ("bearer", "token") and value.strip():
+    # "JWT": the Ximilar client's scheme for tokens of 70 characters or more
+    if scheme.lower() in ("bearer", "token", "jwt") and value.strip():
         return value.strip()
     return None
 

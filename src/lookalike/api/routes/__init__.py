@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lookalike.api.routes import collections, health, jobs, records
+from lookalike.api.routes import (
+    collections,
+    compat_vecstore,
+    compat_ximilar,
+    health,
+    jobs,
+    records,
+)
 
-ROUTERS: list[APIRouter] = [health.router, collections.router, records.router, jobs.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    collections.router,
+    records.router,
+    jobs.router,
+    compat_vecstore.router,
+    compat_ximilar.router,
+]

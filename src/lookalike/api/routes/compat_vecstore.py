@@ -1,0 +1,106 @@
+"""Vecstore-style routes under ``/api`` (the hosted base URL ends in ``/api``), so code written
+for that service runs against this server by changing the scheme and host of its base URL.
+
+A database id is a collection name; a database that does not exist yet is created by its first
+insert with the server's default signals. See docs/compatibility.md.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from lookalike.api.compat.filters import metadata_filter
+from lookalike.api.compat.inputs import add_items, make_item, query_image
+from lookalike.api.state import State
+from lookalike.errors import BadInput
+from lookalike.search import MAX_TOP_K
+
+router = APIRouter(prefix="/api", tags=["compatibility: Vecstore"])
+
+_NAMES = ("image_url", "image")
+_TEXT_DOCUMENTS = "this server indexes images: send image_url or image (base64), not content"
+
+
+class DocumentRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    image_url: str | None = Field(default=None, description="http(s) URL of the image.")
+    image: str | None = Field(default=None, description="The image as base64 (or a data: URL).")
+    content: str | None = Field(default=None, description="Text documents are not supported here.")
+    metadata: dict[str, Any] | None = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    query: str | None = Field(default=None, description="Text query (the tutorials' name).")
+    content: str | None = Field(default=None, description="Text query (the reference's name).")
+    image_url: str | None = None
+    image: str | None = Field(default=None, description="Query image as base64.")
+    top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="Filter on metadata: equality, `$in` and the other operators."
+    )
+    page: int | None = Field(default=None, ge=1)
+    per_page: int | None = Field(default=None, ge=1)
+
+
+@router.post("/databases/{db_id}/documents")
+def insert_document(db_id: str, body: DocumentRequest, state: State) -> dict[str, Any]:
+    """Index one image with its metadata; answers its `vector_id`."""
+    start = time.perf_counter()
+    if body.content is not None:
+        raise BadInput(_TEXT_DOCUMENTS)
+    item = make_item(
+        url=body.image_url,
+        base64=body.image,
+        metadata=body.metadata,
+        max_bytes=state.settings.max_image_bytes,
+        names=_NAMES,
+    )
+    (outcome,) = add_items(state.collection_or_create(db_id), [item])
+    if outcome.error is not None:
+        raise outcome.error
+    return {"vector_id": item.id, "time": _took(start)}
+
+
+@router.post("/databases/{db_id}/search")
+def search(db_id: str, body: SearchRequest, state: State) -> dict[str, Any]:
+    """Search by text, image URL or base64 image, or by metadata alone (scores are then 0)."""
+    start = time.perf_counter()
+    if body.query is not None and body.content is not None:
+        raise BadInput("give query or content, not both")
+    text = body.query if body.query is not None else body.content
+    image = query_image(
+        url=body.image_url,
+        base64=body.image,
+        max_bytes=state.settings.max_image_bytes,
+        names=_NAMES,
+    )
+    if text is not None and image is not None:
+        raise BadInput("give a text or an image, not both")
+    collection = state.collection(db_id)
+    filter = metadata_filter(body.metadata)
+    if text is None and image is None:
+        records, _ = collection.list_records(filter=filter, limit=body.top_k)
+        results = [_result(r["id"], 0.0, r["metadata"]) for r in records]
+    else:
+        found = collection.search(text=text, image=image, filter=filter, top_k=body.top_k)
+        results = [_result(r.id, r.score, r.metadata) for r in found]
+    if body.page is not None or body.per_page is not None:
+        per_page = body.per_page or body.top_k
+        first = ((body.page or 1) - 1) * per_page
+        results = results[first : first + per_page]
+    return {"results": results, "time": _took(start)}
+
+
+def _result(record_id: str, score: float, metadata: dict[str, Any]) -> dict[str, Any]:
+    return {"vector_id": record_id, "score": round(score, 6), "metadata": metadata}
+
+
+def _took(start: float) -> str:
+    return f"{round((time.perf_counter() - start) * 1000)}ms"

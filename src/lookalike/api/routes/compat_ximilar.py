@@ -1,0 +1,333 @@
+"""Ximilar-style image similarity routes, at the hosted service's paths, so code written for it
+(its ``ximilar-client`` package included) runs against this server by changing its base URL.
+
+The collection comes from the ``collection-id`` header; one that does not exist yet is created
+by its first ``insert`` with the server's default signals. See docs/compatibility.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from lookalike.api.compat import ximilar
+from lookalike.api.compat.inputs import FILE_REFUSED, add_items, make_item, query_image
+from lookalike.api.state import ServerState, State
+from lookalike.engine import Collection
+from lookalike.errors import BadInput, LookalikeError, NotFound
+from lookalike.search import MAX_TOP_K
+from lookalike.sources import Item
+
+SIMILARITY_PREFIXES = (
+    "/similarity/photos/v2",
+    "/similarity/products/v2",
+    "/similarity/products-new/v2",
+    "/similarity/custom/v2",
+    "/similarity/fashion/v2",
+    "/similarity/fashion-new/v2",
+    "/similarity/homedecor/v2",
+    "/photo/search/v2",
+)
+"""The hosted service's visual-similarity endpoints; here they all search the same way."""
+MATCHING_PREFIX = "/image_matching/v2"
+"""Image matching: finds copies, so its searches use the duplicate signal where there is one."""
+SHOWN_PREFIX = SIMILARITY_PREFIXES[0]
+"""The one prefix listed in /docs; the others answer the same but stay out of the schema."""
+MAX_PAGE_SIZE = 10_000
+_CURSORS = "compat.ximilar.cursors"
+
+
+class FieldsRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    fields_to_return: list[str] | None = Field(
+        default=None, description="Fields of each record to answer with; `*` for all."
+    )
+    filter: dict[str, Any] | None = Field(
+        default=None, description="MongoDB-like filter on fields."
+    )
+
+
+class RecordsRequest(FieldsRequest):
+    records: list[dict[str, Any]] = Field(
+        description="Records: `_id`, one of `_url` / `_base64`, and free fields."
+    )
+
+
+class KnnRequest(FieldsRequest):
+    query_record: dict[str, Any] | None = Field(
+        default=None, description="`_id` of a record, or an image as `_url` / `_base64`."
+    )
+    records: list[dict[str, Any]] | None = Field(
+        default=None, description="Several records by `_id`: search near all of them."
+    )
+    k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+
+
+class RandomRequest(FieldsRequest):
+    count: int = Field(default=10, ge=1, le=1000)
+
+
+def collection_id(
+    value: Annotated[str | None, Header(alias="collection-id")] = None,
+) -> str:
+    if not value:
+        raise BadInput("the collection-id header is missing: it names the collection")
+    return value
+
+
+CollectionId = Annotated[str, Depends(collection_id)]
+
+
+def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
+    router = APIRouter(
+        prefix=prefix,
+        route_class=ximilar.XimilarRoute,
+        include_in_schema=in_schema,
+        tags=["compatibility: Ximilar"],
+        responses={
+            400: {"description": "Bad request; `status.text` says why"},
+            401: {"description": "No API key"},
+            403: {"description": "Wrong API key"},
+            404: {"description": "Unknown collection or record"},
+        },
+    )
+
+    @router.post("/insert")
+    def insert(state: State, name: CollectionId, body: RecordsRequest) -> JSONResponse:
+        """Add records (an existing `_id` is replaced); a collection is created on first use."""
+        errors: dict[int, LookalikeError] = {}  # by the record's place in the request
+        items: dict[int, Item] = {}
+        for at, record in enumerate(body.records):
+            try:
+                items[at] = _item(record, state)
+            except LookalikeError as exc:
+                errors[at] = exc
+        if items:
+            added = add_items(state.collection_or_create(name), list(items.values()))
+            for at, outcome in zip(items, added, strict=True):
+                if outcome.error is not None:
+                    errors[at] = outcome.error
+        answer, skipped = [], []
+        for at, record in enumerate(body.records):
+            if at in errors:
+                reason = ximilar.reason(errors[at])
+                skipped.append({**ximilar.echo(record, body.fields_to_return), "_reason": reason})
+            else:
+                fields = ximilar.record_fields(record)
+                item = items[at]
+                answer.append(ximilar.shown(item.id, item.source, fields, body.fields_to_return))
+        if errors and not answer:  # nothing went in: the answer's status says why
+            first = errors[min(errors)]
+            return ximilar.error_response(
+                first.status, first.code, first.message, records=[], skipped_records=skipped
+            )
+        return JSONResponse(ximilar.ok(records=answer, skipped_records=skipped))
+
+    def knn(
+        state: ServerState,
+        name: str,
+        body: KnnRequest,
+        signal: str | None,
+        threshold: float | None = None,
+    ) -> dict[str, Any]:
+        collection = state.collection(name)
+        results = collection.search(
+            **_query(body, collection),
+            filter=ximilar.translate_filter(body.filter),
+            top_k=body.k,
+            signal=signal,
+            threshold=threshold,
+        )
+        answer = {
+            "answer_records": [
+                ximilar.shown(r.id, r.source, r.metadata, body.fields_to_return) for r in results
+            ],
+            "answer_distances": [round(1.0 - r.score, 6) for r in results],
+            "answer_count": len(results),
+        }
+        if body.query_record is not None:
+            answer["query_record"] = ximilar.echo(body.query_record, body.fields_to_return)
+        return ximilar.ok(**answer)
+
+    @router.post("/visualKNN")
+    def visual_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+        """The `k` records most like the query; `answer_distances` are 1 - score."""
+        signal = _duplicate_signal(state.collection(name)) if matching else None
+        return knn(state, name, body, signal)
+
+    @router.post("/visualTagsKNN")
+    def visual_tags_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+        """As visualKNN: tags do not change the ranking here (filter on them instead)."""
+        return visual_knn(state, name, body)
+
+    @router.post("/nearDuplicates")
+    def near_duplicates(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+        """Copies of the query (crops, edits, recompressions), verified by local features."""
+        collection = state.collection(name)
+        collection.signal("duplicate")  # a clear error when the collection has no such signal
+        return knn(state, name, body, "duplicate", collection.copy_threshold)
+
+    @router.post("/get")
+    def get(state: State, name: CollectionId, body: RecordsRequest) -> dict[str, Any]:
+        """Records by `_id`; unknown ones are listed in `skipped_records`."""
+        collection = state.collection(name)
+        found, skipped = [], []
+        for record in body.records:
+            try:
+                stored = collection.get(_record_id(record))
+            except LookalikeError as exc:
+                skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
+                continue
+            found.append(_shown(stored, body.fields_to_return))
+        return ximilar.ok(answer_records=found, answer_count=len(found), skipped_records=skipped)
+
+    @router.post("/update")
+    def update(state: State, name: CollectionId, body: RecordsRequest) -> dict[str, Any]:
+        """Merge each record's fields into the stored one; the image is not indexed again."""
+        collection = state.collection(name)
+        updated, skipped = [], []
+        for record in body.records:
+            try:
+                fields = ximilar.record_fields(record)
+                stored = collection.update(_record_id(record), metadata=fields, merge=True)
+            except LookalikeError as exc:
+                skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
+                continue
+            updated.append(_shown(stored, body.fields_to_return or ["*"]))
+        return ximilar.ok(records=updated, skipped_records=skipped)
+
+    @router.post("/delete")
+    def delete(state: State, name: CollectionId, body: RecordsRequest) -> dict[str, Any]:
+        """Delete records by `_id`; unknown ones are listed in `skipped_records`."""
+        collection = state.collection(name)
+        ids, skipped = [], []
+        for record in body.records:
+            try:
+                ids.append(_record_id(record))
+            except LookalikeError as exc:
+                skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
+        existed = collection.delete(ids) if ids else {}
+        for rid, was in existed.items():
+            if not was:
+                missing = NotFound(f"no record {rid!r} in collection {name!r}")
+                skipped.append({"_id": rid, "_reason": ximilar.reason(missing)})
+        deleted = [{"_id": rid} for rid, was in existed.items() if was]
+        return ximilar.ok(records=deleted, skipped_records=skipped)
+
+    @router.post("/allRecords")
+    def all_records(
+        state: State,
+        name: CollectionId,
+        size: Annotated[int | None, Query(ge=0, le=MAX_PAGE_SIZE)] = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+        body: Annotated[FieldsRequest | None, Body()] = None,
+    ) -> dict[str, Any]:
+        """Records a page at a time (`size`, `page` from 1; `next` while more follow), or all
+        of them without `size`."""
+        collection = state.collection(name)
+        options = body or FieldsRequest()
+        filter = ximilar.translate_filter(options.filter)
+        answer: dict[str, Any] = {}
+        if not size:
+            records = ximilar.all_records(collection, filter)
+        else:
+            cursors = state.extras.setdefault(_CURSORS, ximilar.PageCursors())
+            records, more = ximilar.page_of(
+                collection, filter=filter, size=size, page=page, cursors=cursors
+            )
+            if more:
+                answer["next"] = f"allRecords?size={size}&page={page + 1}"
+        shown = [_shown(r, options.fields_to_return) for r in records]
+        return ximilar.ok(answer_records=shown, answer_count=len(shown), **answer)
+
+    @router.post("/random")
+    def random_records(
+        state: State, name: CollectionId, body: Annotated[RandomRequest | None, Body()] = None
+    ) -> dict[str, Any]:
+        """`count` records drawn at random (among those matching `filter`)."""
+        options = body or RandomRequest()
+        collection = state.collection(name)
+        filter = ximilar.translate_filter(options.filter)
+        records = ximilar.random_records(collection, options.count, filter)
+        shown = [_shown(r, options.fields_to_return) for r in records]
+        return ximilar.ok(answer_records=shown, answer_count=len(shown))
+
+    def ping() -> dict[str, Any]:
+        """Is the service up (and, with keys configured, is the token accepted)."""
+        return ximilar.ok()
+
+    router.add_api_route("/ping", ping, methods=["POST"], name="ping")
+    router.add_api_route("/ping", ping, methods=["GET"], name="ping_get")
+
+    return router
+
+
+def _item(record: dict[str, Any], state: ServerState) -> Item:
+    """One incoming record as an item: its image from `_base64`, else `_url`."""
+    if not isinstance(record, dict):
+        raise BadInput("each record must be a JSON object")
+    image = record.get("_base64")
+    url = record.get("_url") if image is None else None
+    if image is None and url is None:
+        if record.get("_file") is not None:
+            raise BadInput(FILE_REFUSED.format(field="_file"))
+        raise BadInput("record has no image: give _url or _base64")
+    metadata = ximilar.record_fields(record)
+    if url is not None:
+        metadata.pop("_url")  # the image's source says it
+    return make_item(
+        id=record.get("_id"),
+        url=url,
+        base64=image,
+        metadata=metadata,
+        max_bytes=state.settings.max_image_bytes,
+        names=("_url", "_base64"),
+    )
+
+
+def _query(body: KnnRequest, collection: Collection) -> dict[str, Any]:
+    """The engine's query for a kNN request: an image, a record id, or several record ids."""
+    if body.query_record is not None and body.records:
+        raise BadInput("give query_record or records, not both")
+    if body.records:
+        return {"positive": [_record_id(r) for r in body.records]}
+    record = body.query_record
+    if record is None:
+        raise BadInput("give query_record: an _id, or an image as _url or _base64")
+    if record.get("_base64") is not None or record.get("_url") is not None:
+        image = query_image(
+            url=record.get("_url") if record.get("_base64") is None else None,
+            base64=record.get("_base64"),
+            max_bytes=collection.settings.max_image_bytes,
+            names=("_url", "_base64"),
+        )
+        return {"image": image}
+    if record.get("_file") is not None:
+        raise BadInput(FILE_REFUSED.format(field="_file"))
+    return {"id": _record_id(record)}
+
+
+def _record_id(record: Any) -> str:
+    rid = record.get("_id") if isinstance(record, dict) else None
+    if rid is None or isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
+        raise BadInput("record has no _id (a string)")
+    return str(rid)
+
+
+def _shown(record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    return ximilar.shown(record["id"], record["source"], record["metadata"], fields)
+
+
+def _duplicate_signal(collection: Collection) -> str | None:
+    return "duplicate" if "duplicate" in collection.config["signals"] else None
+
+
+router = APIRouter()
+for _prefix in (*SIMILARITY_PREFIXES, MATCHING_PREFIX):
+    router.include_router(
+        _router(_prefix, matching=_prefix == MATCHING_PREFIX, in_schema=_prefix == SHOWN_PREFIX)
+    )
