@@ -307,7 +307,8 @@ class Collection:
 
     def info(self) -> dict[str, Any]:
         points, indexed = self.store.index_status()
-        return {**self.config, "count": points, "hnsw_indexed": indexed}
+        info = {**self.config, "count": points, "hnsw_indexed": indexed}
+        return {**info, "copy_threshold": self.copy_threshold}
 
     # search -----------------------------------------------------------------------------
 
