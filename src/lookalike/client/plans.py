@@ -10,6 +10,7 @@ import mimetypes
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +26,7 @@ from lookalike.errors import (
     LookalikeError,
     NotFound,
 )
-from lookalike.ingest import ON_DUPLICATE, Failure, IngestReport, Progress, ProgressCallback
+from lookalike.ingest import ON_DUPLICATE, IngestReport, Progress, ProgressCallback
 from lookalike.search import SearchResult
 from lookalike.signals import parse_signals
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items, read_file_bytes
@@ -284,6 +285,9 @@ def add(
             yield from _add_urls(name, chunk, on_duplicate, background, run)
         else:
             yield from _upload(name, chunk, on_duplicate, run)
+    outcomes = getattr(run.report, "outcomes", None)
+    if isinstance(outcomes, list):
+        outcomes.sort(key=lambda o: o.index)
     run.report.seconds = time.perf_counter() - start
     return run.report
 
@@ -315,6 +319,15 @@ def as_item(spec: Any, max_bytes: int) -> Item | ItemError:
         return ItemError(str(label), exc)
 
 
+@dataclass
+class _Entry:
+    """An item of the run, with its position in the caller's input and its bytes to upload."""
+
+    index: int
+    item: Item
+    data: bytes = b""
+
+
 class _Run:
     """The report of a whole add, summed over its requests, and its progress."""
 
@@ -324,14 +337,30 @@ class _Run:
         self.done = 0
         self.progress = progress
 
-    def fail(self, source: str, error: LookalikeError) -> None:
-        self.report.failed.append(Failure(source, error.code, error.message))
-        self.done += 1
-        self.emit()
+    def fail(self, index: int, item_id: str | None, source: str, error: LookalikeError) -> None:
+        """An item that failed here, before it reached the server."""
+        failure = {"source": source, "code": error.code, "message": error.message}
+        outcome = {"index": 0, "id": item_id, "status": "failed", "error": failure}
+        self.merge({"failed": [failure], "outcomes": [outcome]}, [(index, source)])
 
-    def merge(self, part: IngestReport, items: int) -> None:
-        merge_reports(self.report, part)
-        self.done += items
+    def merge(self, body: dict[str, Any], entries: Sequence[tuple[int, str]]) -> None:
+        """Add one request's report; its per-item outcomes are renumbered from the request's
+        items to the caller's input, and name the caller's sources."""
+        outcomes = []
+        for outcome in body.get("outcomes") or ():
+            index, source = entries[int(outcome["index"])]
+            error = outcome.get("error") or {}
+            outcomes.append(
+                {
+                    **outcome,
+                    "index": index,
+                    "source": source,
+                    "code": error.get("code"),
+                    "message": error.get("message"),
+                }
+            )
+        merge_reports(self.report, from_dict(IngestReport, {**body, "outcomes": outcomes}))
+        self.done += len(entries)
         self.emit()
 
     def emit(self, done: int = 0, indexed: int = 0, failed: int = 0) -> None:
@@ -349,99 +378,103 @@ class _Run:
 
 def _chunks(
     batch: Sequence[Item | ItemError], max_bytes: int, run: _Run
-) -> Iterable[tuple[str, list[tuple[Item, bytes]]]]:
+) -> Iterable[tuple[str, list[_Entry]]]:
     """Consecutive items of one kind, a few at a time. An upload has one group per request, so
     a change of group starts a new one; files are read here, and one that cannot be read fails
     alone."""
     kind, size, key = "", 0, None
-    chunk: list[tuple[Item, bytes]] = []
-    for item in batch:
+    chunk: list[_Entry] = []
+    for index, item in enumerate(batch):
         if isinstance(item, ItemError):
-            run.fail(item.source, item.error)
+            run.fail(index, None, item.source, item.error)
             continue
-        data = b""
+        entry = _Entry(index, item)
         if item.url is None:
             if item.data is not None:
-                data = item.data
+                entry.data = item.data
             else:
                 assert item.path is not None
                 try:
-                    data = read_file_bytes(item.path, max_bytes=max_bytes)
+                    entry.data = read_file_bytes(item.path, max_bytes=max_bytes)
                 except LookalikeError as exc:
-                    run.fail(item.source, exc)
+                    run.fail(index, item.id, item.source, exc)
                     continue
         this_kind = "url" if item.url is not None else "upload"
         this_key = None if this_kind == "url" else item.group
         full = (
             len(chunk) >= URL_ITEMS
             if this_kind == "url"
-            else len(chunk) >= UPLOAD_FILES or size + len(data) > UPLOAD_BYTES
+            else len(chunk) >= UPLOAD_FILES or size + len(entry.data) > UPLOAD_BYTES
         )
         if chunk and (this_kind != kind or this_key != key or full):
             yield kind, chunk
             chunk, size = [], 0
         kind, key = this_kind, this_key
-        chunk.append((item, data))
-        size += len(data)
+        chunk.append(entry)
+        size += len(entry.data)
     if chunk:
         yield kind, chunk
 
 
 def _add_urls(
-    name: str, chunk: list[tuple[Item, bytes]], on_duplicate: str, background: bool, run: _Run
+    name: str, chunk: list[_Entry], on_duplicate: str, background: bool, run: _Run
 ) -> Plan[None]:
     items = []
-    for item, _ in chunk:
-        entry: dict[str, Any] = {"id": item.id, "url": item.url}
+    for entry in chunk:
+        item = entry.item
+        spec: dict[str, Any] = {"id": item.id, "url": item.url}
         if item.metadata:
-            entry["metadata"] = item.metadata
+            spec["metadata"] = item.metadata
         if item.group is not None:
-            entry["group"] = item.group
-        items.append(entry)
+            spec["group"] = item.group
+        items.append(spec)
     body: dict[str, Any] = {"items": items, "on_duplicate": on_duplicate}
     if background:
         body["background"] = True
     call = Call("POST", f"{_coll(name)}/records", json=body, timeout=UPLOAD_TIMEOUT)
-    yield from _send(call, len(chunk), run)
+    yield from _send(call, chunk, run)
 
 
-def _upload(name: str, chunk: list[tuple[Item, bytes]], on_duplicate: str, run: _Run) -> Plan[None]:
+def _upload(name: str, chunk: list[_Entry], on_duplicate: str, run: _Run) -> Plan[None]:
     """One multipart request; a request over the server's body limit is split, and a single
     file over it fails alone."""
-    first = chunk[0][0]
-    fields: dict[str, str | list[str]] = {"ids": json.dumps([item.id for item, _ in chunk])}
-    if any(item.metadata for item, _ in chunk):
-        fields["metadata"] = json.dumps([item.metadata for item, _ in chunk])
-    if first.group is not None:
-        fields["group"] = first.group
+    items = [e.item for e in chunk]
+    fields: dict[str, str | list[str]] = {"ids": json.dumps([i.id for i in items])}
+    if any(i.metadata for i in items):
+        fields["metadata"] = json.dumps([i.metadata for i in items])
+    if items[0].group is not None:
+        fields["group"] = items[0].group
     if on_duplicate != "allow":
         fields["on_duplicate"] = on_duplicate
-    files = [("files", (item.source, data, _mime(item.source))) for item, data in chunk]
+    files = [("files", (e.item.source, e.data, _mime(e.item.source))) for e in chunk]
     call = Call(
         "POST", f"{_coll(name)}/records/upload", files=files, data=fields, timeout=UPLOAD_TIMEOUT
     )
     try:
-        yield from _send(call, len(chunk), run)
+        yield from _send(call, chunk, run)
     except ImageTooLarge as exc:
         if len(chunk) == 1:
-            run.fail(first.source, exc)
+            run.fail(chunk[0].index, items[0].id, items[0].source, exc)
             return
-        for one in chunk:
-            yield from _upload(name, [one], on_duplicate, run)
+        for entry in chunk:
+            yield from _upload(name, [entry], on_duplicate, run)
 
 
-def _send(call: Call, items: int, run: _Run) -> Plan[None]:
+def _send(call: Call, chunk: list[_Entry], run: _Run) -> Plan[None]:
     reply = yield call
     assert reply is not None
     if reply.status == 202:
         body = yield from wait_job(_job_of(reply.body)["id"], run.emit)
     else:
         body = _report_of(reply.body)
-    run.merge(from_dict(IngestReport, body), items)
+    run.merge(body, [(e.index, e.item.source) for e in chunk])
 
 
-def _report_of(body: Any) -> Any:
-    return body.get("report", body) if isinstance(body, dict) else body
+def _report_of(body: Any) -> dict[str, Any]:
+    report = body.get("report", body) if isinstance(body, dict) else None
+    if not isinstance(report, dict):
+        raise BadInput(f"the server answered without an ingest report: {str(body)[:200]}")
+    return report
 
 
 def _job_of(body: Any) -> dict[str, Any]:

@@ -16,11 +16,14 @@ T = TypeVar("T")
 def from_dict(cls: type[T], data: Any) -> T:
     """An instance of the dataclass ``cls`` from a JSON object, nested dataclasses included."""
     hints = get_type_hints(cls)
-    values = {
-        f.name: _value(hints[f.name], data[f.name])
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.init and f.name in data
-    }
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not f.init:
+            continue
+        if f.name in data:
+            values[f.name] = _value(hints[f.name], data[f.name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            values[f.name] = None  # a server may leave out the fields that are null
     return cls(**values)
 
 
