@@ -50,8 +50,9 @@ def test_index_and_search_answer_as_the_local_engine_does(
 ) -> None:
     seen: list[Progress] = []
     remote = client.create_collection("pics")
+    Image.open(photos / "coffee.jpg").resize((400, 300)).save(photos / "copy.jpg", quality=60)
     report = remote.index([photos], progress=seen.append)
-    n = len(PHOTO_NAMES)
+    n = len(PHOTO_NAMES) + 1
     assert (report.indexed, report.failed) == (n, [])
     assert seen[-1].done == seen[-1].total == n and seen[-1].indexed == n
     again = remote.index([photos])
@@ -75,13 +76,15 @@ def test_index_and_search_answer_as_the_local_engine_does(
         assert info["count"] == local.info()["count"] == n
         assert info["signals"] == ["semantic", "duplicate"]
         assert remote.copy_threshold == local.copy_threshold
+        clusters = [(c.keep, c.copies) for c in remote.duplicates()]
+        assert clusters == [(c.keep, c.copies) for c in local.duplicates()]
+        assert clusters == [("coffee.jpg", ["copy.jpg"])]
 
     top = remote.search(image=photos / "coffee.jpg", top_k=1)[0]
     assert top.id == "coffee.jpg" and top.scores["duplicate"] >= 0.99
     as_bytes = remote.search(image=(photos / "chelsea.jpg").read_bytes(), top_k=1)
     assert as_bytes[0].id == "chelsea.jpg"
     assert remote.search(image=Image.open(photos / "rocket.jpg"), top_k=1)[0].id == "rocket.jpg"
-    assert [c.copies for c in remote.duplicates()] == []
 
 
 def test_records_round_trip(client: Client, photos: Path) -> None:
