@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -67,6 +68,8 @@ def test_index_and_search_answer_as_the_local_engine_does(
             {"text": "a cup of coffee"},
             {"id": "rocket.jpg", "top_k": 3},
             {"text": "x", "filter": '{"id": {"$ne": "camera.jpg"}}'},
+            {"image": photos / "rocket.jpg", "region": (0, 0, 200, 150), "top_k": 4},
+            {"vector": np.linspace(-1.0, 1.0, remote.config["dims"]["semantic"])},
         ):
             assert _ranking(remote.search(**query)) == _ranking(local.search(**query)), query
         record, mine = remote.get("chelsea.jpg"), local.get("chelsea.jpg")

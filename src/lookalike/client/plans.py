@@ -194,12 +194,17 @@ def search(
 ) -> Plan[list[SearchResult]]:
     """``query`` holds the JSON options; ``image`` (bytes, a PIL image, a path or a URL) is
     sent as ``image_url`` when a URL, else uploaded."""
-    body = {k: v for k, v in query.items() if v is not None and v != () and v is not False}
-    if "filter" in body:
-        body["filter"] = _filter(body["filter"])
-    for key in ("positive", "negative", "region", "vector"):
-        if key in body:
-            body[key] = list(body[key])
+    body: dict[str, Any] = {}
+    for key, value in query.items():
+        if value is None or (key in ("positive", "negative", "group") and not value):
+            continue  # the defaults: left out
+        if key in ("positive", "negative", "region"):
+            value = list(value)
+        elif key == "vector":
+            value = [float(x) for x in value]  # numpy arrays too
+        elif key == "filter":
+            value = _filter(value)
+        body[key] = value
     path = f"{_coll(name)}/search"
     if image is None:
         call = Call("POST", path, json=body)
