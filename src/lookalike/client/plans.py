@@ -31,11 +31,10 @@ from lookalike.search import SearchResult
 from lookalike.signals import parse_signals
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items, read_file_bytes
 
-UPLOAD_FILES = 8
-"""Files per upload request: small enough for steady progress, large enough to batch."""
+BATCH_ITEMS = 8
+"""Items per add request: steady progress, a batch for the model, and under the size from
+which the server turns a batch into a background job."""
 UPLOAD_BYTES = 8 * 1024 * 1024
-URL_ITEMS = 32
-"""URL items per JSON request (the server fetches them concurrently)."""
 UPLOAD_TIMEOUT = 600.0
 """Seconds an add request may take: the server decodes and embeds before it answers."""
 RUNNING = frozenset({"queued", "pending", "running"})
@@ -406,11 +405,7 @@ def _chunks(
                     continue
         this_kind = "url" if item.url is not None else "upload"
         this_key = None if this_kind == "url" else item.group
-        full = (
-            len(chunk) >= URL_ITEMS
-            if this_kind == "url"
-            else len(chunk) >= UPLOAD_FILES or size + len(entry.data) > UPLOAD_BYTES
-        )
+        full = len(chunk) >= BATCH_ITEMS or size + len(entry.data) > UPLOAD_BYTES
         if chunk and (this_kind != kind or this_key != key or full):
             yield kind, chunk
             chunk, size = [], 0
