@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -29,6 +29,9 @@ from lookalike.errors import BadInput, LookalikeError
 from lookalike.ingest import IngestReport
 from lookalike.ingest import Progress as IngestProgress
 from lookalike.sources import Item, iter_items
+
+if TYPE_CHECKING:
+    from lookalike.client import Client, RemoteCollection
 
 app = typer.Typer(
     help="lookalike: self-hosted visual search. Index images, then search them by image, "
@@ -69,10 +72,33 @@ OnUnsafeOption = Annotated[
         "report) or reject images found unsafe.",
     ),
 ]
+ServerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Send the command to this lookalike server (default: LOOKALIKE_SERVER, or the "
+        "server running on the data folder).",
+    ),
+]
 
 
-def _engine(data_dir: Path | None) -> Engine:
-    return Engine(Settings.load(data_dir=data_dir))
+def _engine(data_dir: Path | None, server: str | None = None) -> Engine | Client:
+    """The local engine, or a client of the server named by --server / LOOKALIKE_SERVER or
+    found running on the data folder (which then holds the store's lock)."""
+    settings = Settings.load(data_dir=data_dir, server=server)
+    url, found_by = settings.server, "--server / LOOKALIKE_SERVER"
+    if url is None:
+        from lookalike.api.serve import MARKER, read_marker
+
+        marker = read_marker(settings.data_dir)
+        if marker is None:
+            return Engine(settings)
+        url, found_by = str(marker["url"]), f"found in {settings.data_dir / MARKER}"
+    from lookalike.client import Client
+
+    err.print(f"through the server at {url} ({found_by})", style="dim", markup=False)
+    key = settings.api_key or next(iter(settings.api_keys), None)
+    return Client(url, api_key=key, max_image_bytes=settings.max_image_bytes)
 
 
 def _print_json(obj: Any) -> None:
@@ -142,9 +168,10 @@ def index(
     ] = False,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Index images into a collection (created if missing). Re-running skips unchanged images."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         coll = engine.create_collection(
             collection,
             signals=signals,
@@ -263,6 +290,7 @@ def search(
     ] = False,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Search a collection by image, text or record id."""
     queries: list[tuple[str, dict[str, Any]]] = []
@@ -278,7 +306,7 @@ def search(
         raise BadInput("give --image, --text, --id or --person")
     faces: dict[str, Any] = {"face": face, "box": _box(box)}
     failed = 0
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         coll = engine.collection(collection)
         for label, q in queries:
             try:
@@ -396,11 +424,12 @@ def duplicates(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Group near-duplicates across a collection and say which image of each group to keep."""
     from lookalike.duplicates import write_report
 
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         coll = engine.collection(collection)
         limit = coll.copy_threshold if threshold is None else threshold
         with Progress(
@@ -485,9 +514,10 @@ def get(
     record_id: Annotated[str, typer.Argument(help="Record id.")],
     collection: CollectionName = "default",
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Show one record as JSON."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         _print_json(engine.collection(collection).get(record_id))
 
 
@@ -496,9 +526,10 @@ def delete(
     record_ids: Annotated[list[str], typer.Argument(help="Record ids.")],
     collection: CollectionName = "default",
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Delete records; exits 3 if any id was not found."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         outcome = engine.collection(collection).delete(record_ids)
     for rid, existed in outcome.items():
         err.print(f"{'deleted' if existed else 'not found'}: {rid}", markup=False)
@@ -516,6 +547,7 @@ def update(
     group: Annotated[str | None, typer.Option(help="New group.")] = None,
     collection: CollectionName = "default",
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Change a record's metadata or group."""
     parsed = None
@@ -524,7 +556,7 @@ def update(
             parsed = json.loads(metadata)
         except json.JSONDecodeError as exc:
             raise BadInput(f"--metadata is not valid JSON: {exc}") from exc
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         _print_json(
             engine.collection(collection).update(
                 record_id, metadata=parsed, group=group, merge=merge
@@ -536,10 +568,12 @@ def update(
 
 
 @collections_app.command("list")
-def collections_list(json_out: JsonOut = False, data_dir: DataDir = None) -> None:
+def collections_list(
+    json_out: JsonOut = False, data_dir: DataDir = None, server: ServerUrl = None
+) -> None:
     """List collections."""
-    engine = _engine(data_dir)
-    names = engine.list_collections()
+    with _engine(data_dir, server) as engine:
+        names = engine.list_collections()
     if json_out:
         _print_json(names)
     else:
@@ -559,9 +593,10 @@ def collections_create(
         bool, typer.Option("--thumbnails", help="Keep a small JPEG of each image.")
     ] = False,
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Create an empty collection."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         coll = engine.create_collection(
             name,
             signals=signals,
@@ -573,9 +608,9 @@ def collections_create(
 
 
 @collections_app.command("show")
-def collections_show(name: str, data_dir: DataDir = None) -> None:
+def collections_show(name: str, data_dir: DataDir = None, server: ServerUrl = None) -> None:
     """Counts and configuration of a collection."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         _print_json(_show(engine.collection(name)))
 
 
@@ -584,18 +619,19 @@ def collections_drop(
     name: str,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Delete a collection and everything in it."""
     if not yes and not sys.stdin.isatty():
         raise BadInput("collections drop asks for confirmation: add --yes when not interactive")
     if not yes and not typer.confirm(f"Drop collection {name!r} and all its records?"):
         raise typer.Exit(1)
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         engine.drop_collection(name)
     err.print(f"dropped {name}")
 
 
-def _show(coll: Collection) -> dict[str, Any]:
+def _show(coll: Collection | RemoteCollection) -> dict[str, Any]:
     return coll.info()
 
 

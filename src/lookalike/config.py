@@ -106,6 +106,8 @@ class Settings:
     """Folders the server may index by server-side ``path``; none by default."""
     server: str | None = None
     """URL of a running lookalike server; the CLI then goes through its API."""
+    api_key: str | None = None
+    """Key the CLI presents to a server; None uses the first of ``api_keys``."""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

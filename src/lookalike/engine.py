@@ -402,6 +402,7 @@ class Collection:
             "thumbnails": self.thumbnails,
             "count": points,
             "hnsw_indexed": indexed,
+            "copy_threshold": self.copy_threshold,
         }
 
     # search -----------------------------------------------------------------------------

@@ -18,8 +18,10 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     ├── Conflict                      409 / 4   exists already, model mismatch
     │   └── StoreLocked               409 / 4   another process holds the collection
     ├── ModelUnavailable              503 / 5   model files missing and not downloadable
-    ├── StoreUnavailable              503 / 5
-    └── MissingExtra                  503 / 5   an optional extra is not installed
+    ├── StoreUnavailable              503 / 5   the store failed, or the server cannot be reached
+    ├── MissingExtra                  503 / 5   an optional extra is not installed
+    └── Unauthorized                  401 / 6   a server wants an API key
+        └── Forbidden                 403 / 6   a server refused the API key given
 
 Library code raises these and never prints or exits.
 """
@@ -107,3 +109,11 @@ class StoreUnavailable(LookalikeError):
 
 class MissingExtra(LookalikeError):
     status, exit_code, code = 503, 5, "missing_extra"
+
+
+class Unauthorized(LookalikeError):
+    status, exit_code, code = 401, 6, "unauthorized"
+
+
+class Forbidden(Unauthorized):
+    status, code = 403, "forbidden"

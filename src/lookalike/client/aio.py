@@ -1,0 +1,252 @@
+"""``AsyncClient``: :class:`~lookalike.client.Client` for asyncio programs. Every operation is
+the same plan (:mod:`lookalike.client.plans`); only the I/O awaits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from lookalike.client import plans
+from lookalike.client.shapes import from_dict
+from lookalike.client.sync import DEFAULT_URL, MAX_IMAGE_BYTES
+from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, transport_error
+from lookalike.duplicates import Cluster
+from lookalike.errors import LookalikeError
+from lookalike.ingest import IngestReport, OnDuplicate, ProgressCallback
+from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.search import SearchResult
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """A lookalike server, used like an :class:`~lookalike.Engine` with ``await``::
+
+        async with AsyncClient("http://127.0.0.1:8000") as client:
+            photos = await client.collection("photos")
+            hits = await photos.search(text="red shoes")
+
+    Reading local files to upload them blocks briefly, as ``open()`` does."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.max_image_bytes = max_image_bytes
+        self._http = http or httpx.AsyncClient()
+        if api_key:
+            self._http.headers["X-API-Key"] = api_key
+
+    async def run(self, plan: Plan[T]) -> T:
+        """Carry out one operation of :mod:`lookalike.client.plans`."""
+        reply: Reply | None = None
+        error: LookalikeError | None = None
+        while True:
+            try:
+                step = plan.send(reply) if error is None else plan.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            reply, error = None, None
+            if isinstance(step, Pause):
+                await asyncio.sleep(step.seconds)
+                continue
+            try:
+                response = await self._http.request(
+                    step.method, self.url + step.path, **request_args(step, self.timeout)
+                )
+                reply = reply_of(response)
+            except httpx.TransportError as exc:
+                error = transport_error(self.url, exc)
+            except LookalikeError as exc:
+                error = exc
+
+    async def list_collections(self) -> list[str]:
+        return [info["name"] for info in await self.run(plans.list_collections())]
+
+    async def create_collection(
+        self,
+        name: str,
+        *,
+        signals: str | Sequence[str] | None = None,
+        model: str | None = None,
+        exist_ok: bool = False,
+        thumbnails: bool = False,
+    ) -> AsyncRemoteCollection:
+        info = await self.run(
+            plans.create_collection(
+                name, signals=signals, model=model, exist_ok=exist_ok, thumbnails=thumbnails
+            )
+        )
+        return AsyncRemoteCollection(self, name, info)
+
+    async def collection(self, name: str) -> AsyncRemoteCollection:
+        return AsyncRemoteCollection(self, name, await self.run(plans.collection_info(name)))
+
+    async def drop_collection(self, name: str) -> None:
+        await self.run(plans.drop_collection(name))
+
+    async def jobs(self) -> list[dict[str, Any]]:
+        return await self.run(plans.list_jobs())
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        return await self.run(plans.get_job(job_id))
+
+    async def wait(
+        self, job_id: str, progress: Callable[[int, int, int], None] | None = None
+    ) -> IngestReport:
+        return from_dict(IngestReport, await self.run(plans.wait_job(job_id, progress)))
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class AsyncRemoteCollection:
+    """:class:`~lookalike.client.RemoteCollection` with ``await``."""
+
+    def __init__(self, client: AsyncClient, name: str, config: dict[str, Any]) -> None:
+        self.client = client
+        self.name = name
+        self.config = config
+
+    @property
+    def copy_threshold(self) -> float:
+        found = self.config.get("copy_threshold")
+        return COPY_THRESHOLD if found is None else float(found)
+
+    async def index(
+        self,
+        inputs: Sequence[str | os.PathLike[str]],
+        *,
+        metadata_file: str | os.PathLike[str] | None = None,
+        group_by_folder: bool = False,
+        prune: bool = False,
+        on_duplicate: OnDuplicate = "allow",
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        return await self.client.run(
+            plans.index(
+                self.name,
+                inputs,
+                metadata_file=metadata_file,
+                group_by_folder=group_by_folder,
+                prune=prune,
+                on_duplicate=on_duplicate,
+                progress=progress,
+                max_bytes=self.client.max_image_bytes,
+            )
+        )
+
+    async def add(
+        self,
+        items: Iterable[Any],
+        *,
+        progress: ProgressCallback | None = None,
+        on_duplicate: OnDuplicate = "allow",
+        background: bool = False,
+    ) -> IngestReport:
+        plan = plans.add(
+            self.name, items, on_duplicate, progress, background, self.client.max_image_bytes
+        )
+        return await self.client.run(plan)
+
+    async def search(
+        self,
+        *,
+        image: Any = None,
+        text: str | None = None,
+        id: str | None = None,
+        vector: Sequence[float] | None = None,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        region: tuple[float, float, float, float] | None = None,
+        filter: Mapping[str, Any] | str | None = None,
+        top_k: int = 10,
+        threshold: float | None = None,
+        signal: str | None = None,
+        group: bool = False,
+    ) -> list[SearchResult]:
+        query = {
+            "text": text,
+            "id": id,
+            "vector": vector,
+            "positive": positive,
+            "negative": negative,
+            "region": region,
+            "filter": filter,
+            "top_k": top_k,
+            "threshold": threshold,
+            "signal": signal,
+            "group": group,
+        }
+        return await self.client.run(
+            plans.search(self.name, image, query, self.client.max_image_bytes)
+        )
+
+    async def duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        keep: str = "largest",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Cluster]:
+        plan = plans.duplicates(self.name, threshold=threshold, keep=keep)
+        clusters = await self.client.run(plan)
+        if progress is not None:
+            progress(1, 1)
+        return clusters
+
+    async def get(self, record_id: str) -> dict[str, Any]:
+        return await self.client.run(plans.get(self.name, record_id))
+
+    async def update(
+        self,
+        record_id: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        group: str | None = None,
+        merge: bool = False,
+    ) -> dict[str, Any]:
+        plan = plans.update(self.name, record_id, metadata=metadata, group=group, merge=merge)
+        return await self.client.run(plan)
+
+    async def delete(self, record_ids: Sequence[str]) -> dict[str, bool]:
+        return await self.client.run(plans.delete(self.name, record_ids))
+
+    async def count(self, filter: Mapping[str, Any] | str | None = None) -> int:
+        return await self.client.run(plans.count(self.name, filter))
+
+    async def list_records(
+        self,
+        *,
+        filter: Mapping[str, Any] | str | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        return await self.client.run(
+            plans.list_records(self.name, filter=filter, limit=limit, offset=offset)
+        )
+
+    async def info(self) -> dict[str, Any]:
+        self.config = await self.client.run(plans.collection_info(self.name))
+        return self.config
+
+    async def thumbnail(self, record_id: str) -> bytes:
+        return await self.client.run(plans.thumbnail(self.name, record_id))

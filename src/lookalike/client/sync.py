@@ -1,0 +1,266 @@
+"""``Client``: the Engine's methods over a lookalike server's REST API, blocking."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from lookalike.client import plans
+from lookalike.client.shapes import from_dict
+from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, transport_error
+from lookalike.config import Settings
+from lookalike.duplicates import Cluster
+from lookalike.errors import LookalikeError
+from lookalike.ingest import IngestReport, OnDuplicate, ProgressCallback
+from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.search import SearchResult
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+MAX_IMAGE_BYTES = Settings.max_image_bytes
+
+
+class Client:
+    """A lookalike server, used like an :class:`~lookalike.Engine`::
+
+        with Client("http://127.0.0.1:8000", api_key="...") as client:
+            photos = client.collection("photos")
+            hits = photos.search(image="query.jpg", top_k=5)
+
+    Errors are the core's (:mod:`lookalike.errors`), rebuilt from the server's answers."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.max_image_bytes = max_image_bytes
+        self._http = http or httpx.Client()
+        if api_key:
+            self._http.headers["X-API-Key"] = api_key
+
+    def run(self, plan: Plan[T]) -> T:
+        """Carry out one operation of :mod:`lookalike.client.plans`."""
+        reply: Reply | None = None
+        error: LookalikeError | None = None
+        while True:
+            try:
+                step = plan.send(reply) if error is None else plan.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            reply, error = None, None
+            if isinstance(step, Pause):
+                time.sleep(step.seconds)
+                continue
+            try:
+                response = self._http.request(
+                    step.method, self.url + step.path, **request_args(step, self.timeout)
+                )
+                reply = reply_of(response)
+            except httpx.TransportError as exc:
+                error = transport_error(self.url, exc)
+            except LookalikeError as exc:
+                error = exc
+
+    # the Engine's methods -----------------------------------------------------------------
+
+    def list_collections(self) -> list[str]:
+        return [info["name"] for info in self.run(plans.list_collections())]
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        signals: str | Sequence[str] | None = None,
+        model: str | None = None,
+        exist_ok: bool = False,
+        thumbnails: bool = False,
+    ) -> RemoteCollection:
+        info = self.run(
+            plans.create_collection(
+                name, signals=signals, model=model, exist_ok=exist_ok, thumbnails=thumbnails
+            )
+        )
+        return RemoteCollection(self, name, info)
+
+    def collection(self, name: str) -> RemoteCollection:
+        """An existing collection (``NotFound`` if there is none)."""
+        return RemoteCollection(self, name, self.run(plans.collection_info(name)))
+
+    def drop_collection(self, name: str) -> None:
+        self.run(plans.drop_collection(name))
+
+    # jobs ---------------------------------------------------------------------------------
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.run(plans.list_jobs())
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.run(plans.get_job(job_id))
+
+    def wait(
+        self, job_id: str, progress: Callable[[int, int, int], None] | None = None
+    ) -> IngestReport:
+        """Poll a background job until it ends; its report. ``progress(done, indexed,
+        failed)`` sees each poll."""
+        return from_dict(IngestReport, self.run(plans.wait_job(job_id, progress)))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RemoteCollection:
+    """A server's collection, with :class:`~lookalike.Collection`'s methods and answers."""
+
+    def __init__(self, client: Client, name: str, config: dict[str, Any]) -> None:
+        self.client = client
+        self.name = name
+        self.config = config
+        """The collection's info when it was opened."""
+
+    @property
+    def copy_threshold(self) -> float:
+        found = self.config.get("copy_threshold")
+        return COPY_THRESHOLD if found is None else float(found)
+
+    def index(
+        self,
+        inputs: Sequence[str | os.PathLike[str]],
+        *,
+        metadata_file: str | os.PathLike[str] | None = None,
+        group_by_folder: bool = False,
+        prune: bool = False,
+        on_duplicate: OnDuplicate = "allow",
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """As ``Collection.index``: inputs are read here, their files uploaded."""
+        return self.client.run(
+            plans.index(
+                self.name,
+                inputs,
+                metadata_file=metadata_file,
+                group_by_folder=group_by_folder,
+                prune=prune,
+                on_duplicate=on_duplicate,
+                progress=progress,
+                max_bytes=self.client.max_image_bytes,
+            )
+        )
+
+    def add(
+        self,
+        items: Iterable[Any],
+        *,
+        progress: ProgressCallback | None = None,
+        on_duplicate: OnDuplicate = "allow",
+        background: bool = False,
+    ) -> IngestReport:
+        """Add paths, URLs, bytes, PIL images, or dicts as ``Collection.add`` takes them.
+        ``background`` asks the server to run URL batches as a job (polled here)."""
+        plan = plans.add(
+            self.name, items, on_duplicate, progress, background, self.client.max_image_bytes
+        )
+        return self.client.run(plan)
+
+    def search(
+        self,
+        *,
+        image: Any = None,
+        text: str | None = None,
+        id: str | None = None,
+        vector: Sequence[float] | None = None,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        region: tuple[float, float, float, float] | None = None,
+        filter: Mapping[str, Any] | str | None = None,
+        top_k: int = 10,
+        threshold: float | None = None,
+        signal: str | None = None,
+        group: bool = False,
+    ) -> list[SearchResult]:
+        """As ``Collection.search``; ``image`` may also be a PIL image."""
+        query = {
+            "text": text,
+            "id": id,
+            "vector": vector,
+            "positive": positive,
+            "negative": negative,
+            "region": region,
+            "filter": filter,
+            "top_k": top_k,
+            "threshold": threshold,
+            "signal": signal,
+            "group": group,
+        }
+        return self.client.run(plans.search(self.name, image, query, self.client.max_image_bytes))
+
+    def duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        keep: str = "largest",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Cluster]:
+        """As ``Collection.duplicates``; ``progress`` only hears the end (the server works in
+        one request)."""
+        clusters = self.client.run(plans.duplicates(self.name, threshold=threshold, keep=keep))
+        if progress is not None:
+            progress(1, 1)
+        return clusters
+
+    def get(self, record_id: str) -> dict[str, Any]:
+        return self.client.run(plans.get(self.name, record_id))
+
+    def update(
+        self,
+        record_id: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        group: str | None = None,
+        merge: bool = False,
+    ) -> dict[str, Any]:
+        plan = plans.update(self.name, record_id, metadata=metadata, group=group, merge=merge)
+        return self.client.run(plan)
+
+    def delete(self, record_ids: Sequence[str]) -> dict[str, bool]:
+        return self.client.run(plans.delete(self.name, record_ids))
+
+    def count(self, filter: Mapping[str, Any] | str | None = None) -> int:
+        return self.client.run(plans.count(self.name, filter))
+
+    def list_records(
+        self,
+        *,
+        filter: Mapping[str, Any] | str | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        return self.client.run(
+            plans.list_records(self.name, filter=filter, limit=limit, offset=offset)
+        )
+
+    def info(self) -> dict[str, Any]:
+        self.config = self.client.run(plans.collection_info(self.name))
+        return self.config
+
+    def thumbnail(self, record_id: str) -> bytes:
+        """The record's JPEG thumbnail (collections made with ``thumbnails``)."""
+        return self.client.run(plans.thumbnail(self.name, record_id))

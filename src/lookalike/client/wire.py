@@ -1,0 +1,147 @@
+"""What travels between the client and a server, free of any I/O: the steps an operation takes
+(``Call``, ``Pause``), the ``Reply`` it gets back, and the mapping of error bodies to
+:mod:`lookalike.errors` classes.
+
+An operation is a generator (a ``Plan``) that yields steps and receives replies; the sync and
+the async client each drive it with their own httpx client, so the request building, paging,
+upload chunking and job polling exist once for both."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from lookalike import errors
+from lookalike.errors import LookalikeError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request to the server, relative to its base URL."""
+
+    method: str
+    path: str
+    params: Mapping[str, str | int] | None = None
+    json: Any = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    data: Mapping[str, str | list[str]] | None = None
+    timeout: float | None = None
+    """Seconds, when this call may take longer than the client's default (an upload)."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Wait before the next step (polling a job)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful (2xx) answer."""
+
+    status: int
+    body: Any
+    """Parsed JSON, or the raw bytes of a non-JSON answer (a thumbnail)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Step = Call | Pause
+Plan = Generator[Step, Reply | None, T]
+"""Yields steps; a ``Call`` is answered with its ``Reply`` (or an error thrown in), a ``Pause``
+with None; returns the operation's result."""
+
+
+def request_args(call: Call, timeout: float) -> dict[str, Any]:
+    """Keyword arguments of ``httpx.Client.request`` / ``httpx.AsyncClient.request``."""
+    args: dict[str, Any] = {"timeout": call.timeout if call.timeout is not None else timeout}
+    if call.params:
+        args["params"] = dict(call.params)
+    if call.json is not None:
+        args["json"] = call.json
+    if call.files is not None:
+        args["files"] = call.files
+    if call.data is not None:
+        args["data"] = dict(call.data)
+    return args
+
+
+def reply_of(response: httpx.Response) -> Reply:
+    """The reply of a 2xx response; any other raises the lookalike error it carries."""
+    if not response.is_success:
+        raise error_of(response)
+    kind = response.headers.get("content-type", "")
+    body: Any = response.content
+    if kind.startswith("application/json"):
+        body = response.json()
+    elif response.status_code == 204 or not response.content:
+        body = None
+    return Reply(response.status_code, body, response.headers)
+
+
+def transport_error(base_url: str, exc: httpx.TransportError) -> LookalikeError:
+    """A server that cannot be reached (or stops answering) is an unavailable store."""
+    if isinstance(exc, httpx.TimeoutException):
+        return errors.StoreUnavailable(
+            f"the lookalike server at {base_url} did not answer in time ({type(exc).__name__})"
+        )
+    return errors.StoreUnavailable(
+        f"cannot reach the lookalike server at {base_url}: {exc or type(exc).__name__}"
+    )
+
+
+def error_of(response: httpx.Response) -> LookalikeError:
+    """The error of a non-2xx response (see :func:`error_from`); a body that is not the
+    server's (a proxy's page) is read by its status."""
+    status = response.status_code
+    try:
+        found = response.json().get("error")
+    except (ValueError, AttributeError):
+        found = None
+    if isinstance(found, dict):
+        return error_from(found, status)
+    text = response.text.strip()
+    message = f"HTTP {status} from {response.request.url}"
+    if text:
+        message += f": {text.splitlines()[0][:200]}"
+    return _by_status(status)(message)
+
+
+def error_from(error: Mapping[str, Any], status: int = 500) -> LookalikeError:
+    """The :mod:`lookalike.errors` class whose ``code`` the body names, by ``status`` when the
+    code is not one of ours (a route's own, e.g. ``validation_error``)."""
+    code = str(error.get("code") or "")
+    message = str(error.get("message") or code or f"HTTP {status}")
+    by_code = {c.code: c for c in _classes(LookalikeError)}
+    cls = by_code.get(code) or _by_status(status)
+    return cls(message, detail=error.get("detail"))
+
+
+def _classes(base: type[LookalikeError]) -> list[type[LookalikeError]]:
+    found = [base]
+    for sub in base.__subclasses__():
+        found.extend(_classes(sub))
+    return found
+
+
+_BY_STATUS: dict[int, type[LookalikeError]] = {
+    400: errors.BadInput,
+    401: errors.Unauthorized,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    413: errors.ImageTooLarge,
+    415: errors.UnsupportedFormat,
+    503: errors.StoreUnavailable,
+}
+
+
+def _by_status(status: int) -> type[LookalikeError]:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return errors.BadInput if 400 <= status < 500 else LookalikeError

@@ -1,0 +1,244 @@
+"""The Python SDK against a real server on localhost: the Engine's methods, its answers and its
+errors, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from lookalike import Engine, Settings
+from lookalike.client import AsyncClient, Client
+from lookalike.client.wire import error_of
+from lookalike.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    ImageTooLarge,
+    InvalidFilter,
+    LookalikeError,
+    NotFound,
+    StoreLocked,
+    StoreUnavailable,
+    Unauthorized,
+)
+from lookalike.ingest import Progress
+from lookalike.search import SearchResult
+from tests.support.samples import PHOTO_NAMES, photo
+from tests.support.server import free_port, live_server
+
+
+@pytest.fixture
+def client(live_url: str) -> Iterator[Client]:
+    with Client(live_url) as c:
+        yield c
+
+
+def _ranking(results: list[SearchResult]) -> list[tuple[str, float]]:
+    return [(r.id, round(r.score, 5)) for r in results]
+
+
+@pytest.mark.slow
+def test_index_and_search_answer_as_the_local_engine_does(
+    client: Client, server_settings: Settings, photos: Path, tmp_path: Path
+) -> None:
+    seen: list[Progress] = []
+    remote = client.create_collection("pics")
+    Image.open(photos / "coffee.jpg").resize((400, 300)).save(photos / "copy.jpg", quality=60)
+    report = remote.index([photos], progress=seen.append)
+    n = len(PHOTO_NAMES) + 1
+    assert (report.indexed, report.failed) == (n, [])
+    assert seen[-1].done == seen[-1].total == n and seen[-1].indexed == n
+    again = remote.index([photos])
+    assert (again.indexed, again.skipped) == (0, n)  # the server sees the same content
+
+    local_settings = server_settings.replace(data_dir=tmp_path / "local")
+    with Engine(local_settings) as engine:
+        local = engine.create_collection("pics")
+        local.index([photos])
+        for query in (
+            {"image": photos / "coffee.jpg"},
+            {"text": "a cup of coffee"},
+            {"id": "rocket.jpg", "top_k": 3},
+            {"text": "x", "filter": '{"id": {"$ne": "camera.jpg"}}'},
+            {"image": photos / "rocket.jpg", "region": (0, 0, 200, 150), "top_k": 4},
+            {"vector": np.linspace(-1.0, 1.0, remote.config["dims"]["semantic"])},
+        ):
+            assert _ranking(remote.search(**query)) == _ranking(local.search(**query)), query
+        record, mine = remote.get("chelsea.jpg"), local.get("chelsea.jpg")
+        for key in ("id", "metadata", "group", "width", "height", "format", "content_hash"):
+            assert record[key] == mine[key], key
+        info = remote.info()
+        assert info["count"] == local.info()["count"] == n
+        assert info["signals"] == ["semantic", "duplicate"]
+        assert remote.copy_threshold == local.copy_threshold
+        clusters = [(c.keep, c.copies) for c in remote.duplicates()]
+        assert clusters == [(c.keep, c.copies) for c in local.duplicates()]
+        assert clusters == [("coffee.jpg", ["copy.jpg"])]
+
+    top = remote.search(image=photos / "coffee.jpg", top_k=1)[0]
+    assert top.id == "coffee.jpg" and top.scores["duplicate"] >= 0.99
+    as_bytes = remote.search(image=(photos / "chelsea.jpg").read_bytes(), top_k=1)
+    assert as_bytes[0].id == "chelsea.jpg"
+    assert remote.search(image=Image.open(photos / "rocket.jpg"), top_k=1)[0].id == "rocket.jpg"
+
+
+def test_records_round_trip(client: Client, photos: Path) -> None:
+    coll = client.create_collection("things", signals="duplicate")
+    report = coll.add(
+        [
+            {"id": "space/rocket", "path": photos / "rocket.jpg", "metadata": {"price": 5}},
+            {"id": "cat", "data": photo("chelsea"), "group": "pets"},  # a PIL image
+            (photos / "coffee.jpg").read_bytes(),
+            str(photos / "camera.jpg"),
+            {"id": "broken", "data": b"\xff\xd8\xff\xe0 not really a jpeg"},
+            photos / "missing.jpg",
+        ]
+    )
+    assert report.indexed == 4
+    assert sorted(f.code for f in report.failed) == ["bad_image", "bad_image"]
+    assert any("missing.jpg" in f.source for f in report.failed)
+
+    assert coll.get("space/rocket")["metadata"] == {"price": 5}  # an id with a slash
+    assert coll.get("cat")["group"] == "pets"
+    merged = coll.update("space/rocket", metadata={"kind": "space"}, merge=True)
+    assert merged["metadata"] == {"price": 5, "kind": "space"}
+    assert coll.count() == 4 and coll.count({"price": {"$lt": 10}}) == 1
+
+    pages, offset, seen = 0, None, []
+    while True:
+        records, offset = coll.list_records(limit=3, offset=offset)
+        seen += [r["id"] for r in records]
+        pages += 1
+        if offset is None:
+            break
+    assert pages == 2 and len(set(seen)) == 4
+
+    assert coll.delete(["cat", "nope"]) == {"cat": True, "nope": False}
+    with pytest.raises(NotFound, match="cat"):
+        coll.get("cat")
+    with pytest.raises(InvalidFilter):
+        coll.count({"price": {"$regex": "x"}})
+    with pytest.raises(InvalidFilter):
+        coll.search(image=photos / "rocket.jpg", filter="{not json")
+    with pytest.raises(NotFound, match="nowhere.jpg"):
+        coll.search(image=photos / "nowhere.jpg")
+
+    assert client.list_collections() == ["things"]
+    with pytest.raises(Conflict):
+        client.create_collection("things")
+    assert client.create_collection("things", exist_ok=True).name == "things"
+    with pytest.raises(Conflict, match="signals"):
+        client.create_collection("things", signals="semantic", exist_ok=True)
+    client.drop_collection("things")
+    with pytest.raises(NotFound):
+        client.collection("things")
+
+
+def test_url_batches_run_as_a_job_the_client_follows(client: Client) -> None:
+    coll = client.create_collection("web", signals="duplicate")
+    urls = [f"http://127.0.0.1:9/{i}.jpg" for i in range(5)]  # loopback: the server refuses
+    seen: list[Progress] = []
+    report = coll.add(urls, background=True, progress=seen.append)
+    assert report.indexed == 0
+    assert [f.code for f in report.failed] == ["forbidden_address"] * 5
+    assert seen and seen[-1].done == 5
+    jobs = client.jobs()
+    assert len(jobs) == 1 and jobs[0]["status"] == "done"
+    assert client.wait(jobs[0]["id"]).failed == report.failed
+
+
+def test_uploads_over_the_body_limit_are_split_then_failed_alone(
+    server_settings: Settings, photos: Path, tmp_path: Path
+) -> None:
+    sizes = sorted((photos / f"{n}.jpg").stat().st_size for n in PHOTO_NAMES)
+    limit = sizes[-1] + 20_000  # each photo fits alone, no two together
+    noise = Image.frombytes("RGB", (400, 400), random.Random(0).randbytes(400 * 400 * 3))
+    big = tmp_path / "big.png"
+    noise.save(big)
+    assert big.stat().st_size > limit
+    with live_server(server_settings.replace(max_request_bytes=limit)) as url, Client(url) as c:
+        coll = c.create_collection("p", signals="duplicate")
+        report = coll.index([photos, big])
+    assert report.indexed == len(PHOTO_NAMES)
+    assert [(f.code, f.source) for f in report.failed] == [("too_large", str(big))]
+
+
+def test_async_client(live_url: str, photos: Path) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(live_url) as client:
+            coll = await client.create_collection("a", signals="duplicate")
+            report = await coll.add([photos / "rocket.jpg", photo("coffee")])
+            assert report.indexed == 2
+            rocket = str(photos / "rocket.jpg")  # a path's id is the path as given
+            hits = await coll.search(image=rocket, top_k=1)
+            assert hits[0].id == rocket and hits[0].score >= 0.99
+            assert await coll.count() == 2
+            assert (await coll.get(rocket))["width"] == photo("rocket").width
+            assert await coll.delete([rocket]) == {rocket: True}
+            assert await client.list_collections() == ["a"]
+            with pytest.raises(NotFound):
+                await client.collection("b")
+
+    asyncio.run(scenario())
+
+
+def test_api_keys(server_settings: Settings) -> None:
+    with live_server(server_settings.replace(api_keys=("k1",))) as url:
+        with Client(url) as anonymous, pytest.raises(Unauthorized):
+            anonymous.list_collections()
+        with Client(url, api_key="k2") as wrong, pytest.raises(Forbidden):
+            wrong.list_collections()
+        with Client(url, api_key="k1") as good:
+            assert good.list_collections() == []
+
+
+def test_a_server_that_cannot_be_reached() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(url) as c, pytest.raises(StoreUnavailable, match=url):
+        c.list_collections()
+
+
+def _response(status: int, **kwargs: object) -> httpx.Response:
+    request = httpx.Request("GET", "http://127.0.0.1:1/x")
+    return httpx.Response(status, request=request, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (409, {"error": {"code": "store_locked", "message": "m"}}, StoreLocked),
+        (413, {"error": {"code": "too_large", "message": "m"}}, ImageTooLarge),
+        (422, {"error": {"code": "validation_error", "message": "m"}}, BadInput),
+        (404, {"error": {"code": "not_found", "message": "m"}}, NotFound),
+        (500, {"error": {"code": "internal_error", "message": "m"}}, LookalikeError),
+        (503, {"detail": "a body of another server"}, StoreUnavailable),
+    ],
+)
+def test_error_bodies_become_the_core_classes(
+    status: int, body: dict[str, object], expected: type[LookalikeError]
+) -> None:
+    error = error_of(_response(status, json=body))
+    assert type(error) is expected
+    assert error.status == expected.status
+
+
+def test_a_page_that_is_not_json_is_named_in_the_error() -> None:
+    error = error_of(_response(502, text="<html>Bad gateway</html>"))
+    assert type(error) is LookalikeError
+    assert "502" in error.message and "Bad gateway" in error.message
+
+
+def test_pil_images_are_sent_losslessly() -> None:
+    from lookalike.client.plans import encode_image
+
+    im = photo("astronaut")
+    again = Image.open(io.BytesIO(encode_image(im)))
+    assert again.tobytes() == im.tobytes()

@@ -1,0 +1,146 @@
+"""The CLI beside a running server: `lookalike serve` as a real process, then the usual commands
+on the same data folder go through its API (found by its server.json, or named by --server),
+and answer as they do on the store itself once the server has stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.server import free_port
+
+pytestmark = pytest.mark.slow
+
+VIA = "through the server at"
+
+
+def run(
+    env: dict[str, str], *args: str, ok: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "lookalike", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
+        timeout=300,
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def lines(text: str) -> list[Any]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_model: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LOOKALIKE_DATA_DIR": str(tmp_path / "data"),
+        "LOOKALIKE_OFFLINE": "true",
+        "LOOKALIKE_DEFAULT_MODEL": str(tiny_model),
+        "LOOKALIKE_DECODE_WORKERS": "1",
+        "COLUMNS": "200",
+    }
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`lookalike serve` on a free port; yields its URL and process."""
+    port = free_port()
+    log = open(tmp_path / "server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lookalike", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    marker = Path(env["LOOKALIKE_DATA_DIR"]) / "server.json"
+    deadline = time.monotonic() + 120
+    while True:
+        assert server.poll() is None, (tmp_path / "server.log").read_text()
+        assert time.monotonic() < deadline, "the server did not start"
+        try:
+            if httpx.get(f"{url}/health").status_code == 200 and marker.exists():
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    try:
+        yield url, server
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        log.close()
+
+
+def test_commands_go_through_the_running_server(
+    env: dict[str, str],
+    served: tuple[str, subprocess.Popen[bytes]],
+    photos: Path,
+    tmp_path: Path,
+) -> None:
+    url, server = served
+    n = len(list(photos.iterdir()))
+    first = run(env, "index", str(photos), "-c", "pics", "--json")
+    assert f"{VIA} {url}" in first.stderr and "server.json" in first.stderr
+    report = lines(first.stdout)[0]
+    assert (report["indexed"], report["failed"]) == (n, [])
+
+    deleted = run(env, "delete", "rocket.jpg", "camera.jpg", "-c", "pics")
+    assert "deleted: rocket.jpg" in deleted.stderr
+    gone = run(env, "get", "rocket.jpg", "-c", "pics", ok=False)
+    assert gone.returncode == 3 and "rocket.jpg" in gone.stderr
+    got = json.loads(run(env, "get", "chelsea.jpg", "-c", "pics").stdout)
+    assert got["id"] == "chelsea.jpg" and got["width"] > 0
+    assert json.loads(run(env, "collections", "list", "--json").stdout) == ["pics"]
+
+    queries = [
+        ("search", "-c", "pics", "--image", str(photos / "coffee.jpg"), "-k", "3", "--json"),
+        ("search", "-c", "pics", "--text", "a rocket", "--json"),
+        ("search", "-c", "pics", "--id", "chelsea.jpg", "--json"),
+        ("duplicates", "-c", "pics", "--json"),
+    ]
+    remote = [lines(run(env, *q).stdout)[0] for q in queries]
+    assert remote[0]["results"][0]["id"] == "coffee.jpg"
+    assert len(remote[1]["results"]) == n - 2  # the deleted records are gone
+    assert "chelsea.jpg" not in [r["id"] for r in remote[2]["results"]]
+
+    # --server from another data folder (no marker there): the same server answers
+    elsewhere = {**env, "LOOKALIKE_DATA_DIR": str(tmp_path / "elsewhere")}
+    named = run(elsewhere, "collections", "list", "--json", "--server", url)
+    assert json.loads(named.stdout) == ["pics"] and "--server" in named.stderr
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    refused = run(elsewhere, "get", "x", "--server", unreachable, ok=False)
+    assert refused.returncode == 5 and f"cannot reach the lookalike server at {unreachable}" in (
+        refused.stderr
+    )
+
+    # once the server stops, the same commands open the store and answer the same
+    server.send_signal(signal.SIGINT)
+    server.wait(timeout=60)
+    assert not (Path(env["LOOKALIKE_DATA_DIR"]) / "server.json").exists()
+    for query, seen in zip(queries, remote, strict=True):
+        local = run(env, *query)
+        assert VIA not in local.stderr
+        assert lines(local.stdout)[0] == seen, query
+    assert json.loads(run(env, "get", "chelsea.jpg", "-c", "pics").stdout) == got
+    assert json.loads(run(env, "collections", "list", "--json").stdout) == ["pics"]
