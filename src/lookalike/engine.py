@@ -38,6 +38,8 @@ class Engine:
         self.settings = settings or Settings.load()
         self.store = store or open_store(self.settings)
         self._open: dict[str, Collection] = {}
+        self.ingest_listeners: list[Callable[[str, IngestReport], None]] = []
+        """Called with the collection's name and the report after each ``add`` (server metrics)."""
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None, **settings: Any) -> Engine:
@@ -218,7 +220,10 @@ class Collection:
             on_duplicate=on_duplicate,
             duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
         )
-        return ingest.run(batch, prune_roots=prune_roots)
+        report = ingest.run(batch, prune_roots=prune_roots)
+        for listener in self.engine.ingest_listeners:
+            listener(self.name, report)
+        return report
 
     def _duplicate_of(
         self, record_id: str, payload: dict[str, Any], vectors: dict[str, Any]

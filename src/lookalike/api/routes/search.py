@@ -1,0 +1,162 @@
+"""Search: one JSON route (image by URL, base64 or record id; text; raw vector) and one
+multipart route for an uploaded query image. Both call :meth:`Collection.search`."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lookalike.api.errors import error_responses
+from lookalike.api.state import State
+from lookalike.errors import BadInput, ImageTooLarge
+from lookalike.search import MAX_TOP_K
+from lookalike.sources import decode_base64
+
+router = APIRouter(tags=["search"])
+
+URL_SCHEMES = ("http://", "https://")
+ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class SearchOptions(BaseModel):
+    """What a query may add to its image, text, id or vector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: tuple[Finite, Finite, Finite, Finite] | None = Field(
+        default=None, description="[left, top, right, bottom] in pixels of the query image."
+    )
+    positive: list[str] = Field(
+        default=[], max_length=100, description="Ids of examples to move toward."
+    )
+    negative: list[str] = Field(default=[], max_length=100, description="Ids to move away from.")
+    filter: dict[str, Any] | None = Field(
+        default=None, description="MongoDB-like (docs/filters.md)."
+    )
+    group: bool = Field(default=False, description="One best result per group (product id).")
+    top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="Minimum score.")
+    signal: str | None = Field(
+        default=None, description="Signal to rank by: semantic or duplicate."
+    )
+
+
+class SearchRequest(SearchOptions):
+    """A query: exactly one of image_url, image_base64, id, text, vector (or only positives)."""
+
+    image_url: str | None = Field(default=None, max_length=8192, description="An http(s) URL.")
+    image_base64: str | None = Field(default=None, description="Base64 or a data: URL.")
+    id: str | None = Field(default=None, description="Neighbours of this record (itself left out).")
+    text: str | None = Field(default=None, max_length=2000)
+    vector: list[Finite] | None = Field(default=None, max_length=65536)
+
+
+class SearchHit(BaseModel):
+    id: str
+    score: float
+    source: str | None = None
+    group: str | None = None
+    metadata: dict[str, Any] = {}
+    scores: dict[str, float] = {}
+    match: dict[str, Any] | None = Field(
+        default=None, description="Duplicate searches: inliers and the matched regions."
+    )
+    thumbnail_url: str | None = Field(
+        default=None, description="When the collection keeps thumbnails."
+    )
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchHit]
+    took_ms: float
+
+
+@router.post(
+    "/collections/{name}/search",
+    response_model=SearchResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+)
+def search(name: str, body: SearchRequest, state: State) -> dict[str, Any]:
+    """Search a collection by image (URL or base64), record id, text or raw vector."""
+    image: bytes | str | None = None
+    if body.image_url is not None:
+        image = _http_url(body.image_url)
+    elif body.image_base64 is not None:
+        image = decode_base64(body.image_base64, max_bytes=state.settings.max_image_bytes)
+    query = body.model_dump(exclude={"image_url", "image_base64"})
+    return _search(state, name, image, query)
+
+
+@router.post(
+    "/collections/{name}/search/upload",
+    response_model=SearchResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+)
+def search_upload(
+    name: str,
+    state: State,
+    image: Annotated[UploadFile, File(description="The query image.")],
+    query: Annotated[
+        str | None, Form(description="JSON object of search options (region, filter, ...).")
+    ] = None,
+) -> dict[str, Any]:
+    """Search a collection with an uploaded image (multipart form)."""
+    options = _options(query)
+    limit = state.settings.max_image_bytes
+    data = image.file.read(limit + 1)
+    if len(data) > limit:
+        named = f" {image.filename}" if image.filename else ""
+        raise ImageTooLarge(
+            f"uploaded image{named} is more than the {limit} bytes allowed (max_image_bytes)"
+        )
+    return _search(state, name, data, options.model_dump())
+
+
+def _search(
+    state: State, name: str, image: bytes | str | None, query: dict[str, Any]
+) -> dict[str, Any]:
+    collection = state.collection(name)
+    region = query.pop("region")
+    started = time.perf_counter()
+    results = collection.search(image=image, region=tuple(region) if region else None, **query)
+    took = (time.perf_counter() - started) * 1000
+    hits = [r.to_dict() for r in results]
+    if collection.config.get("thumbnails"):
+        base = f"/collections/{quote(name, safe='')}/thumbnails/"
+        for hit in hits:
+            hit["thumbnail_url"] = base + quote(hit["id"], safe="")
+    return {"results": hits, "took_ms": round(took, 3)}
+
+
+def _http_url(url: str) -> str:
+    """Only http(s) URLs reach the search: any other string would be read as a server path."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest:
+        raise BadInput(f"image_url must be an http:// or https:// URL, not {url[:200]!r}")
+    return f"{scheme.lower()}://{rest}"
+
+
+def _options(raw: str | None) -> SearchOptions:
+    """The multipart form's ``query`` field, validated like the JSON route's body."""
+    if raw is None or not raw.strip():
+        return SearchOptions()
+    try:
+        return SearchOptions.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [{"loc": ("body", "query"), "msg": f"not JSON: {exc}", "type": "json_invalid"}]
+        ) from exc
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "query", *e["loc"])} for e in exc.errors()]
+        ) from exc
