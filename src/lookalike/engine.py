@@ -159,7 +159,6 @@ class Collection:
         """Refuse to mix vectors of two models in one collection (checked once per open)."""
         if self._model_checked:
             return
-        self._model_checked = True
         if "semantic" in self.config["signals"]:
             loaded = _model_id(self.signals)
             if loaded != self.config["model_id"]:
@@ -168,6 +167,7 @@ class Collection:
                     f"model now loaded is {loaded}; restore those model files or index into a "
                     "new collection"
                 )
+        self._model_checked = True  # only once passed: a failed check fails every later call
 
     # ingest -----------------------------------------------------------------------------
 

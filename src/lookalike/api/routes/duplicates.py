@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
 from lookalike.api.state import State
 
@@ -53,8 +54,9 @@ class DuplicatesResponse(BaseModel):
 
 @router.post(
     "/collections/{name}/duplicates",
+    dependencies=[Depends(json_body)],
     response_model=DuplicatesResponse,
-    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
 )
 def duplicates(
     name: str, state: State, body: Annotated[DuplicatesRequest | None, Body()] = None

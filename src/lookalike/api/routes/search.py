@@ -8,10 +8,11 @@ import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
 from lookalike.api.state import State
 from lookalike.errors import BadInput, ImageTooLarge
@@ -81,6 +82,7 @@ class SearchResponse(BaseModel):
 
 @router.post(
     "/collections/{name}/search",
+    dependencies=[Depends(json_body)],
     response_model=SearchResponse,
     response_model_exclude_none=True,
     responses=ERRORS,
