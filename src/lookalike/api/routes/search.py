@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
 from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
 from lookalike.api.state import State
-from lookalike.errors import BadInput, ImageTooLarge
+from lookalike.errors import ImageTooLarge
 from lookalike.search import MAX_TOP_K
 from lookalike.sources import decode_base64
 
 router = APIRouter(tags=["search"])
 
-URL_SCHEMES = ("http://", "https://")
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$"
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -53,11 +56,28 @@ class SearchOptions(BaseModel):
 class SearchRequest(SearchOptions):
     """A query: exactly one of image_url, image_base64, id, text, vector (or only positives)."""
 
-    image_url: str | None = Field(default=None, max_length=8192, description="An http(s) URL.")
+    image_url: str | None = Field(
+        default=None,
+        max_length=8192,
+        json_schema_extra={"pattern": HTTP_URL},
+        description="An http(s) URL.",
+    )
     image_base64: str | None = Field(default=None, description="Base64 or a data: URL.")
     id: str | None = Field(default=None, description="Neighbours of this record (itself left out).")
     text: str | None = Field(default=None, max_length=2000)
     vector: list[Finite] | None = Field(default=None, max_length=65536)
+
+    @field_validator("image_url")
+    @classmethod
+    def _http_only(cls, url: str | None) -> str | None:
+        """Only http(s) URLs reach the search: any other string would be read as a server
+        path there."""
+        if url is None:
+            return None
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest or rest != rest.strip():
+            raise ValueError(f"must be an http:// or https:// URL, not {url[:200]!r}")
+        return f"{scheme.lower()}://{rest}"
 
 
 class SearchHit(BaseModel):
@@ -91,11 +111,45 @@ def search(name: str, body: SearchRequest, state: State) -> dict[str, Any]:
     """Search a collection by image (URL or base64), record id, text or raw vector."""
     image: bytes | str | None = None
     if body.image_url is not None:
-        image = _http_url(body.image_url)
+        image = body.image_url
     elif body.image_base64 is not None:
         image = decode_base64(body.image_base64, max_bytes=state.settings.max_image_bytes)
     query = body.model_dump(exclude={"image_url", "image_base64"})
     return _search(state, name, image, query)
+
+
+def _upload_body() -> dict[str, Any]:
+    """The multipart body as documented: ``query`` is a JSON part holding the options."""
+    options = SearchOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image"],
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            "query": options,
+                        },
+                    },
+                    "encoding": {"query": {"contentType": "application/json"}},
+                }
+            },
+        }
+    }
+
+
+async def _form(request: Request) -> AsyncIterator[FormData]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "multipart/form-data":
+        raise HTTPException(415, f"send a multipart/form-data body, not {media or 'no type'}")
+    form = await request.form(max_files=1, max_fields=4)
+    try:
+        yield form
+    finally:
+        await form.close()
 
 
 @router.post(
@@ -103,16 +157,23 @@ def search(name: str, body: SearchRequest, state: State) -> dict[str, Any]:
     response_model=SearchResponse,
     response_model_exclude_none=True,
     responses=ERRORS,
+    openapi_extra=_upload_body(),
 )
 def search_upload(
-    name: str,
-    state: State,
-    image: Annotated[UploadFile, File(description="The query image.")],
-    query: Annotated[
-        str | None, Form(description="JSON object of search options (region, filter, ...).")
-    ] = None,
+    name: str, state: State, form: Annotated[FormData, Depends(_form)]
 ) -> dict[str, Any]:
-    """Search a collection with an uploaded image (multipart form)."""
+    """Search a collection with an uploaded image: the multipart parts ``image`` (the file)
+    and ``query`` (a JSON object of the options above)."""
+    image = form.get("image")
+    if not isinstance(image, UploadFile):
+        raise RequestValidationError(
+            [{"loc": ("body", "image"), "msg": "an image file is required", "type": "missing"}]
+        )
+    query = form.get("query")
+    if isinstance(query, UploadFile):
+        raise RequestValidationError(
+            [{"loc": ("body", "query"), "msg": "send the options as a field", "type": "type"}]
+        )
     options = _options(query)
     limit = state.settings.max_image_bytes
     data = image.file.read(limit + 1)
@@ -140,20 +201,11 @@ def _search(
     return {"results": hits, "took_ms": round(took, 3)}
 
 
-def _http_url(url: str) -> str:
-    """Only http(s) URLs reach the search: any other string would be read as a server path."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest:
-        raise BadInput(f"image_url must be an http:// or https:// URL, not {url[:200]!r}")
-    return f"{scheme.lower()}://{rest}"
-
-
 def _options(raw: str | None) -> SearchOptions:
     """The multipart form's ``query`` field, validated like the JSON route's body."""
-    if raw is None or not raw.strip():
-        return SearchOptions()
     try:
-        return SearchOptions.model_validate(json.loads(raw))
+        options = json.loads(raw) if raw is not None and raw.strip() else None
+        return SearchOptions() if options is None else SearchOptions.model_validate(options)
     except json.JSONDecodeError as exc:
         raise RequestValidationError(
             [{"loc": ("body", "query"), "msg": f"not JSON: {exc}", "type": "json_invalid"}]
