@@ -77,13 +77,13 @@ def test_keys_off_serves_without_one(live_url: str, server_settings: Settings) -
     [
         ({"image_base64": "###"}, "bad_input", "base64"),
         ({"image_base64": base64.b64encode(b"hello world").decode()}, "bad_image", "not an image"),
-        ({"text": "   "}, "invalid_query", "empty"),
         ({"text": "x", "id": "y"}, "invalid_query", "not text and id"),
         ({}, "invalid_query", "give an image"),
         ({"text": "x", "filter": {"n": {"$regex": "a"}}}, "invalid_filter", "$regex"),
         ({"text": "x", "signal": "smell"}, "bad_input", "smell"),
         ({"text": "x", "signal": "duplicate"}, "invalid_query", "semantic"),
         ({"image_url": "http://10.0.0.1/a.jpg"}, "forbidden_address", "10.0.0.1"),
+        ({"image_url": f"https://{'0' * 64}.example/a.jpg"}, "fetch_failed", "cannot resolve"),
     ],
 )
 def test_bad_input_is_400(
@@ -113,6 +113,10 @@ def test_unknown_collection_or_record_is_404(keyed: tuple[str, Path]) -> None:
         {"text": "x", "region": [1, 2, 3]},
         {"text": "x", "filter": "not an object"},
         {"image_url": "/etc/passwd"},
+        {"text": "   "},
+        {"text": "x", "top_k": "10"},
+        {"text": "x", "top_k": 10.5},
+        {"text": "x", "group": 0},
     ],
 )
 def test_invalid_fields_are_422_naming_the_field(

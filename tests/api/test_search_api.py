@@ -258,7 +258,7 @@ def test_metrics_count_requests_sizes_and_ingest(
     requests = _samples(r.text, "lookalike_http_requests_total")
     route = (("method", "POST"), ("route", "/collections/{name}/search"))
     assert requests[(*route, ("status", "200"))] == 3
-    assert requests[(*route, ("status", "400"))] == 1
+    assert requests[(*route, ("status", "422"))] == 1
     assert requests[(("method", "GET"), ("route", "unmatched"), ("status", "404"))] == 1
     histogram = _samples(r.text, "lookalike_http_request_duration_seconds_count")
     assert histogram[route] == 4

@@ -16,7 +16,7 @@ router = APIRouter(tags=["duplicates"])
 
 
 class DuplicatesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Score from which two images are copies."

@@ -3,7 +3,6 @@ multipart route for an uploaded query image. Both call :meth:`Collection.search`
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -33,10 +32,13 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 class SearchOptions(BaseModel):
     """What a query may add to its image, text, id or vector."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    region: tuple[Finite, Finite, Finite, Finite] | None = Field(
-        default=None, description="[left, top, right, bottom] in pixels of the query image."
+    region: list[Finite] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="[left, top, right, bottom] in pixels of the query image.",
     )
     positive: list[str] = Field(
         default=[], max_length=100, description="Ids of examples to move toward."
@@ -52,9 +54,29 @@ class SearchOptions(BaseModel):
         default=None, description="Signal to rank by: semantic or duplicate."
     )
 
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """10.0 is an integer to JSON Schema; strict mode would refuse it."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+QUERY_KINDS = ("image_url", "image_base64", "id", "text", "vector")
+
+
+def _one_query(schema: dict[str, Any]) -> None:
+    """Say in the schema what the search checks: exactly one kind of query, or positives."""
+    empty = {k: {"type": "null"} for k in QUERY_KINDS}
+    schema["oneOf"] = [
+        {"required": [k], "properties": {**empty, k: {"not": {"type": "null"}}}}
+        for k in QUERY_KINDS
+    ] + [{"required": ["positive"], "properties": {**empty, "positive": {"minItems": 1}}}]
+
 
 class SearchRequest(SearchOptions):
     """A query: exactly one of image_url, image_base64, id, text, vector (or only positives)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_query)
 
     image_url: str | None = Field(
         default=None,
@@ -64,7 +86,7 @@ class SearchRequest(SearchOptions):
     )
     image_base64: str | None = Field(default=None, description="Base64 or a data: URL.")
     id: str | None = Field(default=None, description="Neighbours of this record (itself left out).")
-    text: str | None = Field(default=None, max_length=2000)
+    text: str | None = Field(default=None, max_length=2000, pattern=r"\S")
     vector: list[Finite] | None = Field(default=None, max_length=65536)
 
     @field_validator("image_url")
@@ -203,13 +225,10 @@ def _search(
 
 def _options(raw: str | None) -> SearchOptions:
     """The multipart form's ``query`` field, validated like the JSON route's body."""
+    if raw is None or not raw.strip() or raw.strip() == "null":
+        return SearchOptions()
     try:
-        options = json.loads(raw) if raw is not None and raw.strip() else None
-        return SearchOptions() if options is None else SearchOptions.model_validate(options)
-    except json.JSONDecodeError as exc:
-        raise RequestValidationError(
-            [{"loc": ("body", "query"), "msg": f"not JSON: {exc}", "type": "json_invalid"}]
-        ) from exc
+        return SearchOptions.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", "query", *e["loc"])} for e in exc.errors()]
