@@ -251,6 +251,7 @@ def test_metrics_count_requests_sizes_and_ingest(
             httpx.post(f"{url}/collections/photos/search", json={"text": "x"}, timeout=60)
         httpx.post(f"{url}/collections/photos/search", json={"text": ""}, timeout=60)
         httpx.get(f"{url}/no/such/path")
+        httpx.get(f"{url}/openapi.json")
         collection = apps[0].state.lookalike.engine.collection("photos")
         report = collection.add([{"id": "again", "path": str(photo_files / "coffee.jpg")}])
         r = httpx.get(f"{url}/metrics")
@@ -260,6 +261,7 @@ def test_metrics_count_requests_sizes_and_ingest(
     assert requests[(*route, ("status", "200"))] == 3
     assert requests[(*route, ("status", "422"))] == 1
     assert requests[(("method", "GET"), ("route", "unmatched"), ("status", "404"))] == 1
+    assert requests[(("method", "GET"), ("route", "/openapi.json"), ("status", "200"))] == 1
     histogram = _samples(r.text, "lookalike_http_request_duration_seconds_count")
     assert histogram[route] == 4
     buckets = _samples(r.text, "lookalike_http_request_duration_seconds_bucket")

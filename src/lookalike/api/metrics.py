@@ -23,7 +23,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 """Upper bounds (seconds) of the latency histogram's buckets."""
 UNMATCHED = "unmatched"
-"""Route label of requests that matched no route (404s of unknown paths)."""
+"""Route label of requests that matched no route (404s of unknown paths, redirects)."""
 
 
 @dataclass
@@ -175,7 +175,10 @@ class MetricsMiddleware:
             await self.app(scope, receive, tracking_send)
         finally:
             self.metrics.in_flight(-1)
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:  # the framework's own routes (/openapi.json, /docs) name none;
+                # only a success proves the path is one of them, not a client's invention
+                route = scope["path"] if 200 <= status < 300 else UNMATCHED
             self.metrics.observe_request(scope["method"], route, status, self.clock() - start)
 
 
