@@ -51,6 +51,8 @@ class Engine:
         self.settings = settings or Settings.load()
         self.store = store or open_store(self.settings)
         self._open: dict[str, Collection] = {}
+        self.ingest_listeners: list[Callable[[str, IngestReport], None]] = []
+        """Called with the collection's name and the report after each ``add`` (server metrics)."""
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None, **settings: Any) -> Engine:
@@ -214,7 +216,6 @@ class Collection:
         """Refuse to mix vectors of two models in one collection (checked once per open)."""
         if self._model_checked:
             return
-        self._model_checked = True
         if "semantic" in self.config["signals"]:
             loaded = _model_id(self.signals)
             if loaded != self.config["model_id"]:
@@ -223,6 +224,7 @@ class Collection:
                     f"model now loaded is {loaded}; restore those model files or index into a "
                     "new collection"
                 )
+        self._model_checked = True  # only once passed: a failed check fails every later call
 
     # ingest -----------------------------------------------------------------------------
 
@@ -280,6 +282,8 @@ class Collection:
         report = ingest.run(batch, prune_roots=prune_roots)
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
             self.cluster_people()  # new faces join the people grouped before
+        for listener in self.engine.ingest_listeners:
+            listener(self.name, report)
         return report
 
     def _duplicate_of(

@@ -286,7 +286,7 @@ class Fetcher:
         else:
             try:
                 found = self._resolve(target.raw_host.decode("ascii"), port)
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:  # UnicodeError: a label over 63 characters
                 raise FetchError(f"cannot fetch {name}: cannot resolve {host} ({exc})") from exc
         if not found:
             raise FetchError(f"cannot fetch {name}: {host} has no address")

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from lookalike import __version__
 from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
+from lookalike.api.metrics import Metrics, MetricsMiddleware
 from lookalike.api.security import require_key
 from lookalike.api.state import ServerState
 from lookalike.config import Settings
@@ -23,6 +24,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or (engine.settings if engine else Settings.load())
     engine = engine or Engine(settings)
     state = ServerState(settings=settings, engine=engine)
+    metrics = state.extras.setdefault("metrics", Metrics())
+    engine.ingest_listeners.append(metrics.observe_ingest)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             allow_headers=["*"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     for router in _routers():
         app.include_router(router)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from lookalike.errors import LookalikeError
@@ -30,6 +31,27 @@ _HTTP_CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    detail: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response, in the OpenAPI schema."""
+
+    error: ErrorBody
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: these statuses answer with :class:`ErrorResponse` (422
+    included, replacing FastAPI's own validation schema, which this server never sends)."""
+    return {
+        status: {"model": ErrorResponse, "description": _HTTP_CODES.get(status, "error")}
+        for status in statuses
+    }
 
 
 def error_response(

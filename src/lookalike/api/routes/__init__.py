@@ -8,15 +8,21 @@ from lookalike.api.routes import (
     collections,
     compat_vecstore,
     compat_ximilar,
+    duplicates,
     health,
     jobs,
+    metrics,
     records,
+    search,
 )
 
 ROUTERS: list[APIRouter] = [
     health.router,
+    metrics.router,
     collections.router,
     records.router,
+    search.router,
+    duplicates.router,
     jobs.router,
     compat_vecstore.router,
     compat_ximilar.router,

@@ -1,0 +1,235 @@
+"""Search: one JSON route (image by URL, base64 or record id; text; raw vector) and one
+multipart route for an uploaded query image. Both call :meth:`Collection.search`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+
+from lookalike.api.content import json_body
+from lookalike.api.errors import error_responses
+from lookalike.api.state import State
+from lookalike.errors import ImageTooLarge
+from lookalike.search import MAX_TOP_K
+from lookalike.sources import decode_base64
+
+router = APIRouter(tags=["search"])
+
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$"
+ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class SearchOptions(BaseModel):
+    """What a query may add to its image, text, id or vector."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    region: list[Finite] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="[left, top, right, bottom] in pixels of the query image.",
+    )
+    positive: list[str] = Field(
+        default=[], max_length=100, description="Ids of examples to move toward."
+    )
+    negative: list[str] = Field(default=[], max_length=100, description="Ids to move away from.")
+    filter: dict[str, Any] | None = Field(
+        default=None, description="MongoDB-like (docs/filters.md)."
+    )
+    group: bool = Field(default=False, description="One best result per group (product id).")
+    top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="Minimum score.")
+    signal: str | None = Field(
+        default=None, description="Signal to rank by: semantic or duplicate."
+    )
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """10.0 is an integer to JSON Schema; strict mode would refuse it."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+QUERY_KINDS = ("image_url", "image_base64", "id", "text", "vector")
+
+
+def _one_query(schema: dict[str, Any]) -> None:
+    """Say in the schema what the search checks: exactly one kind of query, or positives."""
+    empty = {k: {"type": "null"} for k in QUERY_KINDS}
+    schema["oneOf"] = [
+        {"required": [k], "properties": {**empty, k: {"not": {"type": "null"}}}}
+        for k in QUERY_KINDS
+    ] + [{"required": ["positive"], "properties": {**empty, "positive": {"minItems": 1}}}]
+
+
+class SearchRequest(SearchOptions):
+    """A query: exactly one of image_url, image_base64, id, text, vector (or only positives)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_query)
+
+    image_url: str | None = Field(
+        default=None,
+        max_length=8192,
+        json_schema_extra={"pattern": HTTP_URL},
+        description="An http(s) URL.",
+    )
+    image_base64: str | None = Field(default=None, description="Base64 or a data: URL.")
+    id: str | None = Field(default=None, description="Neighbours of this record (itself left out).")
+    text: str | None = Field(default=None, max_length=2000, pattern=r"\S")
+    vector: list[Finite] | None = Field(default=None, max_length=65536)
+
+    @field_validator("image_url")
+    @classmethod
+    def _http_only(cls, url: str | None) -> str | None:
+        """Only http(s) URLs reach the search: any other string would be read as a server
+        path there."""
+        if url is None:
+            return None
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest or rest != rest.strip():
+            raise ValueError(f"must be an http:// or https:// URL, not {url[:200]!r}")
+        return f"{scheme.lower()}://{rest}"
+
+
+class SearchHit(BaseModel):
+    id: str
+    score: float
+    source: str | None = None
+    group: str | None = None
+    metadata: dict[str, Any] = {}
+    scores: dict[str, float] = {}
+    match: dict[str, Any] | None = Field(
+        default=None, description="Duplicate searches: inliers and the matched regions."
+    )
+    thumbnail_url: str | None = Field(
+        default=None, description="When the collection keeps thumbnails."
+    )
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchHit]
+    took_ms: float
+
+
+@router.post(
+    "/collections/{name}/search",
+    dependencies=[Depends(json_body)],
+    response_model=SearchResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+)
+def search(name: str, body: SearchRequest, state: State) -> dict[str, Any]:
+    """Search a collection by image (URL or base64), record id, text or raw vector."""
+    image: bytes | str | None = None
+    if body.image_url is not None:
+        image = body.image_url
+    elif body.image_base64 is not None:
+        image = decode_base64(body.image_base64, max_bytes=state.settings.max_image_bytes)
+    query = body.model_dump(exclude={"image_url", "image_base64"})
+    return _search(state, name, image, query)
+
+
+def _upload_body() -> dict[str, Any]:
+    """The multipart body as documented: ``query`` is a JSON part holding the options."""
+    options = SearchOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image"],
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            "query": options,
+                        },
+                    },
+                    "encoding": {"query": {"contentType": "application/json"}},
+                }
+            },
+        }
+    }
+
+
+async def _form(request: Request) -> AsyncIterator[FormData]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "multipart/form-data":
+        raise HTTPException(415, f"send a multipart/form-data body, not {media or 'no type'}")
+    form = await request.form(max_files=1, max_fields=4)
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+@router.post(
+    "/collections/{name}/search/upload",
+    response_model=SearchResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    openapi_extra=_upload_body(),
+)
+def search_upload(
+    name: str, state: State, form: Annotated[FormData, Depends(_form)]
+) -> dict[str, Any]:
+    """Search a collection with an uploaded image: the multipart parts ``image`` (the file)
+    and ``query`` (a JSON object of the options above)."""
+    image = form.get("image")
+    if not isinstance(image, UploadFile):
+        raise RequestValidationError(
+            [{"loc": ("body", "image"), "msg": "an image file is required", "type": "missing"}]
+        )
+    query = form.get("query")
+    if isinstance(query, UploadFile):
+        raise RequestValidationError(
+            [{"loc": ("body", "query"), "msg": "send the options as a field", "type": "type"}]
+        )
+    options = _options(query)
+    limit = state.settings.max_image_bytes
+    data = image.file.read(limit + 1)
+    if len(data) > limit:
+        named = f" {image.filename}" if image.filename else ""
+        raise ImageTooLarge(
+            f"uploaded image{named} is more than the {limit} bytes allowed (max_image_bytes)"
+        )
+    return _search(state, name, data, options.model_dump())
+
+
+def _search(
+    state: State, name: str, image: bytes | str | None, query: dict[str, Any]
+) -> dict[str, Any]:
+    collection = state.collection(name)
+    region = query.pop("region")
+    started = time.perf_counter()
+    results = collection.search(image=image, region=tuple(region) if region else None, **query)
+    took = (time.perf_counter() - started) * 1000
+    hits = [r.to_dict() for r in results]
+    if collection.config.get("thumbnails"):
+        base = f"/collections/{quote(name, safe='')}/thumbnails/"
+        for hit in hits:
+            hit["thumbnail_url"] = base + quote(hit["id"], safe="")
+    return {"results": hits, "took_ms": round(took, 3)}
+
+
+def _options(raw: str | None) -> SearchOptions:
+    """The multipart form's ``query`` field, validated like the JSON route's body."""
+    if raw is None or not raw.strip() or raw.strip() == "null":
+        return SearchOptions()
+    try:
+        return SearchOptions.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "query", *e["loc"])} for e in exc.errors()]
+        ) from exc

@@ -1,0 +1,68 @@
+"""The clean-up route: clusters of copies, the record to keep, deleting the copies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from lookalike import Engine
+from lookalike.config import Settings
+from lookalike.localfeatures import COPY_THRESHOLD
+from tests.support.photo_collection import index_photos, record_id
+from tests.support.server import live_server
+
+COPIED = ("chelsea", "rocket")
+
+
+def _add_copies(settings: Settings, folder: Path, tmp_path: Path) -> list[str]:
+    """A smaller, recompressed copy of two photos, with a larger ``n`` than any original."""
+    items = []
+    for name in COPIED:
+        im = Image.open(folder / f"{name}.jpg").convert("RGB")
+        path = tmp_path / f"{name}-copy.jpg"
+        im.resize((im.width // 2, im.height // 2)).save(path, quality=50)
+        items.append({"id": f"copies/{name}", "path": str(path), "metadata": {"n": 100}})
+    with Engine(settings) as engine:
+        assert engine.collection("photos").add(items).indexed == len(items)
+    return [i["id"] for i in items]
+
+
+def test_clusters_keep_rules_and_deleting_copies(
+    server_settings: Settings, photo_files: Path, tmp_path: Path
+) -> None:
+    index_photos(server_settings, photo_files)
+    copies = _add_copies(server_settings, photo_files, tmp_path)
+    index_photos(server_settings, photo_files, name="meaning", signals="semantic")
+    with live_server(server_settings) as url:
+        route = f"{url}/collections/photos/duplicates"
+        r = httpx.post(route, timeout=120)  # no body: the defaults
+        assert r.status_code == 200, r.text
+        data = r.json()
+        assert data["threshold"] == COPY_THRESHOLD and data["keep"] == "largest"
+        clusters = {c["keep"]: c for c in data["clusters"]}
+        assert set(clusters) == {record_id(n) for n in COPIED}
+        for name, copy in zip(COPIED, copies, strict=True):
+            cluster = clusters[record_id(name)]
+            assert cluster["copies"] == [copy]
+            roles = {m["id"]: m["role"] for m in cluster["members"]}
+            assert roles == {record_id(name): "keep", copy: "copy"}
+            assert all(m["score"] >= COPY_THRESHOLD for m in cluster["members"])
+
+        by_field = httpx.post(route, json={"keep": "metadata.n:max"}, timeout=120).json()
+        assert sorted(c["keep"] for c in by_field["clusters"]) == sorted(copies)
+
+        strict = httpx.post(route, json={"threshold": 1.0}, timeout=120).json()
+        assert strict["threshold"] == 1.0 and len(strict["clusters"]) <= len(COPIED)
+
+        r = httpx.post(route, json={"keep": "prettiest"}, timeout=120)
+        assert r.status_code == 400 and "prettiest" in r.json()["error"]["message"]
+        r = httpx.post(f"{url}/collections/meaning/duplicates", json={}, timeout=120)
+        assert r.status_code == 400 and "duplicate" in r.json()["error"]["message"]
+
+        deleted = httpx.post(route, json={"delete_copies": True}, timeout=120).json()
+        assert deleted["deleted"] == len(copies)
+        assert httpx.post(route, json={}, timeout=120).json()["clusters"] == []
+        r = httpx.post(f"{url}/collections/photos/search", json={"id": copies[0]}, timeout=60)
+        assert r.status_code == 404

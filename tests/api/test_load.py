@@ -1,0 +1,177 @@
+"""20 clients search and insert through plain HTTP for 30 s against one real server: no errors,
+and afterwards the collection holds exactly the records whose inserts were acknowledged.
+
+``LOOKALIKE_LOAD_SECONDS`` shortens or lengthens the run (default 30)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from PIL import Image
+
+from lookalike import Engine
+from lookalike.api.state import State
+from lookalike.config import Settings
+from tests.support.photo_collection import index_photos, record_id
+from tests.support.samples import PHOTO_NAMES
+from tests.support.server import live_server
+
+CLIENTS = 20
+SECONDS = float(os.environ.get("LOOKALIKE_LOAD_SECONDS", "30"))
+RECORDS_ROUTE = "/collections/{name}/records"
+
+
+@dataclass
+class Tally:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, seconds: float, error: str | None = None) -> None:
+        with self.lock:
+            self.latencies.setdefault(kind, []).append(seconds)
+            if error is not None:
+                self.errors.append(f"{kind}: {error}")
+
+
+def _small_jpegs(folder: Path) -> list[bytes]:
+    out = []
+    for name in PHOTO_NAMES:
+        im = Image.open(folder / f"{name}.jpg").convert("RGB")
+        im.thumbnail((256, 256))
+        buffer = io.BytesIO()
+        im.save(buffer, format="JPEG", quality=85)
+        out.append(buffer.getvalue())
+    return out
+
+
+def _records_route_until_merged(app: FastAPI) -> None:
+    """POST /collections/{name}/records as docs/server.md defines it, only while the app has
+    no such route of its own (the records router is built in another branch)."""
+    if any(
+        getattr(r, "path", None) == RECORDS_ROUTE and "POST" in getattr(r, "methods", ())
+        for r in app.routes
+    ):
+        return
+
+    def add(name: str, body: dict[str, Any], state: State) -> dict[str, Any]:
+        return state.collection(name).add(body["items"]).to_dict()
+
+    app.add_api_route(RECORDS_ROUTE, add, methods=["POST"])
+
+
+def _client_loop(url: str, n: int, deadline: float, jpegs: list[bytes], tally: Tally) -> None:
+    searches: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
+        ("search_image", lambda i: {"image_base64": _b64(jpegs[i % len(jpegs)]), "top_k": 5}),
+        ("search_text", lambda i: {"text": f"photo number {i}", "top_k": 5}),
+        ("search_id", lambda i: {"id": record_id(PHOTO_NAMES[i % len(PHOTO_NAMES)])}),
+        (
+            "search_copy",
+            lambda i: {"image_base64": _b64(jpegs[i % len(jpegs)]), "signal": "duplicate"},
+        ),
+    ]
+    with httpx.Client(base_url=url, timeout=60) as client:
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
+            if i % 4 == 1:  # the first request of each client is an insert
+                rid = f"load/{n}/{i}"
+                item = {
+                    "id": rid,
+                    "base64": _b64(jpegs[(n + i) % len(jpegs)]),
+                    "metadata": {"n": i},
+                }
+                kind, path, body = "insert", "/collections/photos/records", {"items": [item]}
+            else:
+                kind, make = searches[(n + i) % len(searches)]
+                path, body = "/collections/photos/search", make(i)
+            start = time.perf_counter()
+            try:
+                r = client.post(path, json=body)
+            except httpx.HTTPError as exc:
+                tally.add(kind, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+                continue
+            seconds = time.perf_counter() - start
+            if r.status_code != 200:
+                tally.add(kind, seconds, f"{r.status_code} {r.text[:200]}")
+            elif kind == "insert" and r.json().get("indexed") != 1:
+                tally.add(kind, seconds, f"not indexed: {r.text[:200]}")
+            else:
+                tally.add(kind, seconds)
+                if kind == "insert":
+                    with tally.lock:
+                        tally.acknowledged.append(rid)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(int(SECONDS) + 180)
+def test_twenty_clients_search_and_insert_without_errors(
+    server_settings: Settings, photo_files: Path
+) -> None:
+    index_photos(server_settings, photo_files)
+    jpegs = _small_jpegs(photo_files)
+    tally = Tally()
+    with live_server(server_settings, setup=_records_route_until_merged) as url:
+        started = time.monotonic()
+        deadline = started + SECONDS
+        threads = [
+            threading.Thread(target=_client_loop, args=(url, n, deadline, jpegs, tally))
+            for n in range(CLIENTS)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=SECONDS + 120)
+        elapsed = time.monotonic() - started
+        assert not any(t.is_alive() for t in threads), "a client hung"
+        metrics = httpx.get(f"{url}/metrics").text
+    with Engine(server_settings) as engine:
+        collection = engine.collection("photos")
+        count = collection.count()
+        stored = {p.id for p in collection.store.retrieve(tally.acknowledged)}
+
+    everything = [s for values in tally.latencies.values() for s in values]
+    print(
+        f"\nload: {CLIENTS} clients, {elapsed:.1f} s, {len(everything)} requests "
+        f"({len(everything) / elapsed:.1f}/s), {len(tally.errors)} errors, "
+        f"p50 {statistics.median(everything) * 1000:.0f} ms, "
+        f"p99 {_percentile(everything, 0.99) * 1000:.0f} ms"
+    )
+    for kind, values in sorted(tally.latencies.items()):
+        print(
+            f"  {kind:12} {len(values):5} requests  p50 {statistics.median(values) * 1000:6.0f} ms"
+            f"  p99 {_percentile(values, 0.99) * 1000:6.0f} ms"
+        )
+    print(
+        f"  records: {len(PHOTO_NAMES)} before, {len(tally.acknowledged)} inserts acknowledged, "
+        f"{count} after"
+    )
+    assert not tally.errors, tally.errors[:5]
+    assert len(tally.acknowledged) >= CLIENTS and len(everything) >= 2 * CLIENTS
+    assert count == len(PHOTO_NAMES) + len(tally.acknowledged)
+    assert stored == set(tally.acknowledged)
+    assert f'lookalike_records_indexed_total{{collection="photos"}} {len(tally.acknowledged)}' in (
+        metrics
+    )

@@ -1,0 +1,130 @@
+"""The OpenAPI schema of the core routes, checked by schemathesis against a live server: every
+response, to generated valid and invalid requests, is documented, matches its schema, and is
+never a server error."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from lookalike.config import Settings
+from tests.support.photo_collection import index_photos
+from tests.support.server import live_server
+
+CONFIG = {
+    # the collection that exists: random names would only ever meet 404s
+    "parameters": {"path.name": "photos"},
+    "checks": {
+        # schema-valid requests may still be refused for what a schema cannot say: not exactly
+        # one of image/text/id/vector (400), bytes that are no image (400, 415), an unknown id
+        "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "413", "415"]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, photo_files: Path
+) -> Iterator[str]:
+    server = Settings(
+        data_dir=tmp_path_factory.mktemp("schema") / "data",
+        offline=True,
+        default_model=str(tiny_model),
+        decode_workers=1,
+        fetch_retries=0,  # generated image URLs name hosts that do not exist: fail fast
+        fetch_timeout=3.0,
+    )
+    index_photos(server, photo_files)
+    with live_server(server) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def core_schema(live: str) -> Any:
+    config = schemathesis.Config.from_dict(CONFIG)
+    return schemathesis.openapi.from_url(f"{live}/openapi.json", config=config).include(
+        path_regex=r"^/(health|metrics|collections/\{name\}/(search|search/upload|duplicates))$"
+    )
+
+
+POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
+RUNS = [
+    ("POST", "/collections/{name}/search", POSITIVE, 40),
+    ("POST", "/collections/{name}/search", NEGATIVE, 40),
+    ("POST", "/collections/{name}/search/upload", POSITIVE, 25),
+    ("POST", "/collections/{name}/search/upload", NEGATIVE, 25),
+    ("GET", "/health", POSITIVE, 3),  # no parameters: nothing to make invalid
+    ("GET", "/metrics", POSITIVE, 3),
+    # last: each valid case groups the whole collection, and may delete its copies
+    ("POST", "/collections/{name}/duplicates", NEGATIVE, 10),
+    ("POST", "/collections/{name}/duplicates", POSITIVE, 4),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode", "examples"), RUNS)
+def test_route_conforms_to_its_schema(
+    core_schema: Any, method: str, path: str, mode: GenerationMode, examples: int
+) -> None:
+    statuses: list[int] = []
+
+    strategy = core_schema[path][method].as_strategy(
+        generation_mode=mode, path_parameters={"name": "photos"}
+    )
+
+    @given(case=strategy)
+    @_examples(examples)
+    def check(case: schemathesis.Case) -> None:
+        response = case.call_and_validate(checks=_checks(), timeout=120)
+        statuses.append(response.status_code)
+
+    check()
+    print(f"{method} {path} {mode.value}: {sorted(Counter(statuses).items())}")
+    assert set(statuses) != {404}, "only 404s: the requests never reached the collection"
+
+
+def _examples(n: int) -> settings:
+    """A fixed, bounded run: the same cases every time, no example database left behind."""
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def _checks() -> list[Any]:
+    return [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+        negative_data_rejection,
+        positive_data_acceptance,
+    ]
+
+
+def test_the_schema_covers_the_core_routes(live: str, core_schema: Any) -> None:
+    paths = {operation.ok().path for operation in core_schema.get_all_operations()}
+    assert paths == {
+        "/health",
+        "/metrics",
+        "/collections/{name}/search",
+        "/collections/{name}/search/upload",
+        "/collections/{name}/duplicates",
+    }

@@ -1,0 +1,274 @@
+"""Search, health and metrics through a real server, on a collection of real photos."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import Response
+from PIL import Image
+
+from lookalike.config import Settings
+from tests.support.photo_collection import KINDS, index_photos, record_id
+from tests.support.samples import PHOTO_NAMES
+from tests.support.server import live_server
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+    vectors: dict[str, list[float]]
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, photo_files: Path
+) -> Iterator[Served]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("search-api") / "data",
+        offline=True,
+        default_model=str(tiny_model),
+        decode_workers=1,
+    )
+    vectors = index_photos(settings, photo_files)
+    with live_server(settings) as url:
+        yield Served(url, settings, vectors, photo_files)
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _search(served: Served, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    r = httpx.post(f"{served.url}/collections/photos/search", json=body, timeout=60)
+    assert r.status_code == status, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def _ids(data: dict[str, Any]) -> list[str]:
+    return [hit["id"] for hit in data["results"]]
+
+
+def test_image_as_base64_finds_itself_first_with_both_scores(served: Served) -> None:
+    data = _search(served, {"image_base64": _b64(served.folder / "chelsea.jpg"), "top_k": 5})
+    hits = data["results"]
+    assert len(hits) == 5 and data["took_ms"] > 0
+    assert hits[0]["id"] == record_id("chelsea") and hits[0]["score"] >= 0.99
+    assert set(hits[0]["scores"]) == {"semantic", "duplicate"}
+    assert hits[0]["metadata"]["kind"] == "animal" and hits[0]["group"] == "animal"
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all("thumbnail_url" not in h for h in hits)  # this collection keeps none
+
+
+def test_upload_gives_the_same_results_as_base64(served: Served) -> None:
+    path = served.folder / "coffee.jpg"
+    by_json = _search(served, {"image_base64": _b64(path), "top_k": 4, "filter": {"n": {"$gt": 0}}})
+    r = httpx.post(
+        f"{served.url}/collections/photos/search/upload",
+        files={"image": ("coffee.jpg", path.read_bytes(), "image/jpeg")},
+        data={"query": '{"top_k": 4, "filter": {"n": {"$gt": 0}}}'},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert _ids(r.json()) == _ids(by_json)
+    assert [h["score"] for h in r.json()["results"]] == [h["score"] for h in by_json["results"]]
+    assert len(by_json["results"]) == 4
+
+
+def test_record_id_query_leaves_the_record_out(served: Served) -> None:
+    rid = record_id("rocket")
+    ids = _ids(_search(served, {"id": rid, "top_k": 20}))
+    assert rid not in ids
+    assert sorted(ids) == sorted(record_id(n) for n in PHOTO_NAMES if n != "rocket")
+
+
+def test_text_query_scores_only_semantic(served: Served) -> None:
+    hits = _search(served, {"text": "a cat on a sofa", "top_k": 3})["results"]
+    assert len(hits) == 3
+    assert all(set(h["scores"]) == {"semantic"} for h in hits)
+
+
+def test_raw_vector_query_finds_its_record(served: Served) -> None:
+    rid = record_id("retina")
+    hits = _search(served, {"vector": served.vectors[rid], "top_k": 2})["results"]
+    assert hits[0]["id"] == rid and hits[0]["score"] >= 0.99
+    r = httpx.post(
+        f"{served.url}/collections/photos/search", json={"vector": [0.5, 0.5]}, timeout=30
+    )
+    assert r.status_code == 400 and "needs" in r.json()["error"]["message"]
+
+
+def test_filter_group_threshold_and_top_k(served: Served) -> None:
+    query = _b64(served.folder / "astronaut.jpg")
+    hits = _search(served, {"image_base64": query, "filter": {"kind": "space"}})["results"]
+    assert {h["id"] for h in hits} == {record_id("rocket"), record_id("hubble_deep_field")}
+    grouped = _search(served, {"image_base64": query, "group": True, "top_k": 20})["results"]
+    groups = [h["group"] for h in grouped]
+    assert sorted(groups) == sorted(set(KINDS.values()))
+    everything = _search(served, {"image_base64": query, "top_k": 20})["results"]
+    cut = everything[2]["score"]
+    above = _search(served, {"image_base64": query, "top_k": 20, "threshold": cut})["results"]
+    assert [h["id"] for h in above] == [h["id"] for h in everything if h["score"] >= cut]
+
+
+def test_positive_and_negative_examples(served: Served) -> None:
+    pos, neg = record_id("chelsea"), record_id("camera")
+    hits = _search(served, {"positive": [pos], "negative": [neg], "top_k": 20})["results"]
+    ids = [h["id"] for h in hits]
+    assert pos not in ids and neg not in ids and len(ids) == len(PHOTO_NAMES) - 2
+    r = httpx.post(
+        f"{served.url}/collections/photos/search", json={"positive": ["no-such-id"]}, timeout=30
+    )
+    assert r.status_code == 404 and "no-such-id" in r.json()["error"]["message"]
+
+
+def test_region_searches_only_that_part_of_the_query(served: Served) -> None:
+    left = Image.open(served.folder / "motorcycle_left.jpg").convert("RGB")
+    right = Image.open(served.folder / "coffee.jpg").convert("RGB").resize(left.size)
+    canvas = Image.new("RGB", (left.width * 2, left.height))
+    canvas.paste(left, (0, 0))
+    canvas.paste(right, (left.width, 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    query = base64.b64encode(buffer.getvalue()).decode()
+    for box, wanted in (
+        ([0, 0, left.width, left.height], "motorcycle_left"),
+        ([left.width, 0, left.width * 2, left.height], "coffee"),
+    ):
+        hits = _search(served, {"image_base64": query, "region": box, "top_k": 1})["results"]
+        assert hits[0]["id"] == record_id(wanted) and hits[0]["scores"]["semantic"] >= 0.9
+    outside = {"image_base64": query, "region": [0, 0, left.width * 3, 10]}
+    assert _search(served, outside, 400)["error"]["code"] == "bad_input"
+
+
+def test_duplicate_signal_reports_the_matched_region(served: Served, tmp_path: Path) -> None:
+    im = Image.open(served.folder / "astronaut.jpg").convert("RGB")
+    im = im.crop((40, 40, im.width - 40, im.height - 40)).resize((300, 300))
+    copy = tmp_path / "copy.jpg"
+    im.save(copy, quality=40)
+    hits = _search(served, {"image_base64": _b64(copy), "signal": "duplicate", "top_k": 2})[
+        "results"
+    ]
+    assert hits[0]["id"] == record_id("astronaut") and hits[0]["score"] >= 0.75
+    assert hits[0]["match"]["inliers"] >= 8 and len(hits[0]["match"]["query_box"]) == 4
+
+
+def test_image_url_takes_only_http_urls(served: Served) -> None:
+    path = str(served.folder / "rocket.jpg")
+    for url in (path, f"file://{path}", "rocket.jpg", "ftp://example.com/a.jpg"):
+        error = _search(served, {"image_url": url}, 422)["error"]
+        assert error["message"].startswith("body.image_url: Value error, must be an http"), url
+    error = _search(served, {"image_url": "http://127.0.0.1:9/x.jpg"}, 400)["error"]
+    assert error["code"] == "forbidden_address"
+
+
+def test_image_url_is_fetched_from_an_allowed_network(
+    server_settings: Settings, photo_files: Path
+) -> None:
+    index_photos(server_settings, photo_files)
+    data = (photo_files / "chelsea.jpg").read_bytes()
+
+    def image_route(app: FastAPI) -> None:
+        app.add_api_route("/probe/cat.jpg", lambda: Response(data, media_type="image/jpeg"))
+
+    allowed = server_settings.replace(allowed_networks=("127.0.0.0/8",))
+    with live_server(allowed, setup=image_route) as url:
+        r = httpx.post(
+            f"{url}/collections/photos/search",
+            json={"image_url": url.replace("http://", "HTTP://") + "/probe/cat.jpg"},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["results"][0]["id"] == record_id("chelsea")
+
+
+def test_thumbnail_urls_when_the_collection_keeps_thumbnails(
+    server_settings: Settings, photo_files: Path
+) -> None:
+    index_photos(server_settings, photo_files)
+
+    def keep_thumbnails(app: FastAPI) -> None:
+        app.state.lookalike.engine.collection("photos").config["thumbnails"] = True
+
+    with live_server(server_settings, setup=keep_thumbnails) as url:
+        r = httpx.post(
+            f"{url}/collections/photos/search", json={"text": "x", "top_k": 20}, timeout=60
+        )
+        hits = r.json()["results"]
+    assert len(hits) == len(PHOTO_NAMES)
+    for h in hits:
+        assert h["thumbnail_url"] == f"/collections/photos/thumbnails/{quote(h['id'], safe='')}"
+        assert "%2F" in h["thumbnail_url"]
+
+
+def test_health_reports_models_without_loading_them(
+    server_settings: Settings, photo_files: Path
+) -> None:
+    index_photos(server_settings, photo_files)
+    index_photos(server_settings, photo_files, name="hashes", signals="duplicate")
+    with live_server(server_settings) as url:
+        before = httpx.get(f"{url}/health").json()
+        assert before["status"] == "ok" and before["store"]["collections"] == 2
+        assert before["collections"]["photos"]["model_status"] == "available"
+        assert before["collections"]["hashes"] == {
+            "signals": ["duplicate"],
+            "model": None,
+            "model_status": "none",
+        }
+        httpx.post(f"{url}/collections/photos/search", json={"text": "a rocket"}, timeout=60)
+        after = httpx.get(f"{url}/health").json()
+        assert after["collections"]["photos"]["model_status"] == "loaded"
+
+
+def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    found = {}
+    for m in re.finditer(rf"^{name}(?:\{{(.*?)\}})? (\S+)$", text, re.MULTILINE):
+        labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(1) or "")))
+        found[labels] = float(m.group(2))
+    return found
+
+
+def test_metrics_count_requests_sizes_and_ingest(
+    server_settings: Settings, photo_files: Path
+) -> None:
+    index_photos(server_settings, photo_files)
+    apps: list[FastAPI] = []
+    with live_server(server_settings, setup=apps.append) as url:
+        for _ in range(3):
+            httpx.post(f"{url}/collections/photos/search", json={"text": "x"}, timeout=60)
+        httpx.post(f"{url}/collections/photos/search", json={"text": ""}, timeout=60)
+        httpx.get(f"{url}/no/such/path")
+        httpx.get(f"{url}/openapi.json")
+        collection = apps[0].state.lookalike.engine.collection("photos")
+        report = collection.add([{"id": "again", "path": str(photo_files / "coffee.jpg")}])
+        r = httpx.get(f"{url}/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    requests = _samples(r.text, "lookalike_http_requests_total")
+    route = (("method", "POST"), ("route", "/collections/{name}/search"))
+    assert requests[(*route, ("status", "200"))] == 3
+    assert requests[(*route, ("status", "422"))] == 1
+    assert requests[(("method", "GET"), ("route", "unmatched"), ("status", "404"))] == 1
+    assert requests[(("method", "GET"), ("route", "/openapi.json"), ("status", "200"))] == 1
+    histogram = _samples(r.text, "lookalike_http_request_duration_seconds_count")
+    assert histogram[route] == 4
+    buckets = _samples(r.text, "lookalike_http_request_duration_seconds_bucket")
+    assert buckets[(("le", "+Inf"), *route)] == 4
+    records = _samples(r.text, "lookalike_collection_records")
+    assert records[(("collection", "photos"),)] == len(PHOTO_NAMES) + 1
+    indexed = _samples(r.text, "lookalike_records_indexed_total")
+    assert indexed[(("collection", "photos"),)] == report.indexed == 1
+    rate = _samples(r.text, "lookalike_ingest_rate")
+    assert rate[(("collection", "photos"),)] == pytest.approx(report.rate, rel=1e-6)

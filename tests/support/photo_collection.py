@@ -1,0 +1,46 @@
+"""A collection of the sample photos, indexed through the Python API before a server starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lookalike import Engine, Settings
+from tests.support.samples import PHOTO_NAMES
+
+KINDS = {
+    "astronaut": "people",
+    "camera": "people",
+    "chelsea": "animal",
+    "coffee": "food",
+    "rocket": "space",
+    "hubble_deep_field": "space",
+    "retina": "science",
+    "motorcycle_left": "vehicle",
+}
+"""A metadata field to filter on, and the group of each photo."""
+
+
+def record_id(name: str) -> str:
+    """Ids with a slash, as users give them (``kind/name.jpg``)."""
+    return f"{KINDS[name]}/{name}.jpg"
+
+
+def index_photos(
+    settings: Settings, folder: Path, name: str = "photos", **create: Any
+) -> dict[str, list[float]]:
+    """Index every sample photo of ``folder`` into ``name``; the stored semantic vectors by id."""
+    with Engine(settings) as engine:
+        collection = engine.create_collection(name, **create)
+        report = collection.add(
+            {
+                "id": record_id(n),
+                "path": str(folder / f"{n}.jpg"),
+                "metadata": {"kind": KINDS[n], "n": i},
+                "group": KINDS[n],
+            }
+            for i, n in enumerate(PHOTO_NAMES)
+        )
+        assert report.indexed == len(PHOTO_NAMES), report.failed
+        points = collection.store.retrieve([record_id(n) for n in PHOTO_NAMES], with_vectors=True)
+        return {p.id: list(p.vectors.get("semantic", [])) for p in points}
