@@ -96,10 +96,11 @@
 
   // ---- messages -----------------------------------------------------------------------
 
-  function showError(err) {
-    const text = err instanceof ApiError && err.status
+  function showError(err, context) {
+    let text = err instanceof ApiError && err.status
       ? `${err.message} (${err.status} ${err.code})`
       : String(err.message || err);
+    if (context) text = `${context}: ${text}`;
     $("banner-text").textContent = text;
     $("banner").hidden = false;
   }
@@ -153,7 +154,7 @@
     const dialog = $("key-dialog");
     $("key-reason").textContent = err.status === 403
       ? "The server refused the key in use. Enter another one."
-      : "This server needs an API key.";
+      : err.status === 401 ? "This server needs an API key." : "The key this page sends.";
     $("key-input").value = "";
     keyPrompt = new Promise((resolve) => {
       const done = (ok) => {
@@ -172,6 +173,7 @@
         }
       };
       dialog.addEventListener("close", onClose);
+      $("key-button").hidden = false;
       dialog.returnValue = "";
       dialog.showModal();
     });
@@ -192,7 +194,10 @@
     });
     $("key-button").hidden = !localStorage.getItem(KEY_STORE);
     $("key-button").addEventListener("click", async () => {
-      if (await askForKey({ status: 0 })) loadCollections();
+      if (await askForKey({ status: 0 })) {
+        clearError();
+        loadCollections();
+      }
     });
   }
 
@@ -225,7 +230,8 @@
     $("upload-report").hidden = true;
     $("clusters").replaceChildren();
     $("duplicates-summary").textContent = "";
-    setEmpty($("duplicates-empty"), null);
+    showDuplicatesIntro();
+    $("upload-area").hidden = !name;
     if (!name) {
       $("collection-count").textContent = "";
       showSearchEmpty();
@@ -339,7 +345,7 @@
       $("query-summary").textContent = "";
       clearResults();
       setEmpty($("empty"), null);
-      showError(err);
+      showError(err, "Search failed");
     });
     if (seq !== state.searchSeq) return;
     $("results").removeAttribute("aria-busy");
@@ -446,7 +452,7 @@
         const img = document.createElement("img");
         img.alt = id;
         img.src = src;
-        box.replaceChildren(img);
+        placeholder.replaceWith(img);
       });
     }
     return box;
@@ -684,7 +690,9 @@
       for (const f of failures) {
         const li = document.createElement("li");
         const e = f.error || {};
-        li.textContent = `${f.id || "item"}: ${typeof e === "string" ? e : e.message || "failed"}`;
+        const message = typeof e === "string" ? e : e.message || "failed";
+        const id = f.id || "item";
+        li.textContent = message.includes(id) ? message : `${id}: ${message}`;
         ul.append(li);
       }
       box.append(ul);
@@ -695,6 +703,18 @@
   }
 
   // ---- duplicates ---------------------------------------------------------------------
+
+  function showDuplicatesIntro() {
+    const box = $("duplicates-empty");
+    if (!state.collection) {
+      setEmpty(box, "No collection", para("Create a collection and add images first."));
+      return;
+    }
+    setEmpty(box, `Duplicates in “${state.collection}”`,
+      para("Groups the near-duplicates and copies (resized, cropped, recompressed, captioned) " +
+        "of the collection, and says which image of each group to keep. Click an image to " +
+        "search for more like it."));
+  }
 
   async function findDuplicates() {
     if (!state.collection) {
@@ -712,7 +732,7 @@
     const answer = await guarded(() => api("POST", collectionPath(name) + "/duplicates", body),
       (err) => {
         $("duplicates-summary").textContent = "";
-        showError(err);
+        showError(err, "Duplicates failed");
       });
     if (!answer || state.collection !== name) return;
     renderClusters(answer.clusters || []);
