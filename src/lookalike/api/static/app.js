@@ -432,6 +432,14 @@
     return ["far", "weakly related"];
   }
 
+  // The file name a record came from ("upload:cat.jpg", a path or a URL), for display; none
+  // for inline data ("base64").
+  function sourceName(source) {
+    if (!source || !/^upload:|[\\/]/.test(source)) return "";
+    const plain = String(source).replace(/^upload:/, "").replace(/[?#].*$/, "");
+    return plain.split(/[\\/]/).filter(Boolean).pop() || plain;
+  }
+
   function formatValue(value) {
     if (value === null || value === undefined) return "";
     if (typeof value === "object") return JSON.stringify(value);
@@ -498,6 +506,13 @@
       idLine.className = "id";
       idLine.textContent = result.id;
       meta.append(idLine);
+      const name = sourceName(result.source);
+      if (name && name !== result.id) {
+        const from = document.createElement("div");
+        from.className = "source";
+        from.textContent = name;
+        meta.append(from);
+      }
       const entries = Object.entries(result.metadata || {});
       if (result.group) entries.unshift(["group", result.group]);
       if (entries.length) {
@@ -590,8 +605,9 @@
   }
 
   // Adds an ingest answer to the tally: per-item outcomes when the route lists them, else the
-  // report's counts and failures.
-  function tally(body, counts, failures) {
+  // report's counts and failures. Outcomes carry their position in the batch: failures are
+  // named by the file the user picked.
+  function tally(body, counts, failures, files) {
     if (!body) return;
     if (body.report && typeof body.report === "object") body = body.report;
     const items = ["outcomes", "items", "results"].map((k) => body[k]).find(Array.isArray);
@@ -599,7 +615,10 @@
       for (const o of items) {
         const status = o.status || "done";
         counts[status] = (counts[status] || 0) + 1;
-        if (status === "failed" || o.error) failures.push({ id: o.id || o.source, error: o.error });
+        if (status === "failed" || o.error) {
+          const file = files[o.index];
+          failures.push({ id: file ? file.name : o.id || `item ${o.index + 1}`, error: o.error });
+        }
       }
       return;
     }
@@ -612,17 +631,16 @@
     }
   }
 
+  // A background job (202): its id, to follow at GET /jobs/{id}.
   function jobIdOf(body) {
-    if (!body) return null;
-    if (body.job && typeof body.job === "object") return body.job.id;
-    return body.job_id || body.job || body.id || null;
+    return (body && body.id) || null;
   }
 
   async function waitForJob(id, onProgress) {
     for (;;) {
       const job = await api("GET", "/jobs/" + encodeURIComponent(id));
       onProgress(job);
-      if (!["queued", "pending", "running"].includes(job.status)) return job;
+      if (!["queued", "running"].includes(job.status)) return job;
       await new Promise((r) => setTimeout(r, JOB_POLL_MS));
     }
   }
@@ -664,9 +682,12 @@
             body = await guarded(() => waitForJob(id, (job) => {
               if (job.total) setProgress(job.done / job.total, `Indexing ${job.done} of ${job.total}…`);
             }));
+            if (body && body.status !== "done" && body.error) {
+              failures.push({ id: `job ${id}`, error: { message: body.error } });
+            }
           }
         }
-        tally(body, counts, failures);
+        tally(body, counts, failures, batch);
       }
     } finally {
       $("upload-button").disabled = false;
@@ -692,7 +713,8 @@
         const e = f.error || {};
         const message = typeof e === "string" ? e : e.message || "failed";
         const id = f.id || "item";
-        li.textContent = message.includes(id) ? message : `${id}: ${message}`;
+        const own = [`upload:${id}: `, `${id}: `].find((prefix) => message.startsWith(prefix));
+        li.textContent = `${id}: ${own ? message.slice(own.length) : message}`;
         ul.append(li);
       }
       box.append(ul);
