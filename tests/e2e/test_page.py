@@ -253,15 +253,15 @@ def test_error_states(page: Page, site: Site, shots: Path) -> None:
     expect(banner).to_be_hidden()
 
 
-_DATA_TRANSFER = """async ([b64, name, kind]) => {
+_DATA_TRANSFER = """async ([b64, name, kind, target]) => {
   const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
   const dt = new DataTransfer();
   dt.items.add(new File([bytes], name, {type: "image/jpeg"}));
   if (kind === "paste") {
     document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true}));
   } else {
-    const zone = document.getElementById("dropzone");
-    zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    const on = document.querySelector(target);
+    on.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
   }
 }"""
 
@@ -269,7 +269,9 @@ _DATA_TRANSFER = """async ([b64, name, kind]) => {
 @pytest.mark.parametrize("kind", ["paste", "drop"])
 def test_paste_or_drop_an_image_searches_by_it(page: Page, site: Site, kind: str) -> None:
     _open(page, site.url)
-    page.evaluate(_DATA_TRANSFER, [_b64(site.photos / "chelsea.jpg"), "clip.jpg", kind])
+    page.evaluate(
+        _DATA_TRANSFER, [_b64(site.photos / "chelsea.jpg"), "clip.jpg", kind, "#dropzone"]
+    )
     _wait_results(page, "“clip.jpg”")
     assert _ids(page)[0] == "chelsea.jpg" and _badges(page)[0] == "1.00"
 
@@ -355,6 +357,13 @@ def test_new_collection_upload_with_progress(
         sources = page.locator("#results .card .source").all_inner_texts()
         assert sorted(sources) == sorted(named.values())  # each card names its file
         _shot(page, shots, "results-without-thumbnails")
+
+        # an image dropped on the upload button is added, not searched for
+        dropped = photo_files / "chelsea.jpg"
+        page.evaluate(_DATA_TRANSFER, [_b64(dropped), dropped.name, "drop", "#upload-button"])
+        expect(page.locator("#collection-count")).to_have_text(f"{count + 1} images")
+        expect(report).to_contain_text("1 indexed")
+        assert httpx.get(f"{url}/collections/fresh/count").json()["count"] == count + 1
 
 
 def test_api_key_is_asked_for_and_kept(page: Page, server_settings: Settings, shots: Path) -> None:

@@ -336,6 +336,9 @@
     }
     clearError();
     state.query = query;
+    // the fields show the query in force: the others are cleared
+    if (query.kind !== "url") $("query-url").value = "";
+    if (query.kind !== "text") $("query-text").value = "";
     const seq = ++state.searchSeq;
     $("query-summary").textContent = `Searching ${query.label}…`;
     $("results").setAttribute("aria-busy", "true");
@@ -372,9 +375,9 @@
   function searchByUrl(url) {
     url = url.trim();
     if (!url) return;
-    $("query-url").value = url;
     clearPreview();
     runQuery({ kind: "url", label: url, run: searchJson({ image_url: url }) });
+    $("query-url").value = url;
   }
 
   function searchByText(text) {
@@ -863,7 +866,8 @@
       findDuplicates();
     });
 
-    // Drops: on the upload area they add images; anywhere else in the search view they search.
+    // Drops: on the upload button (or an empty collection's message) they add images; anywhere
+    // else in the search view they search.
     let depth = 0;
     window.addEventListener("dragenter", (e) => {
       e.preventDefault();
@@ -881,7 +885,8 @@
       document.body.classList.remove("dragging");
       if ($("view-search").hidden) return;
       const data = e.dataTransfer;
-      if (e.target.closest && e.target.closest("#upload-area, #empty")) {
+      const empty = state.info && state.info.count === 0;
+      if (e.target.closest && e.target.closest(empty ? "#upload-area, #empty" : "#upload-area")) {
         uploadFiles(Array.from(data.files).filter((f) => f.type.startsWith("image/")));
         return;
       }
