@@ -366,7 +366,9 @@ def test_new_collection_upload_with_progress(
         assert httpx.get(f"{url}/collections/fresh/count").json()["count"] == count + 1
 
 
-def test_api_key_is_asked_for_and_kept(page: Page, server_settings: Settings, shots: Path) -> None:
+def test_api_key_is_asked_for_and_kept(
+    page: Page, server_settings: Settings, photo_files: Path, shots: Path
+) -> None:
     with live_server(server_settings.replace(api_keys=("s3cret",))) as url:
         page.goto(url + "/")
         dialog = page.locator("#key-dialog")
@@ -381,6 +383,18 @@ def test_api_key_is_asked_for_and_kept(page: Page, server_settings: Settings, sh
         expect(dialog).to_be_hidden()
         expect(page.locator("#empty")).to_contain_text("No collections yet")
         assert page.evaluate("localStorage.getItem('lookalike.apiKey')") == "s3cret"
+
+        # the key goes with every request, thumbnails included
+        key = {"X-API-Key": "s3cret"}
+        httpx.post(f"{url}/collections", json={"name": "keyed", "thumbnails": True}, headers=key)
+        item = {"id": "cat", "base64": _b64(photo_files / "chelsea.jpg")}
+        httpx.post(
+            f"{url}/collections/keyed/records", json={"items": [item]}, headers=key, timeout=60
+        ).raise_for_status()
         page.reload()
-        expect(page.locator("#empty")).to_contain_text("No collections yet")
+        expect(page.locator("#collection")).to_have_value("keyed")
         expect(dialog).to_be_hidden()
+        page.set_input_files("#query-file", str(photo_files / "chelsea.jpg"))
+        _wait_results(page, "“chelsea.jpg”")
+        assert _ids(page) == ["cat"]
+        _expect_thumbnails_loaded(page, 1)

@@ -251,6 +251,8 @@
     const count = info ? info.count : null;
     $("collection-count").textContent = typeof count === "number"
       ? `${count.toLocaleString()} image${count === 1 ? "" : "s"}` : "";
+    const threshold = info && info.copy_threshold;
+    $("dup-threshold").placeholder = typeof threshold === "number" ? threshold.toFixed(2) : "default";
   }
 
   function setupCollectionDialog() {
