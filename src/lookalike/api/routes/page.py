@@ -12,8 +12,15 @@ from starlette.exceptions import HTTPException
 
 router = APIRouter(include_in_schema=False)
 
+_JS = "text/javascript; charset=utf-8"
 ASSETS = {
-    "app.js": "text/javascript; charset=utf-8",
+    "app.js": _JS,
+    "duplicates.js": _JS,
+    "http.js": _JS,
+    "results.js": _JS,
+    "state.js": _JS,
+    "ui.js": _JS,
+    "upload.js": _JS,
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
