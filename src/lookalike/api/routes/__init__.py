@@ -12,6 +12,7 @@ from lookalike.api.routes import (
     health,
     jobs,
     metrics,
+    page,
     records,
     search,
 )
@@ -26,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     jobs.router,
     compat_vecstore.router,
     compat_ximilar.router,
+    page.router,
 ]

@@ -1,0 +1,140 @@
+// The results grid: square tiles with score badges; thumbnails fetched with the key.
+
+import { authHeaders } from "./http.js";
+import { $, para, setEmpty } from "./ui.js";
+import { state } from "./state.js";
+import { searchById } from "./app.js";
+
+// ---- results ------------------------------------------------------------------------
+
+export function clearResults() {
+  for (const url of state.objectUrls) URL.revokeObjectURL(url);
+  state.objectUrls = [];
+  $("results").replaceChildren();
+  $("results").removeAttribute("aria-busy");
+}
+
+export function band(score) {
+  if (score >= 0.9) return ["same", "the same photo"];
+  if (score >= 0.75) return ["close", "very similar"];
+  if (score >= 0.6) return ["related", "related"];
+  return ["far", "weakly related"];
+}
+
+// The file name a record came from ("upload:cat.jpg", a path or a URL), for display; none
+// for inline data ("base64").
+export function sourceName(source) {
+  if (!source || !/^upload:|[\\/]/.test(source)) return "";
+  const plain = String(source).replace(/^upload:/, "").replace(/[?#].*$/, "");
+  return plain.split(/[\\/]/).filter(Boolean).pop() || plain;
+}
+
+export function formatValue(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+// A square tile: the thumbnail when there is one, else a neutral placeholder with the id.
+export function tile(id, url) {
+  const box = document.createElement("div");
+  box.className = "thumb";
+  const placeholder = document.createElement("span");
+  placeholder.className = "placeholder";
+  placeholder.textContent = id;
+  box.append(placeholder);
+  if (url) {
+    loadThumbnail(url).then((src) => {
+      if (!src) return;
+      const img = document.createElement("img");
+      img.alt = id;
+      img.src = src;
+      placeholder.replaceWith(img);
+    });
+  }
+  return box;
+}
+
+export function renderResults(results) {
+  clearResults();
+  const list = $("results");
+  if (results.length === 0) {
+    const filtered = $("query-filter").value.trim() !== "";
+    setEmpty($("empty"), "Nothing matched",
+      para(filtered
+        ? "No image passes the filter with this query. Loosen or clear the filter, or try another query."
+        : "No image in this collection is close enough to the query. Try another image or other words."));
+    return;
+  }
+  setEmpty($("empty"), null);
+  for (const result of results) {
+    const li = document.createElement("li");
+    const card = document.createElement("button");
+    card.type = "button";
+    card.className = "card";
+    card.dataset.id = result.id;
+    const score = Number(result.score) || 0;
+    const [cls, words] = band(score);
+    const scores = Object.entries(result.scores || {})
+      .map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ");
+    card.title = `${result.id}\nscore ${score.toFixed(3)}: ${words}` +
+      (scores ? ` (${scores})` : "") + (result.source ? `\nsource: ${result.source}` : "") +
+      "\nClick for more like this";
+
+    const url = result.thumbnail_url || null;
+    const thumb = tile(result.id, url);
+    const badge = document.createElement("span");
+    badge.className = `badge ${cls}`;
+    badge.textContent = score.toFixed(2);
+    thumb.append(badge);
+    card.append(thumb);
+
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const idLine = document.createElement("div");
+    idLine.className = "id";
+    idLine.textContent = result.id;
+    meta.append(idLine);
+    const name = sourceName(result.source);
+    if (name && name !== result.id) {
+      const from = document.createElement("div");
+      from.className = "source";
+      from.textContent = name;
+      meta.append(from);
+    }
+    const entries = Object.entries(result.metadata || {});
+    if (result.group) entries.unshift(["group", result.group]);
+    if (entries.length) {
+      const dl = document.createElement("dl");
+      for (const [k, v] of entries.slice(0, 3)) {
+        const dt = document.createElement("dt");
+        dt.textContent = k;
+        const dd = document.createElement("dd");
+        dd.textContent = formatValue(v);
+        dl.append(dt, dd);
+      }
+      meta.append(dl);
+      if (entries.length > 3) {
+        card.title += "\n" + entries.map(([k, v]) => `${k}: ${formatValue(v)}`).join("\n");
+      }
+    }
+    card.append(meta);
+    card.addEventListener("click", () => searchById(result));
+    li.append(card);
+    list.append(li);
+  }
+}
+
+// Thumbnails need the API key when the server has keys, so they come through fetch as blobs.
+// With `shared`, the URL is revoked when the results are cleared; else the caller owns it.
+export async function loadThumbnail(url, shared = true) {
+  try {
+    const response = await fetch(url, { headers: authHeaders() });
+    if (!response.ok) return null;
+    const src = URL.createObjectURL(await response.blob());
+    if (shared) state.objectUrls.push(src);
+    return src;
+  } catch (_) {
+    return null;
+  }
+}
