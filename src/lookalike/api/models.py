@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 OnDuplicateField = Literal["allow", "flag", "skip", "reject"]
+OnUnsafeField = Literal["allow", "flag", "reject"]
 
 
 class CollectionCreate(BaseModel):
@@ -21,6 +22,9 @@ class CollectionCreate(BaseModel):
     )
     model: str | None = Field(None, description="a known model name (default: the server's)")
     thumbnails: bool = Field(False, description="keep a small JPEG of each image")
+    on_unsafe: OnUnsafeField | None = Field(
+        None, description="with the moderation signal: allow, flag or reject unsafe images"
+    )
 
 
 class RecordsAdd(BaseModel):

@@ -12,7 +12,9 @@ from lookalike.api.routes import (
     health,
     jobs,
     metrics,
+    moderation,
     page,
+    people,
     records,
     search,
 )
@@ -24,6 +26,8 @@ ROUTERS: list[APIRouter] = [
     records.router,
     search.router,
     duplicates.router,
+    people.router,
+    moderation.router,
     jobs.router,
     compat_vecstore.router,
     compat_ximilar.router,

@@ -32,7 +32,11 @@ def create_collection(body: CollectionCreate, state: State) -> dict[str, Any]:
         )
     with state.lock:
         collection = state.engine.create_collection(
-            body.name, signals=body.signals, model=model, thumbnails=body.thumbnails
+            body.name,
+            signals=body.signals,
+            model=model,
+            thumbnails=body.thumbnails,
+            on_unsafe=body.on_unsafe,
         )
         return collection.info()
 

@@ -27,6 +27,18 @@ HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$"
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+PersonName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def http_only(url: str | None) -> str | None:
+    """Only http(s) URLs reach the core: any other string would be read as a server path
+    there."""
+    if url is None:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest != rest.strip():
+        raise ValueError(f"must be an http:// or https:// URL, not {url[:200]!r}")
+    return f"{scheme.lower()}://{rest}"
 
 
 class SearchOptions(BaseModel):
@@ -51,7 +63,20 @@ class SearchOptions(BaseModel):
     top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="Minimum score.")
     signal: str | None = Field(
-        default=None, description="Signal to rank by: semantic or duplicate."
+        default=None,
+        description="Signal to rank by, one of the collection's: semantic, duplicate, faces, text.",
+    )
+    face: int | None = Field(
+        default=None, ge=0, le=1000, description="Face search by this face (0 = the largest)."
+    )
+    box: list[Finite] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="Face search by the face in [left, top, right, bottom] (query pixels).",
+    )
+    person: int | PersonName | None = Field(
+        default=None, description="Every image of this person (id or name); faces signal."
     )
 
     @field_validator("top_k", mode="before")
@@ -61,7 +86,7 @@ class SearchOptions(BaseModel):
         return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-QUERY_KINDS = ("image_url", "image_base64", "id", "text", "vector")
+QUERY_KINDS = ("image_url", "image_base64", "id", "text", "vector", "person")
 
 
 def _one_query(schema: dict[str, Any]) -> None:
@@ -74,7 +99,8 @@ def _one_query(schema: dict[str, Any]) -> None:
 
 
 class SearchRequest(SearchOptions):
-    """A query: exactly one of image_url, image_base64, id, text, vector (or only positives)."""
+    """A query: exactly one of image_url, image_base64, id, text, vector, person (or only
+    positives)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_query)
 
@@ -92,14 +118,7 @@ class SearchRequest(SearchOptions):
     @field_validator("image_url")
     @classmethod
     def _http_only(cls, url: str | None) -> str | None:
-        """Only http(s) URLs reach the search: any other string would be read as a server
-        path there."""
-        if url is None:
-            return None
-        scheme, sep, rest = url.partition("://")
-        if not sep or scheme.lower() not in ("http", "https") or not rest or rest != rest.strip():
-            raise ValueError(f"must be an http:// or https:// URL, not {url[:200]!r}")
-        return f"{scheme.lower()}://{rest}"
+        return http_only(url)
 
 
 class SearchHit(BaseModel):
@@ -110,7 +129,9 @@ class SearchHit(BaseModel):
     metadata: dict[str, Any] = {}
     scores: dict[str, float] = {}
     match: dict[str, Any] | None = Field(
-        default=None, description="Duplicate searches: inliers and the matched regions."
+        default=None,
+        description="Duplicate searches: inliers and the matched regions; face searches: the "
+        "matched face (face, box, person, name); text searches: the lines holding query words.",
     )
     thumbnail_url: str | None = Field(
         default=None, description="When the collection keeps thumbnails."
@@ -197,23 +218,34 @@ def search_upload(
             [{"loc": ("body", "query"), "msg": "send the options as a field", "type": "type"}]
         )
     options = _options(query)
-    limit = state.settings.max_image_bytes
+    return _search(
+        state, name, upload_bytes(image, state.settings.max_image_bytes), options.model_dump()
+    )
+
+
+def upload_bytes(image: UploadFile, limit: int) -> bytes:
+    """An uploaded query image's bytes, refused past ``limit`` without reading further."""
     data = image.file.read(limit + 1)
     if len(data) > limit:
         named = f" {image.filename}" if image.filename else ""
         raise ImageTooLarge(
             f"uploaded image{named} is more than the {limit} bytes allowed (max_image_bytes)"
         )
-    return _search(state, name, data, options.model_dump())
+    return data
 
 
 def _search(
     state: State, name: str, image: bytes | str | None, query: dict[str, Any]
 ) -> dict[str, Any]:
     collection = state.collection(name)
-    region = query.pop("region")
+    region, box = query.pop("region"), query.pop("box", None)
     started = time.perf_counter()
-    results = collection.search(image=image, region=tuple(region) if region else None, **query)
+    results = collection.search(
+        image=image,
+        region=tuple(region) if region else None,
+        box=tuple(box) if box else None,
+        **query,
+    )
     took = (time.perf_counter() - started) * 1000
     hits = [r.to_dict() for r in results]
     if collection.config.get("thumbnails"):
