@@ -16,8 +16,9 @@ from lookalike.client.sync import DEFAULT_URL, MAX_IMAGE_BYTES
 from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, transport_error
 from lookalike.duplicates import Cluster
 from lookalike.errors import LookalikeError
-from lookalike.ingest import IngestReport, OnDuplicate, ProgressCallback
+from lookalike.ingest import IngestReport, OnDuplicate, OnUnsafe, ProgressCallback
 from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
 
 T = TypeVar("T")
@@ -82,11 +83,17 @@ class AsyncClient:
         signals: str | Sequence[str] | None = None,
         model: str | None = None,
         exist_ok: bool = False,
+        on_unsafe: OnUnsafe | None = None,
         thumbnails: bool = False,
     ) -> AsyncRemoteCollection:
         info = await self.run(
             plans.create_collection(
-                name, signals=signals, model=model, exist_ok=exist_ok, thumbnails=thumbnails
+                name,
+                signals=signals,
+                model=model,
+                exist_ok=exist_ok,
+                thumbnails=thumbnails,
+                on_unsafe=on_unsafe,
             )
         )
         return AsyncRemoteCollection(self, name, info)
@@ -96,6 +103,11 @@ class AsyncClient:
 
     async def drop_collection(self, name: str) -> None:
         await self.run(plans.drop_collection(name))
+
+    async def moderate(self, image: Any) -> dict[str, Any]:
+        """As ``Engine.moderate``: ``{"safe", "nsfw", "threshold", "labels"}``; a path, bytes
+        or PIL image is uploaded, an http(s) URL fetched by the server."""
+        return await self.run(plans.moderate(None, image, self.max_image_bytes))
 
     async def jobs(self) -> list[dict[str, Any]]:
         return await self.run(plans.list_jobs())
@@ -182,6 +194,9 @@ class AsyncRemoteCollection:
         threshold: float | None = None,
         signal: str | None = None,
         group: bool = False,
+        face: int | None = None,
+        box: tuple[float, float, float, float] | None = None,
+        person: int | str | None = None,
     ) -> list[SearchResult]:
         query = {
             "text": text,
@@ -195,6 +210,9 @@ class AsyncRemoteCollection:
             "threshold": threshold,
             "signal": signal,
             "group": group,
+            "face": face,
+            "box": box,
+            "person": person,
         }
         return await self.client.run(
             plans.search(self.name, image, query, self.client.max_image_bytes)
@@ -212,6 +230,29 @@ class AsyncRemoteCollection:
         if progress is not None:
             progress(1, 1)
         return clusters
+
+    async def moderate(self, image: Any) -> dict[str, Any]:
+        """As ``Collection.moderate``: checked as indexing into this collection would."""
+        return await self.client.run(plans.moderate(self.name, image, self.client.max_image_bytes))
+
+    async def people(self) -> list[Person]:
+        """The people grouped so far, most faces first."""
+        return await self.client.run(plans.people(self.name))
+
+    async def cluster_people(self, *, full: bool = False) -> ClusterReport:
+        """As ``Collection.cluster_people``; the server groups in one request."""
+        return await self.client.run(plans.cluster_people(self.name, full=full))
+
+    async def name_person(self, person: int | str, name: str | None) -> int:
+        return await self.client.run(plans.name_person(self.name, person, name))
+
+    async def merge_people(
+        self, persons: Sequence[int | str], *, into: int | str | None = None
+    ) -> int:
+        return await self.client.run(plans.merge_people(self.name, persons, into))
+
+    async def split_person(self, person: int | str, faces: Sequence[str | tuple[str, int]]) -> int:
+        return await self.client.run(plans.split_person(self.name, person, faces))
 
     async def get(self, record_id: str) -> dict[str, Any]:
         return await self.client.run(plans.get(self.name, record_id))

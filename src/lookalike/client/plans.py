@@ -26,7 +26,8 @@ from lookalike.errors import (
     LookalikeError,
     NotFound,
 )
-from lookalike.ingest import ON_DUPLICATE, IngestReport, Progress, ProgressCallback
+from lookalike.ingest import ON_DUPLICATE, ON_UNSAFE, IngestReport, Progress, ProgressCallback
+from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
 from lookalike.signals import parse_signals
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items, read_file_bytes
@@ -68,15 +69,18 @@ def create_collection(
     model: str | None,
     exist_ok: bool,
     thumbnails: bool,
+    on_unsafe: str | None = None,
 ) -> Plan[dict[str, Any]]:
-    """With ``exist_ok``, an existing collection is answered when it has the signals and model
-    asked for (``Conflict`` if not), as ``Engine.create_collection`` does."""
+    """With ``exist_ok``, an existing collection is answered when it has the signals, model and
+    ``on_unsafe`` asked for (``Conflict`` if not), as ``Engine.create_collection`` does."""
     names = None if signals is None else list(parse_signals(signals))
+    if on_unsafe is not None and on_unsafe not in ON_UNSAFE:
+        raise BadInput(f"on_unsafe must be one of {', '.join(ON_UNSAFE)}, not {on_unsafe!r}")
     if model is not None and Path(model).exists():
         model = str(Path(model).resolve())  # a model folder is named by absolute path
     if exist_ok:
         try:
-            return _existing(name, (yield from collection_info(name)), names, model)
+            return _existing(name, (yield from collection_info(name)), names, model, on_unsafe)
         except NotFound:
             pass
     body: dict[str, Any] = {"name": name}
@@ -86,17 +90,23 @@ def create_collection(
         body["model"] = model
     if thumbnails:
         body["thumbnails"] = True
+    if on_unsafe is not None:
+        body["on_unsafe"] = on_unsafe
     try:
         return dict(_body((yield Call("POST", "/collections", json=body))))
     except Conflict:
         if not exist_ok:
             raise
         # made by another client since we looked
-        return _existing(name, (yield from collection_info(name)), names, model)
+        return _existing(name, (yield from collection_info(name)), names, model, on_unsafe)
 
 
 def _existing(
-    name: str, info: dict[str, Any], signals: list[str] | None, model: str | None
+    name: str,
+    info: dict[str, Any],
+    signals: list[str] | None,
+    model: str | None,
+    on_unsafe: str | None,
 ) -> dict[str, Any]:
     have = list(info.get("signals") or [])
     if signals is not None and set(signals) != set(have):
@@ -108,6 +118,11 @@ def _existing(
         raise Conflict(
             f"collection {name!r} uses model {info.get('model')!r}, not {model!r}; "
             "create another collection to compare models"
+        )
+    have_unsafe = info.get("on_unsafe", "allow")
+    if on_unsafe is not None and on_unsafe != have_unsafe:
+        raise Conflict(
+            f"collection {name!r} was created with on_unsafe {have_unsafe!r}, not {on_unsafe!r}"
         )
     return info
 
@@ -197,7 +212,7 @@ def search(
     for key, value in query.items():
         if value is None or (key in ("positive", "negative", "group") and not value):
             continue  # the defaults: left out
-        if key in ("positive", "negative", "region"):
+        if key in ("positive", "negative", "region", "box"):
             value = list(value)
         elif key == "vector":
             value = [float(x) for x in value]  # numpy arrays too
@@ -215,6 +230,18 @@ def search(
         call = Call("POST", f"{path}/upload", files=files, data={"query": json.dumps(body)})
     results = _body((yield call))["results"]
     return [from_dict(SearchResult, r) for r in results]
+
+
+def moderate(name: str | None, image: Any, max_bytes: int) -> Plan[dict[str, Any]]:
+    """Check one image, as the server would (``name`` None) or as indexing into the collection
+    ``name`` would; the image is sent as a search's query image is."""
+    path = "/moderate" if name is None else f"{_coll(name)}/moderate"
+    if isinstance(image, str | os.PathLike) and _is_url(os.fspath(image)):
+        call = Call("POST", path, json={"image_url": os.fspath(image)})
+    else:
+        data, filename = _query_image(image, max_bytes)
+        call = Call("POST", path, files=[("image", (filename, data, _mime(filename)))])
+    return dict(_body((yield call)))
 
 
 def _query_image(image: Any, max_bytes: int) -> tuple[bytes, str]:
@@ -236,6 +263,43 @@ def duplicates(name: str, *, threshold: float | None, keep: str) -> Plan[list[Cl
         body["threshold"] = threshold
     reply = _body((yield Call("POST", f"{_coll(name)}/duplicates", json=body, timeout=3600.0)))
     return [from_dict(Cluster, c) for c in reply["clusters"]]
+
+
+# people -------------------------------------------------------------------------------------
+
+
+def people(name: str) -> Plan[list[Person]]:
+    body = _body((yield Call("GET", f"{_coll(name)}/people")))
+    return [from_dict(Person, p) for p in body]
+
+
+def cluster_people(name: str, *, full: bool) -> Plan[ClusterReport]:
+    call = Call("POST", f"{_coll(name)}/people/cluster", json={"full": full}, timeout=3600.0)
+    return from_dict(ClusterReport, _body((yield call)))
+
+
+def name_person(name: str, person: int | str, new_name: str | None) -> Plan[int]:
+    call = Call("PATCH", _person(name, person), json={"name": new_name})
+    return int(_body((yield call))["id"])
+
+
+def merge_people(name: str, persons: Sequence[int | str], into: int | str | None) -> Plan[int]:
+    body: dict[str, Any] = {"people": list(persons)}
+    if into is not None:
+        body["into"] = into
+    call = Call("POST", f"{_coll(name)}/people/merge", json=body)
+    return int(_body((yield call))["id"])
+
+
+def split_person(name: str, person: int | str, faces: Sequence[str | tuple[str, int]]) -> Plan[int]:
+    """Faces go as objects, so a record id holding ``#`` is never read as ``id#face``."""
+    refs = [{"id": f[0], "face": int(f[1])} if isinstance(f, tuple) else {"id": f} for f in faces]
+    call = Call("POST", f"{_person(name, person)}/split", json={"faces": refs})
+    return int(_body((yield call))["id"])
+
+
+def _person(name: str, person: int | str) -> str:
+    return f"{_coll(name)}/people/{_q(str(person))}"
 
 
 # adding records -----------------------------------------------------------------------------

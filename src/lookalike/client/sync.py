@@ -15,8 +15,9 @@ from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, tr
 from lookalike.config import Settings
 from lookalike.duplicates import Cluster
 from lookalike.errors import LookalikeError
-from lookalike.ingest import IngestReport, OnDuplicate, ProgressCallback
+from lookalike.ingest import IngestReport, OnDuplicate, OnUnsafe, ProgressCallback
 from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
 
 T = TypeVar("T")
@@ -86,11 +87,17 @@ class Client:
         signals: str | Sequence[str] | None = None,
         model: str | None = None,
         exist_ok: bool = False,
+        on_unsafe: OnUnsafe | None = None,
         thumbnails: bool = False,
     ) -> RemoteCollection:
         info = self.run(
             plans.create_collection(
-                name, signals=signals, model=model, exist_ok=exist_ok, thumbnails=thumbnails
+                name,
+                signals=signals,
+                model=model,
+                exist_ok=exist_ok,
+                thumbnails=thumbnails,
+                on_unsafe=on_unsafe,
             )
         )
         return RemoteCollection(self, name, info)
@@ -101,6 +108,11 @@ class Client:
 
     def drop_collection(self, name: str) -> None:
         self.run(plans.drop_collection(name))
+
+    def moderate(self, image: Any) -> dict[str, Any]:
+        """As ``Engine.moderate``: ``{"safe", "nsfw", "threshold", "labels"}``; a path, bytes
+        or PIL image is uploaded, an http(s) URL fetched by the server."""
+        return self.run(plans.moderate(None, image, self.max_image_bytes))
 
     # jobs ---------------------------------------------------------------------------------
 
@@ -195,6 +207,9 @@ class RemoteCollection:
         threshold: float | None = None,
         signal: str | None = None,
         group: bool = False,
+        face: int | None = None,
+        box: tuple[float, float, float, float] | None = None,
+        person: int | str | None = None,
     ) -> list[SearchResult]:
         """As ``Collection.search``; ``image`` may also be a PIL image."""
         query = {
@@ -209,6 +224,9 @@ class RemoteCollection:
             "threshold": threshold,
             "signal": signal,
             "group": group,
+            "face": face,
+            "box": box,
+            "person": person,
         }
         return self.client.run(plans.search(self.name, image, query, self.client.max_image_bytes))
 
@@ -225,6 +243,27 @@ class RemoteCollection:
         if progress is not None:
             progress(1, 1)
         return clusters
+
+    def moderate(self, image: Any) -> dict[str, Any]:
+        """As ``Collection.moderate``: checked as indexing into this collection would."""
+        return self.client.run(plans.moderate(self.name, image, self.client.max_image_bytes))
+
+    def people(self) -> list[Person]:
+        """The people grouped so far, most faces first."""
+        return self.client.run(plans.people(self.name))
+
+    def cluster_people(self, *, full: bool = False) -> ClusterReport:
+        """As ``Collection.cluster_people``; the server groups in one request."""
+        return self.client.run(plans.cluster_people(self.name, full=full))
+
+    def name_person(self, person: int | str, name: str | None) -> int:
+        return self.client.run(plans.name_person(self.name, person, name))
+
+    def merge_people(self, persons: Sequence[int | str], *, into: int | str | None = None) -> int:
+        return self.client.run(plans.merge_people(self.name, persons, into))
+
+    def split_person(self, person: int | str, faces: Sequence[str | tuple[str, int]]) -> int:
+        return self.client.run(plans.split_person(self.name, person, faces))
 
     def get(self, record_id: str) -> dict[str, Any]:
         return self.client.run(plans.get(self.name, record_id))
