@@ -481,10 +481,11 @@ def moderate(
     ] = None,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Check images with the moderation signal without indexing them; exits 1 if one is unsafe."""
     unsafe = failed = 0
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         check = engine.collection(collection).moderate if collection else engine.moderate
         for image in images:
             try:
@@ -640,10 +641,13 @@ def _show(coll: Collection | RemoteCollection) -> dict[str, Any]:
 
 @people_app.command("list")
 def people_list(
-    collection: CollectionName = "default", json_out: JsonOut = False, data_dir: DataDir = None
+    collection: CollectionName = "default",
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """The people grouped so far, most faces first."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         people = engine.collection(collection).people()
     if json_out:
         _print_json([p.to_dict() for p in people])
@@ -666,9 +670,10 @@ def people_cluster(
     collection: CollectionName = "default",
     json_out: JsonOut = False,
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Group faces into people; new faces join the people found before."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         report = engine.collection(collection).cluster_people(full=full)
     if json_out:
         _print_json(report.to_dict())
@@ -684,9 +689,10 @@ def people_name(
     name: Annotated[str, typer.Argument(help='New name ("" removes it).')],
     collection: CollectionName = "default",
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Name a person."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         pid = engine.collection(collection).name_person(person, name or None)
     err.print(f"person {pid}: {name or 'name removed'}", markup=False)
 
@@ -699,9 +705,10 @@ def people_merge(
     ] = None,
     collection: CollectionName = "default",
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Make several people one person."""
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         pid = engine.collection(collection).merge_people(persons, into=into)
     err.print(f"merged into person {pid}")
 
@@ -718,13 +725,14 @@ def people_split(
     ],
     collection: CollectionName = "default",
     data_dir: DataDir = None,
+    server: ServerUrl = None,
 ) -> None:
     """Move some faces of a person to a new person."""
     faces: list[str | tuple[str, int]] = []
     for spec in records:
         rid, sep, index = spec.rpartition("#")
         faces.append((rid, int(index)) if sep and index.isdigit() else spec)
-    with _engine(data_dir) as engine:
+    with _engine(data_dir, server) as engine:
         pid = engine.collection(collection).split_person(person, faces)
     err.print(f"split off as person {pid}")
 
