@@ -8,6 +8,7 @@ import io
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -30,7 +31,9 @@ from lookalike.errors import (
     Unauthorized,
 )
 from lookalike.ingest import Progress
+from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
+from tests.support.faces import face_folder
 from tests.support.samples import PHOTO_NAMES, photo
 from tests.support.server import free_port, live_server
 
@@ -242,3 +245,89 @@ def test_pil_images_are_sent_losslessly() -> None:
     im = photo("astronaut")
     again = Image.open(io.BytesIO(encode_image(im)))
     assert again.tobytes() == im.tobytes()
+
+
+def _answers(results: list[SearchResult]) -> list[dict[str, Any]]:
+    """Results as JSON, but for ``source`` (an uploaded file's is ``upload:<path>``); ties in
+    the order of their ids (each store breaks them its own way)."""
+    ranked = sorted(results, key=lambda r: (-round(r.score, 6), r.id))
+    return [{**r.to_dict(), "source": None} for r in ranked]
+
+
+@pytest.mark.slow
+def test_people_and_moderation_answer_as_the_local_engine_does(
+    client: Client, live_url: str, server_settings: Settings, tmp_path: Path
+) -> None:
+    folder = face_folder(tmp_path / "faces", ("person_a_1", "person_a_2", "person_b_1", "group"))
+    remote = client.create_collection("people", signals="duplicate,faces")
+    assert remote.index([folder]).indexed == 4
+    with Engine(server_settings.replace(data_dir=tmp_path / "local")) as engine:
+        local = engine.create_collection("people", signals="duplicate,faces")
+        local.index([folder])
+        assert remote.people() == local.people() == []
+        report, mine = remote.cluster_people(), local.cluster_people()
+        assert isinstance(report, ClusterReport) and report.new_people == 3
+        assert {**report.to_dict(), "seconds": 0} == {**mine.to_dict(), "seconds": 0}
+        people = remote.people()
+        assert people == local.people() and all(isinstance(p, Person) for p in people)
+        a = next(p.id for p in people if p.sample == ["person_a_1.jpg", "person_a_2.jpg"])
+        b = next(p.id for p in people if p.sample == ["group.jpg", "person_b_1.jpg"])
+        c = next(p.id for p in people if p.id not in (a, b))
+
+        assert remote.name_person(a, "Ada") == local.name_person(a, "Ada") == a
+        with pytest.raises(Conflict, match="Ada"):
+            remote.name_person(b, "ada")
+        with pytest.raises(NotFound, match="nobody"):
+            remote.name_person("nobody", "x")
+        group = folder / "group.jpg"
+        width, height = Image.open(group).size
+        for query in (
+            {"person": "ada"},
+            {"person": b, "top_k": 1},
+            {"image": group, "signal": "faces"},
+            {"image": group, "signal": "faces", "face": 1},
+            {"image": group, "signal": "faces", "box": (0, 0, width / 2, height)},
+            {"id": "group.jpg", "signal": "faces", "face": 0},
+        ):
+            assert _answers(remote.search(**query)) == _answers(local.search(**query)), query
+        assert all(r.match and r.match["name"] == "Ada" for r in remote.search(person=a))
+
+        assert remote.merge_people([c, b], into=b) == b
+        assert local.merge_people([c, b], into=b) == b
+        faces = remote.get("group.jpg")["faces"]
+        left = next(i for i, f in enumerate(faces) if f["box"][0] < 0.5)
+        split = [("group.jpg", left)]
+        assert remote.split_person(b, split) == local.split_person(b, split)
+        assert remote.people() == local.people()
+        with pytest.raises(BadInput):
+            remote.split_person("Ada", ["person_b_1.jpg"])
+
+        verdict = client.moderate(folder / "person_b_1.jpg")
+        assert verdict == engine.moderate(folder / "person_b_1.jpg")
+        assert verdict["labels"] and remote.moderate(group.read_bytes()) == local.moderate(group)
+
+        async def the_same_with_await() -> None:
+            async with AsyncClient(live_url) as aclient:
+                acoll = await aclient.collection("people")
+                assert await acoll.people() == local.people()
+                assert await acoll.name_person("Ada", None) == a
+                found = await acoll.search(person=a)
+                assert {r.id for r in found} == {"person_a_1.jpg", "person_a_2.jpg"}
+                assert (await acoll.cluster_people()).faces == 0  # nothing new to group
+                assert await aclient.moderate(group) == engine.moderate(group)
+
+        asyncio.run(the_same_with_await())
+    assert all(p.name is None for p in remote.people())
+
+
+def test_on_unsafe_is_a_collection_setting_as_in_the_engine(client: Client) -> None:
+    with pytest.raises(BadInput, match="moderation"):
+        client.create_collection("m", signals="duplicate", on_unsafe="flag")
+    with pytest.raises(BadInput, match="on_unsafe"):
+        client.create_collection("m", signals="duplicate,moderation", on_unsafe="maybe")  # type: ignore[arg-type]
+    coll = client.create_collection("m", signals="duplicate,moderation", on_unsafe="reject")
+    assert coll.config["on_unsafe"] == "reject"
+    again = client.create_collection("m", exist_ok=True, on_unsafe="reject")
+    assert again.config["on_unsafe"] == "reject"
+    with pytest.raises(Conflict, match="on_unsafe"):
+        client.create_collection("m", exist_ok=True, on_unsafe="flag")
