@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.faces import face_folder
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -144,3 +145,61 @@ def test_commands_go_through_the_running_server(
         assert lines(local.stdout)[0] == seen, query
     assert json.loads(run(env, "get", "chelsea.jpg", "-c", "pics").stdout) == got
     assert json.loads(run(env, "collections", "list", "--json").stdout) == ["pics"]
+
+
+def test_people_moderation_and_face_search_go_through_the_running_server(
+    env: dict[str, str], served: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    url, server = served
+    photos = face_folder(tmp_path / "faces", ("person_a_1", "person_a_2", "person_b_1", "coffee"))
+    run(env, "index", str(photos), "-c", "f", "--signals", "duplicate,faces")
+    grouped = run(env, "people", "cluster", "-c", "f", "--json")
+    assert f"{VIA} {url}" in grouped.stderr and lines(grouped.stdout)[0]["new_people"] == 2
+    assert "person 1: Ada" in run(env, "people", "name", "-c", "f", "1", "Ada").stderr
+    assert "merged into person 1" in run(env, "people", "merge", "-c", "f", "Ada", "2").stderr
+    split = run(env, "people", "split", "-c", "f", "Ada", "person_b_1.jpg#0")
+    assert "split off as person 3" in split.stderr
+    made = run(
+        env,
+        "collections",
+        "create",
+        "m",
+        "--signals",
+        "duplicate,moderation",
+        "--on-unsafe",
+        "flag",
+    )
+    assert VIA in made.stderr and json.loads(made.stdout)["on_unsafe"] == "flag"
+
+    queries = [
+        ("people", "list", "-c", "f", "--json"),
+        ("search", "-c", "f", "--person", "ada", "--json"),
+        (
+            "search",
+            "-c",
+            "f",
+            "--id",
+            "person_a_1.jpg",
+            "--signal",
+            "faces",
+            "--face",
+            "0",
+            "--json",
+        ),
+        ("moderate", str(photos / "person_b_1.jpg"), "-c", "m", "--json"),
+    ]
+    remote = [lines(run(env, *q).stdout)[0] for q in queries]
+    assert [(p["name"], p["faces"]) for p in remote[0]] == [("Ada", 2), (None, 1)]
+    ada = {r["id"] for r in remote[1]["results"]}
+    assert ada == set(remote[0][0]["sample"]) and len(ada) == 2
+    assert all(r["match"]["name"] == "Ada" for r in remote[1]["results"])
+    assert remote[2]["results"][0]["match"]["query_face"]["index"] == 0
+    assert remote[3]["safe"] is True and remote[3]["labels"]
+
+    # once the server stops, the same commands open the store and answer the same
+    server.send_signal(signal.SIGINT)
+    server.wait(timeout=60)
+    for query, seen in zip(queries, remote, strict=True):
+        local = run(env, *query)
+        assert VIA not in local.stderr
+        assert lines(local.stdout)[0] == seen, query
