@@ -65,7 +65,16 @@ class Verdict(BaseModel):
 def _body_schema() -> dict[str, Any]:
     """Both ways of sending the image, for the OpenAPI schema."""
     request = ModerateRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    request["oneOf"] = [{"required": ["image_url"]}, {"required": ["image_base64"]}]
+    kinds = ("image_url", "image_base64")
+    request["oneOf"] = [
+        {
+            "required": [k],
+            "properties": {
+                o: {"not": {"type": "null"}} if o == k else {"type": "null"} for o in kinds
+            },
+        }
+        for k in kinds
+    ]
     upload = {
         "type": "object",
         "required": ["image"],

@@ -8,11 +8,11 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
-from lookalike.api.routes.search import PersonName
+from lookalike.api.routes.search import PersonName, whole_number
 from lookalike.api.state import ServerState, State
 from lookalike.engine import Collection
 from lookalike.errors import NotFound
@@ -62,12 +62,22 @@ class MergeRequest(BaseModel):
         default=None, description="The person they become (default: the first given)."
     )
 
+    @field_validator("people", "into", mode="before")
+    @classmethod
+    def _whole_numbers(cls, value: Any) -> Any:
+        return [whole_number(v) for v in value] if isinstance(value, list) else whole_number(value)
+
 
 class FaceRef(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(min_length=1, description="A record id.")
     face: int | None = Field(default=None, ge=0, description="Only this face of the record.")
+
+    @field_validator("face", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        return whole_number(value)
 
 
 class SplitRequest(BaseModel):

@@ -30,6 +30,11 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 PersonName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+def whole_number(value: Any) -> Any:
+    """10.0 is an integer to JSON Schema; strict mode would refuse it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def http_only(url: str | None) -> str | None:
     """Only http(s) URLs reach the core: any other string would be read as a server path
     there."""
@@ -79,11 +84,10 @@ class SearchOptions(BaseModel):
         default=None, description="Every image of this person (id or name); faces signal."
     )
 
-    @field_validator("top_k", mode="before")
+    @field_validator("top_k", "face", "person", mode="before")
     @classmethod
     def _whole_number(cls, value: Any) -> Any:
-        """10.0 is an integer to JSON Schema; strict mode would refuse it."""
-        return int(value) if isinstance(value, float) and value.is_integer() else value
+        return whole_number(value)
 
 
 QUERY_KINDS = ("image_url", "image_base64", "id", "text", "vector", "person")
@@ -256,8 +260,9 @@ def _search(
 
 
 def _options(raw: str | None) -> SearchOptions:
-    """The multipart form's ``query`` field, validated like the JSON route's body."""
-    if raw is None or not raw.strip() or raw.strip() == "null":
+    """The multipart form's ``query`` field, validated like the JSON route's body: a JSON
+    object, as the schema says (an empty part too is refused), or no part at all."""
+    if raw is None:
         return SearchOptions()
     try:
         return SearchOptions.model_validate_json(raw)
