@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -58,7 +58,8 @@ def live(
 def core_schema(live: str) -> Any:
     config = schemathesis.Config.from_dict(CONFIG)
     return schemathesis.openapi.from_url(f"{live}/openapi.json", config=config).include(
-        path_regex=r"^/(health|metrics|collections/\{name\}/(search|search/upload|duplicates))$"
+        path_regex=r"^/(health|metrics|moderate"
+        r"|collections/\{name\}/(search|search/upload|duplicates|moderate))$"
     )
 
 
@@ -68,6 +69,10 @@ RUNS = [
     ("POST", "/collections/{name}/search", NEGATIVE, 40),
     ("POST", "/collections/{name}/search/upload", POSITIVE, 25),
     ("POST", "/collections/{name}/search/upload", NEGATIVE, 25),
+    ("POST", "/moderate", POSITIVE, 10),
+    ("POST", "/moderate", NEGATIVE, 10),
+    ("POST", "/collections/{name}/moderate", POSITIVE, 10),
+    ("POST", "/collections/{name}/moderate", NEGATIVE, 10),
     ("GET", "/health", POSITIVE, 3),  # no parameters: nothing to make invalid
     ("GET", "/metrics", POSITIVE, 3),
     # last: each valid case groups the whole collection, and may delete its copies
@@ -89,12 +94,20 @@ def test_route_conforms_to_its_schema(
     @given(case=strategy)
     @_examples(examples)
     def check(case: schemathesis.Case) -> None:
+        assume(not _sends_nothing_for_a_part(case))
         response = case.call_and_validate(checks=_checks(), timeout=120)
         statuses.append(response.status_code)
 
     check()
     print(f"{method} {path} {mode.value}: {sorted(Counter(statuses).items())}")
     assert set(statuses) != {404}, "only 404s: the requests never reached the collection"
+
+
+def _sends_nothing_for_a_part(case: schemathesis.Case) -> bool:
+    """A multipart part set to an empty list is sent as no part at all: the request is then a
+    valid one that the generator counts as invalid (it meant "query is not an object")."""
+    body = case.body
+    return isinstance(body, dict) and "image" in body and any(v == [] for v in body.values())
 
 
 def _examples(n: int) -> settings:
@@ -127,4 +140,6 @@ def test_the_schema_covers_the_core_routes(live: str, core_schema: Any) -> None:
         "/collections/{name}/search",
         "/collections/{name}/search/upload",
         "/collections/{name}/duplicates",
+        "/moderate",
+        "/collections/{name}/moderate",
     }
