@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
@@ -190,6 +191,8 @@ class Collection:
         self.config = config
         self.settings = engine.settings
         self._model_checked = False
+        self._people_lock = threading.RLock()
+        """People edits rewrite the whole people table: one at a time per collection."""
 
     @cached_property
     def store(self) -> CollectionStore:
@@ -486,26 +489,30 @@ class Collection:
         """Group faces into people: the faces not grouped yet join the people there are or
         start new ones; ``full`` regroups every face (keeping the ids and names of the people
         most of each group's faces had). Once run, indexing new images runs it too."""
-        return self._people().cluster(full=full)
+        with self._people_lock:
+            return self._people().cluster(full=full)
 
     def name_person(self, person: int | str, name: str | None) -> int:
         """Name a person (by id or current name); ``None`` removes the name."""
-        people = self._people()
-        pid = people.resolve(person)
-        people.name(pid, name)
-        return pid
+        with self._people_lock:
+            people = self._people()
+            pid = people.resolve(person)
+            people.name(pid, name)
+            return pid
 
     def merge_people(self, persons: Sequence[int | str], *, into: int | str | None = None) -> int:
         """Make several people one person; answers its id (``into``, else the first given)."""
-        people = self._people()
-        pids = [people.resolve(p) for p in persons]
-        return people.merge(pids, None if into is None else people.resolve(into))
+        with self._people_lock:
+            people = self._people()
+            pids = [people.resolve(p) for p in persons]
+            return people.merge(pids, None if into is None else people.resolve(into))
 
     def split_person(self, person: int | str, faces: Sequence[str | tuple[str, int]]) -> int:
         """Move the person's faces in these records (or ``(record id, face index)`` pairs) to a
         new person; answers the new id."""
-        people = self._people()
-        return people.split(people.resolve(person), faces)
+        with self._people_lock:
+            people = self._people()
+            return people.split(people.resolve(person), faces)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -4,7 +4,6 @@ its current name; an unknown one is a 404, a name another person has a 409."""
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
 from lookalike.api.routes.search import PersonName, whole_number
-from lookalike.api.state import ServerState, State
+from lookalike.api.state import State
 from lookalike.engine import Collection
 from lookalike.errors import NotFound
 
@@ -90,12 +89,6 @@ class SplitRequest(BaseModel):
     )
 
 
-def _lock(state: ServerState) -> threading.Lock:
-    """Edits of one server's people tables go one at a time: each rewrites the whole table."""
-    lock: threading.Lock = state.extras.setdefault("people_lock", threading.Lock())
-    return lock
-
-
 def _person(collection: Collection, pid: int) -> dict[str, Any]:
     for p in collection.people():
         if p.id == pid:
@@ -120,9 +113,8 @@ def cluster_people(
 ) -> dict[str, Any]:
     """Group faces into people: new faces join the people found before, or start new ones.
     Runs in the request; once run, indexing new images groups their faces too."""
-    collection = state.collection(name)
-    with _lock(state):
-        return collection.cluster_people(full=(body or ClusterRequest()).full).to_dict()
+    report = state.collection(name).cluster_people(full=(body or ClusterRequest()).full)
+    return report.to_dict()
 
 
 @router.post(
@@ -134,9 +126,7 @@ def cluster_people(
 def merge_people(name: str, body: MergeRequest, state: State) -> dict[str, Any]:
     """Make several people one person: ``into``, else the first given."""
     collection = state.collection(name)
-    with _lock(state):
-        pid = collection.merge_people(body.people, into=body.into)
-    return _person(collection, pid)
+    return _person(collection, collection.merge_people(body.people, into=body.into))
 
 
 @router.patch(
@@ -148,9 +138,7 @@ def merge_people(name: str, body: MergeRequest, state: State) -> dict[str, Any]:
 def name_person(name: str, person: str, body: NameRequest, state: State) -> dict[str, Any]:
     """Name a person, or remove the name (``null`` or ``""``)."""
     collection = state.collection(name)
-    with _lock(state):
-        pid = collection.name_person(person, body.name)
-    return _person(collection, pid)
+    return _person(collection, collection.name_person(person, body.name))
 
 
 @router.post(
@@ -169,6 +157,4 @@ def split_person(name: str, person: str, body: SplitRequest, state: State) -> di
             rid, sep, index = ref.rpartition("#")
             faces.append((rid, int(index)) if sep and rid and index.isdigit() else ref)
     collection = state.collection(name)
-    with _lock(state):
-        pid = collection.split_person(person, faces)
-    return _person(collection, pid)
+    return _person(collection, collection.split_person(person, faces))
