@@ -129,9 +129,9 @@ def test_people_grouped_renamed_and_searched(
     assert refused.status_code == 409
     expect(page.locator("#banner")).to_contain_text(refused.json()["error"]["message"])
     expect(other.locator(".rename-form input")).to_be_visible()
+    _shot(page, shots, "people-rename-refused")
     other.locator(".rename-form input").press("Escape")
     expect(other.locator(".name")).to_have_text(f"Person {second['id']}")
-    _shot(page, shots, "people-rename-refused")
 
     # a person's card opens every photo of them, the matched face outlined
     card.locator("button.card").click()
