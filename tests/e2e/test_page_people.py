@@ -143,6 +143,7 @@ def test_people_grouped_renamed_and_searched(
     assert len(expected) == first["records"]
     assert _card_ids(page, "#results .card") == [x["id"] for x in expected]
     assert all(x["match"]["person"] == first["id"] for x in expected)
+    assert all("safe" not in x for x in expected)  # no moderation signal here
     expect(page.locator("#results .card .who")).to_have_text(["Ada"] * len(expected))
     expect(page.locator("#results .card .box.face")).to_have_count(len(expected))
     _shot(page, shots, "person-photos")
