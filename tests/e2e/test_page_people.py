@@ -97,7 +97,7 @@ def test_people_grouped_renamed_and_searched(
     assert _card_ids(page, "#people .person") == [str(p["id"]) for p in people]
     names = page.locator("#people .person .name").all_inner_texts()
     assert names == [f"Person {p['id']}" for p in people]
-    counts = page.locator("#people .person .counts").all_inner_texts()
+    counts = page.locator("#people .person .counts .numbers").all_inner_texts()
     for shown, p in zip(counts, people, strict=True):
         assert shown.startswith(f"{p['records']} photo")
     faces = sum(p["faces"] for p in people)
@@ -147,6 +147,26 @@ def test_people_grouped_renamed_and_searched(
     expect(page.locator("#results .card .who")).to_have_text(["Ada"] * len(expected))
     expect(page.locator("#results .card .box.face")).to_have_count(len(expected))
     _shot(page, shots, "person-photos")
+
+    # two people ticked and merged become one, keeping the first one's id and name
+    page.click("nav >> text=People")
+    expect(page.locator("#people .person")).to_have_count(len(people))
+    merge = page.locator("#people-merge")
+    expect(merge).to_be_disabled()
+    card.locator(".pick input").check()
+    other.locator(".pick input").check()
+    expect(merge).to_have_text("Merge 2 people")
+    _shot(page, shots, "people-merge-selected")
+    merge.click()
+    expect(page.locator("#people-report")).to_contain_text("2 people merged into Ada")
+    after = _people(api)
+    assert len(after) == len(people) - 1
+    ada = next(p for p in after if p["id"] == first["id"])
+    assert ada["name"] == "Ada" and ada["faces"] == first["faces"] + second["faces"]
+    expect(page.locator("#people .person")).to_have_count(len(after))
+    assert _card_ids(page, "#people .person") == [str(p["id"]) for p in after]
+    expect(card.locator(".numbers")).to_contain_text(f"{ada['records']} photo")
+    _shot(page, shots, "people-merged")
 
 
 def test_text_matches_and_unsafe_results(

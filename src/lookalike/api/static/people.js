@@ -11,11 +11,16 @@ import { frame } from "./tiles.js";
 export const hasSignal = (name) =>
   Boolean(state.info && Array.isArray(state.info.signals) && state.info.signals.includes(name));
 
+// People ticked for merging, in the order they were ticked: the first keeps its id.
+let selected = [];
+
 const plural = (n, one, many) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 const peoplePath = (name) => collectionPath(name) + "/people";
 
 export function clearPeople() {
   state.people = null;
+  selected = [];
+  updateMerge();
   $("people").replaceChildren();
   $("people-summary").textContent = "";
   $("people-report").textContent = "";
@@ -61,6 +66,8 @@ export async function loadPeople() {
 export function renderPeople(people) {
   const list = $("people");
   list.replaceChildren();
+  selected = [];
+  updateMerge();
   const faces = people.reduce((n, p) => n + (p.faces || 0), 0);
   $("people-summary").textContent = people.length
     ? `${plural(people.length, "person", "people")}, ${plural(faces, "face", "faces")}` : "";
@@ -99,11 +106,46 @@ function personCard(person) {
   meta.append(nameLine(person));
   const counts = document.createElement("div");
   counts.className = "counts muted small";
-  counts.textContent = `${plural(person.records, "photo", "photos")}` +
+  const numbers = document.createElement("span");
+  numbers.className = "numbers";
+  numbers.textContent = `${plural(person.records, "photo", "photos")}` +
     (person.faces !== person.records ? ` · ${plural(person.faces, "face", "faces")}` : "");
+  counts.append(numbers);
+  const pick = document.createElement("label");
+  pick.className = "pick muted small";
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.addEventListener("change", () => {
+    selected = selected.filter((id) => id !== person.id);
+    if (box.checked) selected.push(person.id);
+    updateMerge();
+  });
+  box.setAttribute("aria-label", `Select ${personName(person.id, person.name)} to merge`);
+  pick.title = "Select to merge with other people";
+  pick.append(box);
+  counts.append(pick);
   meta.append(counts);
   li.append(card, meta);
   return li;
+}
+
+function updateMerge() {
+  const button = $("people-merge");
+  button.disabled = selected.length < 2;
+  button.textContent = selected.length >= 2 ? `Merge ${selected.length} people` : "Merge selected";
+}
+
+export async function mergeSelected() {
+  const name = state.collection;
+  if (selected.length < 2) return;
+  clearError();
+  const people = [...selected];
+  const merged = await guarded(() => api("POST", peoplePath(name) + "/merge", { people }),
+    (err) => showError(err, "Merge failed"));
+  if (merged === undefined || state.collection !== name) return;
+  await loadPeople();
+  $("people-report").textContent =
+    `${people.length} people merged into ${personName(merged.id, merged.name)}.`;
 }
 
 // The sample record's face of this person decides the crop; the record says where it is.
@@ -213,4 +255,5 @@ export async function groupFaces() {
 
 export function setupPeople() {
   $("people-cluster").addEventListener("click", groupFaces);
+  $("people-merge").addEventListener("click", mergeSelected);
 }
