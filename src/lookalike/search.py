@@ -75,6 +75,9 @@ class SearchResult:
     """For duplicate searches: inliers and the matched region in both images (normalised); for
     face searches: the matched face (index, normalised box, person) and the query face; for
     text searches: the record's ``lines`` holding query words, with their boxes."""
+    safe: bool | None = None
+    """The moderation signal's verdict, when the collection has it: the page hides unsafe
+    results behind a click rather than leaving every caller to look the records up."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -87,6 +90,8 @@ class SearchResult:
         }
         if self.match is not None:
             out["match"] = self.match
+        if self.safe is not None:
+            out["safe"] = self.safe
         return out
 
 
@@ -259,6 +264,7 @@ class Searcher:
                     source=p.get("source"),
                     group=p.get("group"),
                     metadata=p.get("metadata") or {},
+                    safe=p.get("safe"),
                     scores=scores,
                     match=c.match_dict(),
                 )
@@ -303,6 +309,7 @@ class Searcher:
                 source=p.get("source"),
                 group=p.get("group"),
                 metadata=p.get("metadata") or {},
+                safe=p.get("safe"),
                 scores={"text": t.score},
                 match=t.match(),
             )
@@ -398,6 +405,7 @@ class Searcher:
             source=p.get("source"),
             group=p.get("group"),
             metadata=p.get("metadata") or {},
+            safe=p.get("safe"),
             scores=scores,
         )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from lookalike.config import Settings
 from tests.support.samples import PHOTO_NAMES
@@ -25,19 +25,7 @@ from tests.support.server import live_server
 
 pytestmark = pytest.mark.slow  # a browser, a server and an ingest: ~45 s for the module
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 EXAMPLES = ROOT / "examples" / "photos"
 LIVING = {"astronaut", "chelsea", "camera"}  # test metadata: a field to filter on
 
@@ -47,25 +35,6 @@ class Site:
     url: str
     api: httpx.Client
     photos: Path
-
-
-@pytest.fixture(scope="module")
-def shots(request: pytest.FixtureRequest) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"page screenshots: {SHOTS}")
-    return SHOTS
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the page tests need it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _b64(path: Path) -> str:
@@ -104,18 +73,6 @@ def site(
         api.post("/collections/photos/records", json={"items": items}).raise_for_status()
         assert api.get("/collections/photos/count").json()["count"] == len(items)
         yield Site(url, api, photos)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, f"the page raised: {errors}"
 
 
 def _open(page: Page, url: str) -> None:

@@ -140,6 +140,9 @@ class SearchHit(BaseModel):
     thumbnail_url: str | None = Field(
         default=None, description="When the collection keeps thumbnails."
     )
+    safe: bool | None = Field(
+        default=None, description="The moderation signal's verdict, when the collection has it."
+    )
 
 
 class SearchResponse(BaseModel):

@@ -7,6 +7,7 @@ import { state } from "./state.js";
 import { clearResults, loadThumbnail, renderResults } from "./results.js";
 import { uploadFiles } from "./upload.js";
 import { findDuplicates, showDuplicatesIntro } from "./duplicates.js";
+import { clearPeople, hasSignal, setupPeople, showPeople } from "./people.js";
 
 export const COLLECTION_STORE = "lookalike.collection";
 
@@ -40,16 +41,20 @@ export async function chooseCollection(name) {
   $("clusters").replaceChildren();
   $("duplicates-summary").textContent = "";
   showDuplicatesIntro();
+  clearPeople();
   $("upload-area").hidden = !name;
   if (!name) {
     $("collection-count").textContent = "";
+    showTextSignals();
     showSearchEmpty();
+    if (!$("view-people").hidden) showPeople();
     return;
   }
   $("collection").value = name;
   localStorage.setItem(COLLECTION_STORE, name);
   await refreshInfo();
   showSearchEmpty();
+  if (!$("view-people").hidden && state.collection === name) showPeople();
 }
 
 export async function refreshInfo() {
@@ -62,6 +67,35 @@ export async function refreshInfo() {
     ? `${count.toLocaleString()} image${count === 1 ? "" : "s"}` : "";
   const threshold = info && info.copy_threshold;
   $("dup-threshold").placeholder = typeof threshold === "number" ? threshold.toFixed(2) : "default";
+  showTextSignals();
+}
+
+// With the text signal, words can match what images show (semantic), the text written in
+// them (text), or both (the server fuses the two when no signal is named).
+export const TEXT_SIGNALS = [
+  ["", "meaning and written words", ["semantic", "text"]],
+  ["semantic", "meaning", ["semantic"]],
+  ["text", "words in the image", ["text"]],
+];
+
+export function showTextSignals() {
+  const picker = $("text-signal");
+  const previous = picker.value;
+  picker.replaceChildren();
+  if (!hasSignal("text")) {
+    picker.hidden = true;
+    return;
+  }
+  for (const [value, label, needs] of TEXT_SIGNALS) {
+    if (!needs.every(hasSignal)) continue;
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    picker.append(option);
+  }
+  if ([...picker.options].some((o) => o.value === previous)) picker.value = previous;
+  picker.disabled = picker.options.length < 2;
+  picker.hidden = false;
 }
 
 export function setupCollectionDialog() {
@@ -194,7 +228,28 @@ export function searchByText(text) {
   text = text.trim();
   if (!text) return;
   clearPreview();
-  runQuery({ kind: "text", label: `“${text}”`, run: searchJson({ text }) });
+  const picker = $("text-signal");
+  const signal = picker.hidden ? "" : picker.value;
+  const how = { semantic: " by meaning", text: " in the images’ text" }[signal] || "";
+  runQuery({ kind: "text", label: `“${text}”${how}`,
+    run: searchJson(signal ? { text, signal } : { text }) });
+}
+
+// Every photo of a person (faces signal): as many results as the person has photos.
+export function searchByPerson(person) {
+  clearPreview();
+  const who = person.name || `Person ${person.id}`;
+  runQuery({
+    kind: "person",
+    label: `photos of ${person.name ? `“${who}”` : who}`,
+    run: () => {
+      const options = queryOptions();
+      options.top_k = Math.min(1000, Math.max(options.top_k, person.records || 0));
+      return api("POST", collectionPath(state.collection) + "/search",
+        { ...options, person: person.id });
+    },
+  });
+  window.scrollTo({ top: 0 });
 }
 
 export function searchById(result) {
@@ -233,9 +288,11 @@ export function clearPreview() {
 export function showView() {
   const view = (location.hash.match(/^#\/(\w+)/) || [])[1] || "search";
   const known = ["search", "duplicates", "people"].includes(view) ? view : "search";
+  const wasHidden = $(`view-${known}`).hidden;
   for (const section of document.querySelectorAll(".view")) {
     section.hidden = section.id !== `view-${known}`;
   }
+  if (known === "people" && wasHidden) showPeople();
   for (const link of document.querySelectorAll("nav.views a")) {
     link.classList.toggle("active", link.dataset.view === known);
     if (link.dataset.view === known) link.setAttribute("aria-current", "page");
@@ -276,6 +333,9 @@ export function setupInput() {
     if (state.query) runQuery(state.query);
   });
   $("top-k").addEventListener("change", () => state.query && runQuery(state.query));
+  $("text-signal").addEventListener("change", () => {
+    if (state.query && state.query.kind === "text") searchByText($("query-text").value);
+  });
   $("upload-button").addEventListener("click", () => $("upload-files").click());
   $("upload-files").addEventListener("change", (e) => uploadFiles(e.target.files));
   $("banner-close").addEventListener("click", clearError);
@@ -339,6 +399,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupKeyDialog();
   setupCollectionDialog();
   setupInput();
+  setupPeople();
   showView();
   loadCollections();
 });

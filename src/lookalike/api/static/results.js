@@ -4,6 +4,7 @@ import { authHeaders } from "./http.js";
 import { $, para, setEmpty } from "./ui.js";
 import { state } from "./state.js";
 import { searchById } from "./app.js";
+import { frame } from "./tiles.js";
 
 // ---- results ------------------------------------------------------------------------
 
@@ -36,23 +37,84 @@ export function formatValue(value) {
 }
 
 // A square tile: the thumbnail when there is one, else a neutral placeholder with the id.
-export function tile(id, url) {
+// `view` may crop it to a face or outline boxes on it (tiles.js), or veil it (`hidden`).
+export function tile(id, url, view = {}) {
   const box = document.createElement("div");
   box.className = "thumb";
   const placeholder = document.createElement("span");
   placeholder.className = "placeholder";
   placeholder.textContent = id;
   box.append(placeholder);
+  if (view.hidden) veil(box);
   if (url) {
     loadThumbnail(url).then((src) => {
       if (!src) return;
       const img = document.createElement("img");
       img.alt = id;
+      img.addEventListener("load", () => frame(box, img, view), { once: true });
       img.src = src;
       placeholder.replaceWith(img);
     });
   }
   return box;
+}
+
+// Unsafe images (moderation) stay blurred under a label until clicked.
+export function veil(thumb) {
+  thumb.classList.add("veiled");
+  const label = document.createElement("span");
+  label.className = "veil";
+  label.textContent = "hidden: flagged unsafe";
+  const hint = document.createElement("small");
+  hint.textContent = "click to show";
+  label.append(hint);
+  thumb.append(label);
+}
+
+export function unveil(thumb) {
+  thumb.classList.remove("veiled");
+  thumb.querySelector(".veil")?.remove();
+}
+
+export const personName = (id, name) => name || `Person ${id}`;
+
+// What to outline on a result: the matched face, the matched lines of text, the copied region.
+export function matchBoxes(match) {
+  if (!match) return [];
+  const boxes = [];
+  if (Array.isArray(match.box)) {
+    const who = match.person == null ? "" : ` of ${personName(match.person, match.name)}`;
+    boxes.push({ box: match.box, cls: "face", title: `matched face${who}` });
+  }
+  for (const line of Array.isArray(match.lines) ? match.lines : []) {
+    boxes.push({ box: line.box, cls: "line", title: line.text });
+  }
+  if (Array.isArray(match.candidate_box)) {
+    boxes.push({ box: match.candidate_box, cls: "region", title: "the copied region" });
+  }
+  return boxes;
+}
+
+// A line of text read in the image, the query's words in it marked.
+export function markedLine(text, words) {
+  const wanted = (words || []).map((w) => String(w).toLocaleLowerCase());
+  const hit = (token) => {
+    const t = token.toLocaleLowerCase();
+    return wanted.some((w) => t === w || (w.length >= 4 && t.length >= 4 && (t.startsWith(w) || w.startsWith(t))));
+  };
+  const div = document.createElement("div");
+  div.className = "line";
+  for (const part of String(text).split(/([\p{L}\p{N}]+)/u)) {
+    if (!part) continue;
+    if (/[\p{L}\p{N}]/u.test(part) && hit(part)) {
+      const mark = document.createElement("mark");
+      mark.textContent = part;
+      div.append(mark);
+    } else {
+      div.append(part);
+    }
+  }
+  return div;
 }
 
 export function renderResults(results) {
@@ -82,7 +144,8 @@ export function renderResults(results) {
       "\nClick for more like this";
 
     const url = result.thumbnail_url || null;
-    const thumb = tile(result.id, url);
+    const hidden = result.safe === false;
+    const thumb = tile(result.id, url, { boxes: matchBoxes(result.match), hidden });
     const badge = document.createElement("span");
     badge.className = `badge ${cls}`;
     badge.textContent = score.toFixed(2);
@@ -118,8 +181,29 @@ export function renderResults(results) {
         card.title += "\n" + entries.map(([k, v]) => `${k}: ${formatValue(v)}`).join("\n");
       }
     }
+    const match = result.match || {};
+    if (match.person != null) {
+      const who = document.createElement("div");
+      who.className = "who";
+      who.textContent = personName(match.person, match.name);
+      meta.append(who);
+    }
+    if (Array.isArray(match.lines) && match.lines.length) {
+      const lines = document.createElement("div");
+      lines.className = "lines";
+      for (const line of match.lines.slice(0, 3)) lines.append(markedLine(line.text, line.words));
+      meta.append(lines);
+    }
     card.append(meta);
-    card.addEventListener("click", () => searchById(result));
+    if (hidden) card.title = "Flagged unsafe by the moderation signal: click to show\n" + card.title;
+    card.addEventListener("click", () => {
+      if (thumb.classList.contains("veiled")) {
+        unveil(thumb);
+        card.title = card.title.split("\n").slice(1).join("\n");
+        return;
+      }
+      searchById(result);
+    });
     li.append(card);
     list.append(li);
   }

@@ -8,4 +8,5 @@ export const state = {
   searchSeq: 0,
   objectUrls: [],
   previewUrl: null,
+  people: null, // GET /collections/{name}/people
 };
