@@ -25,6 +25,7 @@ from lookalike.images import decode
 from lookalike.ingest import (
     ON_DUPLICATE,
     ON_UNSAFE,
+    DecodePool,
     Ingest,
     IngestReport,
     OnDuplicate,
@@ -54,6 +55,14 @@ class Engine:
         self._open: dict[str, Collection] = {}
         self.ingest_listeners: list[Callable[[str, IngestReport], None]] = []
         """Called with the collection's name and the report after each ``add`` (server metrics)."""
+        self.decode_pool: DecodePool | None = None
+        """Decode workers kept between ingests (see :meth:`keep_decode_workers`)."""
+
+    def keep_decode_workers(self) -> None:
+        """Keep the decode worker processes between ingests, with the models they loaded: for a
+        long-lived process such as the server, where each job would otherwise start them anew."""
+        if self.decode_pool is None:
+            self.decode_pool = DecodePool(self.settings)
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None, **settings: Any) -> Engine:
@@ -174,6 +183,8 @@ class Engine:
         for collection in self._open.values():
             collection.close()
         self._open.clear()
+        if self.decode_pool is not None:
+            self.decode_pool.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -281,6 +292,7 @@ class Collection:
             duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
             on_unsafe=self.config.get("on_unsafe", "allow"),
             thumbnails=self.thumbnails,
+            pool=self.engine.decode_pool,
         )
         report = ingest.run(batch, prune_roots=prune_roots)
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:

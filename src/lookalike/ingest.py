@@ -235,16 +235,54 @@ class _Inline(Executor):
         return future
 
 
-def _pool(settings: Settings, todo: int) -> Executor:
-    workers = settings.decode_workers or min(os.cpu_count() or 1, 4)
-    if todo < POOL_MIN_ITEMS or workers <= 1:
+def _pool(settings: Settings, todo: int, shared: DecodePool | None = None) -> Executor:
+    if todo < POOL_MIN_ITEMS or _workers(settings) <= 1:
         return _Inline()
+    return shared.executor() if shared is not None else _spawn(settings)
+
+
+def _workers(settings: Settings) -> int:
+    return settings.decode_workers or min(os.cpu_count() or 1, 4)
+
+
+def _spawn(settings: Settings) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
-        workers,
+        _workers(settings),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_exit_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+class DecodePool:
+    """Decode workers kept between ingest runs, for a long-lived process (the server): starting
+    them and loading the signals' models in each costs seconds that every job would pay again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = _spawn(self.settings)
+            return self._executor
+
+    def replace(self, broken: Executor) -> ProcessPoolExecutor:
+        """A fresh pool instead of one a crashed worker broke (once, however many runs ask)."""
+        with self._lock:
+            if self._executor is broken or self._executor is None:
+                if self._executor is not None:
+                    self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = _spawn(self.settings)
+            return self._executor
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -274,7 +312,9 @@ class Ingest:
         duplicate_check: DuplicateCheck | None = None,
         on_unsafe: OnUnsafe = "allow",
         thumbnails: bool = False,
+        pool: DecodePool | None = None,
     ) -> None:
+        """``pool``: decode workers shared with other runs, left running at the end."""
         if on_duplicate != "allow" and duplicate_check is None:
             raise BadInput("on_duplicate needs the duplicate signal in the collection")
         if on_unsafe not in ON_UNSAFE:
@@ -295,6 +335,7 @@ class Ingest:
         self._total = 0
         self._done = 0
         self._executor: Executor = _Inline()
+        self._shared = pool
         self._seen: dict[str, str] = {}
         """id -> source of every item taken in this run; a second item with an id fails."""
         self._worker_ms: dict[str, float] = {}
@@ -310,7 +351,7 @@ class Ingest:
         start = time.perf_counter()
         self._total = len(items)
         self._position = {id(entry): n for n, entry in enumerate(items)}
-        self._executor = _pool(self.settings, sum(isinstance(i, Item) for i in items))
+        self._executor = _pool(self.settings, sum(isinstance(i, Item) for i in items), self._shared)
         window: deque[tuple[Item, bytes | None, Future[Prepared], dict[str, Any] | None]] = deque()
         max_inflight = max(2 * self.settings.batch_size, 8)
         try:
@@ -324,8 +365,12 @@ class Ingest:
                     self._collect(*window.popleft())
                 self._flush()
         finally:
-            # wait=True: a pool left running races its own atexit hook (EBADF at exit)
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            if self._shared is not None and isinstance(self._executor, ProcessPoolExecutor):
+                for *_, future, _ in window:  # a failed run leaves nothing queued behind it
+                    future.cancel()
+            else:
+                # wait=True: a pool left running races its own atexit hook (EBADF at exit)
+                self._executor.shutdown(wait=True, cancel_futures=True)
             self.report.seconds = time.perf_counter() - start
             self.report.ms_per_image = self._ms_per_image()
             self.report.outcomes.sort(key=lambda o: o.index)
@@ -395,8 +440,11 @@ class Ingest:
         try:
             return self._executor.submit(prepare, *args)
         except BrokenProcessPool:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = _pool(self.settings, POOL_MIN_ITEMS)
+            if self._shared is not None:
+                self._executor = self._shared.replace(self._executor)
+            else:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = _pool(self.settings, POOL_MIN_ITEMS)
             return self._executor.submit(prepare, *args)
 
     def _collect(

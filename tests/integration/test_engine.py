@@ -361,3 +361,49 @@ def test_a_relative_model_folder_is_pinned_by_absolute_path(
         "rel", model=str(tiny_model), exist_ok=True, signals="duplicate,semantic"
     )
     assert same is c
+
+
+@pytest.mark.slow
+def test_a_kept_decode_pool_serves_several_runs_and_survives_a_crash(tmp_path: Path) -> None:
+    import numpy as np
+
+    from lookalike.ingest import DecodePool, Ingest
+    from lookalike.signals.duplicate import DuplicateSignal
+    from lookalike.sources import iter_items
+    from tests.support.crashing import CRASH_WIDTH, CrashingSignal
+
+    rng = np.random.default_rng(3)
+    runs = []
+    for run in range(3):
+        folder = tmp_path / f"run{run}"
+        folder.mkdir()
+        for i in range(20):
+            width = CRASH_WIDTH if (run, i) == (1, 5) else 64
+            Image.fromarray(rng.integers(0, 255, (48, width, 3), dtype=np.uint8)).save(
+                folder / f"{run}-{i:02d}.png"
+            )
+        runs.append(folder)
+    settings = Settings(data_dir=tmp_path / "data", offline=True, decode_workers=2)
+    pool = DecodePool(settings)
+    try:
+        with Engine(settings) as engine:
+            c = engine.create_collection("c", signals="duplicate")
+            signals = [DuplicateSignal(), CrashingSignal()]
+
+            def ingest(folder: Path) -> Any:
+                run = Ingest(c.store, signals, settings, model_id=None, pool=pool)
+                return run.run(list(iter_items([str(folder)])))
+
+            assert ingest(runs[0]).indexed == 20
+            first = pool.executor()
+            workers = set(first._processes)  # the same worker processes serve the next run
+            crashed = ingest(runs[1])
+            assert crashed.indexed == 19 and [Path(f.source).name for f in crashed.failed] == [
+                "1-05.png"
+            ]
+            replaced = pool.executor()
+            assert replaced is not first and not set(replaced._processes) & workers
+            assert ingest(runs[2]).indexed == 20 and pool.executor() is replaced
+            assert c.count() == 59
+    finally:
+        pool.close()

@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     on shutdown."""
     settings = settings or (engine.settings if engine else Settings.load())
     engine = engine or Engine(settings)
+    engine.keep_decode_workers()  # jobs reuse warm workers and the models they loaded
     state = ServerState(settings=settings, engine=engine)
     metrics = state.extras.setdefault("metrics", Metrics())
     engine.ingest_listeners.append(metrics.observe_ingest)
