@@ -367,7 +367,7 @@ def test_a_relative_model_folder_is_pinned_by_absolute_path(
 def test_a_kept_decode_pool_serves_several_runs_and_survives_a_crash(tmp_path: Path) -> None:
     import numpy as np
 
-    from lookalike.ingest import DecodePool, Ingest
+    from lookalike.ingest import DecodePool, Ingest, IngestReport
     from lookalike.signals.duplicate import DuplicateSignal
     from lookalike.sources import iter_items
     from tests.support.crashing import CRASH_WIDTH, CrashingSignal
@@ -390,7 +390,7 @@ def test_a_kept_decode_pool_serves_several_runs_and_survives_a_crash(tmp_path: P
             c = engine.create_collection("c", signals="duplicate")
             signals = [DuplicateSignal(), CrashingSignal()]
 
-            def ingest(folder: Path) -> Any:
+            def ingest(folder: Path) -> IngestReport:
                 run = Ingest(c.store, signals, settings, model_id=None, pool=pool)
                 return run.run(list(iter_items([str(folder)])))
 
