@@ -3,7 +3,6 @@ server (and by hand where the client cannot send what is tested)."""
 
 from __future__ import annotations
 
-import base64
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from PIL import Image
 from ximilar.client import ImageMatchingSearchClient, SimilarityPhotosClient
 
 from lookalike import Engine, Settings
+from tests.support.encoded import b64, file_b64
 from tests.support.image_server import serving
 from tests.support.server import live_server
 
@@ -195,7 +195,7 @@ def test_image_matching_finds_copies(
     assert found["answer_records"][0]["_id"] == "chelsea"
 
     def near(image: Path) -> dict[str, Any]:  # a verb of the hosted API the client lacks
-        body = {"query_record": {"_base64": base64.b64encode(image.read_bytes()).decode()}}
+        body = {"query_record": {"_base64": file_b64(image)}}
         headers = {"collection-id": filled, "Authorization": "Token any-token"}
         answer: dict[str, Any] = httpx.post(
             f"{base}/image_matching/v2/nearDuplicates", json=body, headers=headers, timeout=60
@@ -218,7 +218,7 @@ def test_errors_answer_with_a_status(base: str, filled: str, photo_files: Path) 
     assert zero_k["status"]["code"] == 400 and zero_k["status"]["text"].startswith("k:")
 
     c = client(base, filled)
-    not_image = base64.b64encode(b"plain text, not an image").decode()
+    not_image = b64(b"plain text, not an image")
     good = str(photo_files / "camera.jpg")
     mixed = c.insert(
         [
