@@ -23,6 +23,7 @@ from lookalike.errors import (
     StoreLocked,
 )
 from tests.conftest import save_variant
+from tests.support.image_server import serving
 
 
 @pytest.fixture
@@ -361,3 +362,13 @@ def test_a_relative_model_folder_is_pinned_by_absolute_path(
         "rel", model=str(tiny_model), exist_ok=True, signals="duplicate,semantic"
     )
     assert same is c
+
+
+def test_a_query_url_is_fetched_whatever_the_case_of_its_scheme(
+    settings: Settings, photos: Path
+) -> None:
+    with Engine(settings.replace(allow_private_urls=True)) as engine, serving(photos) as base:
+        c = engine.create_collection("by-url", signals="duplicate")
+        c.add([{"id": "rocket", "path": str(photos / "rocket.jpg")}])
+        upper = base.replace("http://", "HTTP://") + "/rocket.jpg"
+        assert c.search(image=upper, top_k=1)[0].id == "rocket"

@@ -16,7 +16,7 @@ from lookalike.api.roots import allowed_path
 from lookalike.api.state import ServerState
 from lookalike.config import Settings
 from lookalike.errors import BadInput, LookalikeError, error_class
-from lookalike.sources import Item, ItemError, decode_base64
+from lookalike.sources import Item, ItemError, decode_base64, is_url
 
 
 def query_image(
@@ -37,7 +37,7 @@ def query_image(
 
 
 def image_url(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+    if not isinstance(value, str) or not is_url(value):
         raise BadInput(f"{name} must be an http or https URL, got {value!r}")
     return value
 

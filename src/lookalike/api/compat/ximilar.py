@@ -27,6 +27,7 @@ from lookalike.api.compat.filters import metadata_filter
 from lookalike.api.errors import error_body, http_code
 from lookalike.engine import Collection
 from lookalike.errors import LookalikeError
+from lookalike.sources import is_url
 
 DEFAULT_FIELDS = ("_id", "_url", "_file")
 """What a record shows when a request names no ``fields_to_return``."""
@@ -103,7 +104,7 @@ def shown(
 ) -> dict[str, Any]:
     """A stored record as the answer shows it, limited to ``fields`` (``*`` for all)."""
     full: dict[str, Any] = {"_id": record_id}
-    if source and source.lower().startswith(("http://", "https://")):
+    if source and is_url(source):
         full["_url"] = source
     full.update(metadata)
     full["_id"] = record_id
