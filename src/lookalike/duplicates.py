@@ -17,7 +17,7 @@ from typing import Any
 from lookalike.copies import find_copies, record_copy_query
 from lookalike.errors import BadInput
 from lookalike.filters import HasIds, Not
-from lookalike.store.base import CollectionStore, StoredPoint
+from lookalike.store.base import CollectionStore, StoredPoint, scroll_all
 
 KEEP_RULES = ("largest", "least-compressed", "oldest")
 NEIGHBOURS = 10
@@ -101,31 +101,24 @@ def find_clusters(
             x = parent[x]
         return x
 
-    done = 0
-    offset: str | None = None
-    while True:
-        points, offset = store.scroll(limit=128, offset=offset, with_vectors=True)
-        for point in points:
-            payloads[point.id] = _summary(point)
-            query = record_copy_query(point.payload, point.vectors)
-            if query is not None:
-                for hit in find_copies(
-                    store,
-                    query,
-                    limit=NEIGHBOURS,
-                    filter=Not(HasIds((point.id,))),
-                    threshold=threshold,
-                    max_verify=VERIFY,
-                    verify_below=threshold,
-                ):
-                    parent[root(hit.id)] = root(point.id)
-                    for rid in (hit.id, point.id):
-                        best[rid] = max(best.get(rid, 0.0), hit.score)
-            done += 1
-            if progress is not None:
-                progress(done, total)
-        if offset is None:
-            break
+    for done, point in enumerate(scroll_all(store, page=128, with_vectors=True), start=1):
+        payloads[point.id] = _summary(point)
+        query = record_copy_query(point.payload, point.vectors)
+        if query is not None:
+            for hit in find_copies(
+                store,
+                query,
+                limit=NEIGHBOURS,
+                filter=Not(HasIds((point.id,))),
+                threshold=threshold,
+                max_verify=VERIFY,
+                verify_below=threshold,
+            ):
+                parent[root(hit.id)] = root(point.id)
+                for rid in (hit.id, point.id):
+                    best[rid] = max(best.get(rid, 0.0), hit.score)
+        if progress is not None:
+            progress(done, total)
     groups: dict[str, list[str]] = {}
     for rid in best:
         groups.setdefault(root(rid), []).append(rid)

@@ -23,7 +23,8 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     └── Unauthorized                  401 / 6   a server wants an API key
         └── Forbidden                 403 / 6   a server refused the API key given
 
-Library code raises these and never prints or exits.
+Library code raises these and never prints or exits. An error that travels as its ``code`` (an
+ingest report, an HTTP error body) is typed again by :func:`error_class`.
 """
 
 from __future__ import annotations
@@ -117,3 +118,18 @@ class Unauthorized(LookalikeError):
 
 class Forbidden(Unauthorized):
     status, code = 403, "forbidden"
+
+
+def error_class(
+    code: str | None, default: type[LookalikeError] = LookalikeError
+) -> type[LookalikeError]:
+    """The class whose ``code`` this is, else ``default``: the code is all a report or an
+    error body keeps of the error, and a code of another server (``validation_error``) or of a
+    newer version of this one must still give a typed error."""
+    found: list[type[LookalikeError]] = [LookalikeError]
+    while found:
+        cls = found.pop()
+        if cls.code == code:
+            return cls
+        found.extend(cls.__subclasses__())
+    return default

@@ -28,7 +28,7 @@ from lookalike.errors import BadInput, Conflict, LookalikeError, UnsafeImage
 from lookalike.images import decode, encode_thumbnail
 from lookalike.signals.base import Preparer, Signal
 from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
-from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, Vector
+from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, Vector, scroll_all
 
 #: Below this many images to decode, a process pool costs more than it saves.
 POOL_MIN_ITEMS = 16
@@ -652,20 +652,15 @@ class Ingest:
         resolved = [str(r.resolve()) + os.sep for r in roots]
         seen = {i.id for i in items if isinstance(i, Item)}
         gone: list[str] = []
-        offset: str | None = None
-        while True:
-            points, offset = self.store.scroll(limit=512, offset=offset)
-            for p in points:
-                path = p.payload.get("path")
-                if (
-                    isinstance(path, str)
-                    and p.id not in seen
-                    and any(path.startswith(r) for r in resolved)
-                    and not os.path.exists(path)
-                ):
-                    gone.append(p.id)
-            if offset is None:
-                break
+        for p in scroll_all(self.store, page=512):
+            path = p.payload.get("path")
+            if (
+                isinstance(path, str)
+                and p.id not in seen
+                and any(path.startswith(r) for r in resolved)
+                and not os.path.exists(path)
+            ):
+                gone.append(p.id)
         self.store.delete(gone)
         return len(gone)
 

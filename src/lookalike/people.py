@@ -30,7 +30,13 @@ import numpy as np
 
 from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import IsEmpty, Match, MatchAny, Node, Not
-from lookalike.store.base import CollectionStore, MultiVector, StoredPoint, VectorQuery
+from lookalike.store.base import (
+    CollectionStore,
+    MultiVector,
+    StoredPoint,
+    VectorQuery,
+    scroll_all,
+)
 
 TABLE_KEY = "people"
 _PAGE = 256
@@ -326,14 +332,7 @@ class People:
         return pid
 
     def _scroll(self, where: Node, *, vectors: bool) -> Iterator[StoredPoint]:
-        offset: str | None = None
-        while True:
-            points, offset = self.store.scroll(
-                filter=where, limit=_PAGE, offset=offset, with_vectors=vectors
-            )
-            yield from points
-            if offset is None:
-                return
+        return scroll_all(self.store, filter=where, page=_PAGE, with_vectors=vectors)
 
     def _faces(self, where: Node) -> Iterator[tuple[_Face, np.ndarray]]:
         """Faces of the matching records with their unit-length embeddings."""

@@ -25,7 +25,7 @@ from lookalike.ingest import decode_plan
 from lookalike.scoring import Calibration, reciprocal_rank_fusion
 from lookalike.signals.base import Signal
 from lookalike.signals.faces import pick_face
-from lookalike.sources import Fetcher, read_file_bytes
+from lookalike.sources import Fetcher, is_url, read_file_bytes
 from lookalike.store.base import (
     CollectionStore,
     Hit,
@@ -449,7 +449,7 @@ def image_bytes(image: bytes | str | os.PathLike[str], settings: Settings) -> tu
     if isinstance(image, bytes):
         return image, "<query image>"
     text = os.fspath(image)
-    if text.startswith(("http://", "https://")):
+    if is_url(text):
         with Fetcher(settings) as fetcher:
             return fetcher.fetch(text), text
     path = Path(text)

@@ -32,6 +32,7 @@ __all__ = [
     "ItemError",
     "content_hash",
     "decode_base64",
+    "is_url",
     "iter_items",
     "json_lines",
     "read_file_bytes",
@@ -149,7 +150,8 @@ def iter_items(
 # -- one input argument ----------------------------------------------------------------------
 
 
-def _is_url(text: str) -> bool:
+def is_url(text: str) -> bool:
+    """Whether ``text`` is an http(s) URL (any case), the only URLs fetched; else a path."""
     return text[:8].lower() == "https://" or text[:7].lower() == "http://"
 
 
@@ -158,7 +160,7 @@ def _extensions() -> frozenset[str]:
 
 
 def _iter_input(text: str, group_by_folder: bool, max_bytes: int) -> Iterator[Item | ItemError]:
-    if _is_url(text):
+    if is_url(text):
         yield Item(id=text, source=text, url=text)
         return
     scheme = _SCHEME.match(text)
@@ -264,7 +266,7 @@ def _read_list(path: Path) -> Iterator[Item | ItemError]:
             entry = line.strip()
             if not entry or entry.startswith("#"):
                 continue
-            if _is_url(entry):
+            if is_url(entry):
                 yield Item(id=entry, source=entry, url=entry)
             else:
                 target = base / Path(entry).expanduser()
@@ -391,7 +393,7 @@ def _catalog_item(obj: dict[str, Any], base: Path, max_bytes: int) -> Item:
     if not isinstance(value, str) or not value.strip():
         raise _LineError(f"{kind} must be a non-empty string")
     if kind == "url":
-        if not _is_url(value):
+        if not is_url(value):
             raise _LineError(f"only http and https URLs are supported: {value}")
         return Item(id=item_id or value, source=value, url=value, metadata=metadata, group=group)
     if kind == "path":

@@ -3,7 +3,6 @@ ending in /api, X-API-Key, JSON bodies) against a live server."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from lookalike import Engine, Settings
+from tests.support.encoded import b64, file_b64
 from tests.support.image_server import serving
 from tests.support.server import live_server
 
@@ -43,10 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterat
         yield f"{url}/api"
 
 
-def b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
 def post(url: str, body: dict[str, Any], headers: dict[str, str] = HEADERS) -> httpx.Response:
     return httpx.post(url, json=body, headers=headers, timeout=60)
 
@@ -57,7 +53,7 @@ def database(server: str, photo_files: Path) -> str:
     for name, metadata in METADATA.items():
         r = post(
             f"{server}/databases/{db}/documents",
-            {"image": b64(photo_files / f"{name}.jpg"), "metadata": metadata},
+            {"image": file_b64(photo_files / f"{name}.jpg"), "metadata": metadata},
         )
         assert r.status_code == 200, r.text
     return db
@@ -65,7 +61,7 @@ def database(server: str, photo_files: Path) -> str:
 
 def test_insert_answers_the_vector_id_and_search_finds_it(server: str, photo_files: Path) -> None:
     db = f"db-{uuid.uuid4().hex[:8]}"
-    image = b64(photo_files / "coffee.jpg")
+    image = file_b64(photo_files / "coffee.jpg")
     first = post(f"{server}/databases/{db}/documents", {"image": image, "metadata": {"n": 1}})
     assert first.status_code == 200
     vector_id = first.json()["vector_id"]
@@ -79,7 +75,7 @@ def test_insert_answers_the_vector_id_and_search_finds_it(server: str, photo_fil
 
 def test_search_by_image_text_and_metadata(server: str, database: str, photo_files: Path) -> None:
     url = f"{server}/databases/{database}/search"
-    by_image = post(url, {"image": b64(photo_files / "chelsea.jpg"), "top_k": 2}).json()
+    by_image = post(url, {"image": file_b64(photo_files / "chelsea.jpg"), "top_k": 2}).json()
     top = by_image["results"][0]
     assert top["score"] > 0.99 and top["metadata"] == METADATA["chelsea"]
     assert len(by_image["results"]) == 2
@@ -122,7 +118,7 @@ def test_keys_and_errors(server: str, database: str, photo_files: Path) -> None:
     unknown = post(f"{server}/databases/no-such-db/search", {"query": "x"})
     assert unknown.status_code == 404 and "no-such-db" in unknown.json()["error"]["message"]
     documents = f"{server}/databases/{database}/documents"
-    not_image = base64.b64encode(b"not an image at all").decode()
+    not_image = b64(b"not an image at all")
     bad = post(documents, {"image": not_image})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_image"
     text = post(documents, {"content": "a text document"})
@@ -135,10 +131,10 @@ def test_keys_and_errors(server: str, database: str, photo_files: Path) -> None:
 
 def test_an_existing_database_keeps_its_signals(server: str, photo_files: Path) -> None:
     documents = f"{server}/databases/copies-only/documents"
-    assert post(documents, {"image": b64(photo_files / "rocket.jpg")}).status_code == 200
+    assert post(documents, {"image": file_b64(photo_files / "rocket.jpg")}).status_code == 200
     text = post(f"{server}/databases/copies-only/search", {"query": "a rocket"})
     assert text.status_code == 400 and "semantic" in text.json()["error"]["message"]
     image = post(
-        f"{server}/databases/copies-only/search", {"image": b64(photo_files / "rocket.jpg")}
+        f"{server}/databases/copies-only/search", {"image": file_b64(photo_files / "rocket.jpg")}
     )
     assert image.status_code == 200 and image.json()["results"][0]["score"] > 0.9

@@ -3,7 +3,7 @@ server (and by hand where the client cannot send what is tested)."""
 
 from __future__ import annotations
 
-import base64
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +15,7 @@ from PIL import Image
 from ximilar.client import ImageMatchingSearchClient, SimilarityPhotosClient
 
 from lookalike import Engine, Settings
+from tests.support.encoded import b64, file_b64
 from tests.support.image_server import serving
 from tests.support.server import live_server
 
@@ -194,7 +195,7 @@ def test_image_matching_finds_copies(
     assert found["answer_records"][0]["_id"] == "chelsea"
 
     def near(image: Path) -> dict[str, Any]:  # a verb of the hosted API the client lacks
-        body = {"query_record": {"_base64": base64.b64encode(image.read_bytes()).decode()}}
+        body = {"query_record": {"_base64": file_b64(image)}}
         headers = {"collection-id": filled, "Authorization": "Token any-token"}
         answer: dict[str, Any] = httpx.post(
             f"{base}/image_matching/v2/nearDuplicates", json=body, headers=headers, timeout=60
@@ -217,7 +218,7 @@ def test_errors_answer_with_a_status(base: str, filled: str, photo_files: Path) 
     assert zero_k["status"]["code"] == 400 and zero_k["status"]["text"].startswith("k:")
 
     c = client(base, filled)
-    not_image = base64.b64encode(b"plain text, not an image").decode()
+    not_image = b64(b"plain text, not an image")
     good = str(photo_files / "camera.jpg")
     mixed = c.insert(
         [
@@ -234,15 +235,62 @@ def test_errors_answer_with_a_status(base: str, filled: str, photo_files: Path) 
     assert only_bad["status"]["code"] == 400 and only_bad["records"] == []
     assert only_bad["skipped_records"][0]["_id"] == "bad"
 
-    # a path on the server is never read (the client sends the file's bytes itself)
-    raw = httpx.post(
-        f"{base}/similarity/photos/v2/insert",
-        json={"records": [{"_id": "f", "_file": str(photo_files / "coffee.jpg")}]},
-        headers={"collection-id": filled},
-        timeout=60,
-    )
-    assert raw.status_code == 400
-    assert "_file" in raw.json()["status"]["text"] and "base64" in raw.json()["status"]["text"]
+    # a path on the server is not read by a server without allowed_roots (the client sends
+    # the file's bytes itself)
+    for verb, body in (
+        ("insert", {"records": [{"_id": "f", "_file": str(photo_files / "coffee.jpg")}]}),
+        ("visualKNN", {"query_record": {"_file": str(photo_files / "coffee.jpg")}}),
+    ):
+        raw = _post(base, verb, filled, body)
+        assert raw.status_code == 400 and raw.json()["error"]["code"] == "forbidden_path"
+        text = raw.json()["status"]["text"]
+        assert text.startswith("_file: ") and "no allowed_roots" in text
+
+
+def _post(base: str, verb: str, collection: str, body: dict[str, Any]) -> httpx.Response:
+    """A request the client cannot send: its records' `_file` is always read on its side."""
+    headers = {"collection-id": collection, "Authorization": "Token any-token"}
+    url = f"{base}/similarity/photos/v2/{verb}"
+    return httpx.post(url, json=body, headers=headers, timeout=60)
+
+
+def test_file_paths_are_read_under_the_allowed_roots(
+    compat_settings: Settings, photo_files: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "images"
+    root.mkdir()
+    for name in ("chelsea", "coffee"):
+        shutil.copy(photo_files / f"{name}.jpg", root)
+    (tmp_path / "outside.jpg").write_bytes((photo_files / "rocket.jpg").read_bytes())
+    settings = compat_settings.replace(data_dir=tmp_path / "data", allowed_roots=(str(root),))
+    records = [
+        {"_id": "cat", "_file": "chelsea.jpg", "category": "animal"},  # relative to the root
+        {"_id": "cup", "_file": str(root / "coffee.jpg")},
+        {"_id": "out", "_file": "../outside.jpg"},
+        {"_id": "none", "_file": "missing.jpg"},
+        {"_id": "cat", "_file": "coffee.jpg"},  # an id given twice: the second fails alone
+    ]
+    with live_server(settings) as url:
+        inserted = _post(url, "insert", "files", {"records": records}).json()
+        assert [r["_id"] for r in inserted["records"]] == ["cat", "cup"]
+        assert inserted["records"][0]["_file"] == "chelsea.jpg"  # kept as a field
+        reasons = [(r["_id"], r["_reason"]["status"]) for r in inserted["skipped_records"]]
+        assert [(rid, status["code"]) for rid, status in reasons] == [
+            ("out", 400),
+            ("none", 400),
+            ("cat", 409),
+        ]
+        assert "outside the folders" in reasons[0][1]["text"]
+        assert "no such file" in reasons[1][1]["text"]
+
+        by_file = _post(url, "visualKNN", "files", {"query_record": {"_file": "chelsea.jpg"}})
+        assert by_file.json()["answer_records"][0]["_id"] == "cat"
+        assert by_file.json()["answer_distances"][0] < 0.01
+        outside = {"query_record": {"_file": str(tmp_path / "outside.jpg")}}
+        refused = _post(url, "visualKNN", "files", outside)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "forbidden_path"
+    with Engine(settings) as engine:
+        assert engine.collection("files").get("cat")["source"] == str(root / "chelsea.jpg")
 
 
 def test_tokens_with_keys_and_existing_collections_keep_their_signals(

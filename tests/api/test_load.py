@@ -5,7 +5,6 @@ and afterwards the collection holds exactly the records whose inserts were ackno
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import statistics
@@ -24,6 +23,7 @@ from PIL import Image
 from lookalike import Engine
 from lookalike.api.state import State
 from lookalike.config import Settings
+from tests.support.encoded import b64
 from tests.support.photo_collection import index_photos, record_id
 from tests.support.samples import PHOTO_NAMES
 from tests.support.server import live_server
@@ -75,12 +75,12 @@ def _records_route_until_merged(app: FastAPI) -> None:
 
 def _client_loop(url: str, n: int, deadline: float, jpegs: list[bytes], tally: Tally) -> None:
     searches: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
-        ("search_image", lambda i: {"image_base64": _b64(jpegs[i % len(jpegs)]), "top_k": 5}),
+        ("search_image", lambda i: {"image_base64": b64(jpegs[i % len(jpegs)]), "top_k": 5}),
         ("search_text", lambda i: {"text": f"photo number {i}", "top_k": 5}),
         ("search_id", lambda i: {"id": record_id(PHOTO_NAMES[i % len(PHOTO_NAMES)])}),
         (
             "search_copy",
-            lambda i: {"image_base64": _b64(jpegs[i % len(jpegs)]), "signal": "duplicate"},
+            lambda i: {"image_base64": b64(jpegs[i % len(jpegs)]), "signal": "duplicate"},
         ),
     ]
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -91,7 +91,7 @@ def _client_loop(url: str, n: int, deadline: float, jpegs: list[bytes], tally: T
                 rid = f"load/{n}/{i}"
                 item = {
                     "id": rid,
-                    "base64": _b64(jpegs[(n + i) % len(jpegs)]),
+                    "base64": b64(jpegs[(n + i) % len(jpegs)]),
                     "metadata": {"n": i},
                 }
                 kind, path, body = "insert", "/collections/photos/records", {"items": [item]}
@@ -114,10 +114,6 @@ def _client_loop(url: str, n: int, deadline: float, jpegs: list[bytes], tally: T
                 if kind == "insert":
                     with tally.lock:
                         tally.acknowledged.append(rid)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 
 import httpx
-from fastapi import APIRouter, FastAPI
 
 from lookalike.api.routes.page import ASSETS
 from lookalike.config import Settings
-from tests.support.server import live_server
+from tests.support.server import live_server, probe_route
 
 
 def test_page_and_assets_are_served(live_url: str) -> None:
@@ -35,14 +34,8 @@ def test_only_listed_assets_are_served(live_url: str) -> None:
         assert r.json()["error"]["code"] == "not_found"
 
 
-def _probe_route(app: FastAPI) -> None:
-    router = APIRouter()
-    router.add_api_route("/probe", lambda: {"ok": True})
-    app.include_router(router)
-
-
 def test_page_opens_without_a_key_the_api_does_not(server_settings: Settings) -> None:
-    with live_server(server_settings.replace(api_keys=("k",)), setup=_probe_route) as url:
+    with live_server(server_settings.replace(api_keys=("k",)), setup=probe_route) as url:
         assert httpx.get(f"{url}/").status_code == 200
         assert httpx.get(f"{url}/static/app.js").status_code == 200
         assert httpx.get(f"{url}/probe").status_code == 401

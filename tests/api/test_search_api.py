@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 from PIL import Image
 
 from lookalike.config import Settings
+from tests.support.encoded import b64, file_b64
 from tests.support.photo_collection import KINDS, index_photos, record_id
 from tests.support.samples import PHOTO_NAMES
 from tests.support.server import live_server
@@ -46,10 +46,6 @@ def served(
         yield Served(url, settings, vectors, photo_files)
 
 
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
 def _search(served: Served, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
     r = httpx.post(f"{served.url}/collections/photos/search", json=body, timeout=60)
     assert r.status_code == status, r.text
@@ -62,7 +58,7 @@ def _ids(data: dict[str, Any]) -> list[str]:
 
 
 def test_image_as_base64_finds_itself_first_with_both_scores(served: Served) -> None:
-    data = _search(served, {"image_base64": _b64(served.folder / "chelsea.jpg"), "top_k": 5})
+    data = _search(served, {"image_base64": file_b64(served.folder / "chelsea.jpg"), "top_k": 5})
     hits = data["results"]
     assert len(hits) == 5 and data["took_ms"] > 0
     assert hits[0]["id"] == record_id("chelsea") and hits[0]["score"] >= 0.99
@@ -75,7 +71,9 @@ def test_image_as_base64_finds_itself_first_with_both_scores(served: Served) -> 
 
 def test_upload_gives_the_same_results_as_base64(served: Served) -> None:
     path = served.folder / "coffee.jpg"
-    by_json = _search(served, {"image_base64": _b64(path), "top_k": 4, "filter": {"n": {"$gt": 0}}})
+    by_json = _search(
+        served, {"image_base64": file_b64(path), "top_k": 4, "filter": {"n": {"$gt": 0}}}
+    )
     r = httpx.post(
         f"{served.url}/collections/photos/search/upload",
         files={"image": ("coffee.jpg", path.read_bytes(), "image/jpeg")},
@@ -112,7 +110,7 @@ def test_raw_vector_query_finds_its_record(served: Served) -> None:
 
 
 def test_filter_group_threshold_and_top_k(served: Served) -> None:
-    query = _b64(served.folder / "astronaut.jpg")
+    query = file_b64(served.folder / "astronaut.jpg")
     hits = _search(served, {"image_base64": query, "filter": {"kind": "space"}})["results"]
     assert {h["id"] for h in hits} == {record_id("rocket"), record_id("hubble_deep_field")}
     grouped = _search(served, {"image_base64": query, "group": True, "top_k": 20})["results"]
@@ -143,7 +141,7 @@ def test_region_searches_only_that_part_of_the_query(served: Served) -> None:
     canvas.paste(right, (left.width, 0))
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
-    query = base64.b64encode(buffer.getvalue()).decode()
+    query = b64(buffer.getvalue())
     for box, wanted in (
         ([0, 0, left.width, left.height], "motorcycle_left"),
         ([left.width, 0, left.width * 2, left.height], "coffee"),
@@ -159,7 +157,7 @@ def test_duplicate_signal_reports_the_matched_region(served: Served, tmp_path: P
     im = im.crop((40, 40, im.width - 40, im.height - 40)).resize((300, 300))
     copy = tmp_path / "copy.jpg"
     im.save(copy, quality=40)
-    hits = _search(served, {"image_base64": _b64(copy), "signal": "duplicate", "top_k": 2})[
+    hits = _search(served, {"image_base64": file_b64(copy), "signal": "duplicate", "top_k": 2})[
         "results"
     ]
     assert hits[0]["id"] == record_id("astronaut") and hits[0]["score"] >= 0.75

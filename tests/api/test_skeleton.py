@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
 
 from lookalike.api.serve import check_bind, is_loopback
 from lookalike.config import Settings
 from lookalike.errors import BadInput
-from tests.support.server import live_server
+from tests.support.server import live_server, probe_route
 
 
 def test_health_and_json_404(live_url: str) -> None:
@@ -19,15 +18,9 @@ def test_health_and_json_404(live_url: str) -> None:
     assert r.json()["error"]["code"] == "not_found"
 
 
-def _probe_route(app: FastAPI) -> None:
-    router = APIRouter()
-    router.add_api_route("/probe", lambda: {"ok": True})
-    app.include_router(router)  # the app's key check covers routers included later too
-
-
 def test_api_keys_required_and_checked(server_settings: Settings) -> None:
     keyed = server_settings.replace(api_keys=("k1", "secret-2"))
-    with live_server(keyed, setup=_probe_route) as url:
+    with live_server(keyed, setup=probe_route) as url:
         assert httpx.get(f"{url}/health").status_code == 200  # liveness stays open
         assert httpx.get(f"{url}/openapi.json").status_code == 200
         r = httpx.get(f"{url}/probe")

@@ -17,25 +17,9 @@ from typing import Any
 import pytest
 
 from lookalike import Engine, Settings
+from tests.support.cli import lines, run
 
 pytestmark = pytest.mark.slow
-
-
-def run(
-    env: dict[str, str], *args: str, input: str | None = None, ok: bool = True
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "lookalike", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=input,
-        timeout=300,
-    )
-    if ok:
-        assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
 
 
 @pytest.fixture
@@ -46,10 +30,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         "LOOKALIKE_OFFLINE": "true",
         "COLUMNS": "200",
     }
-
-
-def lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def test_index_search_and_records(env: dict[str, str], photos: Path, tiny_model: Path) -> None:

@@ -12,38 +12,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.cli import lines, run
 from tests.support.faces import face_folder
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
 
 VIA = "through the server at"
-
-
-def run(
-    env: dict[str, str], *args: str, ok: bool = True, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "lookalike", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=input,
-        timeout=300,
-    )
-    if ok:
-        assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
-
-
-def lines(text: str) -> list[Any]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture

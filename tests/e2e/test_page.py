@@ -6,7 +6,6 @@ state go to test-artifacts/screenshots/ (printed at the start of the run)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
@@ -20,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lookalike.config import Settings
+from tests.support.encoded import file_b64
 from tests.support.samples import PHOTO_NAMES
 from tests.support.server import live_server
 
@@ -35,10 +35,6 @@ class Site:
     url: str
     api: httpx.Client
     photos: Path
-
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +58,7 @@ def site(
         items = [
             {
                 "id": f.name,
-                "base64": _b64(f),
+                "base64": file_b64(f),
                 "metadata": {
                     "subject": "living" if f.stem in LIVING else "object",
                     "bytes": f.stat().st_size,
@@ -227,7 +223,7 @@ _DATA_TRANSFER = """async ([b64, name, kind, target]) => {
 def test_paste_or_drop_an_image_searches_by_it(page: Page, site: Site, kind: str) -> None:
     _open(page, site.url)
     page.evaluate(
-        _DATA_TRANSFER, [_b64(site.photos / "chelsea.jpg"), "clip.jpg", kind, "#dropzone"]
+        _DATA_TRANSFER, [file_b64(site.photos / "chelsea.jpg"), "clip.jpg", kind, "#dropzone"]
     )
     _wait_results(page, "“clip.jpg”")
     assert _ids(page)[0] == "chelsea.jpg" and _badges(page)[0] == "1.00"
@@ -317,7 +313,7 @@ def test_new_collection_upload_with_progress(
 
         # an image dropped on the upload button is added, not searched for
         dropped = photo_files / "chelsea.jpg"
-        page.evaluate(_DATA_TRANSFER, [_b64(dropped), dropped.name, "drop", "#upload-button"])
+        page.evaluate(_DATA_TRANSFER, [file_b64(dropped), dropped.name, "drop", "#upload-button"])
         expect(page.locator("#collection-count")).to_have_text(f"{count + 1} images")
         expect(report).to_contain_text("1 indexed")
         assert httpx.get(f"{url}/collections/fresh/count").json()["count"] == count + 1
@@ -344,7 +340,7 @@ def test_api_key_is_asked_for_and_kept(
         # the key goes with every request, thumbnails included
         key = {"X-API-Key": "s3cret"}
         httpx.post(f"{url}/collections", json={"name": "keyed", "thumbnails": True}, headers=key)
-        item = {"id": "cat", "base64": _b64(photo_files / "chelsea.jpg")}
+        item = {"id": "cat", "base64": file_b64(photo_files / "chelsea.jpg")}
         httpx.post(
             f"{url}/collections/keyed/records", json={"items": [item]}, headers=key, timeout=60
         ).raise_for_status()

@@ -23,6 +23,7 @@ from lookalike.errors import (
     StoreLocked,
 )
 from tests.conftest import save_variant
+from tests.support.image_server import serving
 
 
 @pytest.fixture
@@ -407,3 +408,13 @@ def test_a_kept_decode_pool_serves_several_runs_and_survives_a_crash(tmp_path: P
             assert c.count() == 59
     finally:
         pool.close()
+
+
+def test_a_query_url_is_fetched_whatever_the_case_of_its_scheme(
+    settings: Settings, photos: Path
+) -> None:
+    with Engine(settings.replace(allow_private_urls=True)) as engine, serving(photos) as base:
+        c = engine.create_collection("by-url", signals="duplicate")
+        c.add([{"id": "rocket", "path": str(photos / "rocket.jpg")}])
+        upper = base.replace("http://", "HTTP://") + "/rocket.jpg"
+        assert c.search(image=upper, top_k=1)[0].id == "rocket"

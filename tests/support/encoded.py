@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 from tests.support.samples import photo
 
@@ -20,6 +21,11 @@ def image_bytes(name: str, fmt: str = "JPEG", *, side: int | None = None) -> byt
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def file_b64(path: Path) -> str:
+    """A file's bytes as base64, as a client sends them in JSON."""
+    return b64(path.read_bytes())
 
 
 def corrupt_jpeg() -> bytes:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from lookalike.api import create_app
 from lookalike.config import Settings
@@ -44,3 +44,11 @@ def live_server(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def probe_route(app: FastAPI) -> None:
+    """A ``setup`` for :func:`live_server`: ``GET /probe``, a route of the API added after the
+    app is built (the app's key check must cover it too)."""
+    router = APIRouter()
+    router.add_api_route("/probe", lambda: {"ok": True})
+    app.include_router(router)

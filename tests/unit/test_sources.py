@@ -18,6 +18,7 @@ from lookalike.sources import (
     ItemError,
     content_hash,
     decode_base64,
+    is_url,
     iter_items,
     read_file_bytes,
 )
@@ -371,3 +372,20 @@ def test_read_file_bytes(tmp_path: Path) -> None:
 
 def test_content_hash_is_sha256_hex() -> None:
     assert content_hash(b"abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ("https://example.com/a.jpg", True),
+        ("HTTP://EXAMPLE.COM/A.JPG", True),
+        ("ftp://example.com/a.jpg", False),
+        ("http:/one-slash.jpg", False),
+        ("httpserver/a.jpg", False),
+        ("/srv/images/a.jpg", False),
+    ],
+)
+def test_only_http_and_https_in_any_case_are_urls(text: str, url: bool) -> None:
+    assert is_url(text) is url
+    listed = list(iter_items([text]))
+    assert len(listed) == 1 and (isinstance(listed[0], Item) and listed[0].url == text) is url

@@ -54,6 +54,16 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    """lookalike's error body (the compatibility routes add their own fields beside it)."""
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+def http_code(status: int) -> str:
+    """The ``code`` of an error the framework raised (an HTTP status, not a lookalike error)."""
+    return _HTTP_CODES.get(status, "error")
+
+
 def error_response(
     status: int,
     code: str,
@@ -61,7 +71,7 @@ def error_response(
     detail: Any = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "detail": detail}}
+    body = error_body(code, message, detail)
     return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 
 
@@ -82,7 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "error")
+        code = http_code(exc.status_code)
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(exc.status_code, code, message, headers=exc.headers)
 

@@ -14,7 +14,7 @@ from lookalike.config import Settings
 from lookalike.errors import BadInput, LookalikeError
 from lookalike.sources import Item, ItemError, item_from_dict, json_lines
 
-__all__ = ["Upload", "jsonl_items", "request_items", "upload_items"]
+__all__ = ["Upload", "jsonl_items", "named", "request_items", "server_item", "upload_items"]
 
 Upload = tuple[str, bytes]
 """An uploaded file: (file name, content)."""
@@ -62,7 +62,7 @@ def upload_items(
         try:
             item = item_from_dict(spec, max_bytes=settings.max_image_bytes)
         except LookalikeError as exc:
-            out.append(ItemError(name, _named(exc, name), id=spec.get("id")))
+            out.append(ItemError(name, named(exc, name), id=spec.get("id")))
             continue
         item.source = f"upload:{name}"
         out.append(item)
@@ -77,21 +77,35 @@ def _item(spec: Any, where: str, settings: Settings) -> Item | ItemError:
     if "data" in spec:  # raw bytes are for the Python API; JSON carries base64
         error = BadInput(f"{where}: unknown field 'data' (send the image as base64)")
         return ItemError(where, error, id=item_id)
+    try:
+        item = _parsed(spec, settings)
+    except LookalikeError as exc:
+        return ItemError(where, named(exc, where), id=item_id)
+    try:
+        return _under_roots(item, settings)
+    except LookalikeError as exc:
+        return ItemError(item.source, named(exc, where), id=item.id)
+
+
+def server_item(spec: Mapping[str, Any], settings: Settings) -> Item:
+    """One record as the engine's item, under the server's rule for ``path`` (``_file``):
+    read only from a file under ``allowed_roots``. Raises what is wrong with the record."""
+    return _under_roots(_parsed(spec, settings), settings)
+
+
+def _parsed(spec: Mapping[str, Any], settings: Settings) -> Item:
     roots = settings.allowed_roots
     base = Path(roots[0]).expanduser() if roots else Path("/")
-    try:
-        item = item_from_dict(spec, max_bytes=settings.max_image_bytes, base=base)
-    except LookalikeError as exc:
-        return ItemError(where, _named(exc, where), id=item_id)
+    return item_from_dict(spec, max_bytes=settings.max_image_bytes, base=base)
+
+
+def _under_roots(item: Item, settings: Settings) -> Item:
     if item.path is not None:
-        try:
-            item.path = allowed_path(item.path, roots)
-        except LookalikeError as exc:
-            return ItemError(item.source, _named(exc, where), id=item.id)
+        item.path = allowed_path(item.path, settings.allowed_roots)
     return item
 
 
-def _named(exc: LookalikeError, where: str) -> LookalikeError:
+def named(exc: LookalikeError, where: str) -> LookalikeError:
     """The error with the entry's place in the request in front of its message."""
     if exc.message.startswith(where):
         return exc

@@ -117,16 +117,8 @@ def error_from(error: Mapping[str, Any], status: int = 500) -> LookalikeError:
     code is not one of ours (a route's own, e.g. ``validation_error``)."""
     code = str(error.get("code") or "")
     message = str(error.get("message") or code or f"HTTP {status}")
-    by_code = {c.code: c for c in _classes(LookalikeError)}
-    cls = by_code.get(code) or _by_status(status)
+    cls = errors.error_class(code, default=_by_status(status))
     return cls(message, detail=error.get("detail"))
-
-
-def _classes(base: type[LookalikeError]) -> list[type[LookalikeError]]:
-    found = [base]
-    for sub in base.__subclasses__():
-        found.extend(_classes(sub))
-    return found
 
 
 _BY_STATUS: dict[int, type[LookalikeError]] = {

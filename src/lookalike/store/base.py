@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -174,3 +174,22 @@ class Store(Protocol):
     def open_collection(self, name: str) -> CollectionStore: ...
 
     def drop_collection(self, name: str) -> None: ...
+
+
+def scroll_all(
+    store: CollectionStore,
+    *,
+    filter: Node | None = None,
+    page: int = 256,
+    with_vectors: bool = False,
+) -> Iterator[StoredPoint]:
+    """Every point matching ``filter``, read ``page`` points at a time: whole-collection
+    passes (pruning, copy grouping, face grouping) never hold the collection in memory."""
+    offset: str | None = None
+    while True:
+        points, offset = store.scroll(
+            filter=filter, limit=page, offset=offset, with_vectors=with_vectors
+        )
+        yield from points
+        if offset is None:
+            return

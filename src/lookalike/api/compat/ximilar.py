@@ -24,8 +24,10 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from lookalike.api.compat.filters import metadata_filter
+from lookalike.api.errors import error_body, http_code
 from lookalike.engine import Collection
 from lookalike.errors import LookalikeError
+from lookalike.sources import is_url
 
 DEFAULT_FIELDS = ("_id", "_url", "_file")
 """What a record shows when a request names no ``fields_to_return``."""
@@ -59,7 +61,7 @@ def error_response(
         **extra,
         "status": {"code": status, "text": message},
         "detail": message,
-        "error": {"code": code, "message": message, "detail": detail},
+        **error_body(code, message, detail),
     }
     return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 
@@ -82,7 +84,7 @@ class XimilarRoute(APIRoute):
                 return error_response(400, "validation_error", message)
             except HTTPException as exc:
                 message = exc.detail if isinstance(exc.detail, str) else "request refused"
-                code = {401: "unauthorized", 403: "forbidden"}.get(exc.status_code, "error")
+                code = http_code(exc.status_code)
                 return error_response(exc.status_code, code, message, headers=exc.headers)
 
         return handle
@@ -102,7 +104,7 @@ def shown(
 ) -> dict[str, Any]:
     """A stored record as the answer shows it, limited to ``fields`` (``*`` for all)."""
     full: dict[str, Any] = {"_id": record_id}
-    if source and source.lower().startswith(("http://", "https://")):
+    if source and is_url(source):
         full["_url"] = source
     full.update(metadata)
     full["_id"] = record_id

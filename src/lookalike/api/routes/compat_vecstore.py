@@ -59,12 +59,12 @@ def insert_document(db_id: str, body: DocumentRequest, state: State) -> dict[str
         url=body.image_url,
         base64=body.image,
         metadata=body.metadata,
-        max_bytes=state.settings.max_image_bytes,
+        settings=state.settings,
         names=_NAMES,
     )
-    (outcome,) = add_items(state.collection_or_create(db_id), [item])
-    if outcome.error is not None:
-        raise outcome.error
+    (error,) = add_items(state, db_id, [item])
+    if error is not None:
+        raise error
     return {"vector_id": item.id, "time": _took(start)}
 
 

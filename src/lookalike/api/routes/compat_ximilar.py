@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from lookalike.api.compat import ximilar
-from lookalike.api.compat.inputs import FILE_REFUSED, add_items, make_item, query_image
+from lookalike.api.compat.inputs import add_items, make_item, query_image, server_file
 from lookalike.api.state import ServerState, State
 from lookalike.engine import Collection
 from lookalike.errors import BadInput, LookalikeError, NotFound
 from lookalike.search import MAX_TOP_K
-from lookalike.sources import Item
+from lookalike.sources import Item, ItemError
 
 SIMILARITY_PREFIXES = (
     "/similarity/photos/v2",
@@ -99,29 +99,19 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
     @router.post("/insert")
     def insert(state: State, name: CollectionId, body: RecordsRequest) -> JSONResponse:
         """Add records (an existing `_id` is replaced); a collection is created on first use."""
-        errors: dict[int, LookalikeError] = {}  # by the record's place in the request
-        items: dict[int, Item] = {}
-        for at, record in enumerate(body.records):
-            try:
-                items[at] = _item(record, state)
-            except LookalikeError as exc:
-                errors[at] = exc
-        if items:
-            added = add_items(state.collection_or_create(name), list(items.values()))
-            for at, outcome in zip(items, added, strict=True):
-                if outcome.error is not None:
-                    errors[at] = outcome.error
+        entries = [_entry(record, at, state) for at, record in enumerate(body.records)]
+        failures = add_items(state, name, entries)
         answer, skipped = [], []
-        for at, record in enumerate(body.records):
-            if at in errors:
-                reason = ximilar.reason(errors[at])
+        for record, entry, error in zip(body.records, entries, failures, strict=True):
+            if error is not None:
+                reason = ximilar.reason(error)
                 skipped.append({**ximilar.echo(record, body.fields_to_return), "_reason": reason})
-            else:
-                fields = ximilar.record_fields(record)
-                item = items[at]
-                answer.append(ximilar.shown(item.id, item.source, fields, body.fields_to_return))
-        if errors and not answer:  # nothing went in: the answer's status says why
-            first = errors[min(errors)]
+                continue
+            assert isinstance(entry, Item)  # an entry that is no item always fails
+            fields = ximilar.record_fields(record)
+            answer.append(ximilar.shown(entry.id, entry.source, fields, body.fields_to_return))
+        if skipped and not answer:  # nothing went in: the answer's status says why
+            first = next(e for e in failures if e is not None)
             return ximilar.error_response(
                 first.status, first.code, first.message, records=[], skipped_records=skipped
             )
@@ -266,16 +256,24 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
     return router
 
 
-def _item(record: dict[str, Any], state: ServerState) -> Item:
-    """One incoming record as an item: its image from `_base64`, else `_url`."""
+def _entry(record: Any, at: int, state: ServerState) -> Item | ItemError:
+    """One incoming record as an item: its image from `_base64`, else `_url`, else `_file` (a
+    path on the server, under `allowed_roots`); what is wrong with it fails it alone."""
+    try:
+        return _item(record, state)
+    except LookalikeError as exc:
+        rid = record.get("_id") if isinstance(record, dict) else None
+        return ItemError(f"records[{at}]", exc, id=None if rid is None else str(rid))
+
+
+def _item(record: Any, state: ServerState) -> Item:
     if not isinstance(record, dict):
         raise BadInput("each record must be a JSON object")
     image = record.get("_base64")
     url = record.get("_url") if image is None else None
-    if image is None and url is None:
-        if record.get("_file") is not None:
-            raise BadInput(FILE_REFUSED.format(field="_file"))
-        raise BadInput("record has no image: give _url or _base64")
+    path = record.get("_file") if image is None and url is None else None
+    if image is None and url is None and path is None:
+        raise BadInput("record has no image: give _url, _base64 or _file")
     metadata = ximilar.record_fields(record)
     if url is not None:
         metadata.pop("_url")  # the image's source says it
@@ -283,9 +281,10 @@ def _item(record: dict[str, Any], state: ServerState) -> Item:
         id=record.get("_id"),
         url=url,
         base64=image,
+        path=path,
         metadata=metadata,
-        max_bytes=state.settings.max_image_bytes,
-        names=("_url", "_base64"),
+        settings=state.settings,
+        names=("_url", "_base64", "_file"),
     )
 
 
@@ -297,7 +296,7 @@ def _query(body: KnnRequest, collection: Collection) -> dict[str, Any]:
         return {"positive": [_record_id(r) for r in body.records]}
     record = body.query_record
     if record is None:
-        raise BadInput("give query_record: an _id, or an image as _url or _base64")
+        raise BadInput("give query_record: an _id, or an image as _url, _base64 or _file")
     if record.get("_base64") is not None or record.get("_url") is not None:
         image = query_image(
             url=record.get("_url") if record.get("_base64") is None else None,
@@ -307,7 +306,7 @@ def _query(body: KnnRequest, collection: Collection) -> dict[str, Any]:
         )
         return {"image": image}
     if record.get("_file") is not None:
-        raise BadInput(FILE_REFUSED.format(field="_file"))
+        return {"image": server_file(record["_file"], "_file", collection.settings)}
     return {"id": _record_id(record)}
 
 
