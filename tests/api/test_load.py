@@ -17,11 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from PIL import Image
 
 from lookalike import Engine
-from lookalike.api.state import State
 from lookalike.config import Settings
 from tests.support.encoded import b64
 from tests.support.photo_collection import index_photos, record_id
@@ -30,7 +28,6 @@ from tests.support.server import live_server
 
 CLIENTS = 20
 SECONDS = float(os.environ.get("LOOKALIKE_LOAD_SECONDS", "30"))
-RECORDS_ROUTE = "/collections/{name}/records"
 
 
 @dataclass
@@ -56,21 +53,6 @@ def _small_jpegs(folder: Path) -> list[bytes]:
         im.save(buffer, format="JPEG", quality=85)
         out.append(buffer.getvalue())
     return out
-
-
-def _records_route_until_merged(app: FastAPI) -> None:
-    """POST /collections/{name}/records as docs/server.md defines it, only while the app has
-    no such route of its own (the records router is built in another branch)."""
-    if any(
-        getattr(r, "path", None) == RECORDS_ROUTE and "POST" in getattr(r, "methods", ())
-        for r in app.routes
-    ):
-        return
-
-    def add(name: str, body: dict[str, Any], state: State) -> dict[str, Any]:
-        return state.collection(name).add(body["items"]).to_dict()
-
-    app.add_api_route(RECORDS_ROUTE, add, methods=["POST"])
 
 
 def _client_loop(url: str, n: int, deadline: float, jpegs: list[bytes], tally: Tally) -> None:
@@ -129,7 +111,7 @@ def test_twenty_clients_search_and_insert_without_errors(
     index_photos(server_settings, photo_files)
     jpegs = _small_jpegs(photo_files)
     tally = Tally()
-    with live_server(server_settings, setup=_records_route_until_merged) as url:
+    with live_server(server_settings) as url:
         started = time.monotonic()
         deadline = started + SECONDS
         threads = [

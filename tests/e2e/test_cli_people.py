@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import env, lines, run  # noqa: F401  (env is a fixture)
+from tests.e2e.test_cli import env  # noqa: F401  (a fixture)
+from tests.support.cli import lines, run
 from tests.support.faces import face_folder
 
 pytestmark = pytest.mark.slow

@@ -30,7 +30,7 @@ from lookalike.ingest import ON_DUPLICATE, ON_UNSAFE, IngestReport, Progress, Pr
 from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
 from lookalike.signals import parse_signals
-from lookalike.sources import Item, ItemError, item_from_dict, iter_items, read_file_bytes
+from lookalike.sources import Item, ItemError, is_url, item_from_dict, iter_items, read_file_bytes
 
 BATCH_ITEMS = 8
 """Items per add request: steady progress, a batch for the model, and under the size from
@@ -222,7 +222,7 @@ def search(
     path = f"{_coll(name)}/search"
     if image is None:
         call = Call("POST", path, json=body)
-    elif isinstance(image, str | os.PathLike) and _is_url(os.fspath(image)):
+    elif isinstance(image, str | os.PathLike) and is_url(os.fspath(image)):
         call = Call("POST", path, json={**body, "image_url": os.fspath(image)})
     else:
         data, filename = _query_image(image, max_bytes)
@@ -236,7 +236,7 @@ def moderate(name: str | None, image: Any, max_bytes: int) -> Plan[dict[str, Any
     """Check one image, as the server would (``name`` None) or as indexing into the collection
     ``name`` would; the image is sent as a search's query image is."""
     path = "/moderate" if name is None else f"{_coll(name)}/moderate"
-    if isinstance(image, str | os.PathLike) and _is_url(os.fspath(image)):
+    if isinstance(image, str | os.PathLike) and is_url(os.fspath(image)):
         call = Call("POST", path, json={"image_url": os.fspath(image)})
     else:
         data, filename = _query_image(image, max_bytes)
@@ -584,10 +584,6 @@ def wait_job(
 
 
 # images -------------------------------------------------------------------------------------
-
-
-def _is_url(text: str) -> bool:
-    return text[:8].lower() == "https://" or text[:7].lower() == "http://"
 
 
 def _is_pil(obj: Any) -> bool:
