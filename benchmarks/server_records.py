@@ -6,7 +6,7 @@ A real uvicorn server on loopback (``tests/support/server.py``) serves a ``dupli
 photographs resized to ``--width`` x ``--height`` JPEGs, sent as base64 JSON items.
 
 Measured: latency of synchronous ``POST /records`` batches of 1, 4, 15 and 20 items (15 is the
-largest batch decoded in-process; 20 starts decode worker processes); a background job of
+largest batch decoded in-process; 20 uses the server's kept decode workers); a background job of
 ``--images`` items (its rate, against ``Collection.add`` of the same items in-process); the same
 job into a collection that keeps thumbnails, their mean size and ``GET /thumbnails`` latency.
 
