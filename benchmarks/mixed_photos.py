@@ -24,7 +24,18 @@ from PIL import Image, ImageEnhance  # noqa: E402
 from tests.support.samples import PHOTO_NAMES, photo  # noqa: E402
 from tests.support.text_images import render  # noqa: E402
 
-WORDS = ("Opening", "Hours", "Sale", "Coffee", "Launch", "Garden", "Museum", "Station", "Harbor")
+WORDS = (
+    "Opening",
+    "Hours",
+    "Sale",
+    "Coffee",
+    "Launch",
+    "Garden",
+    "Museum",
+    "Station",
+    "Harbor",
+    "Market",
+)
 
 
 def make(out: Path, count: int, size: tuple[int, int]) -> None:
