@@ -28,6 +28,7 @@ from lookalike.engine import Collection, Engine
 from lookalike.errors import BadInput, LookalikeError
 from lookalike.ingest import IngestReport
 from lookalike.ingest import Progress as IngestProgress
+from lookalike.people import face_ref
 from lookalike.sources import Item, iter_items
 
 if TYPE_CHECKING:
@@ -728,10 +729,7 @@ def people_split(
     server: ServerUrl = None,
 ) -> None:
     """Move some faces of a person to a new person."""
-    faces: list[str | tuple[str, int]] = []
-    for spec in records:
-        rid, sep, index = spec.rpartition("#")
-        faces.append((rid, int(index)) if sep and index.isdigit() else spec)
+    faces = [face_ref(spec) for spec in records]
     with _engine(data_dir, server) as engine:
         pid = engine.collection(collection).split_person(person, faces)
     err.print(f"split off as person {pid}")

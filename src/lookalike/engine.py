@@ -296,7 +296,8 @@ class Collection:
         )
         report = ingest.run(batch, prune_roots=prune_roots)
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
-            self.cluster_people()  # new faces join the people grouped before
+            with self._people_lock:  # new faces join the people grouped before
+                self._people().cluster(count=False)
         for listener in self.engine.ingest_listeners:
             listener(self.name, report)
         return report
@@ -495,7 +496,7 @@ class Collection:
 
     def people(self) -> list[Person]:
         """The people grouped so far, most faces first (see :meth:`cluster_people`)."""
-        return self._people().summary()[0]
+        return self._people().summary()
 
     def cluster_people(self, *, full: bool = False) -> ClusterReport:
         """Group faces into people: the faces not grouped yet join the people there are or
@@ -566,10 +567,9 @@ def _record(point: StoredPoint) -> dict[str, Any]:
         "model": p.get("model"),
         "duplicate_of": p.get("duplicate_of"),
         "faces": p.get("faces"),
-        **({"ocr_text": p["ocr_text"]} if "ocr_text" in p else {}),
         **{k: p[k] for k in _SIGNAL_FIELDS if k in p},
     }
 
 
-_SIGNAL_FIELDS = ("safe", "nsfw", "moderation", "exif")
+_SIGNAL_FIELDS = ("ocr_text", "safe", "nsfw", "moderation", "exif")
 """Payload fields of optional signals a record shows when its collection has them."""

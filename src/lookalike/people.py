@@ -107,16 +107,14 @@ class People:
 
     # reading ------------------------------------------------------------------------------
 
-    def summary(self) -> tuple[list[Person], int]:
-        """Every person, most faces first, and the number of faces not grouped yet."""
+    def summary(self) -> list[Person]:
+        """Every person, most faces first."""
         faces: Counter[int] = Counter()
         records: dict[int, list[str]] = {}
-        pending = 0
         for point in self._scroll(Not(IsEmpty("faces")), vectors=False):
             for face in point.payload.get("faces") or []:
                 person = face.get("person")
                 if person is None:
-                    pending += 1
                     continue
                 faces[person] += 1
                 seen = records.setdefault(person, [])
@@ -127,7 +125,7 @@ class People:
             for pid, n in faces.items()
         ]
         people.sort(key=lambda p: (-p.faces, p.id))
-        return people, pending
+        return people
 
     def resolve(self, key: int | str) -> int:
         """A person id from an id or a name (names compare case-insensitively)."""
@@ -152,7 +150,9 @@ class People:
 
     # grouping -----------------------------------------------------------------------------
 
-    def cluster(self, *, full: bool = False) -> ClusterReport:
+    def cluster(self, *, full: bool = False, count: bool = True) -> ClusterReport:
+        """Group the pending faces (all with ``full``); ``count`` fills ``report.people``,
+        which reads every record with faces: the grouping run after each ingest skips it."""
         start = time.perf_counter()
         report = ClusterReport()
         where: Node = Not(IsEmpty("faces")) if full else Match("faces_pending", True)
@@ -167,8 +167,10 @@ class People:
             else:
                 self._join(faces, matrix, groups, report)
             self._write(faces)
-        self._save()
-        report.people = len(self.summary()[0])
+        if faces or not self.clustered:
+            self._save()
+        if count:
+            report.people = len(self.summary())
         report.seconds = time.perf_counter() - start
         return report
 
@@ -373,3 +375,9 @@ def _components(matrix: np.ndarray, threshold: float, chunk: int = 2048) -> list
     for i in range(len(matrix)):
         groups.setdefault(root(i), []).append(i)
     return list(groups.values())
+
+
+def face_ref(spec: str) -> str | tuple[str, int]:
+    """``RECORD#N`` names face N of a record; anything else is a whole record's id."""
+    rid, sep, index = spec.rpartition("#")
+    return (rid, int(index)) if sep and rid and index.isdigit() else spec

@@ -64,3 +64,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) ->
         for rank, item in enumerate(ranking, 1):
             fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
     return fused
+
+
+IDENTITY = Calibration.of([(0.0, 0.0), (1.0, 1.0)])
+"""For signals that only add fields and are never searched by score (moderation, EXIF)."""

@@ -79,6 +79,28 @@ class SearchResult:
     """The moderation signal's verdict, when the collection has it: the page hides unsafe
     results behind a click rather than leaving every caller to look the records up."""
 
+    @classmethod
+    def of(
+        cls,
+        record_id: str,
+        score: float,
+        payload: Mapping[str, Any],
+        scores: dict[str, float],
+        *,
+        match: dict[str, Any] | None = None,
+    ) -> SearchResult:
+        """A result for a stored record, its fields read from the record's payload."""
+        return cls(
+            id=record_id,
+            score=score,
+            source=payload.get("source"),
+            group=payload.get("group"),
+            metadata=payload.get("metadata") or {},
+            safe=payload.get("safe"),
+            scores=scores,
+            match=match,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "id": self.id,
@@ -256,19 +278,7 @@ class Searcher:
                     other = point.vectors.get(s.name)
                     if other is not None and not isinstance(other, SparseVector):
                         scores[s.name] = s.calibration(_cosine(vectors[s.name], other))
-            p = c.payload
-            results.append(
-                SearchResult(
-                    id=c.id,
-                    score=c.score,
-                    source=p.get("source"),
-                    group=p.get("group"),
-                    metadata=p.get("metadata") or {},
-                    safe=p.get("safe"),
-                    scores=scores,
-                    match=c.match_dict(),
-                )
-            )
+            results.append(SearchResult.of(c.id, c.score, c.payload, scores, match=c.match_dict()))
         return results
 
     def _text_mode(self, q: Query) -> bool | None:
@@ -302,16 +312,8 @@ class Searcher:
         found = find_text(self.store, text, filter=node, limit=limit)
         results: dict[str, SearchResult] = {}
         for t in found:
-            p = t.payload
-            results[t.id] = SearchResult(
-                id=t.id,
-                score=t.score,
-                source=p.get("source"),
-                group=p.get("group"),
-                metadata=p.get("metadata") or {},
-                safe=p.get("safe"),
-                scores={"text": t.score},
-                match=t.match(),
+            results[t.id] = SearchResult.of(
+                t.id, t.score, t.payload, {"text": t.score}, match=t.match()
             )
         order = [t.id for t in found]
         if fused:
@@ -398,16 +400,7 @@ class Searcher:
                     and not isinstance(vectors[s.name], SparseVector)
                 ):
                     scores[s.name] = s.calibration(_cosine(vectors[s.name], hit.vectors[s.name]))
-        p = hit.payload
-        return SearchResult(
-            id=hit.id,
-            score=scores[primary],
-            source=p.get("source"),
-            group=p.get("group"),
-            metadata=p.get("metadata") or {},
-            safe=p.get("safe"),
-            scores=scores,
-        )
+        return SearchResult.of(hit.id, scores[primary], hit.payload, scores)
 
     def _image_vectors(
         self,

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run
+
 pytestmark = pytest.mark.slow
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "lookalike", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
 
 
 @pytest.fixture
@@ -51,7 +39,7 @@ def test_index_with_moderation_and_exif_shows_time_per_signal(
     assert report["indexed"] == len(list(photos.iterdir())) and report["unsafe"] == []
     assert set(report["ms_per_image"]) == {"decode", "duplicate", "moderation", "exif"}
     assert "ms per image: decode" in done.stderr and "moderation" in done.stderr
-    clash = run(env, "index", str(photos), "-c", "mod", "--on-unsafe", "reject")
+    clash = run(env, "index", str(photos), "-c", "mod", "--on-unsafe", "reject", ok=False)
     assert clash.returncode == 4 and "on_unsafe" in clash.stderr
 
 
@@ -62,7 +50,7 @@ def test_moderate_answers_and_exits_1_on_an_unsafe_image(env: dict[str, str], ph
     verdict = json.loads(safe.stdout)
     assert verdict["image"] == image and verdict["safe"] is True
     assert "FACE_FEMALE" in {d["label"] for d in verdict["labels"]}
-    strict = run({**env, "LOOKALIKE_UNSAFE_LABELS": "FACE_FEMALE"}, "moderate", image)
+    strict = run({**env, "LOOKALIKE_UNSAFE_LABELS": "FACE_FEMALE"}, "moderate", image, ok=False)
     assert strict.returncode == 1 and strict.stdout.startswith("UNSAFE")
-    missing = run(env, "moderate", str(photos / "nope.jpg"))
+    missing = run(env, "moderate", str(photos / "nope.jpg"), ok=False)
     assert missing.returncode == 3 and "nope.jpg" in missing.stderr

@@ -82,10 +82,6 @@ class Metrics:
             if report.indexed:
                 totals.last_rate = report.rate
 
-    def requests_total(self) -> int:
-        with self._lock:
-            return sum(self._requests.values())
-
     def render(self, sizes: Mapping[str, CollectionSize]) -> str:
         with self._lock:
             requests = dict(self._requests)

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from lookalike.config import Settings
 from lookalike.engine import Collection, Engine
-from lookalike.errors import NotFound
+from lookalike.errors import BadInput, NotFound
 
 
 @dataclass
@@ -24,18 +24,22 @@ class ServerState:
     """Per-feature state (jobs, metrics, ...), keyed by feature name."""
 
     def collection(self, name: str) -> Collection:
+        """An existing collection; the engine keeps it open, so this costs no disk access
+        after the first request."""
         with self.lock:
-            if name not in self.engine.list_collections():
-                raise NotFound(f"no collection {name!r}")
-            return self.engine.collection(name)
+            try:
+                return self.engine.collection(name)
+            except (NotFound, BadInput):  # an invalid name names no collection either
+                raise NotFound(f"no collection {name!r}") from None
 
     def collection_or_create(self, name: str) -> Collection:
         """For the compatibility routes: a collection is created on first insert, with the
         server's default signals."""
         with self.lock:
-            if name in self.engine.list_collections():
+            try:
                 return self.engine.collection(name)
-            return self.engine.create_collection(name)
+            except NotFound:
+                return self.engine.create_collection(name)
 
 
 def get_state(request: Request) -> ServerState:

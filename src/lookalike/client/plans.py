@@ -353,9 +353,7 @@ def add(
             yield from _add_urls(name, chunk, on_duplicate, background, run)
         else:
             yield from _upload(name, chunk, on_duplicate, run)
-    outcomes = getattr(run.report, "outcomes", None)
-    if isinstance(outcomes, list):
-        outcomes.sort(key=lambda o: o.index)
+    run.report.outcomes.sort(key=lambda o: o.index)
     run.report.seconds = time.perf_counter() - start
     return run.report
 

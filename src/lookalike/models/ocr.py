@@ -38,11 +38,6 @@ class OcrLine:
             "confidence": round(self.confidence, 4),
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OcrLine:
-        left, top, right, bottom = (float(v) for v in data["box"])
-        return cls(str(data["text"]), (left, top, right, bottom), float(data["confidence"]))
-
 
 def require_ocr() -> None:
     """Raise :class:`MissingExtra` unless RapidOCR can be imported."""

@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image
 
 from lookalike.images import DecodedImage
-from lookalike.scoring import Calibration
+from lookalike.scoring import IDENTITY
 from lookalike.store.base import Vector, VectorSpec
 
 # IFD0
@@ -40,7 +40,6 @@ _EXIF_TIME = re.compile(r"^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})
 _OFFSET_TEXT = re.compile(r"^\s*([+-])(\d{2}):(\d{2})\s*$")
 
 #: No vectors: the calibration exists to satisfy the signal protocol and maps nothing.
-_NO_SCORES = Calibration.of([(0.0, 0.0), (1.0, 1.0)])
 
 
 def read_exif(raw: bytes) -> dict[str, Any]:
@@ -176,7 +175,7 @@ class ExifSignal:
     min_side = 1
     """EXIF needs no pixels: alone it lets the decoder stop at its smallest size."""
     preparer = staticmethod(prepare)
-    calibration = _NO_SCORES
+    calibration = IDENTITY
     model_id = None
 
     def vector_specs(self) -> list[VectorSpec]:

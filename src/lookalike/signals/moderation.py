@@ -24,7 +24,7 @@ import numpy as np
 from lookalike.config import Settings
 from lookalike.errors import BadInput, MissingExtra
 from lookalike.images import DecodedImage
-from lookalike.scoring import Calibration
+from lookalike.scoring import IDENTITY
 from lookalike.store.base import Vector, VectorSpec
 
 #: Every class NudeNet 3.4's detector (``320n.onnx``) reports, in its output order.
@@ -56,8 +56,6 @@ DEFAULT_UNSAFE: tuple[str, ...] = Settings.unsafe_labels
 INPUT_SIDE = 320
 EXTRA_HINT = 'pip install "lookalike[moderation]"'
 MODEL_ID = "nudenet-3-320n"
-
-_NO_SCORES = Calibration.of([(0.0, 0.0), (1.0, 1.0)])
 
 
 def require_nudenet() -> Any:
@@ -130,7 +128,7 @@ class ModerationSignal:
     name = "moderation"
     min_side = INPUT_SIDE
     preparer = staticmethod(detect)
-    calibration = _NO_SCORES
+    calibration = IDENTITY
     model_id = MODEL_ID
 
     def __init__(self, settings: Settings) -> None:
@@ -163,10 +161,10 @@ class ModerationSignal:
     def check(self, decoded: DecodedImage) -> dict[str, Any]:
         """One image's verdict, as ``moderate`` answers it: nothing is stored."""
         labels = detect(decoded)
-        score = nsfw_score(labels, self.unsafe)
+        verdict = self.verdict(labels)
         return {
-            "safe": score < self.threshold,
-            "nsfw": round(score, 4),
+            "safe": verdict["safe"],
+            "nsfw": verdict["nsfw"],
             "threshold": self.threshold,
             "labels": labels,
         }

@@ -15,6 +15,7 @@ from lookalike.api.routes.search import PersonName, whole_number
 from lookalike.api.state import State
 from lookalike.engine import Collection
 from lookalike.errors import NotFound
+from lookalike.people import face_ref
 
 router = APIRouter(tags=["people"])
 
@@ -154,7 +155,6 @@ def split_person(name: str, person: str, body: SplitRequest, state: State) -> di
         if isinstance(ref, FaceRef):
             faces.append(ref.id if ref.face is None else (ref.id, ref.face))
         else:
-            rid, sep, index = ref.rpartition("#")
-            faces.append((rid, int(index)) if sep and rid and index.isdigit() else ref)
+            faces.append(face_ref(ref))
     collection = state.collection(name)
     return _person(collection, collection.split_person(person, faces))
