@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -81,6 +80,34 @@ ServerUrl = Annotated[
         "server running on the data folder).",
     ),
 ]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("lookalike")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "unknown"
+        out.print(f"lookalike {number}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            expose_value=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options of ``lookalike`` itself (the help text is the app's)."""
 
 
 def _engine(data_dir: Path | None, server: str | None = None) -> Engine | Client:
@@ -780,17 +807,28 @@ def serve(
     run(settings, announce=lambda line: err.print(line, markup=False, soft_wrap=True))
 
 
+def _show_usage_error(exc: typer.TyperException) -> None:
+    show = getattr(exc, "show", None)
+    if callable(show):  # the usage line, the hint to --help, then the error
+        show()
+    else:
+        err.print(f"Error: {exc.format_message()}", markup=False, soft_wrap=True)
+
+
 def main() -> None:
+    """The ``lookalike`` command: usage errors exit 2 with the usage line, core errors exit with
+    their code in one line, Ctrl-C exits 130."""
     try:
         # Without standalone mode, Typer returns the exit code of typer.Exit and of Ctrl-C (130).
         code = app(standalone_mode=False)
     except LookalikeError as exc:
         err.print(f"error: {exc.message}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         code = 130
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:
+        # Typer's own (bundled) click raises these: usage errors, bad parameters, no arguments.
+        _show_usage_error(exc)
         sys.exit(exc.exit_code)
     if code == 130:
         err.print("interrupted: everything reported as indexed is kept; rerun to resume")

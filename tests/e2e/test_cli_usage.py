@@ -1,0 +1,109 @@
+"""Usage errors of the installed ``lookalike`` command: the usage line and the error, exit 2,
+never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _command() -> str:
+    """The console script installed next to this interpreter (the one users run)."""
+    beside = Path(sys.executable).with_name("lookalike")
+    found = str(beside) if beside.exists() else shutil.which("lookalike")
+    assert found, "the lookalike command is not installed: pip install -e ."
+    return found
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    path = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{src}{os.pathsep}{path}" if path else src,
+        "LOOKALIKE_DATA_DIR": str(tmp_path / "data"),
+        "LOOKALIKE_OFFLINE": "true",
+        "COLUMNS": "120",
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [_command(), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    return done
+
+
+@pytest.mark.parametrize(
+    ("args", "usage", "error"),
+    [
+        (["search", "--bogus"], "Usage: lookalike search", "No such option: --bogus"),
+        (["frobnicate"], "Usage: lookalike [OPTIONS] COMMAND", "No such command 'frobnicate'"),
+        (["search", "--top-k", "abc", "-t", "x"], "Usage: lookalike search", "'--top-k'"),
+        (["search", "--threshold", "high", "-t", "x"], "Usage: lookalike search", "--threshold"),
+        (["index"], "Usage: lookalike index", "Missing argument 'paths'"),
+        (["get"], "Usage: lookalike get", "Missing argument 'record_id'"),
+        (["get", "a", "b"], "Usage: lookalike get", "unexpected extra argument(s) (b)"),
+        (["collections", "drop"], "Usage: lookalike collections drop", "Missing argument"),
+        (["people", "name", "1"], "Usage: lookalike people name", "Missing argument 'name'"),
+        (["models", "nope"], "Usage: lookalike models", "No such command 'nope'"),
+        (["serve", "--port", "eighty"], "Usage: lookalike serve", "'--port'"),
+        (["index", "x", "--bogus"], "Usage: lookalike index", "No such option: --bogus"),
+    ],
+)
+def test_a_usage_error_shows_the_usage_line_and_the_error_and_exits_2(
+    env: dict[str, str], args: list[str], usage: str, error: str
+) -> None:
+    done = _run(env, *args)
+    assert done.returncode == 2, done.stderr
+    assert usage in done.stderr
+    assert "Error: " in done.stderr and error in done.stderr
+    assert "for help" in done.stderr  # the hint to --help
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["models"], ["collections"], ["people"]], ids=["root", "models", "colls", "people"]
+)
+def test_a_command_group_alone_prints_its_help_and_exits_2(
+    env: dict[str, str], args: list[str]
+) -> None:
+    done = _run(env, *args)
+    assert done.returncode == 2
+    shown = done.stdout + done.stderr
+    assert f"Usage: lookalike {' '.join(args)}".rstrip() in shown
+    assert "Commands" in shown
+
+
+def test_help_exits_0_and_lists_every_command(env: dict[str, str]) -> None:
+    done = _run(env, "--help")
+    assert done.returncode == 0
+    for command in ("index", "search", "duplicates", "collections", "people", "models", "serve"):
+        assert command in done.stdout
+
+
+def test_version_prints_the_installed_version(env: dict[str, str]) -> None:
+    done = _run(env, "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"lookalike {version('lookalike')}"
+
+
+def test_a_missing_query_is_a_one_line_usage_error(env: dict[str, str]) -> None:
+    done = _run(env, "search", "-c", "nothing")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["error: give --image, --text, --id or --person"]
