@@ -771,7 +771,8 @@ def models_list() -> None:
     from lookalike.models.specs import MODELS
 
     for spec in MODELS.values():
-        out.print(f"{spec.name}\t{spec.dim}-d\t{spec.vision}\t{spec.description}")
+        scores = "calibrated" if spec.calibrated else "raw cosine (range not measured)"
+        out.print(f"{spec.name}\t{spec.dim}-d\t{spec.vision}\t{scores}\t{spec.description}")
 
 
 @models_app.command("download")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from lookalike import ranking
 from lookalike.filters import Node
 from lookalike.images import DecodedImage
 from lookalike.localfeatures import (
@@ -27,6 +28,7 @@ from lookalike.localfeatures import (
     extract_mirrored,
     verify,
 )
+from lookalike.ranking import best_first
 from lookalike.signals.duplicate import CALIBRATION as HASH_CALIBRATION
 from lookalike.signals.duplicate import HASH_BITS, bits_to_vector, dihedral_hashes
 from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
@@ -143,7 +145,7 @@ def find_copies(
         searches.append(VectorQuery("duplicate_words", query.words))
     if query.semantic is not None:
         searches.append(VectorQuery("semantic", list(query.semantic)))
-    results = store.search_batch(searches, limit=max(PER_QUERY, limit), filter=filter)
+    results = ranking.search_batch(store, searches, limit=max(PER_QUERY, limit), filter=filter)
     n_hash = len(query.hashes)
     hash_raw: dict[str, float] = {}
     for hits in results[:n_hash]:
@@ -170,8 +172,7 @@ def find_copies(
         copy.match = match
         if match is not None:
             copy.score = max(copy.score, match.score)
-    found.sort(key=lambda c: c.score, reverse=True)
-    return [c for c in found if threshold is None or c.score >= threshold][:limit]
+    return [c for c in best_first(found) if threshold is None or c.score >= threshold][:limit]
 
 
 @cache

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from lookalike import ranking
 from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import IsEmpty, Match, MatchAny, Node, Not
 from lookalike.store.base import (
@@ -199,8 +200,8 @@ class People:
         for start in range(0, len(matrix), 64):
             chunk = matrix[start : start + 64]
             queries = [VectorQuery("faces", MultiVector([[float(x) for x in v]])) for v in chunk]
-            hit_lists = self.store.search_batch(
-                queries, limit=_NEIGHBOURS, filter=grouped, with_vectors=True
+            hit_lists = ranking.search_batch(
+                self.store, queries, limit=_NEIGHBOURS, filter=grouped, with_vectors=True
             )
             for v, hits in zip(chunk, hit_lists, strict=True):
                 best: tuple[int, float] | None = None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lookalike import ranking
 from lookalike.config import Settings
 from lookalike.copies import (
     CopyHit,
@@ -22,6 +23,7 @@ from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
 from lookalike.ingest import decode_plan
+from lookalike.ranking import rank_key
 from lookalike.scoring import Calibration, reciprocal_rank_fusion
 from lookalike.signals.base import Signal
 from lookalike.signals.faces import pick_face
@@ -333,7 +335,7 @@ class Searcher:
                 else:
                     results[r.id] = r
             fusion = reciprocal_rank_fusion([order, [r.id for r in semantic]])
-            order = sorted(fusion, key=lambda i: fusion[i], reverse=True)
+            order = sorted(fusion, key=lambda i: rank_key(fusion[i], i))
         ranked = [results[i] for i in order]
         if q.threshold is not None:
             ranked = [r for r in ranked if r.score >= q.threshold]
@@ -366,13 +368,23 @@ class Searcher:
         self, vq: VectorQuery, node: Node | None, threshold: float | None, top_k: int, group: bool
     ) -> list[Hit]:
         if not group:
-            return self.store.search(
-                vq, limit=top_k, filter=node, score_threshold=threshold, with_vectors=True
+            return ranking.search(
+                self.store,
+                vq,
+                limit=top_k,
+                filter=node,
+                score_threshold=threshold,
+                with_vectors=True,
             )
         limit = top_k * 4
         while True:
-            hits = self.store.search(
-                vq, limit=limit, filter=node, score_threshold=threshold, with_vectors=True
+            hits = ranking.search(
+                self.store,
+                vq,
+                limit=limit,
+                filter=node,
+                score_threshold=threshold,
+                with_vectors=True,
             )
             best: dict[str, Hit] = {}
             for h in hits:  # best first, so the first of each group wins
@@ -488,8 +500,9 @@ def _rescore(hits: list[Hit], vq: VectorQuery, raw_threshold: float | None) -> l
         best = max(_cosine(p, vector) for p in vq.positives)
         worst = max((_cosine(n, vector) for n in vq.negatives), default=-1.0)
         h.score = best if best >= worst else -1.0
-    hits.sort(key=lambda h: h.score, reverse=True)
-    return [h for h in hits if raw_threshold is None or h.score >= raw_threshold]
+    return [
+        h for h in ranking.best_first(hits) if raw_threshold is None or h.score >= raw_threshold
+    ]
 
 
 def _face_match(

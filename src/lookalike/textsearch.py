@@ -4,7 +4,7 @@ scored by how much of the query its text contains, with the lines that matched.
 The store ranks candidates by BM25 (sparse dot product with IDF); the calibrated score is the
 share of the query words found (``keywords.coverage`` through the text signal's calibration),
 which means the same in every collection, unlike a BM25 number. Results are ordered by that
-score, ties by BM25.
+score, ties by BM25, then by record id.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lookalike import ranking
 from lookalike.errors import InvalidQuery
 from lookalike.filters import Node
 from lookalike.keywords import coverage, query_vector, tokenize, word_credit
@@ -45,15 +46,15 @@ def find_text(
     if vector is None:
         raise InvalidQuery(f"the text query {text!r} has no words to look for")
     words = list(dict.fromkeys(tokenize(text)))
-    hits = store.search(
-        VectorQuery(using="text", vector=vector), limit=max(limit, CANDIDATES), filter=filter
+    hits = ranking.search(
+        store, VectorQuery(using="text", vector=vector), limit=max(limit, CANDIDATES), filter=filter
     )
     found = []
     for h in hits:
         lines = h.payload.get("ocr_lines") or []
         raw = coverage(words, (str(line.get("text", "")) for line in lines))
         found.append(TextHit(h.id, CALIBRATION(raw), h.score, h.payload, _matching(words, lines)))
-    found.sort(key=lambda t: (t.score, t.bm25), reverse=True)
+    found.sort(key=lambda t: (-t.score, -t.bm25, t.id))
     return found
 
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from lookalike.scoring import Calibration, reciprocal_rank_fusion
-from lookalike.signals import duplicate, semantic, text
+from lookalike.models.specs import CLIP_B32_IMAGE, CLIP_B32_TEXT
+from lookalike.signals import duplicate, text
 
 REAL = {
     "duplicate": duplicate.CALIBRATION,
-    "semantic-image": semantic.IMAGE_CALIBRATION,
-    "semantic-text": semantic.TEXT_CALIBRATION,
+    "semantic-image": CLIP_B32_IMAGE,
+    "semantic-text": CLIP_B32_TEXT,
     "text": text.CALIBRATION,
 }
 SYNTHETIC = {

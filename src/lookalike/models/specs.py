@@ -4,11 +4,28 @@ Each row pairs an image tower and a text tower that fastembed 0.9.1 can run (``v
 ``ImageEmbedding`` list, ``text`` in its ``TextEmbedding`` list) and whose vectors share one space,
 so a text query can be scored against indexed images. Names are fastembed's; the hub repository
 a tower downloads from is fastembed's too (``models.clip`` asks it).
+
+Each row carries its own score calibration (:mod:`lookalike.scoring`): the cosines of two models
+do not mean the same thing, so knots measured on one are never lent to another. A row without
+measured knots says so, and its scores are the raw cosines (clamped to [0, 1]).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from lookalike.scoring import Calibration
+
+#: Image-to-image cosine of CLIP ViT-B/32: re-encoded copies of a photo sit above 0.95, photos of
+#: the same kind of thing around 0.8-0.9, unrelated photos around 0.4-0.6.
+CLIP_B32_IMAGE = Calibration.of(
+    [(-1.0, 0.0), (0.3, 0.0), (0.75, 0.6), (0.85, 0.75), (0.95, 0.9), (1.0, 1.0)]
+)
+#: Text-to-image cosine of CLIP ViT-B/32 is much lower: a fitting caption scores ~0.30-0.35,
+#: an unrelated one ~0.15-0.20.
+CLIP_B32_TEXT = Calibration.of(
+    [(-1.0, 0.0), (0.15, 0.0), (0.25, 0.6), (0.30, 0.75), (0.35, 0.9), (0.45, 1.0)]
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,17 @@ class ModelSpec:
     """Prepended to every text query (some towers were trained with task prefixes)."""
     text_layer_norm: bool = False
     """Layer-normalise text vectors before the L2 norm, as the model's reference code does."""
+    image_calibration: Calibration | None = None
+    """Image-to-image cosine to the shared score scale; None: not measured for this model."""
+    text_calibration: Calibration | None = None
+    """Text-to-image cosine to the shared score scale; None: not measured for this model."""
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether both of the model's score ranges were measured."""
+        return self.image_calibration is not None and (
+            self.text is None or self.text_calibration is not None
+        )
 
 
 DEFAULT_MODEL = "clip-vit-b-32"
@@ -40,6 +68,8 @@ MODELS: dict[str, ModelSpec] = {
             dim=512,
             license="mit",
             description="CLIP ViT-B/32: the default; fast on CPU, English text queries.",
+            image_calibration=CLIP_B32_IMAGE,
+            text_calibration=CLIP_B32_TEXT,
         ),
         ModelSpec(
             name="siglip2-base-patch16-224",

@@ -1,4 +1,8 @@
-"""Semantic similarity: a CLIP-family image embedding, which also embeds text queries."""
+"""Semantic similarity: a CLIP-family image embedding, which also embeds text queries.
+
+Scores are calibrated by the model's own knots (``models.specs``); a model without measured
+knots (a folder, or a row that has none yet) scores by the raw cosine, clamped to [0, 1].
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,12 @@ from PIL import Image
 from lookalike.config import Settings
 from lookalike.images import DecodedImage
 from lookalike.models.clip import ImageEncoder, TextEncoder, load_image_encoder, load_text_encoder
-from lookalike.scoring import Calibration
+from lookalike.models.specs import find_spec
+from lookalike.scoring import IDENTITY, Calibration
 from lookalike.store.base import Vector, VectorSpec
 
-#: Image-to-image cosine of CLIP ViT-B/32: re-encoded copies of a photo sit above 0.95, photos of
-#: the same kind of thing around 0.8-0.9, unrelated photos around 0.4-0.6.
-IMAGE_CALIBRATION = Calibration.of(
-    [(-1.0, 0.0), (0.3, 0.0), (0.75, 0.6), (0.85, 0.75), (0.95, 0.9), (1.0, 1.0)]
-)
-#: Text-to-image cosine of CLIP ViT-B/32 is much lower: a fitting caption scores ~0.30-0.35,
-#: an unrelated one ~0.15-0.20.
-TEXT_CALIBRATION = Calibration.of(
-    [(-1.0, 0.0), (0.15, 0.0), (0.25, 0.6), (0.30, 0.75), (0.35, 0.9), (0.45, 1.0)]
-)
+UNCALIBRATED = IDENTITY
+"""The score of a model whose range is not measured: its raw cosine, clamped to [0, 1]."""
 
 
 def prepared_image(decoded: DecodedImage) -> Image.Image:
@@ -35,13 +32,14 @@ class SemanticSignal:
     name = "semantic"
     min_side = 224
     preparer = staticmethod(prepared_image)
-    calibration = IMAGE_CALIBRATION
-    text_calibration = TEXT_CALIBRATION
 
     def __init__(self, model: str, settings: Settings, dim: int | None = None) -> None:
         self.model = model
         self.settings = settings
         self._dim = dim
+        spec = find_spec(model)
+        self.calibration: Calibration = (spec and spec.image_calibration) or UNCALIBRATED
+        self.text_calibration: Calibration = (spec and spec.text_calibration) or UNCALIBRATED
 
     @cached_property
     def encoder(self) -> ImageEncoder:

@@ -1,0 +1,95 @@
+"""Deterministic ranking: equal scores are ordered by record id, wherever results are ordered.
+
+A store orders equal scores by its own internal offsets, which follow the order records were
+written in (a parallel ingest makes that vary between two runs), and cuts a tie at its limit
+wherever that falls. So every ranked read here asks past its limit until the cut falls between
+two different scores, then orders by score (best first) and record id, and cuts itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
+
+from lookalike.filters import Node
+from lookalike.store.base import CollectionStore, Hit, VectorQuery
+
+
+class Ranked(Protocol):
+    """Anything ranked: a store hit, a copy, a text match, a result."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+R = TypeVar("R", bound=Ranked)
+
+MAX_WIDEN = 1024
+"""Most hits one read asks for to take a whole tie in: past it a tie of more records than this
+at the cut is cut where the store cuts it."""
+
+
+def rank_key(score: float, record_id: str) -> tuple[float, str]:
+    """Sort key: higher score first, then the smaller record id."""
+    return (-score, record_id)
+
+
+def best_first(items: Iterable[R]) -> list[R]:
+    """``items`` ordered by score, best first, ties by record id."""
+    return sorted(items, key=lambda item: rank_key(item.score, item.id))
+
+
+def search(
+    store: CollectionStore,
+    query: VectorQuery,
+    *,
+    limit: int,
+    filter: Node | None = None,
+    score_threshold: float | None = None,
+    with_vectors: bool = False,
+) -> list[Hit]:
+    """The store's best ``limit`` hits for ``query``, ties at the cut settled by record id."""
+    asked = limit + 1
+    while True:
+        hits = store.search(
+            query,
+            limit=asked,
+            filter=filter,
+            score_threshold=score_threshold,
+            with_vectors=with_vectors,
+        )
+        if _settled(hits, limit, asked):
+            return best_first(hits)[:limit]
+        asked = min(asked * 2, MAX_WIDEN)
+
+
+def search_batch(
+    store: CollectionStore,
+    queries: Sequence[VectorQuery],
+    *,
+    limit: int,
+    filter: Node | None = None,
+    with_vectors: bool = False,
+) -> list[list[Hit]]:
+    """:func:`search` for several queries in one pass; a query whose cut falls in a tie is
+    asked again, alone, wider."""
+    batch = store.search_batch(queries, limit=limit + 1, filter=filter, with_vectors=with_vectors)
+    out = []
+    for query, hits in zip(queries, batch, strict=True):
+        if _settled(hits, limit, limit + 1):
+            out.append(best_first(hits)[:limit])
+        else:
+            out.append(search(store, query, limit=limit, filter=filter, with_vectors=with_vectors))
+    return out
+
+
+def _settled(hits: Sequence[Hit], limit: int, asked: int) -> bool:
+    """Whether every hit tied with the last one kept is among ``hits`` (store order: best
+    first): fewer came than asked, or the last one is below the cut, or no wider read is
+    allowed."""
+    if len(hits) < asked or asked >= MAX_WIDEN or limit == 0:
+        return True
+    return hits[-1].score < hits[limit - 1].score
