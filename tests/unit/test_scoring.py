@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lookalike.scoring import Calibration, reciprocal_rank_fusion
 from lookalike.models.specs import CLIP_B32_IMAGE, CLIP_B32_TEXT
+from lookalike.scoring import Calibration, reciprocal_rank_fusion
 from lookalike.signals import duplicate, text
 
 REAL = {
