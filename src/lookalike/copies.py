@@ -29,6 +29,7 @@ from lookalike.localfeatures import (
     verify,
 )
 from lookalike.ranking import best_first
+from lookalike.scoring import reaches
 from lookalike.signals.duplicate import CALIBRATION as HASH_CALIBRATION
 from lookalike.signals.duplicate import HASH_BITS, bits_to_vector, dihedral_hashes
 from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
@@ -172,7 +173,7 @@ def find_copies(
         copy.match = match
         if match is not None:
             copy.score = max(copy.score, match.score)
-    return [c for c in best_first(found) if threshold is None or c.score >= threshold][:limit]
+    return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
 
 
 @cache

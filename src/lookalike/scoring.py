@@ -50,6 +50,24 @@ class Calibration:
         return self.knots[-1][0]
 
 
+SHOWN_DIGITS = 6
+"""Scores are shown (JSON, CLI) rounded to this many decimals. A threshold compares with the
+score as shown, so a score copied from a result as a threshold keeps that result."""
+
+
+def reaches(score: float, threshold: float | None) -> bool:
+    """Whether ``score`` (shared scale) reaches ``threshold`` as shown."""
+    return threshold is None or round(score, SHOWN_DIGITS) >= threshold
+
+
+def raw_threshold(calibration: Calibration, threshold: float | None) -> float | None:
+    """The raw similarity a store can filter by for ``threshold``: a little below the exact
+    inverse, so that a score rounding up to the threshold is kept (:func:`reaches` decides)."""
+    if threshold is None:
+        return None
+    return calibration.inverse(threshold - 0.5 * 10.0**-SHOWN_DIGITS)
+
+
 RRF_K = 60
 """Reciprocal rank fusion's constant: the usual 60, so the top few ranks of each list weigh
 about alike."""

@@ -24,7 +24,7 @@ from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
 from lookalike.ingest import decode_plan
 from lookalike.ranking import rank_key
-from lookalike.scoring import Calibration, reciprocal_rank_fusion
+from lookalike.scoring import Calibration, raw_threshold, reaches, reciprocal_rank_fusion
 from lookalike.signals.base import Signal
 from lookalike.signals.faces import pick_face
 from lookalike.sources import Fetcher, is_url, read_file_bytes
@@ -195,11 +195,12 @@ class Searcher:
             node = _and(node, Not(HasIds(tuple(sorted(exclude)))))
         if primary.name == "duplicate" and copy_query is not None and vq.vector is not None:
             return self._copies(copy_query, node, q, vectors)
-        raw_threshold = None if q.threshold is None else calibration.inverse(q.threshold)
+        raw = raw_threshold(calibration, q.threshold)
         if vq.vector is None:
-            hits = _rescore(self._hits(vq, node, None, q.top_k, q.group), vq, raw_threshold)
+            hits = _rescore(self._hits(vq, node, None, q.top_k, q.group), vq, raw)
         else:
-            hits = self._hits(vq, node, raw_threshold, q.top_k, q.group)
+            hits = self._hits(vq, node, raw, q.top_k, q.group)
+        hits = [h for h in hits if reaches(calibration(h.score), q.threshold)]
         results = [
             self._result(h, primary.name, calibration, vectors, text=q.text is not None)
             for h in hits
@@ -338,7 +339,7 @@ class Searcher:
             order = sorted(fusion, key=lambda i: rank_key(fusion[i], i))
         ranked = [results[i] for i in order]
         if q.threshold is not None:
-            ranked = [r for r in ranked if r.score >= q.threshold]
+            ranked = [r for r in ranked if reaches(r.score, q.threshold)]
         if q.group:
             best: dict[str, SearchResult] = {}
             for r in ranked:

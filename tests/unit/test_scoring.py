@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from lookalike.models.specs import CLIP_B32_IMAGE, CLIP_B32_TEXT
-from lookalike.scoring import Calibration, reciprocal_rank_fusion
+from lookalike.scoring import (
+    SHOWN_DIGITS,
+    Calibration,
+    raw_threshold,
+    reaches,
+    reciprocal_rank_fusion,
+)
 from lookalike.signals import duplicate, text
 
 REAL = {
@@ -155,3 +161,15 @@ def test_reciprocal_rank_fusion_rewards_agreement_and_uses_ranks_only() -> None:
     assert fused["a"] > fused["c"] and fused["d"] > fused["c"]
     assert fused["b"] == 1 / 62 + 1 / 61
     assert reciprocal_rank_fusion([]) == {}
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_a_score_as_shown_reaches_itself_as_a_threshold(name: str) -> None:
+    cal = ALL[name]
+    for raw in np.linspace(-1.0, 1.0, 4_001):
+        score = cal(float(raw))
+        shown = round(score, SHOWN_DIGITS)
+        assert reaches(score, shown)
+        floor = raw_threshold(cal, shown)
+        assert floor is not None and floor <= raw
+    assert reaches(0.3, None) and not reaches(0.5, 0.6) and raw_threshold(cal, None) is None
