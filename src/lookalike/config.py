@@ -2,24 +2,37 @@
 
 Sources, later ones winning: defaults, a TOML file (``LOOKALIKE_CONFIG``, else
 ``config.toml`` in the data dir), environment variables ``LOOKALIKE_<FIELD>`` (upper case),
-and explicit overrides (CLI flags, test arguments).
+and explicit overrides (CLI flags, test arguments). pydantic-settings reads the file and the
+environment; pydantic types and bounds every value, and a wrong one is reported with the setting's
+name and the source it came from, never silently coerced (``ture`` is not false).
+
+``Settings(...)`` built directly (tests, embedding code) reads no environment: only ``load``
+does, so a program's settings come from one place.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import sys
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
 
 from lookalike.errors import BadInput
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+ENV_PREFIX = "LOOKALIKE_"
+
+Names = Annotated[tuple[str, ...], NoDecode]
+"""A list setting: a TOML array, or a comma-separated environment value."""
 
 
 def _default_data_dir() -> Path:
@@ -28,58 +41,63 @@ def _default_data_dir() -> Path:
     return Path(user_data_dir("lookalike", appauthor=False))
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Every tunable of lookalike, with the default a user gets."""
 
-    data_dir: Path = field(default_factory=_default_data_dir)
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=False)
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
     model_dir: Path | None = None
     """Folder holding model files for offline use (``<model_dir>/<hub repo>/``)."""
-    default_signals: tuple[str, ...] = ("semantic", "duplicate")
+    default_signals: Names = ("semantic", "duplicate")
     default_model: str = "clip-vit-b-32"
     offline: bool = False
     """Never try to download a model; fail at once naming the missing files."""
 
     # images
-    max_pixels: int = 100_000_000
+    max_pixels: int = Field(100_000_000, ge=1)
     """Images above this many pixels are refused (decompression-bomb guard)."""
-    max_image_bytes: int = 50 * 1024 * 1024
+    max_image_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    decode_pixel_budget: int = Field(400_000_000, ge=1)
+    """Pixels decoded at once across all requests of a server; a decode waits for room, so
+    memory is bounded by this budget (about 4 bytes a pixel) rather than by the number of
+    concurrent uploads. One image larger than the budget still decodes, alone."""
 
     # URL fetching
     allow_private_urls: bool = False
-    allowed_networks: tuple[str, ...] = ()
+    allowed_networks: Names = ()
     """Networks (CIDR) reachable even while private addresses are refused, e.g. an internal
     image server: ``10.1.2.0/24``."""
-    fetch_timeout: float = 15.0
-    fetch_concurrency: int = 8
-    fetch_retries: int = 3
+    fetch_timeout: float = Field(15.0, gt=0, le=3600)
+    fetch_concurrency: int = Field(8, ge=1, le=256)
+    fetch_retries: int = Field(3, ge=0, le=20)
 
     # ingest
-    batch_size: int = 16
+    batch_size: int = Field(16, ge=1, le=4096)
     """Images per model call and per store write. On 2 CPU cores (AVX2) a ViT-B/32 image tower
     runs ~15 images/s at batches of 8-16 but ~10 at 32; small batches also start the model
     sooner while the decode workers fill the next batch."""
-    decode_workers: int = 0
+    decode_workers: int = Field(0, ge=0, le=256)
     """Worker processes decoding images; 0 picks ``min(cpu_count, 4)``."""
 
     # duplicates
-    copy_threshold: float | None = None
+    copy_threshold: float | None = Field(None, ge=0, le=1)
     """Score from which an image counts as a copy (``--on-duplicate``, ``lookalike duplicates``);
     None uses the measured default (docs/duplicates.md)."""
 
     # faces
-    face_detector: str = "hog"
+    face_detector: Literal["hog", "cnn"] = "hog"
     """``hog`` (fast, frontal faces) or ``cnn`` (finds turned and small faces; ~11x slower on
     CPU)."""
-    face_upsample: int = 1
+    face_upsample: int = Field(1, ge=0, le=3)
     """Times the image is doubled before detection: 1 finds faces down to ~40 px at 3x the cost
     of 0, which needs ~80 px."""
-    face_cluster_threshold: float = 0.8
+    face_cluster_threshold: float = Field(0.8, ge=0, le=1)
     """Score from which two faces are one person when grouping people (docs/faces.md)."""
     # moderation
-    nsfw_threshold: float = 0.5
+    nsfw_threshold: float = Field(0.5, ge=0, le=1)
     """An image is unsafe from this ``nsfw`` score on (docs/moderation.md has the measurements)."""
-    unsafe_labels: tuple[str, ...] = (
+    unsafe_labels: Names = (
         "FEMALE_BREAST_EXPOSED",
         "FEMALE_GENITALIA_EXPOSED",
         "MALE_GENITALIA_EXPOSED",
@@ -90,76 +108,136 @@ class Settings:
     armpits, a male chest) are everyday photos."""
 
     # store
-    hnsw_threshold: int = 20_000
+    hnsw_threshold: int = Field(20_000, ge=0)
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
+    min_free_bytes: int = Field(256 * 1024 * 1024, ge=0)
+    """Free space the data folder must keep: a write that would leave less is refused with
+    ``disk_full`` before the store's memory maps hit a full disk. 0 turns the check off."""
 
     # server
     host: str = "127.0.0.1"
-    port: int = 8000
-    api_keys: tuple[str, ...] = ()
+    port: int = Field(8000, ge=0, le=65535)
+    api_keys: Names = ()
     """Keys accepted by the server (``X-API-Key``, ``Authorization: Bearer|Token``). Without
     keys the server refuses to listen beyond localhost unless told to."""
-    cors_origins: tuple[str, ...] = ()
-    max_request_bytes: int = 32 * 1024 * 1024
+    cors_origins: Names = ()
+    max_request_bytes: int = Field(32 * 1024 * 1024, ge=1)
     """Largest request body the server reads (an upload, a JSON or JSONL batch)."""
-    allowed_roots: tuple[str, ...] = ()
+    allowed_roots: Names = ()
     """Folders the server may index by server-side ``path``; none by default."""
     server: str | None = None
     """URL of a running lookalike server; the CLI then goes through its API."""
     api_key: str | None = None
     """Key the CLI presents to a server; None uses the first of ``api_keys``."""
 
+    @field_validator(
+        "default_signals",
+        "allowed_networks",
+        "unsafe_labels",
+        "api_keys",
+        "cors_origins",
+        "allowed_roots",
+        mode="before",
+    )
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple)):
+            return tuple(str(s).strip() for s in value if str(s).strip())
+        return value
+
+    @field_validator("data_dir", "model_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller passes: ``load`` gathers the file and the environment itself so
+        # that it knows where each value came from.
+        return (init_settings,)
+
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Build settings from file, environment and ``overrides`` (None values ignored)."""
-        values: dict[str, Any] = {}
-        env = os.environ
+        values, origin = cls.gather(**overrides)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise BadInput(_explain(exc, values, origin)) from None
+
+    @classmethod
+    def gather(cls, **overrides: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """The raw values and, for each, where it came from (``env LOOKALIKE_X``, the file,
+        ``flag``): what ``load`` validates and what ``lookalike config`` shows."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        data_dir = overrides.get("data_dir") or env.get("LOOKALIKE_DATA_DIR")
-        config_file = env.get("LOOKALIKE_CONFIG")
-        if config_file is None:
-            base = Path(data_dir) if data_dir else _default_data_dir()
-            candidate = base / "config.toml"
-            config_file = str(candidate) if candidate.is_file() else None
-        if config_file:
-            try:
-                with open(config_file, "rb") as fh:
-                    values.update(tomllib.load(fh))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise BadInput(f"cannot read config file {config_file}: {exc}") from exc
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(values) - set(known)
+        unknown = set(overrides) - set(cls.model_fields)
         if unknown:
-            raise BadInput(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
-        for name in known:
-            raw = env.get(f"LOOKALIKE_{name.upper()}")
-            if raw is not None and raw != "":
-                values[name] = raw
+            raise BadInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        config_file = config_path(overrides.get("data_dir"))
+        if config_file is not None:
+            from_file = _read_toml(cls, config_file)
+            values.update(from_file)
+            origin.update(dict.fromkeys(from_file, f"file {config_file}"))
+        try:
+            from_env = EnvSettingsSource(cls, env_prefix=ENV_PREFIX, case_sensitive=False)()
+        except SettingsError as exc:
+            raise BadInput(f"environment: {exc}") from None
+        from_env = {k: v for k, v in from_env.items() if v != ""}
+        values.update(from_env)
+        origin.update({k: f"env {ENV_PREFIX}{k.upper()}" for k in from_env})
         values.update(overrides)
-        return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+        origin.update(dict.fromkeys(overrides, "flag"))
+        return values, origin
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``, validated like every other source."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        values.update(changes)
+        try:
+            return type(self)(**values)
+        except ValidationError as exc:
+            raise BadInput(_explain(exc, values, dict.fromkeys(changes, "argument"))) from None
 
 
-def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
-    kind = str(f.type)
+def config_path(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The TOML file settings are read from, if there is one."""
+    named = os.environ.get("LOOKALIKE_CONFIG")
+    if named:
+        return Path(named).expanduser()
+    data_dir = data_dir or os.environ.get("LOOKALIKE_DATA_DIR")
+    base = Path(data_dir).expanduser() if data_dir else _default_data_dir()
+    candidate = base / "config.toml"
+    return candidate if candidate.is_file() else None
+
+
+def _read_toml(cls: type[Settings], path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise BadInput(f"cannot read config file {path}: no such file")
     try:
-        if "Path" in kind:
-            return None if value is None else Path(value).expanduser()
-        if "tuple" in kind:
-            items = value.split(",") if isinstance(value, str) else value
-            return tuple(str(s).strip() for s in items if str(s).strip())
-        if kind == "bool":
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
-        if kind == "int":
-            return int(value)
-        if kind == "str | None":
-            return None if value is None else str(value)
-        if kind in ("float", "float | None"):
-            return None if value is None else float(value)
-    except (TypeError, ValueError) as exc:
-        raise BadInput(f"setting {f.name}: cannot use {value!r}: {exc}") from exc
-    return value
+        raw = TomlConfigSettingsSource(cls, toml_file=path)()
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        raise BadInput(f"cannot read config file {path}: {exc}") from None
+    unknown = set(raw) - set(cls.model_fields)
+    if unknown:
+        raise BadInput(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
+    return raw
+
+
+def _explain(exc: ValidationError, values: dict[str, Any], origin: dict[str, str]) -> str:
+    problems = []
+    for e in exc.errors():
+        name = str(e["loc"][0]) if e["loc"] else "?"
+        where = origin.get(name, "default")
+        problems.append(f"setting {name} = {values.get(name)!r} (from {where}): {e['msg']}")
+    return "; ".join(problems)

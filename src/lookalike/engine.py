@@ -21,7 +21,7 @@ from lookalike.copies import find_copies, record_copy_query
 from lookalike.duplicates import Cluster, find_clusters
 from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import HasIds, Not, parse_filter
-from lookalike.images import decode
+from lookalike.images import decode, set_pixel_budget
 from lookalike.ingest import (
     ON_DUPLICATE,
     ON_UNSAFE,
@@ -51,6 +51,7 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
         self.settings = settings or Settings.load()
+        set_pixel_budget(self.settings.decode_pixel_budget)
         self.store = store or open_store(self.settings)
         self._open: dict[str, Collection] = {}
         self.ingest_listeners: list[Callable[[str, IngestReport], None]] = []

@@ -19,6 +19,7 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     │   └── StoreLocked               409 / 4   another process holds the collection
     ├── ModelUnavailable              503 / 5   model files missing and not downloadable
     ├── StoreUnavailable              503 / 5   the store failed, or the server cannot be reached
+    │   └── DiskFull                  507 / 5   the data folder's free-space reserve is reached
     ├── MissingExtra                  503 / 5   an optional extra is not installed
     └── Unauthorized                  401 / 6   a server wants an API key
         └── Forbidden                 403 / 6   a server refused the API key given
@@ -106,6 +107,10 @@ class ModelUnavailable(LookalikeError):
 
 class StoreUnavailable(LookalikeError):
     status, exit_code, code = 503, 5, "store_unavailable"
+
+
+class DiskFull(StoreUnavailable):
+    status, code = 507, "disk_full"
 
 
 class MissingExtra(LookalikeError):

@@ -12,9 +12,13 @@ pixels they see are identical for identical bytes.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import io
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +31,14 @@ __all__ = [
     "DecodedImage",
     "decode",
     "encode_thumbnail",
+    "set_pixel_budget",
     "sniff_format",
 ]
+
+# decode() checks the pixel count itself, from the header and against the caller's limit, so
+# Pillow's own process-wide bomb check (a fixed 89M pixels warning, 179M error) would only make
+# a larger configured ``max_pixels`` ineffective and its messages cite Pillow's number.
+Image.MAX_IMAGE_PIXELS = None
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -66,6 +76,70 @@ _REDUCING_GAP = 2.0
 
 _heif_lock = threading.Lock()
 _heif_registered = False
+
+
+class _PixelBudget:
+    """A semaphore weighed in pixels: how many pixels this process decodes at once.
+
+    Memory while decoding is about 4 bytes a pixel, so bounding pixels rather than requests keeps
+    eight concurrent 100-megapixel uploads from needing 3 GB at once; each waits for room. An
+    image larger than the whole budget still decodes, alone.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self._cond = threading.Condition()
+
+    def resize(self, total: int) -> None:
+        if total < 1:
+            raise ValueError(f"the pixel budget must be positive, got {total}")
+        with self._cond:
+            self.total = total
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self.used + min(pixels, self.total) <= self.total)
+            weight = min(pixels, self.total)
+            self.used += weight
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= weight
+                self._cond.notify_all()
+            if pixels >= _TRIM_FROM:
+                _release_memory()
+
+
+_TRIM_FROM = 16_000_000
+_budget = _PixelBudget(400_000_000)
+
+
+def set_pixel_budget(total: int) -> None:
+    """Pixels decoded at once in this process (the ``decode_pixel_budget`` setting)."""
+    _budget.resize(total)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_libc = _load_libc()
+
+
+def _release_memory() -> None:
+    """Give a large decode's freed pages back to the system: glibc keeps them in its arenas
+    otherwise, and a server's memory would stay at its peak after a burst of big uploads."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
 
 
 @dataclass(frozen=True)
@@ -197,26 +271,34 @@ def _decode(
             )
         if min_side is not None and im.format in ("JPEG", "MPO"):
             _draft(im, min_side)
-        im.load()
-        orientation = _orientation(im)
-        exif = _raw_exif(im)
-        swap = orientation in (5, 6, 7, 8)
-        width, height = (raw_h, raw_w) if swap else (raw_w, raw_h)
-
-        out = _to_rgb(im, name)
-        target = _target_size(width, height, min_side)
-        if target is not None:
-            if swap:
-                target = (target[1], target[0])
-            if target != out.size:
-                out = out.resize(target, Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
-        if orientation in _TRANSPOSE:
-            out = out.transpose(_TRANSPOSE[orientation])
-        if out is im:
-            out = im.copy()  # a plain image, detached from the file object and plugin state
-        return DecodedImage(image=out, width=width, height=height, format=fmt, exif=exif)
+        with _budget.hold(im.size[0] * im.size[1]):
+            return _finish(im, fmt, name, min_side, raw_w, raw_h)
     finally:
         im.close()
+
+
+def _finish(
+    im: Image.Image, fmt: str, name: str, min_side: int | None, raw_w: int, raw_h: int
+) -> DecodedImage:
+    """Decode the pixels of an opened image and bring them to RGB at the wanted size."""
+    im.load()
+    orientation = _orientation(im)
+    exif = _raw_exif(im)
+    swap = orientation in (5, 6, 7, 8)
+    width, height = (raw_h, raw_w) if swap else (raw_w, raw_h)
+
+    out = _to_rgb(im, name)
+    target = _target_size(width, height, min_side)
+    if target is not None:
+        if swap:
+            target = (target[1], target[0])
+        if target != out.size:
+            out = out.resize(target, Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
+    if orientation in _TRANSPOSE:
+        out = out.transpose(_TRANSPOSE[orientation])
+    if out is im:
+        out = im.copy()  # a plain image, detached from the file object and plugin state
+    return DecodedImage(image=out, width=width, height=height, format=fmt, exif=exif)
 
 
 def _draft(im: Image.Image, min_side: int) -> None:

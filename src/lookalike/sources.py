@@ -42,7 +42,7 @@ _CATALOG_SUFFIXES = {".jsonl", ".ndjson"}
 _ID_KEYS = ("id", "_id")
 _IMAGE_KEYS = {"path": ("path", "_file"), "url": ("url", "_url"), "base64": ("base64", "_base64")}
 _KNOWN_KEYS = {"metadata", "group", *_ID_KEYS, *(k for keys in _IMAGE_KEYS.values() for k in keys)}
-_DEFAULT_MAX_BYTES: int = Settings.max_image_bytes
+_DEFAULT_MAX_BYTES: int = Settings.model_fields["max_image_bytes"].default
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 

@@ -573,9 +573,17 @@ def peak_rss_mb() -> float:
 def test_decompression_bomb_png_is_refused_without_allocating() -> None:
     bomb = raw_png(30000, 30000, 8, 2, None)  # claims 2.7 GB of RGB; a few dozen bytes long
     before = peak_rss_mb()
-    message = expect(ImageTooLarge, bomb, "bomb.png", "900000000")
+    message = expect(ImageTooLarge, bomb, "bomb.png", "900,000,000")
     assert peak_rss_mb() - before < 100
-    assert "too large" in message.lower()
+    assert "over the limit of 100,000,000 pixels" in message  # the setting, not Pillow's limit
+
+
+def test_a_pixel_limit_above_pillows_own_takes_effect() -> None:
+    # 195M pixels: over Pillow's process-wide bomb error (2 x 89.5M), under the limit given.
+    # The header is all there is, so the decode fails as a truncated image, not as a bomb.
+    claims = raw_png(15000, 13000, 1, 0, None)
+    expect(BadImage, claims, "wide.png", "wide.png", max_pixels=300_000_000)
+    expect(ImageTooLarge, claims, "wide.png", "195,000,000", max_pixels=190_000_000)
 
 
 def test_pixel_limit_is_checked_from_the_header() -> None:
@@ -594,7 +602,7 @@ def test_jpeg_header_claiming_a_huge_size(encoded: dict[str, bytes]) -> None:
     data = bytearray(encoded["JPEG"])
     sof = data.index(b"\xff\xc0")
     data[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)
-    expect(ImageTooLarge, bytes(data), "huge.jpg", "3600000000")
+    expect(ImageTooLarge, bytes(data), "huge.jpg", "3,600,000,000")
 
 
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
@@ -606,19 +614,15 @@ def test_heif_and_avif_headers_are_checked_too(fmt: str, heif_saving: None) -> N
     expect(ImageTooLarge, bytes(data), "huge", "9000x9000", max_pixels=50_000_000)
 
 
-def test_pillows_bomb_warning_is_mapped_when_it_is_an_error() -> None:
+def test_pillows_own_bomb_check_no_longer_speaks() -> None:
+    # lookalike checks every image against ``max_pixels`` itself, so Pillow's process-wide check
+    # is off: no DecompressionBombWarning (it leaked to the CLI's stderr) and no Pillow number.
     over_pillow_warning = raw_png(10000, 10000, 8, 0, None)  # 1e8 > Pillow's ~8.9e7 warning
+    assert Image.MAX_IMAGE_PIXELS is None
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        expect(ImageTooLarge, over_pillow_warning, "w.png", "100000000", max_pixels=200_000_000)
-
-
-def test_global_pillow_limit_is_left_alone(encoded: dict[str, bytes]) -> None:
-    before = Image.MAX_IMAGE_PIXELS
-    with pytest.raises(ImageTooLarge):
-        decode(encoded["PNG"], max_pixels=10)
-    decode(encoded["PNG"], max_pixels=10**9)
-    assert Image.MAX_IMAGE_PIXELS == before
+        warnings.simplefilter("error")
+        expect(BadImage, over_pillow_warning, "w.png", "w.png", max_pixels=200_000_000)
+        expect(ImageTooLarge, over_pillow_warning, "w.png", "100,000,000", max_pixels=50_000_000)
 
 
 # ---------------------------------------------------------------- thumbnails
@@ -644,3 +648,48 @@ def test_thumbnail_options_and_small_and_transparent_inputs(astronaut: Image.Ima
     assert tiny.size == (10, 5)  # never enlarged
     clear = Image.open(io.BytesIO(encode_thumbnail(Image.new("RGBA", (8, 8), (255, 0, 0, 0)))))
     assert clear.convert("RGB").getpixel((4, 4)) == pytest.approx((255, 255, 255), abs=2)
+
+
+def test_the_pixel_budget_bounds_concurrent_decodes() -> None:
+    """Eight threads decoding 4-megapixel PNGs under a 9-megapixel budget: at most two decode at
+    once, and none waits forever."""
+    import threading
+
+    from lookalike import images
+
+    data = encode(Image.new("RGB", (2000, 2000), (10, 20, 30)), "PNG", compress_level=1)
+    peak = 0
+    lock = threading.Lock()
+    real_finish = images._finish
+
+    def watched(*args: Any, **kwargs: Any) -> DecodedImage:
+        nonlocal peak
+        with lock:
+            peak = max(peak, images._budget.used)
+        return real_finish(*args, **kwargs)
+
+    images.set_pixel_budget(9_000_000)
+    images._finish = watched  # type: ignore[assignment]
+    try:
+        threads = [threading.Thread(target=decode, args=(data,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        images._finish = real_finish  # type: ignore[assignment]
+        images.set_pixel_budget(400_000_000)
+    assert 4_000_000 <= peak <= 9_000_000
+    assert images._budget.used == 0
+
+
+def test_an_image_larger_than_the_whole_budget_still_decodes_alone() -> None:
+    from lookalike import images
+
+    images.set_pixel_budget(1_000_000)
+    try:
+        data = encode(Image.new("RGB", (2000, 1000), (1, 2, 3)), "PNG")
+        assert decode(data).image.size == (2000, 1000)
+    finally:
+        images.set_pixel_budget(400_000_000)

@@ -23,7 +23,7 @@ from lookalike.search import SearchResult
 T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-MAX_IMAGE_BYTES = Settings.max_image_bytes
+MAX_IMAGE_BYTES = Settings.model_fields["max_image_bytes"].default
 
 
 class Client:

@@ -50,7 +50,7 @@ LABELS: tuple[str, ...] = (
 )
 
 #: The exposed classes that make an image unsafe by default (the ``unsafe_labels`` setting).
-DEFAULT_UNSAFE: tuple[str, ...] = Settings.unsafe_labels
+DEFAULT_UNSAFE: tuple[str, ...] = Settings.model_fields["unsafe_labels"].default
 
 #: NudeNet pads each image to a square and resizes it to 320 pixels.
 INPUT_SIDE = 320

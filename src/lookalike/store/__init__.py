@@ -20,4 +20,8 @@ def open_store(settings: Settings) -> Store:
     """The store named by the settings: the embedded Qdrant Edge store under ``data_dir``."""
     from lookalike.store.edge import EdgeStore
 
-    return EdgeStore(settings.data_dir, hnsw_threshold=settings.hnsw_threshold)
+    return EdgeStore(
+        settings.data_dir,
+        hnsw_threshold=settings.hnsw_threshold,
+        min_free_bytes=settings.min_free_bytes,
+    )

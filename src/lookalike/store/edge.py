@@ -41,6 +41,7 @@ from lookalike.store.base import (
     validate_name,
 )
 from lookalike.store.edge_filter import to_edge_filter
+from lookalike.store.space import FreeSpace
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
 _INDEXED_FIELDS = {"id": qe.PayloadSchemaType.Keyword, "group": qe.PayloadSchemaType.Keyword}
@@ -49,9 +50,12 @@ _INDEXED_FIELDS = {"id": qe.PayloadSchemaType.Keyword, "group": qe.PayloadSchema
 class EdgeStore:
     """Collections as folders of Qdrant Edge shards."""
 
-    def __init__(self, data_dir: Path, *, hnsw_threshold: int = 20_000) -> None:
+    def __init__(
+        self, data_dir: Path, *, hnsw_threshold: int = 20_000, min_free_bytes: int = 0
+    ) -> None:
         self.root = Path(data_dir) / "collections"
         self.hnsw_threshold = hnsw_threshold
+        self.min_free_bytes = min_free_bytes
 
     def _dir(self, name: str) -> Path:
         return self.root / validate_name(name)
@@ -70,6 +74,7 @@ class EdgeStore:
         folder = self._dir(name)
         if self.exists(name):
             raise Conflict(f"collection {name!r} already exists")
+        FreeSpace(folder, self.min_free_bytes).check()
         folder.mkdir(parents=True, exist_ok=True)
         max_dim = max((v.size for v in vectors if not v.sparse), default=1)
         edge_config = qe.EdgeConfig(
@@ -125,7 +130,9 @@ class EdgeStore:
         folder = self._dir(name)
         if not self.exists(name):
             raise NotFound(f"no collection named {name!r}")
-        return EdgeCollection(folder, name, self.hnsw_threshold)
+        collection = EdgeCollection(folder, name, self.hnsw_threshold)
+        collection.space = FreeSpace(folder, self.min_free_bytes)
+        return collection
 
     def drop_collection(self, name: str) -> None:
         folder = self._dir(name)
@@ -155,10 +162,13 @@ class EdgeCollection:
             self._lock_cm.__exit__(None, None, None)
             raise
         self._closed = False
+        self.space = FreeSpace(folder, 0)
+        """Set by the store that opens the collection: the reserve checked before writes."""
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         if not points:
             return
+        self.space.check()
         edge_points = [
             qe.Point(
                 point_id(p.id),
@@ -181,6 +191,7 @@ class EdgeCollection:
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
+            self.space.check()
             op = qe.UpdateOperation.set_payload([point_id(i) for i in ids], payload)
             _call(self._shard.update, op)
 
