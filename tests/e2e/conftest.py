@@ -3,11 +3,18 @@ module, a fresh context per test, screenshots in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from lookalike.config import Settings
+from tests.support.encoded import file_b64
+from tests.support.server import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,3 +60,48 @@ def page(browser: Browser) -> Iterator[Page]:
     yield pg
     context.close()
     assert not errors, f"the page raised: {errors}"
+
+
+EXAMPLES = ROOT / "examples" / "photos"
+LIVING = {"astronaut", "chelsea", "camera"}  # test metadata: a field to filter on
+
+
+@dataclass
+class Site:
+    url: str
+    api: httpx.Client
+    photos: Path
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, photo_files: Path
+) -> Iterator[Site]:
+    """A server with a `photos` collection (thumbnails on), filled through the REST API."""
+    photos = tmp_path_factory.mktemp("page-photos")
+    for f in photo_files.iterdir():
+        shutil.copy(f, photos / f.name)
+    shutil.copy(EXAMPLES / "astronaut-copy.jpg", photos / "astronaut-copy.jpg")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("page-server"),
+        offline=True,
+        default_model=str(tiny_model),
+        default_signals=("semantic", "duplicate"),
+        decode_workers=1,
+    )
+    with live_server(settings) as url, httpx.Client(base_url=url, timeout=120) as api:
+        api.post("/collections", json={"name": "photos", "thumbnails": True}).raise_for_status()
+        items = [
+            {
+                "id": f.name,
+                "base64": file_b64(f),
+                "metadata": {
+                    "subject": "living" if f.stem in LIVING else "object",
+                    "bytes": f.stat().st_size,
+                },
+            }
+            for f in sorted(photos.glob("*.jpg"))
+        ]
+        api.post("/collections/photos/records", json={"items": items}).raise_for_status()
+        assert api.get("/collections/photos/count").json()["count"] == len(items)
+        yield Site(url, api, photos)

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,56 +16,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lookalike.config import Settings
+from tests.e2e.conftest import Site
 from tests.support.encoded import file_b64
 from tests.support.samples import PHOTO_NAMES
 from tests.support.server import live_server
 
 pytestmark = pytest.mark.slow  # a browser, a server and an ingest: ~45 s for the module
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples" / "photos"
-LIVING = {"astronaut", "chelsea", "camera"}  # test metadata: a field to filter on
-
-
-@dataclass
-class Site:
-    url: str
-    api: httpx.Client
-    photos: Path
-
-
-@pytest.fixture(scope="module")
-def site(
-    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, photo_files: Path
-) -> Iterator[Site]:
-    """A server with a `photos` collection (thumbnails on), filled through the REST API."""
-    photos = tmp_path_factory.mktemp("page-photos")
-    for f in photo_files.iterdir():
-        shutil.copy(f, photos / f.name)
-    shutil.copy(EXAMPLES / "astronaut-copy.jpg", photos / "astronaut-copy.jpg")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("page-server"),
-        offline=True,
-        default_model=str(tiny_model),
-        default_signals=("semantic", "duplicate"),
-        decode_workers=1,
-    )
-    with live_server(settings) as url, httpx.Client(base_url=url, timeout=120) as api:
-        api.post("/collections", json={"name": "photos", "thumbnails": True}).raise_for_status()
-        items = [
-            {
-                "id": f.name,
-                "base64": file_b64(f),
-                "metadata": {
-                    "subject": "living" if f.stem in LIVING else "object",
-                    "bytes": f.stat().st_size,
-                },
-            }
-            for f in sorted(photos.glob("*.jpg"))
-        ]
-        api.post("/collections/photos/records", json={"items": items}).raise_for_status()
-        assert api.get("/collections/photos/count").json()["count"] == len(items)
-        yield Site(url, api, photos)
 
 
 def _open(page: Page, url: str) -> None:
@@ -160,7 +113,12 @@ def test_more_like_this(page: Page, site: Site, shots: Path) -> None:
     page.press("#query-text", "Enter")
     _wait_results(page, "“a rocket launch”")
     picked = _ids(page)[1]
-    page.locator("#results .card").nth(1).click()
+    page.locator("#results .card").nth(1).click()  # a tile opens the viewer
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_visible()
+    expect(viewer.locator("#viewer-details")).to_contain_text(picked)
+    viewer.get_by_role("button", name="More like this").click()
+    expect(viewer).to_be_hidden()
     _wait_results(page, f"more like “{picked}”")
     expected = _api_search(site, id=picked)
     assert _ids(page) == [x["id"] for x in expected]

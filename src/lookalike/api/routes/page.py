@@ -15,14 +15,18 @@ router = APIRouter(include_in_schema=False)
 _JS = "text/javascript; charset=utf-8"
 ASSETS = {
     "app.js": _JS,
+    "browse.js": _JS,
     "duplicates.js": _JS,
+    "events.js": _JS,
     "http.js": _JS,
     "people.js": _JS,
     "results.js": _JS,
+    "route.js": _JS,
     "state.js": _JS,
     "tiles.js": _JS,
     "ui.js": _JS,
     "upload.js": _JS,
+    "viewer.js": _JS,
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

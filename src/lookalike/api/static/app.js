@@ -8,6 +8,10 @@ import { clearResults, loadThumbnail, renderResults } from "./results.js";
 import { uploadFiles } from "./upload.js";
 import { findDuplicates, showDuplicatesIntro } from "./duplicates.js";
 import { clearPeople, hasSignal, setupPeople, showPeople } from "./people.js";
+import { on } from "./events.js";
+import { VIEWS, readRoute, routeHref, saveRoute } from "./route.js";
+import { closeViewer, openViewer, setupViewer } from "./viewer.js";
+import { clearBrowse, setupBrowse, showBrowse } from "./browse.js";
 
 export const COLLECTION_STORE = "lookalike.collection";
 
@@ -26,13 +30,21 @@ export async function loadCollections(select) {
   }
   picker.disabled = state.collections.length === 0;
   const names = state.collections.map((c) => c.name);
-  const wanted = [select, state.collection, localStorage.getItem(COLLECTION_STORE), names[0]]
-    .find((n) => n && names.includes(n));
-  await chooseCollection(wanted || null);
+  const wanted = [select, readRoute().collection, state.collection,
+    localStorage.getItem(COLLECTION_STORE), names[0]].find((n) => n && names.includes(n));
+  await chooseCollection(wanted || null, { push: false });
 }
 
-export async function chooseCollection(name) {
+// `push`: the user picked it, a new history entry; else the address is only brought in line.
+export async function chooseCollection(name, { push = true } = {}) {
+  const view = readRoute().view;
+  if (push) saveRoute({ view, collection: name });
+  else if (name && readRoute().collection !== name) {
+    saveRoute({ ...readRoute(), collection: name }, { replace: true });
+  }
   state.collection = name;
+  state.shown = null;
+  state.searchSeq += 1;
   state.info = null;
   state.query = null;
   clearResults();
@@ -42,12 +54,17 @@ export async function chooseCollection(name) {
   $("duplicates-summary").textContent = "";
   showDuplicatesIntro();
   clearPeople();
+  clearBrowse();
+  $("more-results").hidden = true;
+  $("query-summary").textContent = "";
   $("upload-area").hidden = !name;
   if (!name) {
     $("collection-count").textContent = "";
     showTextSignals();
+    showImageSignals();
     showSearchEmpty();
     if (!$("view-people").hidden) showPeople();
+    if (!$("view-browse").hidden) showBrowse();
     return;
   }
   $("collection").value = name;
@@ -55,6 +72,7 @@ export async function chooseCollection(name) {
   await refreshInfo();
   showSearchEmpty();
   if (!$("view-people").hidden && state.collection === name) showPeople();
+  if (!$("view-browse").hidden && state.collection === name) showBrowse();
 }
 
 export async function refreshInfo() {
@@ -68,6 +86,7 @@ export async function refreshInfo() {
   const threshold = info && info.copy_threshold;
   $("dup-threshold").placeholder = typeof threshold === "number" ? threshold.toFixed(2) : "default";
   showTextSignals();
+  showImageSignals();
 }
 
 // With the text signal, words can match what images show (semantic), the text written in
@@ -143,8 +162,40 @@ export function showSearchEmpty() {
   }
 }
 
-export function queryOptions() {
-  const options = { top_k: Number($("top-k").value) };
+// What an image search looks for, by signal: the collection's signals decide which are offered.
+export const IMAGE_SIGNALS = [
+  ["semantic", "similar images"],
+  ["duplicate", "copies of it"],
+  ["faces", "the same faces"],
+];
+
+export function showImageSignals() {
+  const picker = $("image-signal");
+  const previous = picker.value;
+  picker.replaceChildren();
+  for (const [value, label] of IMAGE_SIGNALS) {
+    if (!hasSignal(value)) continue;
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    picker.append(option);
+  }
+  if ([...picker.options].some((o) => o.value === previous)) picker.value = previous;
+  $("image-signal-field").hidden = picker.options.length < 2;
+  // words need a signal that reads them: a duplicate-only collection has none
+  $("text-form").hidden = Boolean(state.info) && !hasSignal("semantic") && !hasSignal("text");
+}
+
+const imageSignal = () => ($("image-signal").options.length ? $("image-signal").value : "");
+
+export const MAX_TOP_K = 1000;
+
+// Filter, threshold, page size and page as they stand in the fields.
+export function queryOptions(page = 1) {
+  const k = Number($("top-k").value);
+  const options = { top_k: Math.min(MAX_TOP_K, k * page) };
+  const min = $("min-score").value;
+  if (min) options.threshold = Number(min);
   const raw = $("query-filter").value.trim();
   if (raw) {
     let filter;
@@ -160,34 +211,57 @@ export function queryOptions() {
 }
 
 export function searchJson(fields) {
-  return () => api("POST", collectionPath(state.collection) + "/search",
-    { ...fields, ...queryOptions() });
+  return (page) => api("POST", collectionPath(state.collection) + "/search",
+    { ...fields, ...queryOptions(page) });
 }
 
-export function searchUpload(file) {
-  return () => {
+export function searchUpload(file, fields = {}) {
+  return (page) => {
     const form = new FormData();
     form.append("image", file, file.name || "pasted-image");
-    form.append("query", JSON.stringify(queryOptions()));
+    form.append("query", JSON.stringify({ ...fields, ...queryOptions(page) }));
     return api("POST", collectionPath(state.collection) + "/search/upload", form);
   };
 }
 
-export async function runQuery(query) {
+// The address of a search: its query (`params`) with the options in force.
+export function searchRoute(query, page = 1) {
+  return {
+    view: "search",
+    collection: state.collection,
+    ...(query ? query.params : {}),
+    filter: $("query-filter").value.trim(),
+    min: $("min-score").value,
+    k: $("top-k").value === "24" ? "" : $("top-k").value,
+    page: page > 1 ? String(page) : "",
+  };
+}
+
+// Queries by history entry, for Back/Forward to an uploaded image (not in the address).
+const remembered = new Map();
+
+export async function runQuery(query, { push = true, page = 1 } = {}) {
   if (!state.collection) {
     showError(new Error("Pick a collection first, or create one with “New…”."));
     return;
   }
   clearError();
   state.query = query;
+  state.page = page;
+  if (push) {
+    const key = saveRoute(searchRoute(query, page), { extra: query.params ? null : { upload: true } });
+    remembered.set(key, query);
+  }
+  state.shown = routeHref(searchRoute(query, page));
   // the fields show the query in force: the others are cleared
   if (query.kind !== "url") $("query-url").value = "";
   if (query.kind !== "text") $("query-text").value = "";
   const seq = ++state.searchSeq;
   $("query-summary").textContent = `Searching ${query.label}…`;
   $("results").setAttribute("aria-busy", "true");
+  $("more-results").hidden = true;
   const started = performance.now();
-  const body = await guarded(query.run, (err) => {
+  const body = await guarded(() => query.run(page), (err) => {
     if (seq !== state.searchSeq) return;
     $("query-summary").textContent = "";
     clearResults();
@@ -199,10 +273,17 @@ export async function runQuery(query) {
   if (!body) return;
   const results = body.results || [];
   const took = typeof body.took_ms === "number" ? body.took_ms : performance.now() - started;
+  const min = $("min-score").value;
   $("query-summary").textContent =
     `${results.length} result${results.length === 1 ? "" : "s"} for ${query.label} ` +
-    `in ${Math.round(took)} ms`;
+    `in ${Math.round(took)} ms` + (min ? ` (scores from ${Number(min).toFixed(2)})` : "");
   renderResults(results);
+  const asked = queryOptions(page).top_k;
+  $("more-results").hidden = results.length < asked || asked >= MAX_TOP_K || query.kind === "person";
+}
+
+export function moreResults() {
+  if (state.query) runQuery(state.query, { page: (state.page || 1) + 1 });
 }
 
 export function searchByFile(file) {
@@ -211,52 +292,81 @@ export function searchByFile(file) {
     showError(new Error(`${file.name || "That file"} is not an image (${file.type}).`));
     return;
   }
-  showPreview(URL.createObjectURL(file), true);
-  runQuery({ kind: "image", label: file.name ? `“${file.name}”` : "the pasted image",
-    run: searchUpload(file) });
+  const src = URL.createObjectURL(file);
+  const signal = imageSignal();
+  const query = { kind: "image", label: file.name ? `“${file.name}”` : "the pasted image",
+    params: null, file, run: searchUpload(file, signal ? { signal } : {}), preview: src };
+  showPreview(src, false);
+  runQuery(query);
+  scrollToResults();
 }
 
-export function searchByUrl(url) {
+// On a narrow screen the results are below the query card: bring them up.
+export function scrollToResults() {
+  if (window.matchMedia("(max-width: 720px)").matches) {
+    $("query-summary").scrollIntoView({ block: "start", behavior: "smooth" });
+  } else {
+    window.scrollTo({ top: 0, behavior: "smooth" });
+  }
+}
+
+const SIGNAL_WORDS = { duplicate: "copies of", faces: "faces like" };
+
+export function searchByUrl(url, { push = true, signal = imageSignal(), page = 1 } = {}) {
   url = url.trim();
   if (!url) return;
   clearPreview();
-  runQuery({ kind: "url", label: url, run: searchJson({ image_url: url }) });
+  const fields = { image_url: url, ...(signal ? { signal } : {}) };
+  runQuery({ kind: "url", label: SIGNAL_WORDS[signal] ? `${SIGNAL_WORDS[signal]} ${url}` : url,
+    params: { url, signal }, run: searchJson(fields) }, { push, page });
   $("query-url").value = url;
 }
 
-export function searchByText(text) {
+export function searchByText(text, { push = true, page = 1 } = {}) {
   text = text.trim();
   if (!text) return;
   clearPreview();
   const picker = $("text-signal");
   const signal = picker.hidden ? "" : picker.value;
   const how = { semantic: " by meaning", text: " in the images’ text" }[signal] || "";
-  runQuery({ kind: "text", label: `“${text}”${how}`,
-    run: searchJson(signal ? { text, signal } : { text }) });
+  runQuery({ kind: "text", label: `“${text}”${how}`, params: { text, signal },
+    run: searchJson(signal ? { text, signal } : { text }) }, { push, page });
+  $("query-text").value = text;
 }
 
 // Every photo of a person (faces signal): as many results as the person has photos.
-export function searchByPerson(person) {
+export function searchByPerson(person, { push = true } = {}) {
   clearPreview();
+  const known = (state.people || []).find((p) => String(p.id) === String(person.id)) || {};
+  person = { ...known, ...person };
   const who = person.name || `Person ${person.id}`;
   runQuery({
     kind: "person",
     label: `photos of ${person.name ? `“${who}”` : who}`,
+    params: { person: String(person.id) },
     run: () => {
       const options = queryOptions();
-      options.top_k = Math.min(1000, Math.max(options.top_k, person.records || 0));
-      return api("POST", collectionPath(state.collection) + "/search",
-        { ...options, person: person.id });
+      options.top_k = Math.min(MAX_TOP_K, Math.max(options.top_k, person.records || 0));
+      const id = /^\d+$/.test(String(person.id)) ? Number(person.id) : person.id;
+      return api("POST", collectionPath(state.collection) + "/search", { ...options, person: id });
     },
-  });
+  }, { push });
+  showView("search");
   window.scrollTo({ top: 0 });
 }
 
-export function searchById(result) {
+// More like a record (or, with `signal`, its copies or faces); its thumbnail is the preview.
+export function searchById(result, { push = true, signal = null, page = 1 } = {}) {
   clearPreview();
+  if (signal === null) signal = hasSignal("semantic") ? "semantic" : imageSignal();
+  if (signal && [...$("image-signal").options].some((o) => o.value === signal)) {
+    $("image-signal").value = signal;
+  }
   const url = result.thumbnail_url || (state.info && state.info.thumbnails
     ? thumbnailPath(state.collection, result.id) : null);
-  const query = { kind: "id", label: `more like “${result.id}”`, run: searchJson({ id: result.id }) };
+  const words = { duplicate: "copies of", faces: "faces like" }[signal] || "more like";
+  const query = { kind: "id", label: `${words} “${result.id}”`, params: { id: result.id, signal },
+    run: searchJson(signal ? { id: result.id, signal } : { id: result.id }) };
   if (url) {
     loadThumbnail(url, false).then((src) => {
       if (!src) return;
@@ -264,8 +374,9 @@ export function searchById(result) {
       else URL.revokeObjectURL(src);
     });
   }
-  runQuery(query);
-  window.scrollTo({ top: 0, behavior: "smooth" });
+  showView("search");
+  runQuery(query, { push, page });
+  scrollToResults();
 }
 
 export function showPreview(src, own) {
@@ -274,6 +385,7 @@ export function showPreview(src, own) {
   $("query-preview").src = src;
   $("query-preview").hidden = false;
   $("dropzone-text").hidden = true;
+  $("dropzone").classList.add("has-preview");
 }
 
 export function clearPreview() {
@@ -282,17 +394,89 @@ export function clearPreview() {
   $("query-preview").hidden = true;
   $("query-preview").removeAttribute("src");
   $("dropzone-text").hidden = false;
+  $("dropzone").classList.remove("has-preview");
 }
+
+// ---- the address: views and searches as history entries ------------------------------
+
+// Shows what `route` names: its collection, view, search and open record. From the address
+// on load and on Back/Forward, so nothing is pushed here.
+export async function applyRoute(route, entry = history.state) {
+  if (route.collection && route.collection !== state.collection
+      && state.collections.some((c) => c.name === route.collection)) {
+    await chooseCollection(route.collection, { push: false });
+  }
+  showView(route.view);
+  if (route.view === "search") {
+    $("query-filter").value = route.filter || "";
+    $("min-score").value = route.min || "";
+    $("top-k").value = route.k || "24";
+    if (![...$("top-k").options].some((o) => o.selected && o.value === (route.k || "24"))) $("top-k").value = "24";
+    const page = Number(route.page) || 1;
+    const href = routeHref(route.open ? { ...route, open: "" } : route);
+    const known = entry && remembered.get(entry.key);
+    if (href === state.shown && state.query) {
+      // the same search (a viewer opened or closed over it): nothing to run
+    } else if (known && !known.params) {
+      state.query = null;
+      if (known.preview) showPreview(known.preview, false);
+      runQuery(known, { push: false, page });
+    } else if (route.id) {
+      searchById({ id: route.id }, { push: false, signal: route.signal || "", page });
+    } else if (route.text) {
+      if (route.signal !== undefined && [...$("text-signal").options].some((o) => o.value === route.signal)) {
+        $("text-signal").value = route.signal;
+      } else if ($("text-signal").options.length) {
+        $("text-signal").selectedIndex = 0;
+      }
+      searchByText(route.text, { push: false, page });
+    } else if (route.url) {
+      searchByUrl(route.url, { push: false, signal: route.signal || "", page });
+    } else if (route.person) {
+      await ensurePeople();
+      searchByPerson({ id: route.person }, { push: false });
+    } else {
+      state.query = null;
+      state.shown = null;
+      state.searchSeq += 1;
+      clearResults();
+      clearPreview();
+      $("query-summary").textContent = "";
+      $("more-results").hidden = true;
+      $("query-text").value = "";
+      $("query-url").value = "";
+      showSearchEmpty();
+    }
+  }
+  if (route.open) openViewer({ id: route.open }, { push: false });
+  else closeViewer({ push: false });
+}
+
+async function ensurePeople() {
+  if (state.people || !hasSignal("faces")) return;
+  const people = await guarded(() => api("GET", collectionPath(state.collection) + "/people"));
+  if (people) state.people = people;
+}
+
+// A view change the user asked for: a new history entry.
+export function goToView(view) {
+  const route = view === "search" && state.query
+    ? searchRoute(state.query, state.page)
+    : { view, collection: state.collection };
+  saveRoute(route);
+  showView(view);
+}
+
 // ---- views and input ----------------------------------------------------------------
 
-export function showView() {
-  const view = (location.hash.match(/^#\/(\w+)/) || [])[1] || "search";
-  const known = ["search", "duplicates", "people"].includes(view) ? view : "search";
+export function showView(view = readRoute().view) {
+  const known = VIEWS.includes(view) ? view : "search";
   const wasHidden = $(`view-${known}`).hidden;
   for (const section of document.querySelectorAll(".view")) {
     section.hidden = section.id !== `view-${known}`;
   }
   if (known === "people" && wasHidden) showPeople();
+  if (known === "browse" && wasHidden) showBrowse();
   for (const link of document.querySelectorAll("nav.views a")) {
     link.classList.toggle("active", link.dataset.view === known);
     if (link.dataset.view === known) link.setAttribute("aria-current", "page");
@@ -333,6 +517,22 @@ export function setupInput() {
     if (state.query) runQuery(state.query);
   });
   $("top-k").addEventListener("change", () => state.query && runQuery(state.query));
+  $("min-score").addEventListener("change", () => state.query && runQuery(state.query));
+  $("more-results").addEventListener("click", moreResults);
+  $("image-signal").addEventListener("change", () => {
+    const q = state.query;
+    if (!q || q.kind === "text" || q.kind === "person") return;
+    if (q.kind === "id") searchById({ id: q.params.id }, { signal: $("image-signal").value });
+    else if (q.kind === "url") searchByUrl(q.params.url);
+    else if (q.kind === "image" && q.file) searchByFile(q.file);
+  });
+  for (const link of document.querySelectorAll("a[data-view]")) {
+    link.addEventListener("click", (e) => {
+      if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      e.preventDefault();
+      goToView(link.dataset.view);
+    });
+  }
   $("text-signal").addEventListener("change", () => {
     if (state.query && state.query.kind === "text") searchByText($("query-text").value);
   });
@@ -392,14 +592,35 @@ export function setupInput() {
       searchByUrl(text);
     }
   });
-  window.addEventListener("hashchange", showView);
+  window.addEventListener("popstate", (e) => applyRoute(readRoute(), e.state));
+}
+
+// What the views ask for (events.js): they never import this module.
+export function setupEvents() {
+  on("search-id", (record, signal = null) => searchById(record, { signal }));
+  on("search-person", (person) => searchByPerson(person));
+  on("open", (record) => openViewer(record));
+  on("key-changed", () => loadCollections());
+  on("uploaded", async (name) => {
+    if (state.collection !== name) return;
+    await refreshInfo();
+    if (!state.query) showSearchEmpty();
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  setupEvents();
   setupKeyDialog();
   setupCollectionDialog();
   setupInput();
   setupPeople();
-  showView();
-  loadCollections();
+  setupViewer();
+  setupBrowse();
+  const route = readRoute();
+  if (location.hash) saveRoute(route, { replace: true }); // an old #/view address
+  showView(route.view);
+  loadCollections().then(() => {
+    const now = readRoute();
+    if (now.collection === state.collection || !now.collection) applyRoute(now);
+  });
 });

@@ -4,7 +4,7 @@ import { api, collectionPath, thumbnailPath } from "./http.js";
 import { $, clearError, guarded, para, setEmpty, showError } from "./ui.js";
 import { state } from "./state.js";
 import { band, tile } from "./results.js";
-import { searchById } from "./app.js";
+import { emit } from "./events.js";
 
 // ---- duplicates ---------------------------------------------------------------------
 
@@ -17,7 +17,7 @@ export function showDuplicatesIntro() {
   setEmpty(box, `Duplicates in “${state.collection}”`,
     para("Groups the near-duplicates and copies (resized, cropped, recompressed, captioned) " +
       "of the collection, and says which image of each group to keep. Click an image to " +
-      "search for more like it."));
+      "see it large."));
 }
 
 export async function findDuplicates() {
@@ -60,7 +60,7 @@ export function renderClusters(clusters) {
       const card = document.createElement("button");
       card.type = "button";
       card.className = "card" + (m.role === "keep" ? " keep" : "");
-      card.title = `${m.id}${m.source ? "\nsource: " + m.source : ""}\nClick to search more like this`;
+      card.title = `${m.id}${m.source ? "\nsource: " + m.source : ""}\nClick for details`;
       const thumb = tile(m.id, m.thumbnail_url || (thumbs ? thumbnailPath(state.collection, m.id) : null));
       const badge = document.createElement("span");
       badge.className = "badge " + (m.role === "keep" ? "keep" : band(m.score)[0]);
@@ -79,10 +79,7 @@ export function renderClusters(clusters) {
         meta.append(size);
       }
       card.append(thumb, meta);
-      card.addEventListener("click", () => {
-        location.hash = "#/search";
-        searchById(m);
-      });
+      card.addEventListener("click", () => emit("open", m));
       row.append(card);
     }
     $("clusters").append(row);

@@ -5,7 +5,7 @@ import { api, collectionPath, thumbnailPath } from "./http.js";
 import { $, clearError, code, guarded, para, setEmpty, showError } from "./ui.js";
 import { state } from "./state.js";
 import { personName, tile } from "./results.js";
-import { searchByPerson } from "./app.js";
+import { emit } from "./events.js";
 import { frame } from "./tiles.js";
 
 export const hasSignal = (name) =>
@@ -98,7 +98,7 @@ function personCard(person) {
   card.append(thumb);
   card.addEventListener("click", () => {
     location.hash = "#/search";
-    searchByPerson(person);
+    emit("search-person", person);
   });
 
   const meta = document.createElement("div");

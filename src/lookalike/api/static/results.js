@@ -3,7 +3,7 @@
 import { authHeaders } from "./http.js";
 import { $, para, setEmpty } from "./ui.js";
 import { state } from "./state.js";
-import { searchById } from "./app.js";
+import { emit } from "./events.js";
 import { frame } from "./tiles.js";
 
 // ---- results ------------------------------------------------------------------------
@@ -141,7 +141,7 @@ export function renderResults(results) {
       .map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ");
     card.title = `${result.id}\nscore ${score.toFixed(3)}: ${words}` +
       (scores ? ` (${scores})` : "") + (result.source ? `\nsource: ${result.source}` : "") +
-      "\nClick for more like this";
+      "\nClick for details and more like this";
 
     const url = result.thumbnail_url || null;
     const hidden = result.safe === false;
@@ -202,7 +202,7 @@ export function renderResults(results) {
         card.title = card.title.split("\n").slice(1).join("\n");
         return;
       }
-      searchById(result);
+      emit("open", result);
     });
     li.append(card);
     list.append(li);

@@ -9,4 +9,7 @@ export const state = {
   objectUrls: [],
   previewUrl: null,
   people: null, // GET /collections/{name}/people
+  page: 1, // of the search in force
+  shown: null, // the address of the search shown
+  viewing: null, // the record open in the viewer
 };

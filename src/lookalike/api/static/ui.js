@@ -1,7 +1,7 @@
 // Shared page furniture: the error banner, empty states, the API key dialog.
 
 import { ApiError, KEY_STORE } from "./http.js";
-import { loadCollections } from "./app.js";
+import { emit } from "./events.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -106,7 +106,7 @@ export function setupKeyDialog() {
   $("key-button").addEventListener("click", async () => {
     if (await askForKey({ status: 0 })) {
       clearError();
-      loadCollections();
+      emit("key-changed");
     }
   });
 }

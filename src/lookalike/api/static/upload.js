@@ -3,7 +3,7 @@
 import { ApiError, api, authHeaders, collectionPath, unreachable } from "./http.js";
 import { $, button, clearError, guarded, para, showError } from "./ui.js";
 import { state } from "./state.js";
-import { refreshInfo, showSearchEmpty } from "./app.js";
+import { emit } from "./events.js";
 
 export const UPLOAD_BATCH_BYTES = 16 * 1024 * 1024; // well under the server's default body cap
 export const UPLOAD_BATCH_FILES = 32;
@@ -155,8 +155,7 @@ export async function uploadFiles(fileList) {
   }
   reportUpload(counts, failures);
   if (state.collection === name) {
-    await refreshInfo();
-    if (!state.query) showSearchEmpty();
+    await emit("uploaded", name);
   }
 }
 

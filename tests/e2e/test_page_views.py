@@ -1,0 +1,268 @@
+"""The page's views beyond one search, in a real browser against a real server: a phone-sized
+screen, the viewer, searches as addresses (Back/Forward, shared links, pages of results), the
+search mode and score threshold, and browsing the collection page by page.
+
+As in test_page.py, what the page shows is compared with what the REST API answers. Each view
+is photographed at 390x844 and 1440x900 into test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import Site
+from tests.e2e.test_page import (
+    _api_search,
+    _badges,
+    _expect_thumbnails_loaded,
+    _ids,
+    _open,
+    _wait_results,
+)
+from tests.support.encoded import file_b64
+
+pytestmark = pytest.mark.slow  # a browser, a server and an ingest
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Any:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def _shot(page: Page, shots: Path, name: str) -> None:
+    size = page.viewport_size or {}
+    page.screenshot(path=str(shots / f"{name}-{size.get('width')}.png"), full_page=False)
+
+
+def _no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide"
+
+
+def _query(page: Page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def test_phone_search_fits_and_details_are_a_tap_away(phone: Page, site: Site, shots: Path) -> None:
+    page = phone
+    _open(page, site.url)
+    _no_sideways_scroll(page)
+    card = page.locator(".query").bounding_box()
+    assert card and card["x"] >= 0 and card["x"] + card["width"] <= PHONE["width"]
+    for button in page.locator(".query button[type=submit]").all():
+        box = button.bounding_box()
+        assert box and box["x"] + box["width"] <= PHONE["width"]  # on screen, not off to the side
+    _shot(page, shots, "phone-search-empty")
+
+    page.set_input_files("#query-file", str(site.photos / "astronaut.jpg"))
+    _wait_results(page, "“astronaut.jpg”")
+    _no_sideways_scroll(page)
+    first = page.locator("#results .card").first
+    top = first.evaluate("e => e.getBoundingClientRect().top + window.scrollY")
+    assert top < PHONE["height"], f"the results start {top} px down"
+    preview = page.locator("#dropzone").bounding_box()
+    assert preview and preview["height"] <= 200
+    _expect_thumbnails_loaded(page, len(_ids(page)))
+    _shot(page, shots, "phone-search-results")
+
+    # the details a desktop tooltip held (every score, the source, all metadata) on a tap
+    picked = _ids(page)[0]
+    first.tap()
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_visible()
+    record = site.api.get(f"/collections/photos/records/{picked}").json()
+    details = viewer.locator("#viewer-details")
+    expect(details).to_contain_text(picked)
+    expect(details).to_contain_text(record["metadata"]["subject"])
+    expect(details).to_contain_text(str(record["metadata"]["bytes"]))
+    expect(details).to_contain_text("semantic")  # the per-signal scores
+    _no_sideways_scroll(page)
+    box = viewer.bounding_box()
+    assert box and box["width"] <= PHONE["width"]
+    _shot(page, shots, "phone-viewer")
+    page.locator("#viewer-close").tap()
+    expect(viewer).to_be_hidden()
+
+    for view in ("Browse", "Duplicates", "People"):
+        page.locator("nav.views a", has_text=view).tap()
+        expect(page.locator(f"#view-{view.lower()}")).to_be_visible()
+        _no_sideways_scroll(page)
+        _shot(page, shots, f"phone-{view.lower()}")
+
+
+def test_searches_are_addresses_back_and_forward_walk_them(
+    page: Page, site: Site, shots: Path
+) -> None:
+    page.set_viewport_size(DESKTOP)
+    _open(page, site.url)
+    page.fill("#query-text", "a rocket launch")
+    page.press("#query-text", "Enter")
+    _wait_results(page, "“a rocket launch”")
+    assert _query(page)["text"] == ["a rocket launch"]
+    by_text = _ids(page)
+
+    picked = by_text[1]
+    page.locator("#results .card").nth(1).click()
+    expect(page.locator("#viewer")).to_be_visible()
+    assert _query(page)["open"] == [picked]
+    page.locator("#viewer").get_by_role("button", name="More like this").click()
+    _wait_results(page, f"more like “{picked}”")
+    assert _query(page)["id"] == [picked] and "open" not in _query(page)
+    by_id = [x["id"] for x in _api_search(site, id=picked, signal="semantic")]
+    assert _ids(page) == by_id
+
+    page.fill("#query-filter", '{"subject": "living"}')
+    page.press("#query-filter", "Enter")
+    filtered = [
+        x["id"]
+        for x in _api_search(site, id=picked, signal="semantic", filter={"subject": "living"})
+    ]
+    expect(page.locator("#results .card")).to_have_count(len(filtered))
+    assert _query(page)["filter"] == ['{"subject": "living"}']
+    _shot(page, shots, "address-filtered")
+
+    page.go_back()
+    expect(page.locator("#results .card")).to_have_count(len(by_id))
+    assert _ids(page) == by_id and page.input_value("#query-filter") == ""
+    page.go_back()  # the viewer over the text search
+    page.go_back()
+    _wait_results(page, "“a rocket launch”")
+    assert _ids(page) == by_text and page.input_value("#query-text") == "a rocket launch"
+    page.go_forward()
+    expect(page.locator("#viewer")).to_be_visible()
+    page.go_forward()
+    expect(page.locator("#viewer")).to_be_hidden()
+    _wait_results(page, f"more like “{picked}”")
+    assert _ids(page) == by_id
+
+    # a shared address opens on the same search, in a browser that never saw it
+    shared = page.url
+    other = page.context.new_page()
+    other.goto(shared)
+    _wait_results(other, f"more like “{picked}”")
+    assert _ids(other) == by_id
+    other.close()
+
+    # pages of results: 12, then 24 at page=2, Back to 12
+    page.select_option("#top-k", "12")
+    expect(page.locator("#results .card")).to_have_count(min(12, len(by_id)))
+    if len(by_id) > 12:
+        page.click("#more-results")
+        expect(page.locator("#results .card")).to_have_count(min(24, len(by_id)))
+        assert _query(page)["page"] == ["2"]
+        page.go_back()
+        expect(page.locator("#results .card")).to_have_count(12)
+
+    # views are addresses too
+    page.click("nav >> text=Browse")
+    assert _query(page)["view"] == ["browse"]
+    page.go_back()
+    expect(page.locator("#view-search")).to_be_visible()
+
+
+def test_search_mode_and_threshold(page: Page, site: Site, shots: Path) -> None:
+    page.set_viewport_size(DESKTOP)
+    _open(page, site.url)
+    options = page.locator("#image-signal option").all_inner_texts()
+    assert options == ["similar images", "copies of it"]  # semantic and duplicate here
+    page.select_option("#image-signal", "duplicate")
+    page.set_input_files("#query-file", str(site.photos / "astronaut.jpg"))
+    _wait_results(page, "“astronaut.jpg”")
+    query = file_b64(site.photos / "astronaut.jpg")
+    copies = [x["id"] for x in _api_search(site, image_base64=query, signal="duplicate")]
+    similar = [x["id"] for x in _api_search(site, image_base64=query)]
+    assert copies != similar  # the mode changes the answer
+    ids = _ids(page)
+    assert ids == copies and "astronaut-copy.jpg" in ids
+    copy = page.locator('#results .card[data-id="astronaut-copy.jpg"]')
+    expect(copy.locator(".box.region")).to_have_count(1)  # the copied region drawn
+    _shot(page, shots, "mode-copies")
+
+    page.select_option("#image-signal", "semantic")
+    page.fill("#query-text", "a cat")
+    page.press("#query-text", "Enter")
+    _wait_results(page, "“a cat”")
+    everything = _api_search(site, text="a cat")
+    assert any(x["score"] < 0.6 for x in everything)  # weak matches to hide
+    page.select_option("#min-score", "0.6")
+    kept = _api_search(site, text="a cat", threshold=0.6)
+    expect(page.locator("#results .card")).to_have_count(len(kept))
+    assert _ids(page) == [x["id"] for x in kept]
+    assert all(float(b) >= 0.6 for b in _badges(page))
+    assert _query(page)["min"] == ["0.6"]
+    _shot(page, shots, "threshold")
+
+
+def test_a_duplicate_only_collection_offers_no_words(page: Page, site: Site) -> None:
+    r = site.api.post("/collections", json={"name": "copies-only", "signals": ["duplicate"]})
+    r.raise_for_status()
+    try:
+        page.goto(site.url + "/?collection=copies-only")
+        expect(page.locator("#collection")).to_have_value("copies-only")
+        expect(page.locator("#text-form")).to_be_hidden()
+        expect(page.locator("#url-form")).to_be_visible()
+        expect(page.locator("#image-signal-field")).to_be_hidden()  # one mode: nothing to choose
+    finally:
+        site.api.delete("/collections/copies-only")
+
+
+def test_browse_pages_through_the_collection(page: Page, site: Site, shots: Path) -> None:
+    page.set_viewport_size(DESKTOP)
+    # small pages, so that the cursor is followed several times
+    page.route(
+        re.compile(r"/collections/photos/records\?"),
+        lambda route: route.continue_(url=route.request.url.replace("limit=48", "limit=3")),
+    )
+    listed: list[str] = []
+    offset = None
+    while True:
+        params: dict[str, Any] = {"limit": 3, **({"offset": offset} if offset else {})}
+        body = site.api.get("/collections/photos/records", params=params).json()
+        listed += [r["id"] for r in body["records"]]
+        offset = body["next_offset"]
+        if not offset:
+            break
+    assert len(listed) == site.api.get("/collections/photos/count").json()["count"] > 6
+    page.goto(site.url + "/?view=browse&collection=photos")
+    expect(page.locator("#browse .card").first).to_be_visible()
+    for _ in range(10):  # scrolling down loads the next page
+        if page.locator("#browse .card").count() == len(listed):
+            break
+        page.locator("#browse .card").last.scroll_into_view_if_needed()
+        page.mouse.wheel(0, 3000)
+        page.wait_for_timeout(300)
+    expect(page.locator("#browse .card")).to_have_count(len(listed))
+    shown: list[str] = page.locator("#browse .card").evaluate_all(
+        "els => els.map(e => e.dataset.id)"
+    )
+    assert shown == listed
+    expect(page.locator("#browse-more")).to_be_hidden()
+    _shot(page, shots, "browse")
+
+    page.locator("#browse .card").first.click()
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_visible()
+    expect(viewer.locator(".viewer-frame img")).to_have_count(1)
+    actions = viewer.locator("#viewer-actions").inner_text()
+    assert "More like this" in actions and "Find copies" in actions and "Open image" in actions
+    _shot(page, shots, "viewer")
+    viewer.get_by_role("button", name="Find copies").click()
+    _wait_results(page, f"copies of “{listed[0]}”")
+    expected = _api_search(site, id=listed[0], signal="duplicate")
+    assert _ids(page) == [x["id"] for x in expected]
+    assert _query(page)["signal"] == ["duplicate"]
