@@ -1,0 +1,36 @@
+"""The options several commands share, spelled once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="LOOKALIKE_DATA_DIR",
+        help="Where collections live (default: the platform's user data folder).",
+    ),
+]
+CollectionName = Annotated[str, typer.Option("--collection", "-c", help="Collection to use.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+OnUnsafeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--on-unsafe",
+        help="For a new collection with the moderation signal: allow, flag (list them in the "
+        "report) or reject images found unsafe.",
+    ),
+]
+ServerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Send the command to this lookalike server (default: LOOKALIKE_SERVER, or the "
+        "server running on the data folder).",
+    ),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]

@@ -1,0 +1,36 @@
+"""``lookalike serve``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lookalike.cli.app import app
+from lookalike.cli.options import DataDir
+from lookalike.cli.output import err
+from lookalike.config import Settings
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated",
+            help="Listen beyond localhost although no API keys are configured.",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the REST API, the compatibility routes and the web page from one process."""
+    from lookalike.api.serve import check_bind, run
+
+    settings = Settings.load(data_dir=data_dir, host=host, port=port)
+    for note in check_bind(settings, allow_unauthenticated=allow_unauthenticated):
+        err.print(note, markup=False)
+    run(settings, announce=lambda line: err.print(line, markup=False, soft_wrap=True))
