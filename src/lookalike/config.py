@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     armpits, a male chest) are everyday photos."""
 
     # store
+    store: str = "edge"
+    """Where collections live: ``edge``, the embedded store under ``data_dir``."""
     hnsw_threshold: int = Field(20_000, ge=0)
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
     min_free_bytes: int = Field(256 * 1024 * 1024, ge=0)

@@ -34,6 +34,21 @@ from lookalike.ingest import (
     decode_plan,
 )
 from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.payload import (
+    CONTENT_HASH,
+    DUPLICATE_OF,
+    FACES,
+    FORMAT,
+    GROUP,
+    HEIGHT,
+    INDEXED_AT,
+    METADATA,
+    MODEL,
+    SIGNAL_FIELDS,
+    SOURCE,
+    THUMBNAIL,
+    WIDTH,
+)
 from lookalike.people import ClusterReport, People, Person
 from lookalike.search import Query, Searcher, SearchResult, image_bytes
 from lookalike.signals import build_signal, parse_signals
@@ -41,7 +56,7 @@ from lookalike.signals.base import Signal
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
-from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, validate_name
+from lookalike.store.base import CollectionStore, StoredPoint, validate_name
 
 __all__ = ["Collection", "Engine"]
 
@@ -155,8 +170,7 @@ class Engine:
     def collection(self, name: str) -> Collection:
         """An existing collection, opened (and locked) once per engine."""
         if name not in self._open:
-            config = self.store.collection_config(name)
-            self._open[name] = Collection(self, name, config)
+            self._open[name] = Collection(self, name, self.store.open_collection(name))
         return self._open[name]
 
     def drop_collection(self, name: str) -> None:
@@ -197,10 +211,11 @@ class Engine:
 class Collection:
     """One named set of records with one configuration (signals, model)."""
 
-    def __init__(self, engine: Engine, name: str, config: dict[str, Any]) -> None:
+    def __init__(self, engine: Engine, name: str, store: CollectionStore) -> None:
         self.engine = engine
         self.name = name
-        self.config = config
+        self.config = store.config()
+        self.__dict__["store"] = store  # the open store; reopened after :meth:`close`
         self.settings = engine.settings
         self._model_checked = False
         self._people_lock = threading.RLock()
@@ -416,13 +431,19 @@ class Collection:
         )
         return [_record(p) for p in points], next_offset
 
+    def random_records(
+        self, count: int, *, filter: Mapping[str, Any] | str | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to ``count`` records drawn at random among those matching ``filter``."""
+        return [_record(p) for p in self.store.sample(count, filter=parse_filter(filter))]
+
     def info(self) -> dict[str, Any]:
-        points, indexed = self.store.index_status()
+        status = self.store.status()
         return {
             **self.config,
             "thumbnails": self.thumbnails,
-            "count": points,
-            "hnsw_indexed": indexed,
+            "count": status.points,
+            "hnsw_indexed": status.indexed,
             "copy_threshold": self.copy_threshold,
         }
 
@@ -557,20 +578,16 @@ def _record(point: StoredPoint) -> dict[str, Any]:
     p = point.payload
     return {
         "id": point.id,
-        "source": p.get("source"),
-        "group": p.get("group"),
-        "metadata": p.get("metadata") or {},
-        "width": p.get("width"),
-        "height": p.get("height"),
-        "format": p.get("format"),
-        "content_hash": p.get("content_hash"),
-        "indexed_at": p.get("indexed_at"),
-        "model": p.get("model"),
-        "duplicate_of": p.get("duplicate_of"),
-        "faces": p.get("faces"),
-        **{k: p[k] for k in _SIGNAL_FIELDS if k in p},
+        SOURCE: p.get(SOURCE),
+        GROUP: p.get(GROUP),
+        METADATA: p.get(METADATA) or {},
+        WIDTH: p.get(WIDTH),
+        HEIGHT: p.get(HEIGHT),
+        FORMAT: p.get(FORMAT),
+        CONTENT_HASH: p.get(CONTENT_HASH),
+        INDEXED_AT: p.get(INDEXED_AT),
+        MODEL: p.get(MODEL),
+        DUPLICATE_OF: p.get(DUPLICATE_OF),
+        FACES: p.get(FACES),
+        **{k: p[k] for k in SIGNAL_FIELDS if k in p},
     }
-
-
-_SIGNAL_FIELDS = ("ocr_text", "safe", "nsfw", "moderation", "exif")
-"""Payload fields of optional signals a record shows when its collection has them."""

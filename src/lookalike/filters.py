@@ -37,31 +37,7 @@ from datetime import datetime, timezone
 from typing import Any, NoReturn, TypeAlias
 
 from lookalike.errors import InvalidFilter
-
-RECORD_FIELDS: frozenset[str] = frozenset(
-    {
-        "id",
-        "group",
-        "source",
-        "content_hash",
-        "path",
-        "format",
-        "width",
-        "height",
-        "indexed_at",
-        "model",
-        "safe",
-        "nsfw",
-        "moderation",
-        "exif",
-        "ocr_text",
-        "duplicate_of",
-        "metadata",
-        "faces",
-        "people",
-        "faces_pending",
-    }
-)
+from lookalike.payload import METADATA, RECORD_FIELDS
 
 MAX_DEPTH = 32
 """Deepest nesting of objects and lists a filter may have; stops hostile inputs early."""
@@ -197,7 +173,7 @@ def payload_key(user_key: str, record_fields: frozenset[str] = RECORD_FIELDS) ->
     """Where a user's key lives in the payload: record fields as they are, the rest in metadata."""
     if user_key.split(".", 1)[0] in record_fields:
         return user_key
-    return f"metadata.{user_key}"
+    return f"{METADATA}.{user_key}"
 
 
 def parse_filter(

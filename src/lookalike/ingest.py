@@ -26,9 +26,10 @@ from typing import Any, Literal
 from lookalike.config import Settings
 from lookalike.errors import BadInput, Conflict, LookalikeError, UnsafeImage
 from lookalike.images import decode, encode_thumbnail
+from lookalike.payload import THUMBNAIL
 from lookalike.signals.base import Preparer, Signal
 from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
-from lookalike.store.base import THUMBNAIL, CollectionStore, StoredPoint, Vector, scroll_all
+from lookalike.store.base import CollectionStore, StoredPoint, Vector, scroll_all
 
 #: Below this many images to decode, a process pool costs more than it saves.
 POOL_MIN_ITEMS = 16
@@ -376,9 +377,7 @@ class Ingest:
             self.report.outcomes.sort(key=lambda o: o.index)
         if prune_roots:
             self.report.pruned = self._prune(prune_roots, items)
-        if self.store.needs_index():
-            self._emit("building index")
-            self.report.index_built = self.store.build_index()
+        self.report.index_built = self.store.maintain(self._emit)
         self.report.seconds = time.perf_counter() - start
         return self.report
 

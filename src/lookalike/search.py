@@ -23,6 +23,7 @@ from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
 from lookalike.ingest import decode_plan
+from lookalike.payload import GROUP, METADATA, SOURCE
 from lookalike.ranking import rank_key
 from lookalike.scoring import Calibration, raw_threshold, reaches, reciprocal_rank_fusion
 from lookalike.signals.base import Signal
@@ -95,9 +96,9 @@ class SearchResult:
         return cls(
             id=record_id,
             score=score,
-            source=payload.get("source"),
-            group=payload.get("group"),
-            metadata=payload.get("metadata") or {},
+            source=payload.get(SOURCE),
+            group=payload.get(GROUP),
+            metadata=payload.get(METADATA) or {},
             safe=payload.get("safe"),
             scores=scores,
             match=match,
@@ -466,7 +467,7 @@ def image_bytes(image: bytes | str | os.PathLike[str], settings: Settings) -> tu
 
 def group_key(record_id: str, payload: Mapping[str, Any]) -> str:
     """What ``group=True`` keeps one hit of: the product id, else the record itself."""
-    return str(payload.get("group") or f"id:{record_id}")
+    return str(payload.get(GROUP) or f"id:{record_id}")
 
 
 _KINDS = ("image", "text", "id", "vector", "person")

@@ -1,25 +1,38 @@
 """The vector-store seam: what the engine needs from a store, in lookalike's own terms.
 
-Backends (``edge.py`` embedded, a server backend later) translate these calls and the neutral
-filter tree of :mod:`lookalike.filters`; nothing above this seam imports a store library.
+Backends (``edge.py`` embedded, ``server.py`` a Qdrant server) translate these calls and the
+neutral filter tree of :mod:`lookalike.filters`; nothing above this seam imports a store library.
+What is not a backend's own business is the seam's: a collection's configuration and schema
+version (``schema.py``), index upkeep behind one :meth:`CollectionStore.maintain` call, and
+cursors that are opaque strings. ``tests/store`` holds the contract every backend passes.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from lookalike.errors import BadInput
-from lookalike.filters import Node
+from lookalike.filters import And, HasIds, Node, Not
+from lookalike.payload import RETRIEVE_ONLY, THUMBNAIL
 
-THUMBNAIL = "thumbnail"
-"""Payload field holding a record's JPEG thumbnail (base64), in collections that keep one."""
-RETRIEVE_ONLY: tuple[str, ...] = (THUMBNAIL,)
-"""Bulky payload fields that search and scroll leave out; :meth:`CollectionStore.retrieve`
-returns them."""
+__all__ = [
+    "RETRIEVE_ONLY",
+    "THUMBNAIL",
+    "CollectionStore",
+    "Hit",
+    "IndexStatus",
+    "Store",
+    "StoredPoint",
+    "VectorQuery",
+    "VectorSpec",
+    "point_id",
+    "scroll_all",
+    "validate_name",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _POINT_NAMESPACE = uuid.UUID("6b1f3c2e-8a4d-5e7f-9c0b-1d2e3f405162")
@@ -97,8 +110,20 @@ class VectorQuery:
     negatives: Sequence[Vector | Sequence[float]] = ()
 
 
+@dataclass(frozen=True)
+class IndexStatus:
+    points: int
+    """Records in the collection."""
+    indexed: int
+    """Records an approximate (HNSW) index covers; the rest are searched exactly."""
+
+
+Announce = Callable[[str], None]
+"""Called with the name of a long step (``"building index"``) before a backend runs it."""
+
+
 class CollectionStore(Protocol):
-    """One collection's points."""
+    """One collection's points, and its configuration."""
 
     def upsert(self, points: Sequence[StoredPoint]) -> None: ...
 
@@ -140,16 +165,20 @@ class CollectionStore(Protocol):
 
     def count(self, filter: Node | None = None) -> int: ...
 
-    def index_status(self) -> tuple[int, int]:
-        """(points, points whose vectors are already in an HNSW index)."""
+    def sample(self, limit: int, *, filter: Node | None = None) -> list[StoredPoint]:
+        """Up to ``limit`` points drawn at random among those matching ``filter``."""
         ...
 
-    def needs_index(self) -> bool:
-        """Whether enough points await an HNSW index for a build to be worth it."""
+    def status(self) -> IndexStatus: ...
+
+    def maintain(self, announce: Announce | None = None) -> bool:
+        """Upkeep after a run of writes, whatever the backend needs (the embedded store builds
+        its HNSW graph once enough points await it; a server does its own); True if work ran."""
         ...
 
-    def build_index(self) -> bool:
-        """Build the search index if :meth:`needs_index`; True if it ran."""
+    def config(self) -> dict[str, Any]:
+        """The collection's configuration (signals, model, vectors, people table, schema
+        version), as kept in the store."""
         ...
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -163,17 +192,35 @@ class CollectionStore(Protocol):
 class Store(Protocol):
     """A place holding named collections."""
 
+    url: str
+    """The ``store`` setting that names this store (``edge``, a server URL, ...)."""
+
     def list_collections(self) -> list[str]: ...
 
     def create_collection(
         self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
-    ) -> None: ...
+    ) -> None:
+        """Make an empty collection keeping ``config`` (with the current schema version)."""
+        ...
 
-    def collection_config(self, name: str) -> dict[str, Any]: ...
-
-    def open_collection(self, name: str) -> CollectionStore: ...
+    def open_collection(self, name: str) -> CollectionStore:
+        """An existing collection, its schema brought up to date (:mod:`.schema`)."""
+        ...
 
     def drop_collection(self, name: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+META_ID = "\x00lookalike:collection"
+"""Record id of the point keeping a collection's configuration in the store itself (no user
+id starts with a NUL). Backends leave it out of every count, scroll and sample."""
+
+
+def visible(filter: Node | None) -> Node:
+    """``filter``, never matching the configuration point."""
+    hide = Not(HasIds((META_ID,)))
+    return hide if filter is None else And((filter, hide))
 
 
 def scroll_all(

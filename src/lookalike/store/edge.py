@@ -2,13 +2,17 @@
 
 Layout::
 
-    <data_dir>/collections/<name>/collection.json   configuration (signals, model, vectors)
-    <data_dir>/collections/<name>/shard/            the Qdrant Edge shard
-    <data_dir>/collections/<name>/lock              held by the process that has it open
+    <data_dir>/collections/<name>/shard/   the Qdrant Edge shard (configuration point included)
+    <data_dir>/collections/<name>/lock     held by the process that has it open
+
+The collection's configuration lives in the shard, on the seam's configuration point
+(``base.META_ID``); collections of schema version 1 kept it in ``collection.json`` beside the
+shard, which opening one moves into the shard (``schema.py``). A shard is built as
+``shard.partial`` and renamed when complete, so a crashed create leaves no half collection.
 
 One process at a time opens a collection: a second one gets :class:`StoreLocked` naming the
 holder, never a half-shared WAL. No HNSW graph is built below ``hnsw_threshold`` points (exact
-search is fast there); above it :meth:`EdgeCollection.build_index` builds it, and the engine calls
+search is fast there); above it :meth:`EdgeCollection.maintain` builds it, and the engine calls
 that at the end of an ingest, never per insert.
 """
 
@@ -28,9 +32,13 @@ import qdrant_edge as qe
 
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
+from lookalike.payload import KEYWORD_INDEXED, RETRIEVE_ONLY
+from lookalike.store import schema
 from lookalike.store.base import (
-    RETRIEVE_ONLY,
+    META_ID,
+    Announce,
     Hit,
+    IndexStatus,
     MultiVector,
     SparseVector,
     StoredPoint,
@@ -39,16 +47,23 @@ from lookalike.store.base import (
     VectorSpec,
     point_id,
     validate_name,
+    visible,
 )
 from lookalike.store.edge_filter import to_edge_filter
 from lookalike.store.space import FreeSpace
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
-_INDEXED_FIELDS = {"id": qe.PayloadSchemaType.Keyword, "group": qe.PayloadSchemaType.Keyword}
+_META_POINT = point_id(META_ID)
+_CONFIG = "config"
+"""Payload key of the configuration point holding the configuration."""
+LEGACY_CONFIG = "collection.json"
+"""Where schema version 1 kept the configuration."""
 
 
 class EdgeStore:
     """Collections as folders of Qdrant Edge shards."""
+
+    url = "edge"
 
     def __init__(
         self, data_dir: Path, *, hnsw_threshold: int = 20_000, min_free_bytes: int = 0
@@ -63,10 +78,10 @@ class EdgeStore:
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "collection.json").is_file())
+        return sorted(p.name for p in self.root.iterdir() if (p / "shard").is_dir())
 
     def exists(self, name: str) -> bool:
-        return (self._dir(name) / "collection.json").is_file()
+        return (self._dir(name) / "shard").is_dir()
 
     def create_collection(
         self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
@@ -100,31 +115,28 @@ class EdgeStore:
                 indexing_threshold=max(1, self.hnsw_threshold * max_dim * 4 // 1024)
             ),
         )
+        stored = {
+            **config,
+            "vectors": [v.__dict__ for v in vectors],
+            "hnsw_threshold": self.hnsw_threshold,  # the shard's optimizer was built with it
+            schema.VERSION_KEY: schema.SCHEMA_VERSION,
+        }
         with _lock(folder, name):
-            shard_dir = folder / "shard"
-            if shard_dir.exists():  # left by a create that crashed before writing its config
-                shutil.rmtree(shard_dir)
-            shard = _call(qe.EdgeShard.create, str(shard_dir), edge_config)
+            if self.exists(name):
+                raise Conflict(f"collection {name!r} already exists")
+            partial = folder / "shard.partial"
+            if partial.exists():  # left by a create that crashed
+                shutil.rmtree(partial)
+            shard = _call(qe.EdgeShard.create, str(partial), edge_config)
             try:
-                for field, schema in _INDEXED_FIELDS.items():
-                    shard.update(qe.UpdateOperation.create_field_index(field, schema))
+                for field in KEYWORD_INDEXED:
+                    op = qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword)
+                    shard.update(op)
+                _write_meta(shard, stored)
                 shard.flush()
             finally:
                 shard.close()
-            stored = {
-                **config,
-                "vectors": [v.__dict__ for v in vectors],
-                "hnsw_threshold": self.hnsw_threshold,  # the shard's optimizer was built with it
-            }
-            _write_json(folder / "collection.json", stored)
-
-    def collection_config(self, name: str) -> dict[str, Any]:
-        path = self._dir(name) / "collection.json"
-        try:
-            config: dict[str, Any] = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise NotFound(f"no collection named {name!r}") from None
-        return config
+            os.replace(partial, folder / "shard")
 
     def open_collection(self, name: str) -> EdgeCollection:
         folder = self._dir(name)
@@ -132,6 +144,11 @@ class EdgeStore:
             raise NotFound(f"no collection named {name!r}")
         collection = EdgeCollection(folder, name, self.hnsw_threshold)
         collection.space = FreeSpace(folder, self.min_free_bytes)
+        try:
+            schema.ensure_version(name, collection)
+        except BaseException:
+            collection.close()
+            raise
         return collection
 
     def drop_collection(self, name: str) -> None:
@@ -139,9 +156,12 @@ class EdgeStore:
         if not self.exists(name):
             raise NotFound(f"no collection named {name!r}")
         with _lock(folder, name):
-            (folder / "collection.json").unlink()
             shutil.rmtree(folder / "shard", ignore_errors=True)
+            (folder / LEGACY_CONFIG).unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Nothing to release: each open collection holds its own shard and lock."""
 
 
 class EdgeCollection:
@@ -150,20 +170,34 @@ class EdgeCollection:
     def __init__(self, folder: Path, name: str, hnsw_threshold: int) -> None:
         self.name = name
         self.folder = folder
-        self.hnsw_threshold = hnsw_threshold
-        config = json.loads((folder / "collection.json").read_text())
-        self._vector_count = max(1, len(config.get("vectors", [])))
-        self.hnsw_threshold = int(config.get("hnsw_threshold", hnsw_threshold))
         self._lock_cm = _lock(folder, name)
         self._lock_cm.__enter__()
         try:
             self._shard = _call(qe.EdgeShard.load, str(folder / "shard"))
+            self._config = self._read_config()
         except BaseException:
             self._lock_cm.__exit__(None, None, None)
             raise
+        self._vector_count = max(1, len(self._config.get("vectors", [])))
+        self.hnsw_threshold = int(self._config.get("hnsw_threshold", hnsw_threshold))
         self._closed = False
         self.space = FreeSpace(folder, 0)
         """Set by the store that opens the collection: the reserve checked before writes."""
+
+    def _read_config(self) -> dict[str, Any]:
+        records = _call(self._shard.retrieve, [_META_POINT], True, False)
+        if records:
+            config: dict[str, Any] = dict(records[0].payload or {}).get(_CONFIG) or {}
+            return config
+        legacy = self.folder / LEGACY_CONFIG
+        if legacy.is_file():  # schema version 1
+            old: dict[str, Any] = json.loads(legacy.read_text())
+            return old
+        self._shard.close()
+        raise NotFound(
+            f"collection {self.name!r} is incomplete (its creation was interrupted): "
+            "drop it and create it again"
+        )
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         if not points:
@@ -238,7 +272,7 @@ class EdgeCollection:
         request = qe.ScrollRequest(
             offset=offset,
             limit=limit,
-            filter=to_edge_filter(filter, point_id=point_id),
+            filter=_filter(visible(filter)),
             with_payload=_light_payload(),
             with_vector=with_vectors,
         )
@@ -246,29 +280,53 @@ class EdgeCollection:
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
 
     def count(self, filter: Node | None = None) -> int:
-        request = qe.CountRequest(exact=True, filter=to_edge_filter(filter, point_id=point_id))
+        request = qe.CountRequest(exact=True, filter=_filter(visible(filter)))
         return int(_call(self._shard.count, request))
 
-    def index_status(self) -> tuple[int, int]:
+    def sample(self, limit: int, *, filter: Node | None = None) -> list[StoredPoint]:
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Sample.Random,
+            filter=_filter(visible(filter)),
+            with_payload=_light_payload(),
+            with_vector=False,
+        )
+        return [_stored(p) for p in _call(self._shard.query, request)]
+
+    def status(self) -> IndexStatus:
         info = self._shard.info()
-        return int(info.points_count), int(info.indexed_vectors_count) // self._vector_count
+        points = int(info.points_count) - 1  # the configuration point
+        return IndexStatus(points, int(info.indexed_vectors_count) // self._vector_count)
 
-    def needs_index(self) -> bool:
-        points, indexed = self.index_status()
-        return points >= self.hnsw_threshold and points - indexed >= self.hnsw_threshold // 10
+    def _needs_index(self) -> bool:
+        status = self.status()
+        return (
+            status.points >= self.hnsw_threshold
+            and status.points - status.indexed >= self.hnsw_threshold // 10
+        )
 
-    def build_index(self) -> bool:
-        """Run the shard's optimizers (HNSW build); blocks this process while it runs."""
-        return self.needs_index() and bool(_call(self._shard.optimize))
+    def maintain(self, announce: Announce | None = None) -> bool:
+        """Build the HNSW graph once enough points await it (the shard's optimizers); blocks
+        this process while it runs."""
+        if not self._needs_index():
+            return False
+        if announce is not None:
+            announce("building index")
+        return bool(_call(self._shard.optimize))
 
     def flush(self) -> None:
         _call(self._shard.flush)
 
+    def config(self) -> dict[str, Any]:
+        return dict(self._config)
+
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        path = self.folder / "collection.json"
-        config: dict[str, Any] = {**json.loads(path.read_text()), **changes}
-        _write_json(path, config)  # under the lock this process holds
-        return config
+        config = {**self._config, **changes}
+        _write_meta(self._shard, config)  # under the lock this process holds
+        _call(self._shard.flush)
+        (self.folder / LEGACY_CONFIG).unlink(missing_ok=True)
+        self._config = config
+        return dict(config)
 
     def close(self) -> None:
         if self._closed:
@@ -336,6 +394,16 @@ def _call(fn: Any, *args: Any) -> Any:
         raise StoreUnavailable(f"store error: {text}") from exc
 
 
+def _filter(node: Node | None) -> qe.Filter | None:
+    return to_edge_filter(node, point_id=point_id)
+
+
+def _write_meta(shard: Any, config: dict[str, Any]) -> None:
+    """Keep the configuration on the configuration point (no vectors: no search finds it)."""
+    point = qe.Point(_META_POINT, {}, {_CONFIG: config})
+    _call(shard.update, qe.UpdateOperation.upsert_points([point]))
+
+
 def _light_payload() -> Any:
     """The payload without its bulky fields (thumbnails), for search and scroll."""
     return qe.PayloadSelector.Exclude(list(RETRIEVE_ONLY))
@@ -367,7 +435,7 @@ def _request(
     return qe.QueryRequest(
         limit=limit,
         query=scoring,
-        filter=to_edge_filter(filter, point_id=point_id),
+        filter=_filter(filter),
         score_threshold=score_threshold,
         with_payload=_light_payload(),
         with_vector=with_vectors,
@@ -398,9 +466,3 @@ def _vectors(raw: Any) -> dict[str, Vector]:
 def _stored(record: Any) -> StoredPoint:
     payload = dict(record.payload or {})
     return StoredPoint(id=str(payload.get("id")), payload=payload, vectors=_vectors(record.vector))
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)

@@ -10,9 +10,7 @@ of the HTTP status, so errors on these routes carry it too (next to lookalike's 
 from __future__ import annotations
 
 import json
-import random
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
@@ -186,21 +184,5 @@ def all_records(collection: Collection, filter: dict[str, Any] | None) -> list[d
 def random_records(
     collection: Collection, count: int, filter: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
-    """Up to ``count`` records drawn at random among those matching ``filter``.
-
-    Store cursors are point ids, which are UUIDs spread evenly by hashing; so the first
-    record at or after a random UUID is a record drawn at random, at one small read each."""
-    total = collection.count(filter)
-    if total <= 2 * count:
-        records, _ = collection.list_records(filter=filter, limit=max(total, 1))
-        return random.sample(records, min(count, len(records)))
-    found: dict[str, dict[str, Any]] = {}
-    for _ in range(4 * count):
-        if len(found) >= count:
-            break
-        hit, _ = collection.list_records(filter=filter, limit=1, offset=str(uuid.uuid4()))
-        if not hit:  # past the last record: wrap around to the first
-            hit, _ = collection.list_records(filter=filter, limit=1)
-        if hit:
-            found.setdefault(hit[0]["id"], hit[0])
-    return list(found.values())
+    """Up to ``count`` records drawn at random among those matching ``filter``."""
+    return collection.random_records(count, filter=filter)

@@ -1,0 +1,66 @@
+"""The payload layout of a stored record: the field names every part of the core agrees on.
+
+One point per record (DESIGN.md, "Data model in the store"). Filters address these fields by
+name, ingest writes them, search and the engine read them, and every store backend indexes the
+keyword ones; a change here is a change of the collection schema (``store.schema``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ID: Final = "id"
+"""The user's record id (the point id is a UUID derived from it)."""
+SOURCE: Final = "source"
+"""Where the image came from: a path or URL, never needed again after indexing."""
+PATH: Final = "path"
+"""Absolute path of a file indexed from disk (pruning checks it still exists)."""
+GROUP: Final = "group"
+METADATA: Final = "metadata"
+CONTENT_HASH: Final = "content_hash"
+WIDTH: Final = "width"
+HEIGHT: Final = "height"
+FORMAT: Final = "format"
+BYTE_SIZE: Final = "byte_size"
+INDEXED_AT: Final = "indexed_at"
+MODEL: Final = "model"
+"""Id of the model that made the vectors: a model change is detected, never mixed silently."""
+SIGNALS: Final = "signals"
+"""Names of the signals that indexed the record."""
+FILE_SIZE: Final = "file_size"
+FILE_MTIME: Final = "file_mtime"
+DUPLICATE_OF: Final = "duplicate_of"
+FACES: Final = "faces"
+THUMBNAIL: Final = "thumbnail"
+"""The record's JPEG thumbnail (base64), in collections that keep one."""
+
+SIGNAL_FIELDS: Final[tuple[str, ...]] = ("ocr_text", "safe", "nsfw", "moderation", "exif")
+"""Payload fields of optional signals a record shows when its collection has them."""
+
+RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL,)
+"""Bulky fields that search and scroll leave out; a store's ``retrieve`` returns them."""
+
+KEYWORD_INDEXED: Final[tuple[str, ...]] = (ID, GROUP)
+"""Fields every backend indexes as keywords (lookups by id, grouping)."""
+
+RECORD_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        ID,
+        GROUP,
+        SOURCE,
+        CONTENT_HASH,
+        PATH,
+        FORMAT,
+        WIDTH,
+        HEIGHT,
+        INDEXED_AT,
+        MODEL,
+        *SIGNAL_FIELDS,
+        DUPLICATE_OF,
+        METADATA,
+        FACES,
+        "people",
+        "faces_pending",
+    }
+)
+"""Top-level fields a filter addresses by name; every other key lives under ``metadata``."""
