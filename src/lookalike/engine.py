@@ -18,6 +18,7 @@ from typing import Any
 
 from lookalike.config import Settings
 from lookalike.copies import find_copies, record_copy_query
+from lookalike.decode_workers import DecodePool, decode_plan
 from lookalike.duplicates import Cluster, find_clusters
 from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import HasIds, Not, parse_filter
@@ -25,13 +26,11 @@ from lookalike.images import decode, set_pixel_budget
 from lookalike.ingest import (
     ON_DUPLICATE,
     ON_UNSAFE,
-    DecodePool,
     Ingest,
     IngestReport,
     OnDuplicate,
     OnUnsafe,
     ProgressCallback,
-    decode_plan,
 )
 from lookalike.localfeatures import COPY_THRESHOLD
 from lookalike.payload import (

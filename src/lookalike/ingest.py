@@ -1,5 +1,8 @@
 """The ingest pipeline: decode in worker processes while the model embeds, write in batches.
 
+The decode workers are :mod:`lookalike.decode_workers`; the payload written is laid out by
+:mod:`lookalike.payload`; this module runs one ingest and reports on it.
+
 Flow for each item: a cheap unchanged-check (file size + mtime, else content hash, plus the
 model) skips work already done; the rest is read and decoded at the smallest size the signals
 need in a process pool (JPEG draft mode), prepared per signal there (hashes), embedded in batches
@@ -10,9 +13,7 @@ the store, so an interrupted run loses nothing it reported and a rerun resumes.
 from __future__ import annotations
 
 import base64
-import multiprocessing
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -24,86 +25,37 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lookalike.config import Settings
+from lookalike.decode_workers import (
+    POOL_MIN_ITEMS,
+    DecodePool,
+    Inline,
+    Prepared,
+    decode_plan,
+    pool_for,
+    prepare,
+)
 from lookalike.errors import BadInput, Conflict, LookalikeError, UnsafeImage
-from lookalike.images import decode, encode_thumbnail
-from lookalike.payload import THUMBNAIL
-from lookalike.signals.base import Preparer, Signal
-from lookalike.sources import Fetcher, Item, ItemError, content_hash, read_file_bytes
+from lookalike.payload import (
+    BYTE_SIZE,
+    CONTENT_HASH,
+    DUPLICATE_OF,
+    FILE_MTIME,
+    FILE_SIZE,
+    FORMAT,
+    GROUP,
+    HEIGHT,
+    INDEXED_AT,
+    METADATA,
+    MODEL,
+    PATH,
+    SIGNALS,
+    SOURCE,
+    THUMBNAIL,
+    WIDTH,
+)
+from lookalike.signals.base import Signal
+from lookalike.sources import Fetcher, Item, ItemError
 from lookalike.store.base import CollectionStore, StoredPoint, Vector, scroll_all
-
-#: Below this many images to decode, a process pool costs more than it saves.
-POOL_MIN_ITEMS = 16
-#: Longer side, in pixels, of the thumbnails kept by collections made with ``thumbnails``.
-THUMBNAIL_SIDE = 256
-
-
-@dataclass(frozen=True)
-class DecodePlan:
-    """What the decode workers do with each image: picklable, the same for every item."""
-
-    min_side: int
-    max_pixels: int
-    max_bytes: int
-    preparers: tuple[tuple[str, Preparer], ...]
-    thumbnail_side: int = 0
-    """Longer side of the JPEG thumbnail kept with each record; 0 keeps none."""
-
-
-@dataclass
-class Prepared:
-    content_hash: str
-    width: int
-    height: int
-    format: str
-    byte_size: int
-    outputs: dict[str, Any]
-    timings: dict[str, float] = field(default_factory=dict)
-    """Milliseconds the worker spent on this image: ``decode`` (read, hash, decode) and each
-    signal's preparer."""
-    thumbnail: bytes | None = None
-
-
-def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -> Prepared:
-    """Read, hash, decode and prepare one image (runs in a decode worker)."""
-    start = time.perf_counter()
-    if data is None:
-        assert path is not None
-        data = read_file_bytes(Path(path), max_bytes=plan.max_bytes)
-    decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
-    digest = content_hash(data)
-    timings = {"decode": 1000 * (time.perf_counter() - start)}
-    outputs = {}
-    for signal, fn in plan.preparers:
-        start = time.perf_counter()
-        outputs[signal] = fn(decoded)
-        timings[signal] = 1000 * (time.perf_counter() - start)
-    thumbnail = None
-    if plan.thumbnail_side:
-        start = time.perf_counter()
-        thumbnail = encode_thumbnail(decoded.image, plan.thumbnail_side)
-        timings["thumbnail"] = 1000 * (time.perf_counter() - start)
-    return Prepared(
-        digest,
-        decoded.width,
-        decoded.height,
-        decoded.format,
-        len(data),
-        outputs,
-        timings,
-        thumbnail,
-    )
-
-
-def decode_plan(
-    signals: Sequence[Signal], settings: Settings, *, thumbnails: bool = False
-) -> DecodePlan:
-    return DecodePlan(
-        min_side=max(s.min_side for s in signals),
-        max_pixels=settings.max_pixels,
-        max_bytes=settings.max_image_bytes,
-        preparers=tuple((s.name, s.preparer) for s in signals),
-        thumbnail_side=THUMBNAIL_SIDE if thumbnails else 0,
-    )
 
 
 @dataclass
@@ -224,80 +176,6 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-class _Inline(Executor):
-    """Runs submissions at once in this process: for small jobs and queries."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # delivered through the future like a pool would
-            future.set_exception(exc)
-        return future
-
-
-def _pool(settings: Settings, todo: int, shared: DecodePool | None = None) -> Executor:
-    if todo < POOL_MIN_ITEMS or _workers(settings) <= 1:
-        return _Inline()
-    return shared.executor() if shared is not None else _spawn(settings)
-
-
-def _workers(settings: Settings) -> int:
-    return settings.decode_workers or min(os.cpu_count() or 1, 4)
-
-
-def _spawn(settings: Settings) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        _workers(settings),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
-        initargs=(os.getpid(),),
-    )
-
-
-class DecodePool:
-    """Decode workers kept between ingest runs, for a long-lived process (the server): starting
-    them and loading the signals' models in each costs seconds that every job would pay again."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def executor(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = _spawn(self.settings)
-            return self._executor
-
-    def replace(self, broken: Executor) -> ProcessPoolExecutor:
-        """A fresh pool instead of one a crashed worker broke (once, however many runs ask)."""
-        with self._lock:
-            if self._executor is broken or self._executor is None:
-                if self._executor is not None:
-                    self._executor.shutdown(wait=True, cancel_futures=True)
-                self._executor = _spawn(self.settings)
-            return self._executor
-
-    def close(self) -> None:
-        with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True, cancel_futures=True)
-                self._executor = None
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Make a decode worker end when its parent dies (a pool's workers otherwise outlive a
-    killed parent, holding its pipes open)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
 class Ingest:
     """One ingest run into one collection."""
 
@@ -335,7 +213,7 @@ class Ingest:
         self._batch: list[tuple[Item, Prepared, dict[str, Any] | None]] = []
         self._total = 0
         self._done = 0
-        self._executor: Executor = _Inline()
+        self._executor: Executor = Inline()
         self._shared = pool
         self._seen: dict[str, str] = {}
         """id -> source of every item taken in this run; a second item with an id fails."""
@@ -352,7 +230,8 @@ class Ingest:
         start = time.perf_counter()
         self._total = len(items)
         self._position = {id(entry): n for n, entry in enumerate(items)}
-        self._executor = _pool(self.settings, sum(isinstance(i, Item) for i in items), self._shared)
+        todo = sum(isinstance(i, Item) for i in items)
+        self._executor = pool_for(self.settings, todo, self._shared)
         window: deque[tuple[Item, bytes | None, Future[Prepared], dict[str, Any] | None]] = deque()
         max_inflight = max(2 * self.settings.batch_size, 8)
         try:
@@ -410,8 +289,8 @@ class Ingest:
                     old is not None
                     and self._current(old)
                     and (
-                        old.get("file_size") == stat.st_size
-                        and old.get("file_mtime") == stat.st_mtime_ns
+                        old.get(FILE_SIZE) == stat.st_size
+                        and old.get(FILE_MTIME) == stat.st_mtime_ns
                     )
                 ):
                     self._unchanged(item, old)
@@ -429,7 +308,7 @@ class Ingest:
                     yield item, result, existing.get(item.id)
 
     def _current(self, payload: dict[str, Any]) -> bool:
-        return payload.get("model") == self.model_id and payload.get("signals") == [
+        return payload.get(MODEL) == self.model_id and payload.get(SIGNALS) == [
             s.name for s in self.signals
         ]
 
@@ -443,7 +322,7 @@ class Ingest:
                 self._executor = self._shared.replace(self._executor)
             else:
                 self._executor.shutdown(wait=True, cancel_futures=True)
-                self._executor = _pool(self.settings, POOL_MIN_ITEMS)
+                self._executor = pool_for(self.settings, POOL_MIN_ITEMS)
             return self._executor.submit(prepare, *args)
 
     def _collect(
@@ -481,7 +360,7 @@ class Ingest:
         if (
             old is not None
             and self._current(old)
-            and old.get("content_hash") == prepared.content_hash
+            and old.get(CONTENT_HASH) == prepared.content_hash
         ):
             self._unchanged(item, old, _file_stat(item))
             return
@@ -565,7 +444,7 @@ class Ingest:
                 self._done += 1
                 self._emit()
                 return
-            point.payload["duplicate_of"] = {"id": original, "score": round(score, 6)}
+            point.payload[DUPLICATE_OF] = {"id": original, "score": round(score, 6)}
         self.store.upsert([point])
         self._outcome(item, "indexed", duplicate_of=found[0] if found else None)
         self.report.indexed += 1
@@ -578,18 +457,18 @@ class Ingest:
         """The record's payload; a re-indexed image keeps metadata the input does not give."""
         old = old or {}
         return {
-            "source": item.source,
-            "path": str(item.path.resolve()) if item.path is not None else None,
-            "group": item.group if item.group is not None else old.get("group"),
-            "metadata": item.metadata or old.get("metadata") or {},
-            "content_hash": prepared.content_hash,
-            "width": prepared.width,
-            "height": prepared.height,
-            "format": prepared.format,
-            "byte_size": prepared.byte_size,
-            "indexed_at": now,
-            "model": self.model_id,
-            "signals": [s.name for s in self.signals],
+            SOURCE: item.source,
+            PATH: str(item.path.resolve()) if item.path is not None else None,
+            GROUP: item.group if item.group is not None else old.get(GROUP),
+            METADATA: item.metadata or old.get(METADATA) or {},
+            CONTENT_HASH: prepared.content_hash,
+            WIDTH: prepared.width,
+            HEIGHT: prepared.height,
+            FORMAT: prepared.format,
+            BYTE_SIZE: prepared.byte_size,
+            INDEXED_AT: now,
+            MODEL: self.model_id,
+            SIGNALS: [s.name for s in self.signals],
             **_file_stat(item),
             **{k: v for s in self.signals for k, v in s.payload(prepared.outputs[s.name]).items()},
             **(
@@ -652,7 +531,7 @@ class Ingest:
         seen = {i.id for i in items if isinstance(i, Item)}
         gone: list[str] = []
         for p in scroll_all(self.store, page=512):
-            path = p.payload.get("path")
+            path = p.payload.get(PATH)
             if (
                 isinstance(path, str)
                 and p.id not in seen
@@ -679,7 +558,7 @@ def _file_stat(item: Item) -> dict[str, Any]:
         stat = item.path.stat()
     except OSError:
         return {}
-    return {"file_size": stat.st_size, "file_mtime": stat.st_mtime_ns}
+    return {FILE_SIZE: stat.st_size, FILE_MTIME: stat.st_mtime_ns}
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

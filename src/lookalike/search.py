@@ -19,10 +19,10 @@ from lookalike.copies import (
     image_copy_query,
     record_copy_query,
 )
+from lookalike.decode_workers import decode_plan
 from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
-from lookalike.ingest import decode_plan
 from lookalike.payload import GROUP, METADATA, SOURCE
 from lookalike.ranking import rank_key
 from lookalike.scoring import Calibration, raw_threshold, reaches, reciprocal_rank_fusion

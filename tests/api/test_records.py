@@ -16,7 +16,7 @@ from PIL import Image
 
 from lookalike.api.routes.records import SYNC_MAX_ITEMS
 from lookalike.config import Settings
-from lookalike.ingest import THUMBNAIL_SIDE
+from lookalike.decode_workers import THUMBNAIL_SIDE
 from lookalike.store.base import THUMBNAIL
 from tests.support.encoded import PDF, b64, corrupt_jpeg, image_bytes, truncated
 from tests.support.samples import PHOTO_NAMES

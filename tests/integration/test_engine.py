@@ -368,7 +368,8 @@ def test_a_relative_model_folder_is_pinned_by_absolute_path(
 def test_a_kept_decode_pool_serves_several_runs_and_survives_a_crash(tmp_path: Path) -> None:
     import numpy as np
 
-    from lookalike.ingest import DecodePool, Ingest, IngestReport
+    from lookalike.decode_workers import DecodePool
+    from lookalike.ingest import Ingest, IngestReport
     from lookalike.signals.duplicate import DuplicateSignal
     from lookalike.sources import iter_items
     from tests.support.crashing import CRASH_WIDTH, CrashingSignal

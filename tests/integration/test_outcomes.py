@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from lookalike import Engine, Settings
+from lookalike.decode_workers import POOL_MIN_ITEMS, THUMBNAIL_SIDE, Inline, pool_for
 from lookalike.errors import Conflict, NotFound
-from lookalike.ingest import POOL_MIN_ITEMS, THUMBNAIL_SIDE, _Inline, _pool
 from lookalike.store.base import THUMBNAIL
 
 
@@ -96,9 +96,9 @@ def test_thumbnails_are_a_collection_choice(engine: Engine, photos: Path) -> Non
 
 def test_a_handful_of_items_decodes_in_process(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, decode_workers=4)
-    assert isinstance(_pool(settings, 1), _Inline)
-    assert isinstance(_pool(settings, POOL_MIN_ITEMS - 1), _Inline)
-    pool = _pool(settings, POOL_MIN_ITEMS)  # workers start on the first submission only
+    assert isinstance(pool_for(settings, 1), Inline)
+    assert isinstance(pool_for(settings, POOL_MIN_ITEMS - 1), Inline)
+    pool = pool_for(settings, POOL_MIN_ITEMS)  # workers start on the first submission only
     try:
         assert isinstance(pool, ProcessPoolExecutor)
     finally:

@@ -17,8 +17,8 @@ from lookalike.api.items import jsonl_items, request_items, upload_items
 from lookalike.api.jobs import job_registry
 from lookalike.api.models import OnDuplicateField, RecordsAdd, RecordsDelete, RecordUpdate
 from lookalike.api.state import ServerState, State
+from lookalike.decode_workers import POOL_MIN_ITEMS
 from lookalike.errors import BadInput, NotFound
-from lookalike.ingest import POOL_MIN_ITEMS
 from lookalike.sources import Item, ItemError
 
 router = APIRouter(tags=["records"])

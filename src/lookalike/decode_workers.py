@@ -1,0 +1,174 @@
+"""Decode workers: what each image goes through before the models see it, and the processes
+that do it.
+
+Every image is read, hashed, decoded at the smallest size the signals need (JPEG draft mode)
+and prepared per signal (hashes, face boxes) in a worker process, so the CPU-bound decoding of
+one batch overlaps the embedding of the previous one in the ingest process. Small runs and
+queries decode in-process (:class:`Inline`); a long-lived process keeps one :class:`DecodePool`
+between runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lookalike.config import Settings
+from lookalike.images import decode, encode_thumbnail
+from lookalike.signals.base import Preparer, Signal
+from lookalike.sources import content_hash, read_file_bytes
+
+#: Below this many images to decode, a process pool costs more than it saves.
+POOL_MIN_ITEMS = 16
+#: Longer side, in pixels, of the thumbnails kept by collections made with ``thumbnails``.
+THUMBNAIL_SIDE = 256
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What the decode workers do with each image: picklable, the same for every item."""
+
+    min_side: int
+    max_pixels: int
+    max_bytes: int
+    preparers: tuple[tuple[str, Preparer], ...]
+    thumbnail_side: int = 0
+    """Longer side of the JPEG thumbnail kept with each record; 0 keeps none."""
+
+
+@dataclass
+class Prepared:
+    content_hash: str
+    width: int
+    height: int
+    format: str
+    byte_size: int
+    outputs: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds the worker spent on this image: ``decode`` (read, hash, decode) and each
+    signal's preparer."""
+    thumbnail: bytes | None = None
+
+
+def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -> Prepared:
+    """Read, hash, decode and prepare one image (runs in a decode worker)."""
+    start = time.perf_counter()
+    if data is None:
+        assert path is not None
+        data = read_file_bytes(Path(path), max_bytes=plan.max_bytes)
+    decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
+    digest = content_hash(data)
+    timings = {"decode": 1000 * (time.perf_counter() - start)}
+    outputs = {}
+    for signal, fn in plan.preparers:
+        start = time.perf_counter()
+        outputs[signal] = fn(decoded)
+        timings[signal] = 1000 * (time.perf_counter() - start)
+    thumbnail = None
+    if plan.thumbnail_side:
+        start = time.perf_counter()
+        thumbnail = encode_thumbnail(decoded.image, plan.thumbnail_side)
+        timings["thumbnail"] = 1000 * (time.perf_counter() - start)
+    return Prepared(
+        digest,
+        decoded.width,
+        decoded.height,
+        decoded.format,
+        len(data),
+        outputs,
+        timings,
+        thumbnail,
+    )
+
+
+def decode_plan(
+    signals: Sequence[Signal], settings: Settings, *, thumbnails: bool = False
+) -> DecodePlan:
+    return DecodePlan(
+        min_side=max(s.min_side for s in signals),
+        max_pixels=settings.max_pixels,
+        max_bytes=settings.max_image_bytes,
+        preparers=tuple((s.name, s.preparer) for s in signals),
+        thumbnail_side=THUMBNAIL_SIDE if thumbnails else 0,
+    )
+
+
+class Inline(Executor):
+    """Runs submissions at once in this process: for small jobs and queries."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # delivered through the future like a pool would
+            future.set_exception(exc)
+        return future
+
+
+def pool_for(settings: Settings, todo: int, shared: DecodePool | None = None) -> Executor:
+    if todo < POOL_MIN_ITEMS or _workers(settings) <= 1:
+        return Inline()
+    return shared.executor() if shared is not None else _spawn(settings)
+
+
+def _workers(settings: Settings) -> int:
+    return settings.decode_workers or min(os.cpu_count() or 1, 4)
+
+
+def _spawn(settings: Settings) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        _workers(settings),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+class DecodePool:
+    """Decode workers kept between ingest runs, for a long-lived process (the server): starting
+    them and loading the signals' models in each costs seconds that every job would pay again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = _spawn(self.settings)
+            return self._executor
+
+    def replace(self, broken: Executor) -> ProcessPoolExecutor:
+        """A fresh pool instead of one a crashed worker broke (once, however many runs ask)."""
+        with self._lock:
+            if self._executor is broken or self._executor is None:
+                if self._executor is not None:
+                    self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = _spawn(self.settings)
+            return self._executor
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Make a decode worker end when its parent dies (a pool's workers otherwise outlive a
+    killed parent, holding its pipes open)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
