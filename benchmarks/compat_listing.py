@@ -34,7 +34,7 @@ from tests.support.server import live_server  # noqa: E402
 from ximilar.client import SimilarityPhotosClient  # noqa: E402
 
 from lookalike import Engine, Settings  # noqa: E402
-from lookalike.api.compat.ximilar import PageCursors, page_of  # noqa: E402
+from lookalike.api.compat.ximilar_shapes import PageCursors, page_of  # noqa: E402
 
 
 def crops(count: int, seed: int) -> list[str]:

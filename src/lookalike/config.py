@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     cors_origins: Names = ()
     max_request_bytes: int = Field(32 * 1024 * 1024, ge=1)
     """Largest request body the server reads (an upload, a JSON or JSONL batch)."""
+    max_request_items: int = Field(10_000, ge=1)
+    """Most items (records, lines, files, ids) one request may hold; more is a 413."""
+    allowed_hosts: Names = ()
+    """Host names the server answers to besides localhost names and IP addresses (a request
+    naming another ``Host`` is refused, against DNS rebinding); ``.example.com`` covers its
+    subdomains, ``*`` any name. Origins on these hosts may also write."""
     allowed_roots: Names = ()
     """Folders the server may index by server-side ``path``; none by default."""
     server: str | None = None

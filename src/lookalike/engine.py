@@ -232,6 +232,12 @@ class Collection:
             for n in self.config["signals"]
         ]
 
+    def model_loaded(self) -> bool:
+        """Whether a model session of this collection is open (what a health probe asks, and
+        it must not load one): reads the parts built so far, never builds them."""
+        built = self.__dict__.get("signals") or ()
+        return any(getattr(s, "__dict__", {}).get("encoder") is not None for s in built)
+
     def signal(self, name: str) -> Signal:
         for s in self.signals:
             if s.name == name:

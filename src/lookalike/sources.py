@@ -105,7 +105,7 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
         text = payload
     compact = "".join(text.split())
     if not compact:
-        raise BadInput("empty base64 data")
+        raise BadImage("empty base64 data: no image")
     if len(compact) // 4 * 3 > max_bytes + 2:
         raise ImageTooLarge(f"base64 data holds more than the {max_bytes} bytes allowed")
     compact = compact.replace("-", "+").replace("_", "/")
@@ -115,7 +115,7 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
     except (binascii.Error, ValueError) as exc:
         raise BadInput(f"invalid base64 data: {exc}") from exc
     if not data:
-        raise BadInput("empty base64 data")
+        raise BadImage("empty base64 data: no image")
     if len(data) > max_bytes:
         raise ImageTooLarge(f"base64 data holds {len(data)} bytes, more than {max_bytes}")
     return data
@@ -390,13 +390,15 @@ def _catalog_item(obj: dict[str, Any], base: Path, max_bytes: int) -> Item:
     if len(given) > 1:
         raise _LineError(f"give one image field, not {' and '.join(sorted(given))}")
     kind, value = next(iter(given.items()))
-    if not isinstance(value, str) or not value.strip():
-        raise _LineError(f"{kind} must be a non-empty string")
+    if not isinstance(value, str) or (kind != "base64" and not value.strip()):
+        raise _LineError(f"{kind} must be a non-empty string")  # empty base64: an empty image
     if kind == "url":
         if not is_url(value):
             raise _LineError(f"only http and https URLs are supported: {value}")
         return Item(id=item_id or value, source=value, url=value, metadata=metadata, group=group)
     if kind == "path":
+        if "\0" in value:
+            raise _LineError(f"path {value!r} holds a NUL byte")
         target = base / Path(value).expanduser()
         return Item(
             id=item_id or value, source=str(target), path=target, metadata=metadata, group=group

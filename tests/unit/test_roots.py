@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lookalike.api.roots import allowed_path
+from lookalike.api.inputs import allowed_path
 from lookalike.errors import BadInput, ForbiddenPath
 
 

@@ -12,7 +12,7 @@ from lookalike import __version__
 from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
 from lookalike.api.metrics import Metrics, MetricsMiddleware
-from lookalike.api.security import require_key
+from lookalike.api.security import RequestGuard, require_key
 from lookalike.api.state import ServerState
 from lookalike.config import Settings
 from lookalike.engine import Engine
@@ -54,6 +54,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             allow_headers=["*"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestGuard,
+        allowed_hosts=tuple(settings.allowed_hosts),
+        cors_origins=tuple(settings.cors_origins),
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     for router in _routers():
         app.include_router(router)

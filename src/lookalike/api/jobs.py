@@ -4,11 +4,13 @@ polls ``GET /jobs/{id}``.
 Jobs live in memory: a restart forgets them (and a job cut short by it stops where it was), but
 every record a job reported as indexed is in the store, since the engine counts a record only
 once its batch is written. Finished jobs are kept for inspection, the most recent
-:data:`KEEP_FINISHED` of them.
+:data:`KEEP_FINISHED` of them, and the per-item reports of the last :data:`KEEP_REPORTS`: with
+at most ``max_request_items`` items a job, what the registry holds is bounded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -26,8 +28,10 @@ from lookalike.sources import Item, ItemError
 
 __all__ = ["Job", "JobRegistry", "job_registry"]
 
-KEEP_FINISHED = 200
+KEEP_FINISHED = 100
 """Finished jobs remembered; older ones are forgotten first."""
+KEEP_REPORTS = 10
+"""Finished jobs whose final report is kept; older ones keep only their counts."""
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
@@ -55,6 +59,8 @@ class Job:
     finished_at: str | None = None
     report: IngestReport | None = None
     error: dict[str, Any] | None = None
+    report_dropped: bool = False
+    """The report was let go to bound memory (:data:`KEEP_REPORTS`); the counts stay."""
     _started: float | None = field(default=None, init=False, repr=False)
     _ended: float | None = field(default=None, init=False, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -71,8 +77,11 @@ class Job:
         elapsed = (self._ended or time.monotonic()) - self._started
         return self.indexed / elapsed if elapsed > 0 else 0.0
 
-    def to_dict(self, *, report: bool = True) -> dict[str, Any]:
-        """The job as the API shows it; ``report=False`` leaves the final report out."""
+    def to_dict(
+        self, *, report: bool = True, offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        """The job as the API shows it; ``report=False`` leaves the final report out, else its
+        per-item outcomes are the page from ``offset`` of up to ``limit`` (all by default)."""
         out = {
             "id": self.id,
             "collection": self.collection,
@@ -89,8 +98,20 @@ class Job:
             "error": self.error,
         }
         if report:
-            out["report"] = self.report.to_dict() if self.report is not None else None
+            out["report"] = None if self.report is None else _paged(self.report, offset, limit)
+            if self.report_dropped:
+                out["report_dropped"] = True
         return out
+
+
+def _paged(report: IngestReport, offset: int, limit: int | None) -> dict[str, Any]:
+    outcomes = report.outcomes
+    end = len(outcomes) if limit is None else min(len(outcomes), offset + limit)
+    out = dataclasses.replace(report, outcomes=outcomes[offset:end]).to_dict()
+    out["outcomes_total"] = len(outcomes)
+    out["outcomes_offset"] = offset
+    out["next_offset"] = end if end < len(outcomes) else None
+    return out
 
 
 class JobRegistry:
@@ -179,6 +200,8 @@ class JobRegistry:
             self._finish(job, "failed")
         else:
             self._finish(job, "done")
+        with self._lock:
+            self._forget_old()
 
     @staticmethod
     def _progress(job: Job) -> Callable[[Progress], None]:
@@ -204,6 +227,9 @@ class JobRegistry:
         finished.sort(key=lambda j: j.finished_at or "")
         for job in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[job.id]
+        for job in finished[: max(0, len(finished) - KEEP_REPORTS)]:
+            if job.report is not None:
+                job.report, job.report_dropped = None, True
 
 
 def job_registry(state: ServerState) -> JobRegistry:

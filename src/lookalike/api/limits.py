@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lookalike.api.errors import error_body
+
 
 class _TooLarge(Exception):
     pass
@@ -57,16 +59,11 @@ class BodyLimit:
                 await self._refuse(send, seen)
 
     async def _refuse(self, send: Send, length: int) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "too_large",
-                    "message": f"request body of {length} bytes or more is over the limit of "
-                    f"{self.max_bytes} bytes (max_request_bytes)",
-                    "detail": {"limit": self.max_bytes},
-                }
-            }
-        ).encode()
+        message = (
+            f"request body of {length} bytes or more is over the limit of {self.max_bytes} "
+            "bytes (max_request_bytes)"
+        )
+        body = json.dumps(error_body("too_large", message, {"limit": self.max_bytes})).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -80,11 +80,19 @@ def run(settings: Settings, *, announce: Callable[[str], None]) -> None:
     announce(f"lookalike serving {settings.data_dir} at {url}")
     announce(f"page: {url}/   API docs: {url}/docs")
     marker = write_marker(settings)
+    # Removed on shutdown by the app itself: after a SIGTERM, uvicorn raises the signal again
+    # once the app has stopped, which ends the process before the ``finally`` below runs.
+    app.state.lookalike.extras.setdefault("on_shutdown", []).append(lambda: remove_marker(marker))
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     finally:
-        try:
-            if json.loads(marker.read_text()).get("pid") == os.getpid():
-                marker.unlink()
-        except (OSError, ValueError):
-            pass
+        remove_marker(marker)
+
+
+def remove_marker(marker: Path) -> None:
+    """Remove the marker if this process wrote it (another server may have replaced it)."""
+    try:
+        if json.loads(marker.read_text()).get("pid") == os.getpid():
+            marker.unlink()
+    except (OSError, ValueError):
+        pass

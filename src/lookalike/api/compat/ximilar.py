@@ -1,188 +1,337 @@
-"""The Ximilar-style similarity API's shapes: its records, its ``status`` answers, its errors,
-and the listings it offers (pages by number, random records) over a collection.
+"""Ximilar-style image similarity routes, at the hosted service's paths, so code written for it
+(its ``ximilar-client`` package included) runs against this server by changing its base URL.
 
-Its records hold ``_id``, one of ``_url`` / ``_base64`` / ``_file`` and free fields; here the
-free fields are the record's metadata, and ``_url`` is the record's source when the image was
-fetched from it. Its answers carry ``status: {"code", "text"}``, which its clients read instead
-of the HTTP status, so errors on these routes carry it too (next to lookalike's ``error``).
+The collection comes from the ``collection-id`` header; one that does not exist yet is created
+by its first ``insert`` with the server's default signals. See docs/compatibility.md.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
+from pydantic import BaseModel, ConfigDict, Field
 
-from lookalike.api.compat.filters import metadata_filter
-from lookalike.api.errors import error_body, http_code
+from lookalike.api.compat import ximilar_shapes as ximilar
+from lookalike.api.compat.records import add_items
+from lookalike.api.inputs import check_count, make_item, query_image, server_file
+from lookalike.api.state import ServerState, State
 from lookalike.engine import Collection
-from lookalike.errors import LookalikeError
-from lookalike.sources import is_url
+from lookalike.errors import BadInput, LookalikeError, NotFound
+from lookalike.search import MAX_TOP_K
+from lookalike.sources import Item, ItemError
 
-DEFAULT_FIELDS = ("_id", "_url", "_file")
-"""What a record shows when a request names no ``fields_to_return``."""
-NOT_METADATA = frozenset({"_id", "_base64", "_img_data", "_color_space", "noresize"})
-"""Record keys that are no free field: the id, image data and client-side options."""
-RECORD_FIELDS = {"_id": "id", "_url": "source"}
-"""Filter keys that address a record field rather than its metadata."""
-
-
-def ok(**body: Any) -> dict[str, Any]:
-    return {**body, "status": {"code": 200, "text": "OK"}}
-
-
-def reason(error: LookalikeError) -> dict[str, Any]:
-    """Why one record of a batch was skipped, in the shape of a whole answer's status."""
-    return {"status": {"code": error.status, "text": error.message}}
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    detail: Any = None,
-    headers: Mapping[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    """An error answer: the ``status`` the clients read, ``detail`` as the hosted service's
-    framework words it, and lookalike's own ``error``; ``extra`` adds fields (a batch's
-    ``skipped_records``)."""
-    body = {
-        **extra,
-        "status": {"code": status, "text": message},
-        "detail": message,
-        **error_body(code, message, detail),
-    }
-    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+SIMILARITY_PREFIXES = (
+    "/similarity/photos/v2",
+    "/similarity/products/v2",
+    "/similarity/products-new/v2",
+    "/similarity/custom/v2",
+    "/similarity/fashion/v2",
+    "/similarity/fashion-new/v2",
+    "/similarity/homedecor/v2",
+    "/photo/search/v2",
+)
+"""The hosted service's visual-similarity endpoints; here they all search the same way."""
+MATCHING_PREFIX = "/image_matching/v2"
+"""Image matching: finds copies, so its searches use the duplicate signal where there is one."""
+SHOWN_PREFIX = SIMILARITY_PREFIXES[0]
+"""The one prefix listed in /docs; the others answer the same but stay out of the schema."""
+MAX_PAGE_SIZE = 10_000
+_CURSORS = "compat.ximilar.cursors"
 
 
-class XimilarRoute(APIRoute):
-    """Answers this route's errors (the API key check included) in the Ximilar shape."""
+class FieldsRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    fields_to_return: list[str] | None = Field(
+        default=None, description="Fields of each record to answer with; `*` for all."
+    )
+    filter: dict[str, Any] | None = Field(
+        default=None, description="MongoDB-like filter on fields."
+    )
 
-        async def handle(request: Request) -> Response:
+
+class RecordsRequest(FieldsRequest):
+    records: list[dict[str, Any]] = Field(
+        description="Records: `_id`, one of `_url` / `_base64`, and free fields."
+    )
+
+
+class KnnRequest(FieldsRequest):
+    query_record: dict[str, Any] | None = Field(
+        default=None, description="`_id` of a record, or an image as `_url` / `_base64`."
+    )
+    records: list[dict[str, Any]] | None = Field(
+        default=None, description="Several records by `_id`: search near all of them."
+    )
+    k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+
+
+class RandomRequest(FieldsRequest):
+    count: int = Field(default=10, ge=1, le=1000)
+
+
+def collection_id(
+    value: Annotated[str | None, Header(alias="collection-id")] = None,
+) -> str:
+    if not value:
+        raise BadInput("the collection-id header is missing: it names the collection")
+    return value
+
+
+CollectionId = Annotated[str, Depends(collection_id)]
+
+
+def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
+    router = APIRouter(
+        prefix=prefix,
+        route_class=ximilar.XimilarRoute,
+        include_in_schema=in_schema,
+        tags=["compatibility: Ximilar"],
+        responses={
+            400: {"description": "Bad request; `status.text` says why"},
+            401: {"description": "No API key"},
+            403: {"description": "Wrong API key"},
+            404: {"description": "Unknown collection or record"},
+        },
+    )
+
+    @router.post("/insert")
+    def insert(state: State, name: CollectionId, body: RecordsRequest) -> JSONResponse:
+        """Add records (an existing `_id` is replaced); a collection is created on first use."""
+        check_count(len(body.records), state.settings, "records")
+        entries = [_entry(record, at, state) for at, record in enumerate(body.records)]
+        failures = add_items(state, name, entries)
+        answer, skipped = [], []
+        for record, entry, error in zip(body.records, entries, failures, strict=True):
+            if error is not None:
+                reason = ximilar.reason(error)
+                skipped.append({**ximilar.echo(record, body.fields_to_return), "_reason": reason})
+                continue
+            assert isinstance(entry, Item)  # an entry that is no item always fails
+            fields = ximilar.record_fields(record)
+            answer.append(ximilar.shown(entry.id, entry.source, fields, body.fields_to_return))
+        if skipped and not answer:  # nothing went in: the answer's status says why
+            first = next(e for e in failures if e is not None)
+            return ximilar.error_response(
+                first.status, first.code, first.message, records=[], skipped_records=skipped
+            )
+        return JSONResponse(ximilar.ok(records=answer, skipped_records=skipped))
+
+    def knn(
+        state: ServerState,
+        name: str,
+        body: KnnRequest,
+        signal: str | None,
+        threshold: float | None = None,
+    ) -> dict[str, Any]:
+        collection = state.collection(name)
+        results = collection.search(
+            **_query(body, collection),
+            filter=ximilar.translate_filter(body.filter),
+            top_k=body.k,
+            signal=signal,
+            threshold=threshold,
+        )
+        answer = {
+            "answer_records": [
+                ximilar.shown(r.id, r.source, r.metadata, body.fields_to_return) for r in results
+            ],
+            "answer_distances": [round(1.0 - r.score, 6) for r in results],
+            "answer_count": len(results),
+        }
+        if body.query_record is not None:
+            answer["query_record"] = ximilar.echo(body.query_record, body.fields_to_return)
+        return ximilar.ok(**answer)
+
+    @router.post("/visualKNN")
+    def visual_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+        """The `k` records most like the query; `answer_distances` are 1 - score."""
+        signal = _duplicate_signal(state.collection(name)) if matching else None
+        return knn(state, name, body, signal)
+
+    @router.post("/visualTagsKNN")
+    def visual_tags_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+        """As visualKNN: tags do not change the ranking here (filter on them instead)."""
+        return visual_knn(state, name, body)
+
+    @router.post("/nearDuplicates")
+    def near_duplicates(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+        """Copies of the query (crops, edits, recompressions), verified by local features."""
+        collection = state.collection(name)
+        collection.signal("duplicate")  # a clear error when the collection has no such signal
+        return knn(state, name, body, "duplicate", collection.copy_threshold)
+
+    @router.post("/get")
+    def get(state: State, name: CollectionId, body: RecordsRequest) -> dict[str, Any]:
+        """Records by `_id`; unknown ones are listed in `skipped_records`."""
+        check_count(len(body.records), state.settings, "records")
+        collection = state.collection(name)
+        found, skipped = [], []
+        for record in body.records:
             try:
-                return await handler(request)
+                stored = collection.get(_record_id(record))
             except LookalikeError as exc:
-                return error_response(exc.status, exc.code, exc.message, exc.detail)
-            except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {}
-                where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-                message = f"{where or 'body'}: {first.get('msg', 'invalid request')}"
-                return error_response(400, "validation_error", message)
-            except HTTPException as exc:
-                message = exc.detail if isinstance(exc.detail, str) else "request refused"
-                code = http_code(exc.status_code)
-                return error_response(exc.status_code, code, message, headers=exc.headers)
+                skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
+                continue
+            found.append(_shown(stored, body.fields_to_return))
+        return ximilar.ok(answer_records=found, answer_count=len(found), skipped_records=skipped)
 
-        return handle
+    @router.post("/update")
+    def update(state: State, name: CollectionId, body: RecordsRequest) -> dict[str, Any]:
+        """Merge each record's fields into the stored one; the image is not indexed again."""
+        check_count(len(body.records), state.settings, "records")
+        collection = state.collection(name)
+        updated, skipped = [], []
+        for record in body.records:
+            try:
+                fields = ximilar.record_fields(record)
+                stored = collection.update(_record_id(record), metadata=fields, merge=True)
+            except LookalikeError as exc:
+                skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
+                continue
+            updated.append(_shown(stored, body.fields_to_return or ["*"]))
+        return ximilar.ok(records=updated, skipped_records=skipped)
 
+    @router.post("/delete")
+    def delete(state: State, name: CollectionId, body: RecordsRequest) -> dict[str, Any]:
+        """Delete records by `_id`; unknown ones are listed in `skipped_records`."""
+        check_count(len(body.records), state.settings, "records")
+        collection = state.collection(name)
+        ids, skipped = [], []
+        for record in body.records:
+            try:
+                ids.append(_record_id(record))
+            except LookalikeError as exc:
+                skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
+        existed = collection.delete(ids) if ids else {}
+        for rid, was in existed.items():
+            if not was:
+                missing = NotFound(f"no record {rid!r} in collection {name!r}")
+                skipped.append({"_id": rid, "_reason": ximilar.reason(missing)})
+        deleted = [{"_id": rid} for rid, was in existed.items() if was]
+        return ximilar.ok(records=deleted, skipped_records=skipped)
 
-def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The free fields of an incoming record: its metadata (``_url`` and ``_file`` included,
-    so they come back as fields; an image fetched from ``_url`` keeps it as its source)."""
-    return {k: v for k, v in record.items() if k not in NOT_METADATA}
+    @router.post("/allRecords")
+    def all_records(
+        state: State,
+        name: CollectionId,
+        size: Annotated[int | None, Query(ge=0, le=MAX_PAGE_SIZE)] = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+        body: Annotated[FieldsRequest | None, Body()] = None,
+    ) -> dict[str, Any]:
+        """Records a page at a time (`size`, `page` from 1; `next` while more follow), or all
+        of them without `size`."""
+        collection = state.collection(name)
+        options = body or FieldsRequest()
+        filter = ximilar.translate_filter(options.filter)
+        answer: dict[str, Any] = {}
+        if not size:
+            records = ximilar.all_records(collection, filter)
+        else:
+            cursors = state.extras.setdefault(_CURSORS, ximilar.PageCursors())
+            records, more = ximilar.page_of(
+                collection, filter=filter, size=size, page=page, cursors=cursors
+            )
+            if more:
+                answer["next"] = f"allRecords?size={size}&page={page + 1}"
+        shown = [_shown(r, options.fields_to_return) for r in records]
+        return ximilar.ok(answer_records=shown, answer_count=len(shown), **answer)
 
+    @router.post("/random")
+    def random_records(
+        state: State, name: CollectionId, body: Annotated[RandomRequest | None, Body()] = None
+    ) -> dict[str, Any]:
+        """`count` records drawn at random (among those matching `filter`)."""
+        options = body or RandomRequest()
+        collection = state.collection(name)
+        filter = ximilar.translate_filter(options.filter)
+        records = ximilar.random_records(collection, options.count, filter)
+        shown = [_shown(r, options.fields_to_return) for r in records]
+        return ximilar.ok(answer_records=shown, answer_count=len(shown))
 
-def shown(
-    record_id: str,
-    source: str | None,
-    metadata: Mapping[str, Any],
-    fields: Sequence[str] | None,
-) -> dict[str, Any]:
-    """A stored record as the answer shows it, limited to ``fields`` (``*`` for all)."""
-    full: dict[str, Any] = {"_id": record_id}
-    if source and is_url(source):
-        full["_url"] = source
-    full.update(metadata)
-    full["_id"] = record_id
-    wanted = DEFAULT_FIELDS if fields is None else fields
-    if "*" in wanted:
-        return full
-    return {k: full[k] for k in ("_id", *wanted) if k in full}
+    def ping() -> dict[str, Any]:
+        """Is the service up (and, with keys configured, is the token accepted)."""
+        return ximilar.ok()
 
+    router.add_api_route("/ping", ping, methods=["POST"], name="ping")
+    router.add_api_route("/ping", ping, methods=["GET"], name="ping_get")
 
-def echo(record: Mapping[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
-    """An incoming record shown back, without its image data."""
-    rid = record.get("_id")
-    out = shown("" if rid is None else str(rid), None, record_fields(record), fields)
-    if rid is None:
-        del out["_id"]
-    return out
-
-
-def translate_filter(spec: Any) -> dict[str, Any] | None:
-    return metadata_filter(spec, fields=RECORD_FIELDS)
-
-
-class PageCursors:
-    """Where page N of a listing starts, so that reading pages in order (as the clients do)
-    costs one store read per page instead of re-reading every page before it."""
-
-    def __init__(self, capacity: int = 512) -> None:
-        self.capacity = capacity
-        self._lock = threading.Lock()
-        self._starts: OrderedDict[tuple[str, int], str] = OrderedDict()
-
-    def nearest(self, listing: str, page: int) -> tuple[int, str | None]:
-        """The latest remembered page at or before ``page`` and its cursor (page 1: None)."""
-        with self._lock:
-            best = max((p for (key, p) in self._starts if key == listing and p <= page), default=1)
-            return best, self._starts.get((listing, best))
-
-    def remember(self, listing: str, page: int, cursor: str) -> None:
-        with self._lock:
-            self._starts[(listing, page)] = cursor
-            self._starts.move_to_end((listing, page))
-            while len(self._starts) > self.capacity:
-                self._starts.popitem(last=False)
-
-
-def page_of(
-    collection: Collection,
-    *,
-    filter: dict[str, Any] | None,
-    size: int,
-    page: int,
-    cursors: PageCursors,
-) -> tuple[list[dict[str, Any]], bool]:
-    """Records of page ``page`` (from 1) of ``size`` each, and whether more pages follow."""
-    listing = json.dumps([collection.name, size, filter], sort_keys=True, default=str)
-    at, cursor = cursors.nearest(listing, page)
-    while at < page:  # skip forward from the nearest remembered page
-        skipped, cursor = collection.list_records(filter=filter, limit=size, offset=cursor)
-        at += 1
-        if cursor is None:
-            return [], False
-        cursors.remember(listing, at, cursor)
-    records, after = collection.list_records(filter=filter, limit=size, offset=cursor)
-    if after is not None:
-        cursors.remember(listing, page + 1, after)
-    return records, after is not None
+    return router
 
 
-def all_records(collection: Collection, filter: dict[str, Any] | None) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        chunk, cursor = collection.list_records(filter=filter, limit=1000, offset=cursor)
-        records.extend(chunk)
-        if cursor is None:
-            return records
+def _entry(record: Any, at: int, state: ServerState) -> Item | ItemError:
+    """One incoming record as an item: its image from `_base64`, else `_url`, else `_file` (a
+    path on the server, under `allowed_roots`); what is wrong with it fails it alone."""
+    try:
+        return _item(record, state)
+    except LookalikeError as exc:
+        rid = record.get("_id") if isinstance(record, dict) else None
+        return ItemError(f"records[{at}]", exc, id=None if rid is None else str(rid))
 
 
-def random_records(
-    collection: Collection, count: int, filter: dict[str, Any] | None
-) -> list[dict[str, Any]]:
-    """Up to ``count`` records drawn at random among those matching ``filter``."""
-    return collection.random_records(count, filter=filter)
+def _item(record: Any, state: ServerState) -> Item:
+    if not isinstance(record, dict):
+        raise BadInput("each record must be a JSON object")
+    image = record.get("_base64")
+    url = record.get("_url") if image is None else None
+    path = record.get("_file") if image is None and url is None else None
+    if image is None and url is None and path is None:
+        raise BadInput("record has no image: give _url, _base64 or _file")
+    metadata = ximilar.record_fields(record)
+    if url is not None:
+        metadata.pop("_url")  # the image's source says it
+    return make_item(
+        id=record.get("_id"),
+        url=url,
+        base64=image,
+        path=path,
+        metadata=metadata,
+        settings=state.settings,
+        names=("_url", "_base64", "_file"),
+    )
+
+
+def _query(body: KnnRequest, collection: Collection) -> dict[str, Any]:
+    """The engine's query for a kNN request: an image, a record id, or several record ids."""
+    if body.query_record is not None and body.records:
+        raise BadInput("give query_record or records, not both")
+    if body.records:
+        return {"positive": [_record_id(r) for r in body.records]}
+    record = body.query_record
+    if record is None:
+        raise BadInput("give query_record: an _id, or an image as _url, _base64 or _file")
+    if record.get("_base64") is not None or record.get("_url") is not None:
+        image = query_image(
+            url=record.get("_url") if record.get("_base64") is None else None,
+            base64=record.get("_base64"),
+            max_bytes=collection.settings.max_image_bytes,
+            names=("_url", "_base64"),
+        )
+        return {"image": image}
+    if record.get("_file") is not None:
+        return {"image": server_file(record["_file"], "_file", collection.settings)}
+    return {"id": _record_id(record)}
+
+
+def _record_id(record: Any) -> str:
+    rid = record.get("_id") if isinstance(record, dict) else None
+    if rid is None or isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
+        raise BadInput("record has no _id (a string)")
+    return str(rid)
+
+
+def _shown(record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    return ximilar.shown(record["id"], record["source"], record["metadata"], fields)
+
+
+def _duplicate_signal(collection: Collection) -> str | None:
+    return "duplicate" if "duplicate" in collection.config["signals"] else None
+
+
+router = APIRouter()
+for _prefix in (*SIMILARITY_PREFIXES, MATCHING_PREFIX):
+    router.include_router(
+        _router(_prefix, matching=_prefix == MATCHING_PREFIX, in_schema=_prefix == SHOWN_PREFIX)
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from lookalike.api.compat import vecstore, ximilar
 from lookalike.api.routes import (
     collections,
-    compat_vecstore,
-    compat_ximilar,
     duplicates,
     health,
     jobs,
@@ -29,7 +28,7 @@ ROUTERS: list[APIRouter] = [
     people.router,
     moderation.router,
     jobs.router,
-    compat_vecstore.router,
-    compat_ximilar.router,
+    vecstore.router,
+    ximilar.router,
     page.router,
 ]

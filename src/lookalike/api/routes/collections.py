@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from lookalike.api.jobs import job_registry
-from lookalike.api.models import CollectionCreate
+from lookalike.api.schemas import CollectionCreate
 from lookalike.api.state import State
 from lookalike.errors import BadInput, Conflict
 from lookalike.models.specs import find_spec

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
+from lookalike.api.inputs import json_body
 from lookalike.api.state import State
 
 router = APIRouter(tags=["duplicates"])

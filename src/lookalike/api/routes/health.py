@@ -12,8 +12,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from lookalike import __version__
+from lookalike.api.errors import error_body
 from lookalike.api.state import ServerState, State
-from lookalike.engine import Collection
 from lookalike.errors import LookalikeError, ModelUnavailable
 from lookalike.models.files import locate
 
@@ -30,9 +30,8 @@ def health(state: State) -> JSONResponse:
     try:
         names = state.engine.list_collections()
     except Exception as exc:  # the probe reports, never fails
-        error = {"code": "store_unavailable", "message": str(exc), "detail": None}
         body = {"status": "unavailable", "version": __version__, "store": {"status": "error"}}
-        return JSONResponse({**body, "error": error}, status_code=503)
+        return JSONResponse({**body, **error_body("store_unavailable", str(exc))}, 503)
     collections = {name: _collection_status(state, name) for name in names}
     degraded = any(c["model_status"] == "missing" for c in collections.values())
     return JSONResponse(
@@ -54,7 +53,7 @@ def _collection_status(state: ServerState, name: str) -> dict[str, Any]:
     out: dict[str, Any] = {"signals": list(collection.config["signals"]), "model": model}
     if not model:
         out["model_status"] = "none"
-    elif _loaded(collection):
+    elif collection.model_loaded():
         out["model_status"] = "loaded"
     else:
         error = _model_files(state, model)
@@ -62,12 +61,6 @@ def _collection_status(state: ServerState, name: str) -> dict[str, Any]:
         if error is not None:
             out["error"] = error
     return out
-
-
-def _loaded(collection: Collection) -> bool:
-    """Whether a model session is open; reads the lazily built parts, never builds them."""
-    signals = vars(collection).get("signals") or ()
-    return any(vars(s).get("encoder") is not None for s in signals)
 
 
 def _model_files(state: ServerState, model: str) -> str | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from lookalike.api.jobs import job_registry
 from lookalike.api.state import State
@@ -19,8 +19,17 @@ def list_jobs(state: State) -> dict[str, Any]:
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: str, state: State) -> dict[str, Any]:
-    return job_registry(state).get(job_id).to_dict()
+def get_job(
+    job_id: str,
+    state: State,
+    offset: Annotated[int, Query(ge=0, description="first per-item outcome of the report")] = 0,
+    limit: Annotated[
+        int | None, Query(ge=1, description="outcomes in the page (default: all)")
+    ] = None,
+) -> dict[str, Any]:
+    """A job's progress, and once it ended its report; ``offset``/``limit`` page the report's
+    per-item outcomes (``next_offset`` says where the next page starts)."""
+    return job_registry(state).get(job_id).to_dict(offset=offset, limit=limit)
 
 
 @router.delete("/jobs/{job_id}", status_code=202)

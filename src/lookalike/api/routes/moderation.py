@@ -15,7 +15,14 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from lookalike.api.errors import error_responses
-from lookalike.api.routes.search import HTTP_URL, http_only, upload_bytes
+from lookalike.api.inputs import (
+    HTTP_URL,
+    fetch_query_image,
+    http_only,
+    missing_file,
+    multipart_form,
+    upload_bytes,
+)
 from lookalike.api.state import State
 from lookalike.sources import decode_base64
 
@@ -91,24 +98,17 @@ def _body_schema() -> dict[str, Any]:
     }
 
 
-async def _image(request: Request, state: State) -> AsyncIterator[bytes | str]:
-    """The image of the request: uploaded bytes, decoded base64, or an http(s) URL."""
+async def _image(request: Request, state: State) -> AsyncIterator[bytes]:
+    """The image of the request: uploaded bytes, decoded base64, or an http(s) URL's bytes
+    (fetched on threads of their own)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     limit = state.settings.max_image_bytes
     if media == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=1)
+        form = await multipart_form(request, max_files=1, max_fields=1)
         try:
             image = form.get("image")
             if not isinstance(image, UploadFile):
-                raise RequestValidationError(
-                    [
-                        {
-                            "loc": ("body", "image"),
-                            "msg": "an image file is required",
-                            "type": "missing",
-                        }
-                    ]
-                )
+                raise missing_file("image")
             yield upload_bytes(image, limit)
         finally:
             await form.close()
@@ -124,13 +124,15 @@ async def _image(request: Request, state: State) -> AsyncIterator[bytes | str]:
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from exc
     if body.image_url is not None:
-        yield body.image_url
+        fetched = await fetch_query_image(body.image_url, state)
+        assert fetched is not None
+        yield fetched
     else:
         assert body.image_base64 is not None
         yield decode_base64(body.image_base64, max_bytes=limit)
 
 
-ImageInput = Annotated[bytes | str, Depends(_image)]
+ImageInput = Annotated[bytes, Depends(_image)]
 
 
 @router.post("/moderate", response_model=Verdict, responses=ERRORS, openapi_extra=_body_schema())

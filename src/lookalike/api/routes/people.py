@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
+from lookalike.api.inputs import json_body
 from lookalike.api.routes.search import PersonName, whole_number
 from lookalike.api.state import State
 from lookalike.engine import Collection

@@ -12,16 +12,33 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from starlette.convertors import Convertor, register_url_convertor
 
-from lookalike.api.items import jsonl_items, request_items, upload_items
+from lookalike.api.inputs import check_count, jsonl_body, jsonl_items, request_items, upload_items
 from lookalike.api.jobs import job_registry
-from lookalike.api.models import OnDuplicateField, RecordsAdd, RecordsDelete, RecordUpdate
+from lookalike.api.schemas import OnDuplicateField, RecordsAdd, RecordsDelete, RecordUpdate
 from lookalike.api.state import ServerState, State
 from lookalike.decode_workers import POOL_MIN_ITEMS
 from lookalike.errors import BadInput, NotFound
 from lookalike.sources import Item, ItemError
 
 router = APIRouter(tags=["records"])
+
+
+class AnyText(Convertor[str]):
+    """A path parameter that may hold any character, newlines included (Starlette's ``path``
+    stops at a newline, so such a record could be added but not read back)."""
+
+    regex = r"(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anything", AnyText())
 
 SYNC_MAX_ITEMS = POOL_MIN_ITEMS - 1
 """Batches up to this size are answered when done, decoded in this process; larger ones run as
@@ -60,6 +77,7 @@ def upload_records(
     on_duplicate: Annotated[OnDuplicateField, Form()] = "allow",
     background: Annotated[bool | None, Form()] = None,
 ) -> dict[str, Any] | JSONResponse:
+    check_count(len(files), state.settings, "files")
     uploads = [(f.filename or "", f.file.read()) for f in files]
     items = upload_items(
         uploads,
@@ -71,15 +89,11 @@ def upload_records(
     return _ingest(state, name, items, on_duplicate, background)
 
 
-async def _body(request: Request) -> bytes:
-    return await request.body()
-
-
 @router.post(f"{_RECORDS}/jsonl", response_model=None, openapi_extra=_JSONL_BODY)
 def add_jsonl(
     name: str,
     state: State,
-    body: Annotated[bytes, Depends(_body)],
+    body: Annotated[bytes, Depends(jsonl_body)],
     on_duplicate: OnDuplicateField = "allow",
     background: bool | None = None,
 ) -> dict[str, Any] | JSONResponse:
@@ -89,6 +103,7 @@ def add_jsonl(
 
 @router.post(f"{_RECORDS}/delete")
 def delete_records(name: str, body: RecordsDelete, state: State) -> dict[str, Any]:
+    check_count(len(body.ids), state.settings, "ids")
     return {"deleted": state.collection(name).delete(body.ids)}
 
 
@@ -115,19 +130,19 @@ def count_records(
     return {"count": state.collection(name).count(filter)}
 
 
-@router.get(f"{_RECORDS}/{{record_id:path}}")
+@router.get(f"{_RECORDS}/{{record_id:anything}}")
 def get_record(name: str, record_id: str, state: State) -> dict[str, Any]:
     return state.collection(name).get(record_id)
 
 
-@router.patch(f"{_RECORDS}/{{record_id:path}}")
+@router.patch(f"{_RECORDS}/{{record_id:anything}}")
 def update_record(name: str, record_id: str, body: RecordUpdate, state: State) -> dict[str, Any]:
     return state.collection(name).update(
         record_id, metadata=body.metadata, group=body.group, merge=body.merge
     )
 
 
-@router.delete(f"{_RECORDS}/{{record_id:path}}")
+@router.delete(f"{_RECORDS}/{{record_id:anything}}")
 def delete_record(name: str, record_id: str, state: State) -> dict[str, Any]:
     collection = state.collection(name)
     if not collection.delete([record_id])[record_id]:
@@ -136,7 +151,7 @@ def delete_record(name: str, record_id: str, state: State) -> dict[str, Any]:
 
 
 @router.get(
-    "/collections/{name}/thumbnails/{record_id:path}",
+    "/collections/{name}/thumbnails/{record_id:anything}",
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, 304: {"description": "not modified"}},
 )

@@ -9,21 +9,27 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
 
-from lookalike.api.content import json_body
 from lookalike.api.errors import error_responses
-from lookalike.api.state import State
-from lookalike.errors import ImageTooLarge
+from lookalike.api.inputs import (
+    HTTP_URL,
+    fetch_query_image,
+    http_only,
+    json_body,
+    missing_file,
+    multipart_form,
+    upload_bytes,
+)
+from lookalike.api.state import ServerState, State
 from lookalike.search import MAX_TOP_K
 from lookalike.sources import decode_base64
 
 router = APIRouter(tags=["search"])
 
-HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$"
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -33,17 +39,6 @@ PersonName = Annotated[str, Field(min_length=1, max_length=200)]
 def whole_number(value: Any) -> Any:
     """10.0 is an integer to JSON Schema; strict mode would refuse it."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def http_only(url: str | None) -> str | None:
-    """Only http(s) URLs reach the core: any other string would be read as a server path
-    there."""
-    if url is None:
-        return None
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest or rest != rest.strip():
-        raise ValueError(f"must be an http:// or https:// URL, not {url[:200]!r}")
-    return f"{scheme.lower()}://{rest}"
 
 
 class SearchOptions(BaseModel):
@@ -157,12 +152,18 @@ class SearchResponse(BaseModel):
     response_model_exclude_none=True,
     responses=ERRORS,
 )
-def search(name: str, body: SearchRequest, state: State) -> dict[str, Any]:
+async def search(name: str, body: SearchRequest, state: State) -> dict[str, Any]:
     """Search a collection by image (URL or base64), record id, text or raw vector."""
-    image: bytes | str | None = None
-    if body.image_url is not None:
-        image = body.image_url
-    elif body.image_base64 is not None:
+    await run_in_threadpool(state.collection, name)  # an unknown collection: 404 before fetching
+    fetched = await fetch_query_image(body.image_url, state)
+    return await run_in_threadpool(_search_json, state, name, body, fetched)
+
+
+def _search_json(
+    state: ServerState, name: str, body: SearchRequest, fetched: bytes | None
+) -> dict[str, Any]:
+    image = fetched
+    if body.image_base64 is not None:
         image = decode_base64(body.image_base64, max_bytes=state.settings.max_image_bytes)
     query = body.model_dump(exclude={"image_url", "image_base64"})
     return _search(state, name, image, query)
@@ -192,10 +193,7 @@ def _upload_body() -> dict[str, Any]:
 
 
 async def _form(request: Request) -> AsyncIterator[FormData]:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "multipart/form-data":
-        raise HTTPException(415, f"send a multipart/form-data body, not {media or 'no type'}")
-    form = await request.form(max_files=1, max_fields=4)
+    form = await multipart_form(request, max_files=1, max_fields=4)
     try:
         yield form
     finally:
@@ -216,9 +214,7 @@ def search_upload(
     and ``query`` (a JSON object of the options above)."""
     image = form.get("image")
     if not isinstance(image, UploadFile):
-        raise RequestValidationError(
-            [{"loc": ("body", "image"), "msg": "an image file is required", "type": "missing"}]
-        )
+        raise missing_file("image")
     query = form.get("query")
     if isinstance(query, UploadFile):
         raise RequestValidationError(
@@ -230,19 +226,8 @@ def search_upload(
     )
 
 
-def upload_bytes(image: UploadFile, limit: int) -> bytes:
-    """An uploaded query image's bytes, refused past ``limit`` without reading further."""
-    data = image.file.read(limit + 1)
-    if len(data) > limit:
-        named = f" {image.filename}" if image.filename else ""
-        raise ImageTooLarge(
-            f"uploaded image{named} is more than the {limit} bytes allowed (max_image_bytes)"
-        )
-    return data
-
-
 def _search(
-    state: State, name: str, image: bytes | str | None, query: dict[str, Any]
+    state: ServerState, name: str, image: bytes | str | None, query: dict[str, Any]
 ) -> dict[str, Any]:
     collection = state.collection(name)
     region, box = query.pop("region"), query.pop("box", None)

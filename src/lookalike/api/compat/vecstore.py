@@ -14,7 +14,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from lookalike.api.compat.filters import metadata_filter
-from lookalike.api.compat.inputs import add_items, make_item, query_image
+from lookalike.api.compat.records import add_items
+from lookalike.api.inputs import make_item, query_image
 from lookalike.api.state import State
 from lookalike.errors import BadInput
 from lookalike.search import MAX_TOP_K
