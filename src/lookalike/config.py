@@ -145,6 +145,7 @@ class Settings(BaseSettings):
         "api_keys",
         "cors_origins",
         "allowed_roots",
+        "allowed_hosts",
         mode="before",
     )
     @classmethod
