@@ -1,8 +1,10 @@
-"""Browser fixtures for the page tests: Debian's Chromium through Playwright, one browser per
-module, a fresh context per test, screenshots in test-artifacts/screenshots/."""
+"""End-to-end fixtures: the CLI's environment on a temp data dir; for the page tests, Debian's
+Chromium through Playwright, one browser per module, a fresh context per test, screenshots in
+test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,17 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``lookalike`` subprocess: a temp data dir, offline, wide output."""
+    return {
+        **os.environ,
+        "LOOKALIKE_DATA_DIR": str(tmp_path / "data"),
+        "LOOKALIKE_OFFLINE": "true",
+        "COLUMNS": "200",
+    }
 
 
 @pytest.fixture(scope="module")

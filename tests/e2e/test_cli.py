@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,16 +19,6 @@ from lookalike import Engine, Settings
 from tests.support.cli import lines, run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LOOKALIKE_DATA_DIR": str(tmp_path / "data"),
-        "LOOKALIKE_OFFLINE": "true",
-        "COLUMNS": "200",
-    }
 
 
 def test_index_search_and_records(env: dict[str, str], photos: Path, tiny_model: Path) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import env  # noqa: F401  (a fixture)
 from tests.support.cli import lines, run
 from tests.support.faces import face_folder
 

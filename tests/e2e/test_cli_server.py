@@ -5,7 +5,6 @@ and answer as they do on the store itself once the server has stopped."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,15 +25,9 @@ VIA = "through the server at"
 
 
 @pytest.fixture
-def env(tmp_path: Path, tiny_model: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LOOKALIKE_DATA_DIR": str(tmp_path / "data"),
-        "LOOKALIKE_OFFLINE": "true",
-        "LOOKALIKE_DEFAULT_MODEL": str(tiny_model),
-        "LOOKALIKE_DECODE_WORKERS": "1",
-        "COLUMNS": "200",
-    }
+def env(env: dict[str, str], tiny_model: Path) -> dict[str, str]:
+    """The CLI's environment with the tiny model as the default, for the server and the CLI."""
+    return {**env, "LOOKALIKE_DEFAULT_MODEL": str(tiny_model), "LOOKALIKE_DECODE_WORKERS": "1"}
 
 
 @pytest.fixture

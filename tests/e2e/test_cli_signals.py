@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,6 @@ import pytest
 from tests.support.cli import run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "LOOKALIKE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
 
 
 def test_index_with_moderation_and_exif_shows_time_per_signal(

@@ -24,14 +24,14 @@ from lookalike.errors import (
 )
 from tests.conftest import save_variant
 from tests.support.image_server import serving
+from tests.support.photo_collection import indexed_collection
 
 
 @pytest.fixture
 def coll(engine: Engine, tiny_model: Path, photos: Path):  # type: ignore[no-untyped-def]
-    c = engine.create_collection("photos", signals="semantic,duplicate", model=str(tiny_model))
-    report = c.index([photos])
-    assert report.indexed == len(list(photos.iterdir())) and not report.failed
-    return c
+    n = len(list(photos.iterdir()))
+    signals, model = "semantic,duplicate", str(tiny_model)
+    return indexed_collection(engine, "photos", [photos], expected=n, signals=signals, model=model)
 
 
 def test_index_folder_then_search_by_image_scores_itself_highest(coll, photos: Path) -> None:

@@ -19,6 +19,7 @@ from lookalike.errors import BadInput, Conflict, InvalidQuery, MissingExtra, Not
 from lookalike.images import decode
 from lookalike.signals.faces import CALIBRATION, SAME_PERSON_SCORE, FacePreparer
 from tests.support.faces import FACES, face_folder
+from tests.support.photo_collection import indexed_collection
 
 INDEXED = ("person_a_1", "person_a_2", "person_b_1", "astronaut", "group", "chelsea", "coffee")
 PERSON = {"person_a_1": "A", "person_a_2": "A", "person_a_3": "A", "person_b_1": "B"}
@@ -34,10 +35,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def coll(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> Iterator[Collection]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), offline=True)
     with Engine(settings) as engine:
-        c = engine.create_collection("faces", signals="faces")
-        report = c.index([folder / f"{n}.jpg" for n in INDEXED])
-        assert report.indexed == len(INDEXED) and not report.failed
-        yield c
+        sources = [folder / f"{n}.jpg" for n in INDEXED]
+        yield indexed_collection(engine, "faces", sources, expected=len(INDEXED), signals="faces")
 
 
 def test_every_face_is_stored_with_its_box_and_a_faceless_image_has_none(coll) -> None:  # type: ignore[no-untyped-def]

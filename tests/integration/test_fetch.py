@@ -7,7 +7,6 @@ packet to another address even if the address check were broken.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,15 +27,9 @@ from lookalike.errors import (
     UnsupportedFormat,
 )
 from lookalike.fetch import Fetcher
+from tests.support.encoded import encode
 
-
-def _png() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), (0, 120, 255)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-PNG = _png()
+PNG = encode(Image.new("RGB", (8, 8), (0, 120, 255)), "PNG")
 
 
 @dataclass

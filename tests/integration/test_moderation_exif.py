@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from lookalike import Engine, Settings
 from lookalike.errors import BadInput, Conflict, MissingExtra, UnsafeImage
 from lookalike.signals import build_signal
 from lookalike.signals.moderation import LABELS, ModerationSignal, nsfw_score
+from tests.support.encoded import encode
 from tests.support.samples import PHOTO_NAMES, photo
 
 
@@ -48,9 +48,8 @@ def exif_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
         gps.update({1: "N", 2: (45.0, 0.0, 0.0), 3: "E", 4: (6.0, 0.0, 0.0)})
         gps[2] = (45.0, 0.0, 0.0 + i * 1000 / 30.87)  # ~1 km per step
         photo(name).save(folder / f"{name}.jpg", quality=90, exif=exif)
-    broken = io.BytesIO()
-    photo("chelsea").save(broken, "JPEG", exif=b"Exif\x00\x00MM\x00*\xff\xff\xff\xff garbage")
-    (folder / "broken-exif.jpg").write_bytes(broken.getvalue())
+    garbage = b"Exif\x00\x00MM\x00*\xff\xff\xff\xff garbage"
+    (folder / "broken-exif.jpg").write_bytes(encode(photo("chelsea"), "JPEG", exif=garbage))
     photo("coffee").save(folder / "no-exif.png")
     return folder
 

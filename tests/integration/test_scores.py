@@ -39,16 +39,11 @@ from PIL import Image, ImageEnhance
 
 from lookalike.images import decode
 from lookalike.signals.duplicate import HASH_BITS, DuplicateSignal, bits_to_vector, phash_bits
+from tests.support.encoded import encode
 from tests.support.samples import PHOTO_NAMES
 
 SAME_PHOTO = 0.90
 RELATED = 0.60
-
-
-def _encode(im: Image.Image, fmt: str, **options: object) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **options)
-    return out.getvalue()
 
 
 def _scaled(im: Image.Image, factor: float) -> Image.Image:
@@ -64,14 +59,14 @@ def _cropped(im: Image.Image, area: float) -> Image.Image:
 
 
 TRANSFORMS: dict[str, Callable[[Image.Image], bytes]] = {
-    "JPEG quality 30": lambda im: _encode(im, "JPEG", quality=30),
-    "resized to 50 % (JPEG q90)": lambda im: _encode(_scaled(im, 0.5), "JPEG", quality=90),
-    "resized to 25 % (JPEG q90)": lambda im: _encode(_scaled(im, 0.25), "JPEG", quality=90),
-    "brightness +10 % (JPEG q90)": lambda im: _encode(
+    "JPEG quality 30": lambda im: encode(im, "JPEG", quality=30),
+    "resized to 50 % (JPEG q90)": lambda im: encode(_scaled(im, 0.5), "JPEG", quality=90),
+    "resized to 25 % (JPEG q90)": lambda im: encode(_scaled(im, 0.25), "JPEG", quality=90),
+    "brightness +10 % (JPEG q90)": lambda im: encode(
         ImageEnhance.Brightness(im).enhance(1.1), "JPEG", quality=90
     ),
-    "PNG re-encode": lambda im: _encode(im, "PNG"),
-    "centred crop, 95 % of the area": lambda im: _encode(_cropped(im, 0.95), "JPEG", quality=90),
+    "PNG re-encode": lambda im: encode(im, "PNG"),
+    "centred crop, 95 % of the area": lambda im: encode(_cropped(im, 0.95), "JPEG", quality=90),
 }
 DIFFERENT = "different photos (all pairs)"
 

@@ -14,6 +14,7 @@ from PIL import Image
 from lookalike import Engine, Settings
 from lookalike.engine import Collection
 from lookalike.errors import BadInput, InvalidQuery, MissingExtra
+from tests.support.photo_collection import indexed_collection
 from tests.support.samples import photo
 from tests.support.text_images import TextImage, background, render, text_set
 
@@ -52,10 +53,15 @@ def coll(
 
     Image.fromarray(np.asarray(data.page())).convert("RGB").save(folder / "page.png")
     photo("rocket").save(folder / "plain.jpg", quality=90)  # OCR finds no text in it
-    c = text_engine.create_collection("texts", signals="semantic,text", model=str(tiny_model))
-    report = c.index([folder])  # 20 images: decoded and read in the worker pool
-    assert report.indexed == RENDERED + 4 and not report.failed, report.to_dict()
-    return c
+    # 20 images: decoded and read in the worker pool
+    return indexed_collection(
+        text_engine,
+        "texts",
+        [folder],
+        expected=RENDERED + 4,
+        signals="semantic,text",
+        model=str(tiny_model),
+    )
 
 
 def _overlap(a: list[float], b: tuple[float, float, float, float]) -> float:

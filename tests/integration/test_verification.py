@@ -29,6 +29,7 @@ from lookalike.localfeatures import (
     verify,
     visual_words,
 )
+from tests.support.encoded import encode
 from tests.support.samples import photo
 
 Box = tuple[float, float, float, float]
@@ -65,9 +66,7 @@ def crop_box(size: tuple[int, int], area: float, cx: float, cy: float) -> tuple[
 
 def jpeg(quality: int) -> Callable[[Image.Image], Image.Image]:
     def apply(im: Image.Image) -> Image.Image:
-        out = io.BytesIO()
-        im.save(out, "JPEG", quality=quality)
-        return Image.open(io.BytesIO(out.getvalue())).convert("RGB")
+        return Image.open(io.BytesIO(encode(im, "JPEG", quality=quality))).convert("RGB")
 
     return apply
 
@@ -157,9 +156,7 @@ CROPS = {
 
 def decoded(im: Image.Image) -> Image.Image:
     """``im`` as the engine sees it: PNG bytes through the one decoder at MIN_SIDE."""
-    out = io.BytesIO()
-    im.save(out, "PNG")
-    return decode(out.getvalue(), min_side=MIN_SIDE).image
+    return decode(encode(im, "PNG"), min_side=MIN_SIDE).image
 
 
 @cache

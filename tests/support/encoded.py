@@ -5,8 +5,18 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Any
+
+from PIL import Image
 
 from tests.support.samples import photo
+
+
+def encode(im: Image.Image, fmt: str = "JPEG", **options: Any) -> bytes:
+    """``im`` as the bytes of a ``fmt`` file; ``options`` are Pillow's (quality, exif...)."""
+    out = io.BytesIO()
+    im.save(out, fmt, **options)
+    return out.getvalue()
 
 
 def image_bytes(name: str, fmt: str = "JPEG", *, side: int | None = None) -> bytes:
@@ -14,9 +24,7 @@ def image_bytes(name: str, fmt: str = "JPEG", *, side: int | None = None) -> byt
     im = photo(name)
     if side is not None:
         im.thumbnail((side, side))
-    out = io.BytesIO()
-    im.save(out, fmt)
-    return out.getvalue()
+    return encode(im, fmt)
 
 
 def b64(data: bytes) -> str:

@@ -1,11 +1,13 @@
-"""A collection of the sample photos, indexed through the Python API before a server starts."""
+"""Collections built for tests: the sample photos indexed through the Python API (before a
+server starts), or any images a test made, checked to have all been indexed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lookalike import Engine, Settings
+from lookalike import Collection, Engine, Settings
 from tests.support.samples import PHOTO_NAMES
 
 KINDS = {
@@ -24,6 +26,17 @@ KINDS = {
 def record_id(name: str) -> str:
     """Ids with a slash, as users give them (``kind/name.jpg``)."""
     return f"{KINDS[name]}/{name}.jpg"
+
+
+def indexed_collection(
+    engine: Engine, name: str, sources: Sequence[Path], *, expected: int, **create: Any
+) -> Collection:
+    """A new collection ``name`` holding ``sources`` (files or folders): ``expected`` images,
+    every one of them indexed."""
+    collection = engine.create_collection(name, **create)
+    report = collection.index(sources)
+    assert report.indexed == expected and not report.failed, report.to_dict()
+    return collection
 
 
 def index_photos(

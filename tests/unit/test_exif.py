@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from lookalike.images import decode
 from lookalike.signals.exif import ExifSignal, read_exif
+from tests.support.encoded import encode
 
 
 def make_exif(
@@ -50,13 +50,8 @@ EIFFEL = {
 def encoded(
     exif: Image.Exif | bytes | None, fmt: str = "JPEG", size: tuple[int, int] = (64, 48)
 ) -> bytes:
-    buf = io.BytesIO()
     image = Image.new("RGB", size, (120, 80, 40))
-    if exif is None:
-        image.save(buf, fmt)
-    else:
-        image.save(buf, fmt, exif=exif)
-    return buf.getvalue()
+    return encode(image, fmt) if exif is None else encode(image, fmt, exif=exif)
 
 
 def fields(data: bytes) -> dict[str, Any]:

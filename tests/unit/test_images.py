@@ -28,14 +28,9 @@ from lookalike.images import (
     encode_thumbnail,
     sniff_format,
 )
+from tests.support.encoded import encode
 
 # ---------------------------------------------------------------- helpers
-
-
-def encode(im: Image.Image, fmt: str, **options: Any) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **options)
-    return buf.getvalue()
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

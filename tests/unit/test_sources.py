@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 from pathlib import Path
@@ -22,12 +21,11 @@ from lookalike.sources import (
     iter_items,
     read_file_bytes,
 )
+from tests.support.encoded import encode
 
 
 def png_bytes() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (4, 3), (200, 10, 10)).save(buf, format="PNG")
-    return buf.getvalue()
+    return encode(Image.new("RGB", (4, 3), (200, 10, 10)), "PNG")
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
