@@ -24,16 +24,11 @@ def _command() -> str:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The CLI's environment, importing this checkout's package, at 120 columns."""
     src = str(Path(__file__).resolve().parents[2] / "src")
     path = os.environ.get("PYTHONPATH")
-    return {
-        **os.environ,
-        "PYTHONPATH": f"{src}{os.pathsep}{path}" if path else src,
-        "LOOKALIKE_DATA_DIR": str(tmp_path / "data"),
-        "LOOKALIKE_OFFLINE": "true",
-        "COLUMNS": "120",
-    }
+    return {**env, "PYTHONPATH": f"{src}{os.pathsep}{path}" if path else src, "COLUMNS": "120"}
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
