@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from copydays import TRANSFORMS, CopySet, Query, build  # noqa: E402
 from lookalike import Engine, Settings  # noqa: E402
 from lookalike.images import decode  # noqa: E402
-from lookalike.localfeatures import (  # noqa: E402
+from lookalike.signals.duplicate import dihedral_hashes  # noqa: E402
+from lookalike.signals.duplicate.localfeatures import (  # noqa: E402
     COPY_THRESHOLD,
     INDEX_POINTS,
     MIN_SIDE,
@@ -52,7 +53,6 @@ from lookalike.localfeatures import (  # noqa: E402
     extract_mirrored,
     verify,
 )
-from lookalike.signals.duplicate import dihedral_hashes  # noqa: E402
 
 PHASH_MAX_DISTANCE = 10
 """Hamming distance up to which the baseline calls a pair a copy (imagededup's default)."""

@@ -25,8 +25,8 @@ from tests.support.faces import face_folder  # noqa: E402
 
 from lookalike.config import Settings  # noqa: E402
 from lookalike.images import decode  # noqa: E402
-from lookalike.people import _components  # noqa: E402
 from lookalike.signals.faces import CALIBRATION, MIN_SIDE, FacePreparer  # noqa: E402
+from lookalike.signals.faces.people import _components  # noqa: E402
 
 IMAGES = (
     "person_a_1",

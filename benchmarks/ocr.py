@@ -7,7 +7,7 @@ lookalike's own decoder at each ``min_side``, as ingest does. Plus scikit-image'
 photographed book page whose words are known.
 
 - OCR recall: the share of rendered words found as whole words in the OCR'd text (under the
-  keyword rules of ``lookalike.keywords``), overall and per text height.
+  keyword rules of ``lookalike.signals.text.keywords``), overall and per text height.
 - Cost: milliseconds per image for decode + OCR with one ONNX Runtime thread, as in a decode
   worker (wall clock and CPU time; the CPU time is the steadier figure on a shared machine).
 - Search (``--search``): the set indexed through ``Collection.index`` with the text signal,
@@ -39,8 +39,8 @@ from tests.support.text_images import TextImage, text_set  # noqa: E402
 
 from lookalike import Engine, Settings  # noqa: E402
 from lookalike.images import decode  # noqa: E402
-from lookalike.keywords import tokenize  # noqa: E402
 from lookalike.models.ocr import read_text  # noqa: E402
+from lookalike.signals.text.keywords import tokenize  # noqa: E402
 
 #: The words of scikit-image's ``page`` photo, as printed on it.
 PAGE_TEXT = """Region-based segmentation

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.config import Settings
-from lookalike.copies import find_copies, record_copy_query
 from lookalike.decode_workers import DecodePool, decode_plan
-from lookalike.duplicates import Cluster, find_clusters
 from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.filters import HasIds, Not, parse_filter
 from lookalike.images import decode, set_pixel_budget
@@ -32,7 +30,6 @@ from lookalike.ingest import (
     OnUnsafe,
     ProgressCallback,
 )
-from lookalike.localfeatures import COPY_THRESHOLD
 from lookalike.payload import (
     CONTENT_HASH,
     DUPLICATE_OF,
@@ -48,10 +45,13 @@ from lookalike.payload import (
     THUMBNAIL,
     WIDTH,
 )
-from lookalike.people import ClusterReport, People, Person
 from lookalike.search import Query, Searcher, SearchResult, image_bytes
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
+from lookalike.signals.duplicate.clusters import Cluster, find_clusters
+from lookalike.signals.duplicate.copies import find_copies, record_copy_query
+from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
+from lookalike.signals.faces.people import ClusterReport, People, Person
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store

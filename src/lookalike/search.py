@@ -12,13 +12,6 @@ from typing import Any
 
 from lookalike import ranking
 from lookalike.config import Settings
-from lookalike.copies import (
-    CopyHit,
-    CopyQuery,
-    find_copies,
-    image_copy_query,
-    record_copy_query,
-)
 from lookalike.decode_workers import decode_plan
 from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
@@ -27,7 +20,15 @@ from lookalike.payload import GROUP, METADATA, SOURCE
 from lookalike.ranking import rank_key
 from lookalike.scoring import Calibration, raw_threshold, reaches, reciprocal_rank_fusion
 from lookalike.signals.base import Signal
+from lookalike.signals.duplicate.copies import (
+    CopyHit,
+    CopyQuery,
+    find_copies,
+    image_copy_query,
+    record_copy_query,
+)
 from lookalike.signals.faces import pick_face
+from lookalike.signals.text.matches import CANDIDATES, find_text
 from lookalike.sources import Fetcher, is_url, read_file_bytes
 from lookalike.store.base import (
     CollectionStore,
@@ -38,7 +39,6 @@ from lookalike.store.base import (
     Vector,
     VectorQuery,
 )
-from lookalike.textsearch import CANDIDATES, find_text
 
 MAX_TOP_K = 1000
 

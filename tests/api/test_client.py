@@ -31,8 +31,8 @@ from lookalike.errors import (
     Unauthorized,
 )
 from lookalike.ingest import Progress
-from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
+from lookalike.signals.faces.people import ClusterReport, Person
 from tests.support.faces import face_folder
 from tests.support.samples import PHOTO_NAMES, photo
 from tests.support.server import free_port, live_server

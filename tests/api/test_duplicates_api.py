@@ -9,7 +9,7 @@ from PIL import Image
 
 from lookalike import Engine
 from lookalike.config import Settings
-from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
 from tests.support.photo_collection import index_photos, record_id
 from tests.support.server import live_server
 

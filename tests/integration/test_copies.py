@@ -11,9 +11,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from lookalike import Engine
-from lookalike.duplicates import write_report
 from lookalike.errors import BadInput
-from lookalike.localfeatures import COPY_THRESHOLD
+from lookalike.signals.duplicate.clusters import write_report
+from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
 
 
 def crop(src: Path, dst: Path, box: tuple[float, float, float, float], quality: int = 80) -> Path:

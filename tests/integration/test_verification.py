@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from lookalike.images import decode
-from lookalike.localfeatures import (
+from lookalike.signals.duplicate.localfeatures import (
     COPY_THRESHOLD,
     MIN_SIDE,
     QUERY_POINTS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lookalike.keywords import (
+from lookalike.signals.text.keywords import (
     MIN_PREFIX,
     coverage,
     document_vector,

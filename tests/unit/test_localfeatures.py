@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from lookalike.localfeatures import (
+from lookalike.signals.duplicate.localfeatures import (
     CALIBRATION,
     COPY_THRESHOLD,
     INDEX_POINTS,

@@ -38,7 +38,7 @@ def duplicates(
     server: ServerUrl = None,
 ) -> None:
     """Group near-duplicates across a collection and say which image of each group to keep."""
-    from lookalike.duplicates import write_report
+    from lookalike.signals.duplicate.clusters import write_report
 
     with engine_for(data_dir, server) as engine:
         coll = engine.collection(collection)

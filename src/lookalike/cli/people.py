@@ -11,7 +11,7 @@ from lookalike.cli.app import people_app
 from lookalike.cli.connect import engine_for
 from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl
 from lookalike.cli.output import err, out, print_json
-from lookalike.people import face_ref
+from lookalike.signals.faces.people import face_ref
 
 
 @people_app.command("list")

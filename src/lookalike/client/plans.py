@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 from lookalike.client.shapes import from_dict, merge_reports
 from lookalike.client.wire import Call, Pause, Plan, Reply, error_from
-from lookalike.duplicates import Cluster
 from lookalike.errors import (
     BadInput,
     Conflict,
@@ -27,9 +26,10 @@ from lookalike.errors import (
     NotFound,
 )
 from lookalike.ingest import ON_DUPLICATE, ON_UNSAFE, IngestReport, Progress, ProgressCallback
-from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
 from lookalike.signals import parse_signals
+from lookalike.signals.duplicate.clusters import Cluster
+from lookalike.signals.faces.people import ClusterReport, Person
 from lookalike.sources import Item, ItemError, is_url, item_from_dict, iter_items, read_file_bytes
 
 BATCH_ITEMS = 8

@@ -13,12 +13,12 @@ from lookalike.client import plans
 from lookalike.client.shapes import from_dict
 from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, transport_error
 from lookalike.config import Settings
-from lookalike.duplicates import Cluster
 from lookalike.errors import LookalikeError
 from lookalike.ingest import IngestReport, OnDuplicate, OnUnsafe, ProgressCallback
-from lookalike.localfeatures import COPY_THRESHOLD
-from lookalike.people import ClusterReport, Person
 from lookalike.search import SearchResult
+from lookalike.signals.duplicate.clusters import Cluster
+from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
+from lookalike.signals.faces.people import ClusterReport, Person
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from lookalike.api.routes.search import PersonName, whole_number
 from lookalike.api.state import State
 from lookalike.engine import Collection
 from lookalike.errors import NotFound
-from lookalike.people import face_ref
+from lookalike.signals.faces.people import face_ref
 
 router = APIRouter(tags=["people"])
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lookalike.localfeatures.keypoints import DESCRIPTOR_BYTES, LocalFeatures
+from lookalike.signals.duplicate.localfeatures.keypoints import DESCRIPTOR_BYTES, LocalFeatures
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lookalike.copies import find_copies, record_copy_query
 from lookalike.errors import BadInput
 from lookalike.filters import HasIds, Not
+from lookalike.signals.duplicate.copies import find_copies, record_copy_query
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all
 
 KEEP_RULES = ("largest", "least-compressed", "oldest")

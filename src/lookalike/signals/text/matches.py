@@ -15,8 +15,8 @@ from typing import Any
 from lookalike import ranking
 from lookalike.errors import InvalidQuery
 from lookalike.filters import Node
-from lookalike.keywords import coverage, query_vector, tokenize, word_credit
-from lookalike.signals.text import CALIBRATION
+from lookalike.signals.text.keywords import coverage, query_vector, tokenize, word_credit
+from lookalike.signals.text.signal import CALIBRATION
 from lookalike.store.base import CollectionStore, VectorQuery
 
 CANDIDATES = 50

@@ -27,7 +27,7 @@ Flips are not seen by ORB: the query side also extracts :func:`extract_mirrored`
 both, keeping the better match (its :attr:`Match.mirrored` tells which).
 """
 
-from lookalike.localfeatures.keypoints import (
+from lookalike.signals.duplicate.localfeatures.keypoints import (
     INDEX_POINTS,
     MIN_SIDE,
     QUERY_POINTS,
@@ -35,8 +35,13 @@ from lookalike.localfeatures.keypoints import (
     extract,
     extract_mirrored,
 )
-from lookalike.localfeatures.verification import CALIBRATION, COPY_THRESHOLD, Match, verify
-from lookalike.localfeatures.words import visual_words
+from lookalike.signals.duplicate.localfeatures.verification import (
+    CALIBRATION,
+    COPY_THRESHOLD,
+    Match,
+    verify,
+)
+from lookalike.signals.duplicate.localfeatures.words import visual_words
 
 __all__ = [
     "CALIBRATION",

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lookalike.localfeatures.keypoints import LocalFeatures
 from lookalike.scoring import Calibration
+from lookalike.signals.duplicate.localfeatures.keypoints import LocalFeatures
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -1,5 +1,5 @@
 """Text in images: OCR every image, keep its lines with boxes and confidences, and index the
-words for keyword (BM25) search as a sparse vector (rules in :mod:`lookalike.keywords`).
+words for keyword (BM25) search as a sparse vector (rules in :mod:`.keywords`).
 
 Needs the ``ocr`` extra (RapidOCR); the OCR runs in the decode workers, so ingest spreads it
 over the cores.
@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from lookalike.images import DecodedImage
-from lookalike.keywords import document_vector
 from lookalike.models.ocr import OcrLine, read_text, require_ocr
 from lookalike.scoring import Calibration
+from lookalike.signals.text.keywords import document_vector
 from lookalike.store.base import Vector, VectorSpec
 
 MIN_SIDE = 480

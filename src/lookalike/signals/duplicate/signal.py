@@ -3,7 +3,7 @@
 The hash bits are stored as a +-1 vector, so the store's own cosine search ranks by Hamming
 distance (cosine = 1 - 2 * hamming / 64); it catches recompressed and resized copies and needs
 no model files. The visual words (a sparse vector) find heavily cropped copies; the keypoints,
-kept compactly in the payload, let :mod:`lookalike.copies` verify a candidate geometrically.
+kept compactly in the payload, let :mod:`.copies` verify a candidate geometrically.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from lookalike.images import DecodedImage
-from lookalike.localfeatures import MIN_SIDE, extract, visual_words
 from lookalike.scoring import Calibration
+from lookalike.signals.duplicate.localfeatures import MIN_SIDE, extract, visual_words
 from lookalike.store.base import SparseVector, Vector, VectorSpec
 
 HASH_BITS = 64

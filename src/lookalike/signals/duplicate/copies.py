@@ -20,7 +20,9 @@ from typing import Any
 from lookalike import ranking
 from lookalike.filters import Node
 from lookalike.images import DecodedImage
-from lookalike.localfeatures import (
+from lookalike.ranking import best_first
+from lookalike.scoring import reaches
+from lookalike.signals.duplicate.localfeatures import (
     QUERY_POINTS,
     LocalFeatures,
     Match,
@@ -28,10 +30,8 @@ from lookalike.localfeatures import (
     extract_mirrored,
     verify,
 )
-from lookalike.ranking import best_first
-from lookalike.scoring import reaches
-from lookalike.signals.duplicate import CALIBRATION as HASH_CALIBRATION
-from lookalike.signals.duplicate import HASH_BITS, bits_to_vector, dihedral_hashes
+from lookalike.signals.duplicate.signal import CALIBRATION as HASH_CALIBRATION
+from lookalike.signals.duplicate.signal import HASH_BITS, bits_to_vector, dihedral_hashes
 from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
 
 MAX_VERIFY = 24
