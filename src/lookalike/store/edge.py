@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,7 @@ from lookalike.store.base import (
     validate_name,
     visible,
 )
+from lookalike.store.edge_build import copy_shard, optimize_in_child
 from lookalike.store.edge_filter import to_edge_filter
 from lookalike.store.space import FreeSpace
 
@@ -173,6 +175,7 @@ class EdgeCollection:
         self._lock_cm = _lock(folder, name)
         self._lock_cm.__enter__()
         try:
+            _recover_build(folder)
             self._shard = _call(qe.EdgeShard.load, str(folder / "shard"))
             self._config = self._read_config()
         except BaseException:
@@ -181,6 +184,8 @@ class EdgeCollection:
         self._vector_count = max(1, len(self._config.get("vectors", [])))
         self.hnsw_threshold = int(self._config.get("hnsw_threshold", hnsw_threshold))
         self._closed = False
+        self._writes = threading.RLock()
+        """Held by each write and for the whole of an index build, whose copy must see them all."""
         self.space = FreeSpace(folder, 0)
         """Set by the store that opens the collection: the reserve checked before writes."""
 
@@ -203,6 +208,10 @@ class EdgeCollection:
         if not points:
             return
         self.space.check()
+        with self._writes:
+            self._upsert(points)
+
+    def _upsert(self, points: Sequence[StoredPoint]) -> None:
         edge_points = [
             qe.Point(
                 point_id(p.id),
@@ -215,7 +224,10 @@ class EdgeCollection:
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            _call(self._shard.update, qe.UpdateOperation.delete_points([point_id(i) for i in ids]))
+            with self._writes:
+                _call(
+                    self._shard.update, qe.UpdateOperation.delete_points([point_id(i) for i in ids])
+                )
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
         if not ids:
@@ -227,7 +239,8 @@ class EdgeCollection:
         if ids:
             self.space.check()
             op = qe.UpdateOperation.set_payload([point_id(i) for i in ids], payload)
-            _call(self._shard.update, op)
+            with self._writes:
+                _call(self._shard.update, op)
 
     def search(
         self,
@@ -306,13 +319,33 @@ class EdgeCollection:
         )
 
     def maintain(self, announce: Announce | None = None) -> bool:
-        """Build the HNSW graph once enough points await it (the shard's optimizers); blocks
-        this process while it runs."""
+        """Build the HNSW graph once enough points await it, in a child process on a copy of
+        the shard, then swap the copy in (see :mod:`lookalike.store.edge_build`): searches go
+        on meanwhile, writes wait."""
         if not self._needs_index():
             return False
         if announce is not None:
             announce("building index")
-        return bool(_call(self._shard.optimize))
+        with self._writes:
+            # No flush first (it holds the interpreter lock too): the log and the segments on
+            # disk are a consistent state that the child's load replays.
+            shard_dir = self.folder / "shard"
+            building, retired = self.folder / "shard.building", self.folder / "shard.retired"
+            shutil.rmtree(retired, ignore_errors=True)
+            copy_shard(shard_dir, building)
+            try:
+                built = optimize_in_child(building)
+            except BaseException:
+                shutil.rmtree(building, ignore_errors=True)
+                raise
+            old = self._shard
+            shard_dir.rename(retired)
+            building.rename(shard_dir)
+            self._shard = _call(qe.EdgeShard.load, str(shard_dir))
+        # A search that read ``self._shard`` just before the swap may still be inside the old
+        # shard: close it a little later, never under a running query.
+        threading.Timer(_RETIRE_AFTER, _retire, (old, retired)).start()
+        return built
 
     def flush(self) -> None:
         _call(self._shard.flush)
@@ -379,6 +412,26 @@ class _lock(contextlib.AbstractContextManager["_lock"]):
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+
+_RETIRE_AFTER = 5.0
+
+
+def _recover_build(folder: Path) -> None:
+    """Undo what a process killed during an index build left: the original shard is the truth
+    (a copy is only swapped in once it is complete), so a half-done copy is dropped."""
+    shard, retired = folder / "shard", folder / "shard.retired"
+    if not shard.exists() and retired.exists():
+        retired.rename(shard)
+    shutil.rmtree(folder / "shard.building", ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _retire(shard: Any, folder: Path) -> None:
+    try:
+        shard.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _call(fn: Any, *args: Any) -> Any:

@@ -1,0 +1,62 @@
+"""Build a shard's HNSW index in a child process, so the process that serves it keeps answering.
+
+qdrant-edge-py holds Python's global interpreter lock while ``EdgeShard.optimize`` runs (minutes
+for a million points): in the server every request thread, ``/health`` included, would stop for
+that long. So the build runs on a copy of the shard in a child process, while this process keeps
+searching the original; writes wait until the copy replaces the original. A failed or killed child
+leaves the original untouched.
+
+Run as ``python -m lookalike.store.edge_build SHARD_DIR``: it optimizes the shard there and
+prints ``built`` or ``unchanged``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from lookalike.errors import StoreUnavailable
+
+__all__ = ["copy_shard", "optimize_in_child"]
+
+
+def copy_shard(source: Path, target: Path) -> None:
+    """A copy of a flushed shard folder; holes in its preallocated log files stay holes where
+    the file system allows (``copy_file_range``)."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, copy_function=shutil.copy2)
+
+
+def optimize_in_child(shard_dir: Path) -> bool:
+    """Optimize the shard at ``shard_dir`` in a child process; True if an index was built."""
+    done = subprocess.run(
+        [sys.executable, "-m", "lookalike.store.edge_build", str(shard_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr or "").strip().splitlines()[-3:]
+        raise StoreUnavailable(
+            f"the index build of {shard_dir} failed (exit status {done.returncode}): "
+            + " | ".join(tail)
+        )
+    return done.stdout.strip().endswith("built")
+
+
+def _main(shard_dir: str) -> None:
+    import qdrant_edge as qe
+
+    shard = qe.EdgeShard.load(shard_dir)
+    try:
+        built = bool(shard.optimize())
+        shard.flush()
+    finally:
+        shard.close()
+    print("built" if built else "unchanged")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1])
