@@ -80,10 +80,10 @@ class EdgeStore:
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "shard").is_dir())
+        return sorted(p.name for p in self.root.iterdir() if _has_shard(p))
 
     def exists(self, name: str) -> bool:
-        return (self._dir(name) / "shard").is_dir()
+        return _has_shard(self._dir(name))
 
     def create_collection(
         self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
@@ -415,6 +415,12 @@ class _lock(contextlib.AbstractContextManager["_lock"]):
 
 
 _RETIRE_AFTER = 5.0
+
+
+def _has_shard(folder: Path) -> bool:
+    # ``shard.retired`` alone: a process was killed between the two renames of an index build's
+    # swap; opening the collection puts it back.
+    return (folder / "shard").is_dir() or (folder / "shard.retired").is_dir()
 
 
 def _recover_build(folder: Path) -> None:
