@@ -109,7 +109,24 @@ class Settings(BaseSettings):
 
     # store
     store: str = "edge"
-    """Where collections live: ``edge``, the embedded store under ``data_dir``."""
+    """Where collections live: ``edge`` (the embedded store under ``data_dir``), a Qdrant server
+    or cluster ``http(s)://host:6333``, or ``qdrant-local:PATH`` (qdrant-client's local mode;
+    ``qdrant-local::memory:`` keeps nothing)."""
+    store_prefix: str = ""
+    """Prefix of collection names in a server store: several installations share a cluster."""
+    store_api_key: str | None = None
+    """API key of a server store (Qdrant Cloud, a secured cluster)."""
+    store_shards: int = Field(1, ge=1)
+    """Shards of each new collection in a server store (``shard_number``)."""
+    store_replicas: int = Field(1, ge=1)
+    """Copies of each shard in a server store (``replication_factor``)."""
+    store_write_consistency: int = Field(1, ge=1)
+    """Replicas that must confirm a write in a server store (``write_consistency_factor``)."""
+    store_on_disk: bool = False
+    """Keep the dense vectors of new server-store collections on disk (memory-mapped)."""
+    store_quantization: bool = False
+    """Scalar (int8) quantization, kept in RAM, for the dense vectors of new server-store
+    collections; searches rescore with the full vectors."""
     hnsw_threshold: int = Field(20_000, ge=0)
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
     min_free_bytes: int = Field(256 * 1024 * 1024, ge=0)

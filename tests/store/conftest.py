@@ -16,8 +16,11 @@ from lookalike.store import Store, open_store
 
 BACKENDS: dict[str, Callable[[Path], str]] = {
     "edge": lambda folder: "edge",
+    "qdrant-local": lambda folder: f"qdrant-local:{folder / 'qdrant'}",
 }
-"""Backend name -> the ``store`` setting opening it on a data folder."""
+"""Backend name -> the ``store`` setting opening it on a data folder. ``qdrant-local`` is
+qdrant-client's in-process local mode: the same API as a Qdrant server, without a network (it
+searches exactly and ignores sharding, replication and quantization options)."""
 
 StoreFactory = Callable[[], Store]
 

@@ -74,30 +74,30 @@ def _condition(node: Node, point_id: Callable[[str], str]) -> ConditionType:
         return qe.HasIdCondition({point_id(record_id) for record_id in node.ids})
     if isinstance(node, IsEmpty):
         # empty means empty along every way the path can be read
-        return _every([qe.IsEmptyCondition(path) for path in _paths(node.key)])
+        return _every([qe.IsEmptyCondition(path) for path in paths(node.key)])
     if isinstance(node, IsNull):
-        return _some([qe.IsNullCondition(path) for path in _paths(node.key)])
+        return _some([qe.IsNullCondition(path) for path in paths(node.key)])
     if isinstance(node, Match):
-        return _some([c for path in _paths(node.key) for c in _match(path, node.value)])
+        return _some([c for path in paths(node.key) for c in _match(path, node.value)])
     if isinstance(node, MatchAny):
-        return _some([c for path in _paths(node.key) for c in _match_any(path, node.values)])
+        return _some([c for path in paths(node.key) for c in _match_any(path, node.values)])
     if isinstance(node, Range):
         bounds = qe.RangeFloat(gt=node.gt, gte=node.gte, lt=node.lt, lte=node.lte)
-        return _some([qe.FieldCondition(path, range=bounds) for path in _paths(node.key)])
+        return _some([qe.FieldCondition(path, range=bounds) for path in paths(node.key)])
     if isinstance(node, DateRange):
         moments = qe.RangeDateTime(
             gt=_iso(node.gt), gte=_iso(node.gte), lt=_iso(node.lt), lte=_iso(node.lte)
         )
-        return _some([qe.FieldCondition(path, range=moments) for path in _paths(node.key)])
+        return _some([qe.FieldCondition(path, range=moments) for path in paths(node.key)])
     if isinstance(node, GeoRadius):
         circle = qe.GeoRadius(qe.GeoPoint(lon=node.lon, lat=node.lat), node.meters)
-        return _some([qe.FieldCondition(path, geo_radius=circle) for path in _paths(node.key)])
+        return _some([qe.FieldCondition(path, geo_radius=circle) for path in paths(node.key)])
     if isinstance(node, GeoBox):
         box = qe.GeoBoundingBox(
             top_left=qe.GeoPoint(lon=node.west, lat=node.north),
             bottom_right=qe.GeoPoint(lon=node.east, lat=node.south),
         )
-        return _some([qe.FieldCondition(path, geo_bounding_box=box) for path in _paths(node.key)])
+        return _some([qe.FieldCondition(path, geo_bounding_box=box) for path in paths(node.key)])
     raise InvalidFilter(f"cannot convert filter node {node!r}")
 
 
@@ -136,7 +136,7 @@ def _every(conditions: list[ConditionType]) -> ConditionType:
     return conditions[0] if len(conditions) == 1 else qe.Filter(must=conditions)
 
 
-def _paths(key: str) -> list[str]:
+def paths(key: str) -> list[str]:
     """Every Qdrant path that reads `key`, with each inner part as object and as array."""
     parts = key.split(".")
     if len(parts) > MAX_PATH_PARTS:

@@ -1,0 +1,458 @@
+"""A Qdrant server or cluster as the store, through ``qdrant-client`` (``lookalike[server]``).
+
+Chosen by the ``store`` setting: ``http(s)://host:6333`` (a server or cluster; ``store_api_key``
+for Qdrant Cloud or a secured cluster) or ``qdrant-local:PATH`` (qdrant-client's in-process local
+mode, ``qdrant-local::memory:`` for a store that keeps nothing). Local mode speaks the same API
+but is a plain Python implementation: exact search only, no sharding, replication, quantization
+or on-disk options (it ignores them), and slow beyond some tens of thousands of points; it is
+for tests and trials.
+
+Each lookalike collection is one Qdrant collection named ``store_prefix + name``, holding the
+same points as the embedded store (the configuration point included, ``base.META_ID``), so a
+collection moves between stores by copying its points. There is no per-process lock: several
+API processes may share one server; the configuration is re-read before each change so that a
+change made by one process is not lost by another's next write to a different key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lookalike.errors import BadInput, Conflict, MissingExtra, NotFound, StoreUnavailable
+from lookalike.filters import Node
+from lookalike.payload import KEYWORD_INDEXED, RETRIEVE_ONLY
+from lookalike.store import schema
+from lookalike.store.base import (
+    META_ID,
+    Announce,
+    Hit,
+    IndexStatus,
+    MultiVector,
+    SparseVector,
+    StoredPoint,
+    Vector,
+    VectorQuery,
+    VectorSpec,
+    point_id,
+    validate_name,
+    visible,
+)
+
+try:
+    from qdrant_client import QdrantClient
+    from qdrant_client import models as m
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise MissingExtra(
+        "a Qdrant server store needs qdrant-client: pip install 'lookalike[server]'"
+    ) from exc
+
+from lookalike.store.server_filter import to_server_filter
+
+_META_POINT = point_id(META_ID)
+_CONFIG = "config"
+_DISTANCE = {"cosine": m.Distance.COSINE, "dot": m.Distance.DOT}
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """How new collections are laid out on a cluster (documented in docs/scaling.md)."""
+
+    shards: int = 1
+    replicas: int = 1
+    write_consistency: int = 1
+    on_disk: bool = False
+    quantization: bool = False
+
+
+class ServerStore:
+    """Collections as Qdrant collections on a server, a cluster, or qdrant-client's local mode."""
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        *,
+        url: str,
+        prefix: str = "",
+        options: CreateOptions | None = None,
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.prefix = prefix
+        self.options = options or CreateOptions()
+        self.local = url.startswith("qdrant-local:")
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        api_key: str | None = None,
+        prefix: str = "",
+        options: CreateOptions | None = None,
+        timeout: int = 30,
+    ) -> ServerStore:
+        """Open the store a ``store`` setting names; an unreachable server is a clear error."""
+        if url.startswith("qdrant-local:"):
+            where = url.removeprefix("qdrant-local:")
+            if not where:
+                raise BadInput("qdrant-local needs a folder (qdrant-local:PATH or :memory:)")
+            client = QdrantClient(location=":memory:") if where == ":memory:" else None
+            client = client or QdrantClient(path=where)
+        else:
+            client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
+        store = cls(client, url=url, prefix=prefix, options=options)
+        try:  # reach it now: a wrong URL fails at start, not mid-request
+            store.list_collections()
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(
+                f"cannot reach the Qdrant store at {url}: {exc.message}",
+                detail={"store": url},
+            ) from exc
+        return store
+
+    def _qualified(self, name: str) -> str:
+        return self.prefix + validate_name(name)
+
+    def list_collections(self) -> list[str]:
+        found = _call(self.client.get_collections).collections
+        return sorted(
+            c.name[len(self.prefix) :]
+            for c in found
+            if c.name.startswith(self.prefix) and c.name != self.prefix
+        )
+
+    def exists(self, name: str) -> bool:
+        return bool(_call(self.client.collection_exists, self._qualified(name)))
+
+    def create_collection(
+        self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
+    ) -> None:
+        qualified = self._qualified(name)
+        if self.exists(name):
+            raise Conflict(f"collection {name!r} already exists")
+        opts = self.options
+        quantization = (
+            m.ScalarQuantization(
+                scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, always_ram=True)
+            )
+            if opts.quantization
+            else None
+        )
+        _call(
+            self.client.create_collection,
+            qualified,
+            vectors_config={
+                v.name: m.VectorParams(
+                    size=v.size,
+                    distance=_DISTANCE[v.distance],
+                    on_disk=opts.on_disk or None,
+                    multivector_config=(
+                        m.MultiVectorConfig(comparator=m.MultiVectorComparator.MAX_SIM)
+                        if v.multivector
+                        else None
+                    ),
+                )
+                for v in vectors
+                if not v.sparse
+            },
+            sparse_vectors_config={
+                v.name: m.SparseVectorParams(modifier=m.Modifier.IDF) for v in vectors if v.sparse
+            },
+            shard_number=opts.shards,
+            replication_factor=opts.replicas,
+            write_consistency_factor=opts.write_consistency,
+            quantization_config=quantization,
+        )
+        for field in KEYWORD_INDEXED if not self.local else ():  # local mode has no indexes
+            _call(
+                self.client.create_payload_index,
+                qualified,
+                field,
+                m.PayloadSchemaType.KEYWORD,
+            )
+        stored = {
+            **config,
+            "vectors": [v.__dict__ for v in vectors],
+            schema.VERSION_KEY: schema.SCHEMA_VERSION,
+        }
+        _write_meta(self.client, qualified, stored)
+
+    def open_collection(self, name: str) -> ServerCollection:
+        if not self.exists(name):
+            raise NotFound(f"no collection named {name!r}")
+        collection = ServerCollection(self.client, self._qualified(name), name)
+        schema.ensure_version(name, collection)
+        return collection
+
+    def drop_collection(self, name: str) -> None:
+        if not self.exists(name):
+            raise NotFound(f"no collection named {name!r}")
+        _call(self.client.delete_collection, self._qualified(name))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class ServerCollection:
+    """One Qdrant collection; the client is the store's and stays open after :meth:`close`."""
+
+    def __init__(self, client: QdrantClient, qualified: str, name: str) -> None:
+        self.client = client
+        self.qualified = qualified
+        self.name = name
+        self._config = self._read_config()
+        self._vector_count = max(1, len(self._config.get("vectors", [])))
+
+    def _read_config(self) -> dict[str, Any]:
+        records = _call(self.client.retrieve, self.qualified, [_META_POINT], with_payload=True)
+        if not records:
+            raise NotFound(
+                f"collection {self.name!r} has no lookalike configuration (not made by "
+                "lookalike, or its creation was interrupted): drop it and create it again"
+            )
+        config: dict[str, Any] = dict(records[0].payload or {}).get(_CONFIG) or {}
+        return config
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        if not points:
+            return
+        structs = [
+            m.PointStruct(
+                id=point_id(p.id),
+                vector={k: _to_server(v) for k, v in p.vectors.items()},
+                payload={**p.payload, "id": p.id},
+            )
+            for p in points
+        ]
+        _call(self.client.upsert, self.qualified, structs, wait=True)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            selector = m.PointIdsList(points=[point_id(i) for i in ids])
+            _call(self.client.delete, self.qualified, selector, wait=True)
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
+        if not ids:
+            return []
+        records = _call(
+            self.client.retrieve,
+            self.qualified,
+            [point_id(i) for i in ids],
+            with_payload=True,
+            with_vectors=with_vectors,
+        )
+        return [_stored(r) for r in records]
+
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if ids:
+            _call(
+                self.client.set_payload,
+                self.qualified,
+                payload,
+                [point_id(i) for i in ids],
+                wait=True,
+            )
+
+    def search(
+        self,
+        query: VectorQuery,
+        *,
+        limit: int,
+        filter: Node | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
+        request = _request(query, limit, filter, score_threshold, with_vectors)
+        answer = _call(self.client.query_points, self.qualified, **_as_kwargs(request))
+        return [_hit(p) for p in answer.points]
+
+    def search_batch(
+        self,
+        queries: Sequence[VectorQuery],
+        *,
+        limit: int,
+        filter: Node | None = None,
+        with_vectors: bool = False,
+    ) -> list[list[Hit]]:
+        if not queries:
+            return []
+        requests = [_request(q, limit, filter, None, with_vectors) for q in queries]
+        answers = _call(self.client.query_batch_points, self.qualified, requests)
+        return [[_hit(p) for p in answer.points] for answer in answers]
+
+    def scroll(
+        self,
+        *,
+        filter: Node | None = None,
+        limit: int = 256,
+        offset: str | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[StoredPoint], str | None]:
+        if offset is not None:
+            try:
+                uuid.UUID(offset)
+            except ValueError:
+                raise BadInput(f"invalid offset {offset!r}: give a next_offset of a page") from None
+        records, next_offset = _call(
+            self.client.scroll,
+            self.qualified,
+            scroll_filter=_filter(visible(filter)),
+            limit=limit,
+            offset=offset,
+            with_payload=_light_payload(),
+            with_vectors=with_vectors,
+        )
+        return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
+
+    def count(self, filter: Node | None = None) -> int:
+        answer = _call(
+            self.client.count, self.qualified, count_filter=_filter(visible(filter)), exact=True
+        )
+        return int(answer.count)
+
+    def sample(self, limit: int, *, filter: Node | None = None) -> list[StoredPoint]:
+        answer = _call(
+            self.client.query_points,
+            self.qualified,
+            query=m.SampleQuery(sample=m.Sample.RANDOM),
+            query_filter=_filter(visible(filter)),
+            limit=limit,
+            with_payload=_light_payload(),
+        )
+        return [_stored(p) for p in answer.points]
+
+    def status(self) -> IndexStatus:
+        info = _call(self.client.get_collection, self.qualified)
+        points = max(0, int(info.points_count or 0) - 1)  # the configuration point
+        indexed = int(info.indexed_vectors_count or 0) // self._vector_count
+        return IndexStatus(points, min(points, indexed))
+
+    def maintain(self, announce: Announce | None = None) -> bool:
+        """Nothing to do: the server builds its indexes itself, in the background."""
+        return False
+
+    def config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+        config = {**self._read_config(), **changes}  # another process may have changed it
+        _write_meta(self.client, self.qualified, config)
+        self._config = config
+        return dict(config)
+
+    def close(self) -> None:
+        """Nothing to release: the connection belongs to the store."""
+
+    def __enter__(self) -> ServerCollection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Translate the client's exceptions at the seam that meets them."""
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, TypeError) as exc:  # local mode refuses bad input with these
+        raise BadInput(str(exc)) from exc
+    except Exception as exc:
+        text = str(exc)
+        status = getattr(exc, "status_code", None)
+        if status in (400, 422) or "Bad request" in text or "Wrong input" in text:
+            raise BadInput(text) from exc
+        if status == 404:
+            raise NotFound(text) from exc
+        raise StoreUnavailable(f"store error: {type(exc).__name__}: {text}") from exc
+
+
+def _filter(node: Node | None) -> m.Filter | None:
+    return to_server_filter(node, point_id=point_id)
+
+
+def _write_meta(client: QdrantClient, qualified: str, config: dict[str, Any]) -> None:
+    point = m.PointStruct(id=_META_POINT, vector={}, payload={_CONFIG: config})
+    _call(client.upsert, qualified, [point], wait=True)
+
+
+def _light_payload() -> m.PayloadSelectorExclude:
+    return m.PayloadSelectorExclude(exclude=list(RETRIEVE_ONLY))
+
+
+def _to_server(vector: Vector | Sequence[float]) -> Any:
+    if isinstance(vector, SparseVector):
+        return m.SparseVector(
+            indices=list(vector.indices), values=[float(x) for x in vector.values]
+        )
+    if isinstance(vector, MultiVector):
+        return [[float(x) for x in v] for v in vector.vectors]
+    return [float(x) for x in vector]
+
+
+def _request(
+    query: VectorQuery,
+    limit: int,
+    filter: Node | None,
+    score_threshold: float | None,
+    with_vectors: bool,
+) -> m.QueryRequest:
+    if query.vector is not None:
+        scoring: Any = m.NearestQuery(nearest=_to_server(query.vector))
+    else:
+        scoring = m.RecommendQuery(
+            recommend=m.RecommendInput(
+                positive=[_to_server(v) for v in query.positives],
+                negative=[_to_server(v) for v in query.negatives],
+                strategy=m.RecommendStrategy.BEST_SCORE,
+            )
+        )
+    return m.QueryRequest(
+        query=scoring,
+        using=query.using,
+        filter=_filter(filter),
+        limit=limit,
+        score_threshold=score_threshold,
+        with_payload=_light_payload(),
+        with_vector=with_vectors,
+    )
+
+
+def _as_kwargs(request: m.QueryRequest) -> dict[str, Any]:
+    return {
+        "query": request.query,
+        "using": request.using,
+        "query_filter": request.filter,
+        "limit": request.limit,
+        "score_threshold": request.score_threshold,
+        "with_payload": request.with_payload,
+        "with_vectors": request.with_vector,
+    }
+
+
+def _hit(p: Any) -> Hit:
+    payload = dict(p.payload or {})
+    return Hit(
+        id=str(payload.get("id")), score=float(p.score), payload=payload, vectors=_vectors(p.vector)
+    )
+
+
+def _vectors(raw: Any) -> dict[str, Vector]:
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, Vector] = {}
+    for name, value in raw.items():
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            out[name] = MultiVector([[float(x) for x in v] for v in value])
+        elif isinstance(value, list):
+            out[name] = [float(x) for x in value]
+        elif isinstance(value, m.SparseVector):
+            out[name] = SparseVector(list(value.indices), [float(x) for x in value.values])
+    return out
+
+
+def _stored(record: Any) -> StoredPoint:
+    payload = dict(record.payload or {})
+    return StoredPoint(id=str(payload.get("id")), payload=payload, vectors=_vectors(record.vector))

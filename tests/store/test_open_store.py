@@ -1,0 +1,53 @@
+"""Choosing a store by the ``store`` setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lookalike import Settings
+from lookalike.errors import BadInput, StoreUnavailable
+from lookalike.store import KNOWN_STORES, open_store
+from lookalike.store.base import VectorSpec
+from lookalike.store.edge import EdgeStore
+from lookalike.store.server import ServerStore
+
+
+def settings(tmp_path: Path, **extra: object) -> Settings:
+    return Settings(data_dir=tmp_path, offline=True, **extra)  # type: ignore[arg-type]
+
+
+def test_edge_is_the_default(tmp_path: Path) -> None:
+    assert settings(tmp_path).store == "edge"
+    assert isinstance(open_store(settings(tmp_path)), EdgeStore)
+
+
+def test_an_unknown_store_names_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as caught:
+        open_store(settings(tmp_path, store="mongodb://db"))
+    assert "mongodb://db" in caught.value.message
+    for known in KNOWN_STORES:
+        assert known in caught.value.message
+
+
+def test_an_unreachable_server_fails_at_start(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable):
+        open_store(settings(tmp_path, store="http://127.0.0.1:9"))
+
+
+def test_local_mode_in_memory_and_prefixes_share_one_client(tmp_path: Path) -> None:
+    store = open_store(settings(tmp_path, store="qdrant-local::memory:", store_prefix="a_"))
+    assert isinstance(store, ServerStore)
+    other = ServerStore(store.client, url=store.url, prefix="b_")
+    store.create_collection("photos", [VectorSpec("v", 2)], {"signals": []})
+    other.create_collection("photos", [VectorSpec("v", 2)], {"signals": ["x"]})
+    assert store.list_collections() == other.list_collections() == ["photos"]
+    assert sorted(c.name for c in store.client.get_collections().collections) == [
+        "a_photos",
+        "b_photos",
+    ]
+    assert store.open_collection("photos").config()["signals"] == []
+    store.drop_collection("photos")
+    assert store.list_collections() == [] and other.list_collections() == ["photos"]
+    store.close()
