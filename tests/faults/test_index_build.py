@@ -133,3 +133,74 @@ def test_a_build_killed_midway_leaves_the_original(tmp_path: Path) -> None:
     assert reopened.count() == POINTS
     assert not (folder / "shard.building").exists() and not (folder / "shard.retired").exists()
     reopened.close()
+
+
+_BUILDER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tests.faults.test_index_build import _filled
+coll, _ = _filled(Path(sys.argv[1]))
+print("filled", flush=True)
+coll.maintain()
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_build_leaves_no_orphan_and_loses_nothing(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BUILDER, str(tmp_path), str(root)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "filled"
+        deadline = time.monotonic() + 120
+        builders: list[int] = []
+        while not builders and time.monotonic() < deadline:
+            builders = _children(proc.pid)
+            time.sleep(0.05)
+        assert builders, "no build process was started"
+        time.sleep(0.5)  # inside the build
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(_alive(b) for b in builders) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(b) for b in builders), "the build outlived the killed process"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    reopened = EdgeStore(tmp_path / "data", hnsw_threshold=2_000).open_collection("c")
+    assert reopened.count() == POINTS
+    assert reopened.maintain() is True  # the rerun builds what the killed one did not
+    assert reopened.status().indexed == POINTS
+    reopened.close()

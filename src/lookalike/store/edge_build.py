@@ -12,7 +12,11 @@ prints ``built`` or ``unchanged``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,8 +50,26 @@ def optimize_in_child(shard_dir: Path) -> bool:
     return done.stdout.strip().endswith("built")
 
 
+def _die_with_parent() -> None:
+    """Linux: end this build when the process that asked for it dies (kill -9 included), so no
+    orphan keeps writing a copy that the next open deletes. The build holds the interpreter lock,
+    so a watching thread could not do this."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _main(shard_dir: str) -> None:
     import qdrant_edge as qe
+
+    _die_with_parent()
 
     shard = qe.EdgeShard.load(shard_dir)
     try:
