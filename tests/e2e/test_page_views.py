@@ -266,3 +266,43 @@ def test_browse_pages_through_the_collection(page: Page, site: Site, shots: Path
     expected = _api_search(site, id=listed[0], signal="duplicate")
     assert _ids(page) == [x["id"] for x in expected]
     assert _query(page)["signal"] == ["duplicate"]
+
+
+def test_new_collection_dialog_chooses_signals_and_same_images_are_named(
+    page: Page, site: Site, tmp_path: Path, shots: Path
+) -> None:
+    page.set_viewport_size(DESKTOP)
+    catalog = site.api.get("/catalog").json()
+    _open(page, site.url)
+    page.click("#new-collection")
+    boxes = page.locator("#collection-signals input[type=checkbox]")
+    expect(boxes).to_have_count(len(catalog["signals"]))
+    ticked = [b.get_attribute("value") for b in boxes.all() if b.is_checked()]
+    assert ticked == catalog["default_signals"]
+    expect(page.locator("#collection-model")).to_have_value(catalog["default_model"])
+    page.fill("#collection-name", "picked")
+    for box in boxes.all():
+        box.set_checked(box.get_attribute("value") in ("duplicate", "exif"))
+    expect(page.locator("#collection-model")).to_be_disabled()  # no semantic signal, no model
+    _shot(page, shots, "new-collection")
+    page.click("#collection-form button[type=submit]")
+    try:
+        expect(page.locator("#collection")).to_have_value("picked")
+        info = site.api.get("/collections/picked").json()
+        assert info["signals"] == ["duplicate", "exif"] and info["thumbnails"] is True
+        expect(page.locator("#text-form")).to_be_hidden()  # no signal reads words
+
+        again = tmp_path / "coffee-again.jpg"
+        again.write_bytes((site.photos / "coffee.jpg").read_bytes())
+        page.set_input_files("#upload-files", [str(site.photos / "coffee.jpg"), str(again)])
+        report = page.locator("#upload-report")
+        expect(report).to_contain_text("Upload finished")
+        expect(report).to_contain_text("1 indexed")
+        expect(report).to_contain_text("1 skipped")
+        expect(report.locator("li")).to_have_text(
+            ["coffee-again.jpg: same image as coffee.jpg (skipped)"]
+        )
+        assert site.api.get("/collections/picked/count").json()["count"] == 1
+        _shot(page, shots, "upload-same-image")
+    finally:
+        site.api.delete("/collections/picked")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from lookalike import __version__
+from lookalike.api.docs import install_docs
 from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
 from lookalike.api.metrics import Metrics, MetricsMiddleware
@@ -43,7 +44,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description="Self-hosted visual search: collections, records, search, duplicates.",
         lifespan=lifespan,
         dependencies=[Depends(require_key)],
+        docs_url=None,  # served from the package by install_docs: no CDN
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.lookalike = state
     install_error_handlers(app)
     if settings.cors_origins:

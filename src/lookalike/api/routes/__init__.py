@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from lookalike.api.compat import vecstore, ximilar
 from lookalike.api.routes import (
+    catalog,
     collections,
     duplicates,
     health,
@@ -22,6 +23,7 @@ ROUTERS: list[APIRouter] = [
     health.router,
     metrics.router,
     collections.router,
+    catalog.router,
     records.router,
     search.router,
     duplicates.router,

@@ -19,6 +19,7 @@ ASSETS = {
     "duplicates.js": _JS,
     "events.js": _JS,
     "http.js": _JS,
+    "newcollection.js": _JS,
     "people.js": _JS,
     "results.js": _JS,
     "route.js": _JS,

@@ -9,6 +9,7 @@ import { uploadFiles } from "./upload.js";
 import { findDuplicates, showDuplicatesIntro } from "./duplicates.js";
 import { clearPeople, hasSignal, setupPeople, showPeople } from "./people.js";
 import { on } from "./events.js";
+import { openCollectionDialog, setupCollectionDialog } from "./newcollection.js";
 import { VIEWS, readRoute, routeHref, saveRoute } from "./route.js";
 import { closeViewer, openViewer, setupViewer } from "./viewer.js";
 import { clearBrowse, setupBrowse, showBrowse } from "./browse.js";
@@ -117,30 +118,6 @@ export function showTextSignals() {
   picker.hidden = false;
 }
 
-export function setupCollectionDialog() {
-  const dialog = $("collection-dialog");
-  $("new-collection").addEventListener("click", openCollectionDialog);
-  $("collection-cancel").addEventListener("click", () => dialog.close());
-  $("collection-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const name = $("collection-name").value.trim();
-    const body = { name, thumbnails: $("collection-thumbnails").checked };
-    const created = await guarded(() => api("POST", "/collections", body), (err) => {
-      $("collection-error").textContent = err.message;
-      $("collection-error").hidden = false;
-    });
-    if (created === undefined) return;
-    dialog.close();
-    await loadCollections(name);
-  });
-  $("collection").addEventListener("change", (e) => chooseCollection(e.target.value));
-}
-
-export function openCollectionDialog() {
-  $("collection-name").value = "";
-  $("collection-error").hidden = true;
-  $("collection-dialog").showModal();
-}
 // ---- search -------------------------------------------------------------------------
 
 export function showSearchEmpty() {
@@ -601,6 +578,7 @@ export function setupEvents() {
   on("search-person", (person) => searchByPerson(person));
   on("open", (record) => openViewer(record));
   on("key-changed", () => loadCollections());
+  on("collection-created", (name) => loadCollections(name));
   on("uploaded", async (name) => {
     if (state.collection !== name) return;
     await refreshInfo();
@@ -612,6 +590,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupEvents();
   setupKeyDialog();
   setupCollectionDialog();
+  $("collection").addEventListener("change", (e) => chooseCollection(e.target.value));
   setupInput();
   setupPeople();
   setupViewer();

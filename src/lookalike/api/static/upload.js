@@ -65,19 +65,26 @@ export function setProgress(fraction, label) {
 
 // Adds an ingest answer to the tally: per-item outcomes when the route lists them, else the
 // report's counts and failures. Outcomes carry their position in the batch: failures are
-// named by the file the user picked.
-export function tally(body, counts, failures, files) {
+// named by the file the user picked. Uploads get content-hash ids, so a file whose id another
+// file of this upload already gave is the same image: skipped, and said so (`seen`: id -> name).
+export function tally(body, counts, failures, files, seen = new Map(), notes = []) {
   if (!body) return;
   if (body.report && typeof body.report === "object") body = body.report;
   const items = ["outcomes", "items", "results"].map((k) => body[k]).find(Array.isArray);
   if (items) {
     for (const o of items) {
-      const status = o.status || "done";
-      counts[status] = (counts[status] || 0) + 1;
-      if (status === "failed" || o.error) {
-        const file = files[o.index];
-        failures.push({ id: file ? file.name : o.id || `item ${o.index + 1}`, error: o.error });
+      const file = files[o.index];
+      const name = file ? file.name : o.id || `item ${o.index + 1}`;
+      let status = o.status || "done";
+      const first = o.id != null ? seen.get(o.id) : undefined;
+      if (first !== undefined && first !== name && (status === "failed" || status === "skipped")) {
+        status = "skipped";
+        notes.push({ id: name, note: `same image as ${first} (skipped)` });
+      } else if (status === "failed" || o.error) {
+        failures.push({ id: name, error: o.error });
       }
+      if (o.id != null && !seen.has(o.id) && status !== "failed") seen.set(o.id, name);
+      counts[status] = (counts[status] || 0) + 1;
     }
     return;
   }
@@ -116,6 +123,8 @@ export async function uploadFiles(fileList) {
   const total = files.reduce((n, f) => n + f.size, 0) || 1;
   const counts = {};
   const failures = [];
+  const seen = new Map();
+  const notes = [];
   let sent = 0;
   $("upload-button").disabled = true;
   $("upload-report").hidden = true;
@@ -146,20 +155,20 @@ export async function uploadFiles(fileList) {
           }
         }
       }
-      tally(body, counts, failures, batch);
+      tally(body, counts, failures, batch, seen, notes);
     }
   } finally {
     $("upload-button").disabled = false;
     $("upload-progress").hidden = true;
     $("upload-files").value = "";
   }
-  reportUpload(counts, failures);
+  reportUpload(counts, failures, notes);
   if (state.collection === name) {
     await emit("uploaded", name);
   }
 }
 
-export function reportUpload(counts, failures) {
+export function reportUpload(counts, failures, notes = []) {
   const box = $("upload-report");
   box.replaceChildren();
   const summary = Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ");
@@ -173,6 +182,16 @@ export function reportUpload(counts, failures) {
       const id = f.id || "item";
       const own = [`upload:${id}: `, `${id}: `].find((prefix) => message.startsWith(prefix));
       li.textContent = `${id}: ${own ? message.slice(own.length) : message}`;
+      ul.append(li);
+    }
+    box.append(ul);
+  }
+  if (notes.length) {
+    const ul = document.createElement("ul");
+    ul.className = "notes";
+    for (const n of notes) {
+      const li = document.createElement("li");
+      li.textContent = `${n.id}: ${n.note}`;
       ul.append(li);
     }
     box.append(ul);
