@@ -4,6 +4,7 @@ of the threads that answer other requests, and a ``SIGTERM`` leaves no ``server.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -11,8 +12,10 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
@@ -20,6 +23,9 @@ from lookalike.config import Settings
 from tests.support.server import free_port, live_server
 
 STALL_SECONDS = 12.0
+XIMILAR = {"collection-id": "c"}
+"""The Ximilar-style routes' collection header (the other routes ignore it)."""
+STALLED_URL = "{stalled}"
 STALLED = 45
 """More searches than the request thread pool has threads (40)."""
 
@@ -36,8 +42,16 @@ def _stalling_image(app: FastAPI) -> None:
     app.include_router(router)
 
 
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [  # the REST search and the compatibility routes' searches
+        ("/collections/c/search", {"image_url": STALLED_URL}),
+        ("/api/databases/c/search", {"image_url": STALLED_URL}),
+        ("/similarity/photos/v2/visualKNN", {"query_record": {"_url": STALLED_URL}}),
+    ],
+)
 def test_a_stalled_query_url_holds_no_thread_of_the_other_requests(
-    server_settings: Settings,
+    server_settings: Settings, path: str, query: dict[str, Any]
 ) -> None:
     settings = server_settings.replace(
         allowed_networks=("127.0.0.0/8",), fetch_retries=0, fetch_timeout=8.0
@@ -45,10 +59,10 @@ def test_a_stalled_query_url_holds_no_thread_of_the_other_requests(
     with live_server(settings, setup=_stalling_image) as url:
         client = httpx.Client(base_url=url, timeout=60)
         assert client.post("/collections", json={"name": "c", "signals": "duplicate"}).is_success
-        query = {"image_url": f"{url}/stalled.jpg"}
+        body = json.loads(json.dumps(query).replace(STALLED_URL, f"{url}/stalled.jpg"))
         with ThreadPoolExecutor(STALLED) as pool:
             searches = [
-                pool.submit(httpx.post, f"{url}/collections/c/search", json=query, timeout=60)
+                pool.submit(httpx.post, f"{url}{path}", json=body, headers=XIMILAR, timeout=60)
                 for _ in range(STALLED)
             ]
             time.sleep(1.5)  # every search is waiting on its fetch by now

@@ -37,6 +37,7 @@ __all__ = [
     "fetch_query_image",
     "http_only",
     "http_url",
+    "image_url",
     "json_body",
     "jsonl_body",
     "jsonl_items",

@@ -11,12 +11,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from lookalike.api.compat.filters import metadata_filter
 from lookalike.api.compat.records import add_items
-from lookalike.api.inputs import make_item, query_image
-from lookalike.api.state import State
+from lookalike.api.inputs import fetch_query_image, image_url, make_item, query_image
+from lookalike.api.state import ServerState, State
 from lookalike.errors import BadInput
 from lookalike.search import MAX_TOP_K
 
@@ -70,18 +71,35 @@ def insert_document(db_id: str, body: DocumentRequest, state: State) -> dict[str
 
 
 @router.post("/databases/{db_id}/search")
-def search(db_id: str, body: SearchRequest, state: State) -> dict[str, Any]:
+async def search(db_id: str, body: SearchRequest, state: State) -> dict[str, Any]:
     """Search by text, image URL or base64 image, or by metadata alone (scores are then 0)."""
     start = time.perf_counter()
+    fetched = None
+    if body.image_url is not None and body.image is None and _text(body) is None:
+        url = image_url(body.image_url, _NAMES[0])  # fetched off the request threads
+        await run_in_threadpool(state.collection, db_id)  # an unknown database: 404 first
+        fetched = await fetch_query_image(url, state)
+    return await run_in_threadpool(_search, db_id, body, state, fetched, start)
+
+
+def _text(body: SearchRequest) -> str | None:
     if body.query is not None and body.content is not None:
         raise BadInput("give query or content, not both")
-    text = body.query if body.query is not None else body.content
-    image = query_image(
-        url=body.image_url,
-        base64=body.image,
-        max_bytes=state.settings.max_image_bytes,
-        names=_NAMES,
-    )
+    return body.query if body.query is not None else body.content
+
+
+def _search(
+    db_id: str, body: SearchRequest, state: ServerState, fetched: bytes | None, start: float
+) -> dict[str, Any]:
+    text = _text(body)
+    image: bytes | str | None = fetched
+    if image is None:
+        image = query_image(
+            url=body.image_url,
+            base64=body.image,
+            max_bytes=state.settings.max_image_bytes,
+            names=_NAMES,
+        )
     if text is not None and image is not None:
         raise BadInput("give a text or an image, not both")
     collection = state.collection(db_id)

@@ -10,12 +10,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from lookalike.api.compat import ximilar_shapes as ximilar
 from lookalike.api.compat.records import add_items
-from lookalike.api.inputs import check_count, make_item, query_image, server_file
+from lookalike.api.inputs import (
+    check_count,
+    fetch_query_image,
+    image_url,
+    make_item,
+    query_image,
+    server_file,
+)
 from lookalike.api.state import ServerState, State
 from lookalike.engine import Collection
 from lookalike.errors import BadInput, LookalikeError, NotFound
@@ -119,49 +127,38 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
             )
         return JSONResponse(ximilar.ok(records=answer, skipped_records=skipped))
 
-    def knn(
+    async def knn(
         state: ServerState,
         name: str,
         body: KnnRequest,
         signal: str | None,
         threshold: float | None = None,
     ) -> dict[str, Any]:
-        collection = state.collection(name)
-        results = collection.search(
-            **_query(body, collection),
-            filter=ximilar.translate_filter(body.filter),
-            top_k=body.k,
-            signal=signal,
-            threshold=threshold,
-        )
-        answer = {
-            "answer_records": [
-                ximilar.shown(r.id, r.source, r.metadata, body.fields_to_return) for r in results
-            ],
-            "answer_distances": [round(1.0 - r.score, 6) for r in results],
-            "answer_count": len(results),
-        }
-        if body.query_record is not None:
-            answer["query_record"] = ximilar.echo(body.query_record, body.fields_to_return)
-        return ximilar.ok(**answer)
+        """The answer of a kNN search; a query image's URL is fetched off the request threads
+        (:func:`fetch_query_image`), the search runs on them."""
+        url = _query_url(body)
+        fetched = await fetch_query_image(url, state) if url is not None else None
+        return await run_in_threadpool(_knn, state, name, body, signal, threshold, fetched)
 
     @router.post("/visualKNN")
-    def visual_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+    async def visual_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
         """The `k` records most like the query; `answer_distances` are 1 - score."""
-        signal = _duplicate_signal(state.collection(name)) if matching else None
-        return knn(state, name, body, signal)
+        collection = await run_in_threadpool(state.collection, name)
+        signal = _duplicate_signal(collection) if matching else None
+        return await knn(state, name, body, signal)
 
     @router.post("/visualTagsKNN")
-    def visual_tags_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+    async def visual_tags_knn(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
         """As visualKNN: tags do not change the ranking here (filter on them instead)."""
-        return visual_knn(state, name, body)
+        return await visual_knn(state, name, body)
 
     @router.post("/nearDuplicates")
-    def near_duplicates(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
+    async def near_duplicates(state: State, name: CollectionId, body: KnnRequest) -> dict[str, Any]:
         """Copies of the query (crops, edits, recompressions), verified by local features."""
-        collection = state.collection(name)
-        collection.signal("duplicate")  # a clear error when the collection has no such signal
-        return knn(state, name, body, "duplicate", collection.copy_threshold)
+        collection = await run_in_threadpool(state.collection, name)
+        # a clear error when the collection has no such signal
+        await run_in_threadpool(collection.signal, "duplicate")
+        return await knn(state, name, body, "duplicate", collection.copy_threshold)
 
     @router.post("/get")
     def get(state: State, name: CollectionId, body: RecordsRequest) -> dict[str, Any]:
@@ -293,8 +290,46 @@ def _item(record: Any, state: ServerState) -> Item:
     )
 
 
-def _query(body: KnnRequest, collection: Collection) -> dict[str, Any]:
-    """The engine's query for a kNN request: an image, a record id, or several record ids."""
+def _knn(
+    state: ServerState,
+    name: str,
+    body: KnnRequest,
+    signal: str | None,
+    threshold: float | None,
+    fetched: bytes | None,
+) -> dict[str, Any]:
+    collection = state.collection(name)
+    results = collection.search(
+        **_query(body, collection, fetched),
+        filter=ximilar.translate_filter(body.filter),
+        top_k=body.k,
+        signal=signal,
+        threshold=threshold,
+    )
+    answer = {
+        "answer_records": [
+            ximilar.shown(r.id, r.source, r.metadata, body.fields_to_return) for r in results
+        ],
+        "answer_distances": [round(1.0 - r.score, 6) for r in results],
+        "answer_count": len(results),
+    }
+    if body.query_record is not None:
+        answer["query_record"] = ximilar.echo(body.query_record, body.fields_to_return)
+    return ximilar.ok(**answer)
+
+
+def _query_url(body: KnnRequest) -> str | None:
+    """The URL of the query image, when the query is one: checked here, fetched ahead."""
+    record = body.query_record
+    if record is None or body.records or record.get("_base64") is not None:
+        return None
+    url = record.get("_url")
+    return None if url is None else image_url(url, "_url")
+
+
+def _query(body: KnnRequest, collection: Collection, fetched: bytes | None) -> dict[str, Any]:
+    """The engine's query for a kNN request: an image, a record id, or several record ids
+    (``fetched``: the query image's bytes, fetched from its URL ahead)."""
     if body.query_record is not None and body.records:
         raise BadInput("give query_record or records, not both")
     if body.records:
@@ -302,6 +337,8 @@ def _query(body: KnnRequest, collection: Collection) -> dict[str, Any]:
     record = body.query_record
     if record is None:
         raise BadInput("give query_record: an _id, or an image as _url, _base64 or _file")
+    if fetched is not None:
+        return {"image": fetched}
     if record.get("_base64") is not None or record.get("_url") is not None:
         image = query_image(
             url=record.get("_url") if record.get("_base64") is None else None,
