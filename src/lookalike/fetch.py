@@ -300,7 +300,8 @@ class Fetcher:
                 reason = _forbidden_reason(address)
                 if reason is not None:
                     raise ForbiddenAddress(
-                        f"refusing to fetch {name}: {host} is {address}, a {reason} address",
+                        f"refusing to fetch {name}: {host} is {address}, "
+                        f"{'an' if reason[0] in 'aeiou' else 'a'} {reason} address",
                         detail={"host": host, "address": str(address)},
                     )
             addresses.append(str(address))

@@ -23,12 +23,29 @@ TEXT_REPO = "Qdrant/clip-ViT-B-32-text"
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model dir holding the tiny model under the default model's hub names."""
+    """A model dir holding a tiny model of the default model's vector size (512) under its hub
+    names: files under a known name must give that model's size."""
     root = tmp_path_factory.mktemp("model-dir")
-    built = build_tiny_clip(tmp_path_factory.mktemp("built"))  # same seed as ``tiny_model``
+    built = build_tiny_clip(tmp_path_factory.mktemp("built"), dim=512)
     shutil.move(built / "vision", root / VISION_REPO)
     shutil.move(built / "text", root / TEXT_REPO)
     return root
+
+
+def test_files_of_another_size_under_a_known_name_are_refused(
+    tmp_path: Path, settings: Settings
+) -> None:
+    root = tmp_path / "models"
+    built = build_tiny_clip(tmp_path / "built")  # 32 numbers, not ViT-B/32's 512
+    root.mkdir()
+    shutil.move(built / "vision", root / VISION_REPO)
+    shutil.move(built / "text", root / TEXT_REPO)
+    settings = settings.replace(model_dir=root)
+    for load in (load_image_encoder, load_text_encoder):
+        with pytest.raises(ModelUnavailable) as caught:
+            load("clip-vit-b-32", settings)
+        assert "vectors of 32 numbers" in caught.value.message
+        assert "clip-vit-b-32 gives 512" in caught.value.message
 
 
 @pytest.fixture
@@ -146,9 +163,7 @@ def test_folder_model_id_is_stable_and_tells_folders_apart(
     assert copied.split("#")[1] == first.split("#")[1]  # same weights, same hash
 
 
-def test_known_name_found_in_model_dir(
-    model_dir: Path, tiny_model: Path, settings: Settings
-) -> None:
+def test_known_name_found_in_model_dir(model_dir: Path, tmp_path: Path, settings: Settings) -> None:
     settings = settings.replace(model_dir=model_dir)
     image, text = photo("astronaut"), ["a photo of a cat"]
 
@@ -157,21 +172,23 @@ def test_known_name_found_in_model_dir(
     text_encoder = load_text_encoder("Qdrant/clip-ViT-B-32-text", settings)
 
     assert by_name.model_id == by_hub_name.model_id == text_encoder.model_id == "clip-vit-b-32"
-    assert by_name.dim == text_encoder.dim == 32  # read from the graph, not from the spec
+    assert by_name.dim == text_encoder.dim == 512
     # the same weights through the folder path and through the name lookup: the same vectors
-    folder = load_image_encoder(str(tiny_model), settings)
+    same = build_tiny_clip(tmp_path / "same", dim=512)  # the fixture's seed: the same weights
+    folder = load_image_encoder(str(same), settings)
     np.testing.assert_allclose(by_name.embed([image]), folder.embed([image]), atol=1e-6)
     np.testing.assert_allclose(
-        text_encoder.embed(text), load_text_encoder(str(tiny_model), settings).embed(text)
+        text_encoder.embed(text), load_text_encoder(str(same), settings).embed(text)
     )
     assert not (settings.data_dir / "models").exists()  # nothing was fetched or cached
 
 
-def test_known_name_found_in_fastembed_cache(tiny_model: Path, settings: Settings) -> None:
+def test_known_name_found_in_fastembed_cache(tmp_path: Path, settings: Settings) -> None:
     """Files fastembed downloaded earlier (hub cache layout in <data_dir>/models) are used."""
+    built = build_tiny_clip(tmp_path / "built", dim=512)
     for part, repo in (("vision", VISION_REPO), ("text", TEXT_REPO)):
         cached = settings.data_dir / "models" / f"models--{repo.replace('/', '--')}"
-        shutil.copytree(tiny_model / part, cached / "snapshots" / "0123abcd")
+        shutil.copytree(built / part, cached / "snapshots" / "0123abcd")
         (cached / "refs").mkdir()
         (cached / "refs" / "main").write_text("0123abcd")
 
@@ -179,8 +196,8 @@ def test_known_name_found_in_fastembed_cache(tiny_model: Path, settings: Setting
     text_encoder = load_text_encoder("clip-vit-b-32", settings)
 
     assert image_encoder.model_id == text_encoder.model_id == "clip-vit-b-32"
-    assert image_encoder.embed([photo("coffee")]).shape == (1, 32)
-    assert text_encoder.embed(["a cup of coffee"]).shape == (1, 32)
+    assert image_encoder.embed([photo("coffee")]).shape == (1, 512)
+    assert text_encoder.embed(["a cup of coffee"]).shape == (1, 512)
 
 
 def test_known_models_are_pairs_fastembed_runs() -> None:

@@ -73,3 +73,17 @@ def test_missing_files_and_folders_fail_as_bad_input(tree: Path) -> None:
     assert not isinstance(missing.value, ForbiddenPath)
     with pytest.raises(BadInput, match="not a file"):
         allowed_path("sub", [root])
+
+
+def test_a_path_items_source_is_the_real_path_of_a_link(tmp_path: Path) -> None:
+    from lookalike.api.inputs import server_item
+    from lookalike.config import Settings
+
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (root / "link.jpg").symlink_to(root / "real" / "photo.jpg")
+    settings = Settings(data_dir=tmp_path / "data", allowed_roots=(str(root),))
+    item = server_item({"path": "link.jpg"}, settings)
+    assert item.source == str((root / "real" / "photo.jpg").resolve())
+    assert item.path == (root / "real" / "photo.jpg").resolve()

@@ -338,6 +338,7 @@ def _parsed(spec: Mapping[str, Any], settings: Settings) -> Item:
 def _under_roots(item: Item, settings: Settings) -> Item:
     if item.path is not None:
         item.path = allowed_path(item.path, settings.allowed_roots)
+        item.source = str(item.path)  # the real path, as the docs promise, not a link's
     return item
 
 

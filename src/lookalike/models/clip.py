@@ -109,6 +109,7 @@ def load_image_encoder(
     if dim is None:
         probe = Image.new("RGB", (224, 224), (127, 127, 127))
         dim = int(np.stack(list(embedding.embed([probe]))).shape[1])
+    _check_dim(located, dim, "vision")
     return ImageEncoder(embedding, located.model_id, dim)
 
 
@@ -119,6 +120,7 @@ def load_text_encoder(model: str, settings: Settings, *, threads: int | None = N
     dim = _output_dim(embedding, located)
     if dim is None:
         dim = int(np.stack(list(embedding.embed([_PROBE_TEXT]))).shape[1])
+    _check_dim(located, dim, "text")
     spec = located.spec
     return TextEncoder(
         embedding,
@@ -147,6 +149,20 @@ def _open(located: Located, part: Part, threads: int | None) -> Any:
             f"cannot load the {part} tower of model {located.model_id!r} from {where}: {exc}",
             detail={"model": located.model_id, "looked_in": [str(where)]},
         ) from exc
+
+
+def _check_dim(located: Located, dim: int, part: str) -> None:
+    """Files found under a known model's name must be that model: vectors of another size would
+    be stored as that model's and never match what the real model gives."""
+    spec = located.spec
+    if spec is not None and dim != spec.dim:
+        where = located.folder or located.cache_dir
+        raise ModelUnavailable(
+            f"the {part} files of {spec.name} in {where} give vectors of {dim} numbers, but "
+            f"{spec.name} gives {spec.dim}: these are another model's files. Put the right "
+            "files there, or use the folder itself as the model (--model PATH)",
+            detail={"model": spec.name, "folder": str(where), "dim": dim, "expected": spec.dim},
+        )
 
 
 def _output_dim(embedding: Any, located: Located) -> int | None:
