@@ -29,6 +29,7 @@ __all__ = [
     "StoredPoint",
     "VectorQuery",
     "VectorSpec",
+    "merge_config",
     "point_id",
     "scroll_all",
     "validate_name",
@@ -182,8 +183,9 @@ class CollectionStore(Protocol):
         ...
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Set top-level keys of the collection's configuration (e.g. its people table);
-        answers the whole new configuration."""
+        """Set top-level keys of the collection's configuration (e.g. its people table), a key
+        given ``None`` being removed (:func:`merge_config`); answers the whole new
+        configuration."""
         ...
 
     def close(self) -> None: ...
@@ -215,6 +217,12 @@ class Store(Protocol):
 META_ID = "\x00lookalike:collection"
 """Record id of the point keeping a collection's configuration in the store itself (no user
 id starts with a NUL). Backends leave it out of every count, scroll and sample."""
+
+
+def merge_config(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the top-level keys of ``changes`` set, those given ``None`` removed."""
+    merged = {**config, **changes}
+    return {k: v for k, v in merged.items() if not (k in changes and changes[k] is None)}
 
 
 def visible(filter: Node | None) -> Node:

@@ -46,6 +46,7 @@ from lookalike.store.base import (
     Vector,
     VectorQuery,
     VectorSpec,
+    merge_config,
     point_id,
     validate_name,
     visible,
@@ -354,7 +355,7 @@ class EdgeCollection:
         return dict(self._config)
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        config = {**self._config, **changes}
+        config = merge_config(self._config, changes)
         _write_meta(self._shard, config)  # under the lock this process holds
         _call(self._shard.flush)
         (self.folder / LEGACY_CONFIG).unlink(missing_ok=True)

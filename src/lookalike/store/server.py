@@ -36,6 +36,7 @@ from lookalike.store.base import (
     Vector,
     VectorQuery,
     VectorSpec,
+    merge_config,
     point_id,
     validate_name,
     visible,
@@ -338,7 +339,8 @@ class ServerCollection:
         return dict(self._config)
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        config = {**self._read_config(), **changes}  # another process may have changed it
+        config = merge_config(self._read_config(), changes)  # another process may have
+        # changed it since this one read it
         _write_meta(self.client, self.qualified, config)
         self._config = config
         return dict(config)
