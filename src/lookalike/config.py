@@ -133,6 +133,14 @@ class Settings(BaseSettings):
     """Free space the data folder must keep: a write that would leave less is refused with
     ``disk_full`` before the store's memory maps hit a full disk. 0 turns the check off."""
 
+    # logs
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """What the server logs (also ``--log-level``); the CLI logs only errors unless told."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object a line with the request id, for log collectors."""
+    slow_request_ms: int = Field(1000, ge=0)
+    """Requests slower than this are logged at warning level; 0 logs none."""
+
     # server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

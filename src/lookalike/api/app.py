@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +14,43 @@ from lookalike.api.docs import install_docs
 from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
 from lookalike.api.metrics import Metrics, MetricsMiddleware
+from lookalike.api.requestlog import RequestLog
 from lookalike.api.security import RequestGuard, require_key
 from lookalike.api.state import ServerState
 from lookalike.config import Settings
 from lookalike.engine import Engine
+from lookalike.ingest import IngestReport
+
+log = logging.getLogger("lookalike.server")
+
+
+def log_ingest(collection: str, report: IngestReport) -> None:
+    """Each ingest's counts at info level, each failed item at warning."""
+    log.info(
+        "ingest into %s: %d indexed, %d failed in %.1f s",
+        collection,
+        report.indexed,
+        len(report.failed),
+        report.seconds,
+        extra={"collection": collection, "indexed": report.indexed, "failed": len(report.failed)},
+    )
+    for outcome in report.failed[:_FAILURES_LOGGED]:
+        log.warning(
+            "ingest into %s: %s failed: %s",
+            collection,
+            outcome.source,
+            outcome.message,
+            extra={"collection": collection, "item": outcome.source, "code": outcome.code},
+        )
+    if len(report.failed) > _FAILURES_LOGGED:
+        log.warning(
+            "ingest into %s: %d more failures not logged (see the report)",
+            collection,
+            len(report.failed) - _FAILURES_LOGGED,
+        )
+
+
+_FAILURES_LOGGED = 100
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -28,6 +62,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     state = ServerState(settings=settings, engine=engine)
     metrics = state.extras.setdefault("metrics", Metrics())
     engine.ingest_listeners.append(metrics.observe_ingest)
+    engine.ingest_listeners.append(log_ingest)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +98,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         allowed_hosts=tuple(settings.allowed_hosts),
         cors_origins=tuple(settings.cors_origins),
     )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too
+    app.add_middleware(RequestLog, slow_ms=settings.slow_request_ms)  # outermost: ids all
     for router in _routers():
         app.include_router(router)
     return app

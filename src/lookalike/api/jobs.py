@@ -11,6 +11,7 @@ at most ``max_request_items`` items a job, what the registry holds is bounded.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from lookalike.engine import Collection
 from lookalike.errors import LookalikeError, NotFound
 from lookalike.ingest import IngestReport, OnDuplicate, Progress
 from lookalike.sources import Item, ItemError
+
+log = logging.getLogger("lookalike.jobs")
 
 __all__ = ["Job", "JobRegistry", "job_registry"]
 
@@ -186,6 +189,7 @@ class JobRegistry:
             return
         job.status, job.phase = "running", "indexing"
         job.started_at, job._started = _now(), time.monotonic()
+        log.info("job %s started: %d items into %s", job.id, job.total, collection.name)
         try:
             job.report = collection.add(
                 items, progress=self._progress(job), on_duplicate=on_duplicate
@@ -200,6 +204,17 @@ class JobRegistry:
             self._finish(job, "failed")
         else:
             self._finish(job, "done")
+        log.log(
+            logging.WARNING if job.error else logging.INFO,
+            "job %s %s: %d of %d items done, %d indexed, %d failed%s",
+            job.id,
+            job.status,
+            job.done,
+            job.total,
+            job.indexed,
+            job.failed,
+            f" ({job.error['message']})" if job.error else "",
+        )
         with self._lock:
             self._forget_old()
 

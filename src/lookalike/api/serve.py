@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -70,11 +71,21 @@ def read_marker(data_dir: Path) -> dict[str, Any] | None:
     return dict(marker)
 
 
-def run(settings: Settings, *, announce: Callable[[str], None]) -> None:
+def run(
+    settings: Settings, *, announce: Callable[[str], None], log_level: str | None = None
+) -> None:
     import uvicorn
 
     from lookalike.api.app import create_app
+    from lookalike.logs import configure, settings_summary
 
+    configure(settings, level=log_level)
+    logging.getLogger("lookalike.server").info(
+        "starting lookalike on %s:%d",
+        settings.host,
+        settings.port,
+        extra={"settings": json.dumps(settings_summary(settings), default=str)},
+    )
     app = create_app(settings)
     url = base_url(settings)
     announce(f"lookalike serving {settings.data_dir} at {url}")
@@ -84,7 +95,16 @@ def run(settings: Settings, *, announce: Callable[[str], None]) -> None:
     # once the app has stopped, which ends the process before the ``finally`` below runs.
     app.state.lookalike.extras.setdefault("on_shutdown", []).append(lambda: remove_marker(marker))
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        # Our handlers and format for uvicorn's own lines; requests are logged by RequestLog
+        # (with their id), so uvicorn's access log would only repeat them without it.
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            log_level=(log_level or settings.log_level).lower(),
+        )
     finally:
         remove_marker(marker)
 

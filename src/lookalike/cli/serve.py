@@ -25,12 +25,18 @@ def serve(
             help="Listen beyond localhost although no API keys are configured.",
         ),
     ] = False,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level", help="debug, info, warning or error (default: the log_level setting)."
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the REST API, the compatibility routes and the web page from one process."""
     from lookalike.api.serve import check_bind, run
 
-    settings = Settings.load(data_dir=data_dir, host=host, port=port)
+    settings = Settings.load(data_dir=data_dir, host=host, port=port, log_level=log_level)
     for note in check_bind(settings, allow_unauthenticated=allow_unauthenticated):
         err.print(note, markup=False)
     run(settings, announce=lambda line: err.print(line, markup=False, soft_wrap=True))
