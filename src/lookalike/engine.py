@@ -19,6 +19,7 @@ from typing import Any
 from lookalike.config import Settings
 from lookalike.decode_workers import DecodePool, decode_plan
 from lookalike.errors import BadInput, Conflict, NotFound
+from lookalike.fieldsummary import summarize
 from lookalike.filters import HasIds, Not, parse_filter
 from lookalike.images import decode, set_pixel_budget
 from lookalike.ingest import (
@@ -55,7 +56,7 @@ from lookalike.signals.faces.people import ClusterReport, People, Person
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
-from lookalike.store.base import CollectionStore, StoredPoint, validate_name
+from lookalike.store.base import CollectionStore, StoredPoint, scroll_all, validate_name
 
 __all__ = ["Collection", "Engine"]
 
@@ -423,6 +424,11 @@ class Collection:
 
     def count(self, filter: Mapping[str, Any] | str | None = None) -> int:
         return self.store.count(parse_filter(filter))
+
+    def field_summary(self) -> dict[str, Any]:
+        """The fields its records hold and their values (:func:`fieldsummary.summarize`),
+        for filter controls; reads every payload once."""
+        return summarize(p.payload for p in scroll_all(self.store, page=512))
 
     def list_records(
         self,

@@ -7,6 +7,8 @@ is photographed at 390x844 and 1440x900 into test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from tests.e2e.test_page import (
     _wait_results,
 )
 from tests.support.encoded import file_b64
+from tests.support.exif_photos import exif_jpeg
+from tests.support.samples import PHOTO_NAMES
 
 pytestmark = pytest.mark.slow  # a browser, a server and an ingest
 
@@ -306,3 +310,75 @@ def test_new_collection_dialog_chooses_signals_and_same_images_are_named(
         _shot(page, shots, "upload-same-image")
     finally:
         site.api.delete("/collections/picked")
+
+
+def test_filters_without_json(page: Page, site: Site, shots: Path) -> None:
+    page.set_viewport_size(DESKTOP)
+    api = site.api
+    api.post(
+        "/collections", json={"name": "trips", "signals": ["duplicate", "exif"], "thumbnails": True}
+    ).raise_for_status()
+    try:
+        names = list(PHOTO_NAMES)[:6]
+        items = [
+            {
+                "id": name,
+                "base64": base64.b64encode(exif_jpeg(name, i)).decode(),
+                "metadata": {"trip": "alps" if i < 3 else "sea", "day": i + 1},
+            }
+            for i, name in enumerate(names)
+        ]
+        api.post("/collections/trips/records", json={"items": items}).raise_for_status()
+        page.goto(site.url + "/?view=browse&collection=trips")
+        expect(page.locator("#browse .card")).to_have_count(len(names))
+        page.click("nav >> text=Search")  # the controls sit under the Filter box
+        page.locator("#filter-controls summary").click()
+        expect(page.locator("#f-camera option")).to_have_count(len(names) + 1)  # any + cameras
+        _shot(page, shots, "filters")
+
+        def built() -> dict[str, Any]:
+            value: dict[str, Any] = json.loads(page.input_value("#query-filter") or "{}")
+            return value
+
+        def browse_ids() -> list[str]:
+            page.click("nav >> text=Browse")
+            expected = api.get(
+                "/collections/trips/records", params={"filter": json.dumps(built())}
+            ).json()["records"]
+            expect(page.locator("#browse .card")).to_have_count(len(expected))
+            ids: list[str] = page.locator("#browse .card").evaluate_all(
+                "els => els.map(e => e.dataset.id)"
+            )
+            assert sorted(ids) == sorted(r["id"] for r in expected)
+            page.click("nav >> text=Search")
+            return ids
+
+        page.select_option('select[aria-label="trip"]', label="alps (3)")
+        assert built() == {"trip": "alps"}
+        assert len(browse_ids()) == 3
+
+        page.fill("#f-from", "2021-06-02")
+        page.dispatch_event("#f-from", "change")
+        assert built()["exif.taken_at"] == {"$gte": "2021-06-02"}
+        assert len(browse_ids()) == 2  # alps, from June 2nd
+
+        page.select_option("#f-camera", index=2)
+        assert "exif.model" in built()
+        assert len(browse_ids()) <= 1
+
+        page.click("text=Clear filters")
+        assert page.input_value("#query-filter") == ""
+        page.fill("#f-radius", "1.5")
+        page.fill("#f-lat", "45")
+        page.fill("#f-lon", "6")
+        page.dispatch_event("#f-lon", "change")
+        near = built()["exif.location"]["$near"]
+        assert near["$maxDistance"] == 1500 and near["$geometry"]["coordinates"] == [6, 45]
+        assert 0 < len(browse_ids()) < len(names)  # ~1 km apart: the first ones only
+
+        # the JSON stays editable: typed by hand, it is what applies
+        page.fill("#query-filter", '{"day": {"$gte": 5}}')
+        page.press("#query-filter", "Enter")
+        assert len(browse_ids()) == 2
+    finally:
+        api.delete("/collections/trips")

@@ -18,6 +18,7 @@ ASSETS = {
     "browse.js": _JS,
     "duplicates.js": _JS,
     "events.js": _JS,
+    "filters.js": _JS,
     "http.js": _JS,
     "newcollection.js": _JS,
     "people.js": _JS,

@@ -10,6 +10,7 @@ import { findDuplicates, showDuplicatesIntro } from "./duplicates.js";
 import { clearPeople, hasSignal, setupPeople, showPeople } from "./people.js";
 import { on } from "./events.js";
 import { openCollectionDialog, setupCollectionDialog } from "./newcollection.js";
+import { clearFilterControls, filterNear, setupFilterControls } from "./filters.js";
 import { VIEWS, readRoute, routeHref, saveRoute } from "./route.js";
 import { closeViewer, openViewer, setupViewer } from "./viewer.js";
 import { clearBrowse, setupBrowse, showBrowse } from "./browse.js";
@@ -56,6 +57,7 @@ export async function chooseCollection(name, { push = true } = {}) {
   showDuplicatesIntro();
   clearPeople();
   clearBrowse();
+  clearFilterControls();
   $("more-results").hidden = true;
   $("query-summary").textContent = "";
   $("upload-area").hidden = !name;
@@ -579,6 +581,14 @@ export function setupEvents() {
   on("open", (record) => openViewer(record));
   on("key-changed", () => loadCollections());
   on("collection-created", (name) => loadCollections(name));
+  on("filter-changed", () => {
+    if (!$("view-browse").hidden) showBrowse();
+    else if (state.query) runQuery(state.query);
+  });
+  on("near", async (point) => {
+    await filterNear(point);
+    goToView("browse");
+  });
   on("uploaded", async (name) => {
     if (state.collection !== name) return;
     await refreshInfo();
@@ -595,6 +605,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupPeople();
   setupViewer();
   setupBrowse();
+  setupFilterControls();
   const route = readRoute();
   if (location.hash) saveRoute(route, { replace: true }); // an old #/view address
   showView(route.view);

@@ -138,6 +138,8 @@ function render(r) {
   for (const id of people) {
     act(`Photos of ${peopleName(id)}`, () => emit("search-person", { id, name: null }));
   }
+  const place = r.exif && r.exif.location;
+  if (place) act("Photos taken near here", () => emit("near", place));
   const original = /^https?:\/\//i.test(r.source || "") ? r.source : null;
   if (original || thumbs) {
     const link = document.createElement("a");
