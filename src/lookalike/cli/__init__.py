@@ -14,6 +14,7 @@ from lookalike.cli import (  # noqa: F401  # registers the commands
     collections,
     models,
     people,
+    config,
 )
 
 # isort: on

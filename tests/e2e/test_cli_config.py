@@ -1,0 +1,35 @@
+"""`lookalike config`: the effective settings with the source of each, keys masked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.cli import run
+
+
+def test_config_shows_each_setting_with_its_source(env: dict[str, str], tmp_path: Path) -> None:
+    data = Path(env["LOOKALIKE_DATA_DIR"])
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "config.toml").write_text('fetch_retries = 1\napi_keys = ["file-key"]\n')
+    env = {**env, "LOOKALIKE_BATCH_SIZE": "8", "LOOKALIKE_API_KEY": "cli-secret"}
+    shown = json.loads(run(env, "config", "--json").stdout)
+    rows = {r["setting"]: r for r in shown["settings"]}
+    assert shown["config_file"] == str(data / "config.toml")
+    assert rows["batch_size"] == {
+        "setting": "batch_size",
+        "value": 8,
+        "source": "env LOOKALIKE_BATCH_SIZE",
+    }
+    assert rows["fetch_retries"]["source"] == f"file {data / 'config.toml'}"
+    assert rows["port"] == {"setting": "port", "value": 8000, "source": "default"}
+    assert rows["api_keys"]["value"] == ["***"] and rows["api_key"]["value"] == "***"
+    table = run(env, "config").stdout
+    assert "cli-secret" not in table and "file-key" not in table
+    assert "env LOOKALIKE_BATCH_SIZE" in table
+
+
+def test_a_wrong_setting_stops_with_its_name_and_source(env: dict[str, str]) -> None:
+    done = run({**env, "LOOKALIKE_PORT": "99999"}, "config", ok=False)
+    assert done.returncode == 2
+    assert "setting port = '99999' (from env LOOKALIKE_PORT)" in done.stderr
