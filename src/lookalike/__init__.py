@@ -1,10 +1,27 @@
-"""lookalike: self-hosted visual search."""
+"""lookalike: self-hosted visual search.
+
+The engine is imported on first use of ``lookalike.Engine`` (or ``Collection``), not with the
+package: ``import lookalike.client`` then stays free of the core's decoders and models."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from lookalike.config import Settings
-from lookalike.engine import Collection, Engine
 from lookalike.errors import LookalikeError
-from lookalike.ingest import IngestReport
-from lookalike.search import SearchResult
+from lookalike.types import IngestReport, SearchResult
+
+if TYPE_CHECKING:
+    from lookalike.engine import Collection, Engine
 
 __all__ = ["Collection", "Engine", "IngestReport", "LookalikeError", "SearchResult", "Settings"]
 __version__ = "0.1.0"
+
+_LAZY = {"Collection": "lookalike.engine", "Engine": "lookalike.engine"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lookalike' has no attribute {name!r}")

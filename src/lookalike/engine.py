@@ -22,15 +22,8 @@ from lookalike.errors import BadInput, Conflict, NotFound
 from lookalike.fieldsummary import summarize
 from lookalike.filters import HasIds, Not, parse_filter
 from lookalike.images import decode, set_pixel_budget
-from lookalike.ingest import (
-    ON_DUPLICATE,
-    ON_UNSAFE,
-    Ingest,
-    IngestReport,
-    OnDuplicate,
-    OnUnsafe,
-    ProgressCallback,
-)
+from lookalike.ingest import Ingest
+from lookalike.interface import check_existing
 from lookalike.payload import (
     CONTENT_HASH,
     DUPLICATE_OF,
@@ -46,17 +39,30 @@ from lookalike.payload import (
     THUMBNAIL,
     WIDTH,
 )
-from lookalike.search import Query, Searcher, SearchResult, image_bytes
+from lookalike.search import Query, Searcher, image_bytes
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
-from lookalike.signals.duplicate.clusters import Cluster, find_clusters
+from lookalike.signals.duplicate.clusters import find_clusters
 from lookalike.signals.duplicate.copies import find_copies, record_copy_query
-from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
-from lookalike.signals.faces.people import ClusterReport, People, Person
+from lookalike.signals.faces.people import People
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all, validate_name
+from lookalike.types import (
+    COPY_THRESHOLD,
+    Cluster,
+    ClusterReport,
+    IngestReport,
+    OnDuplicate,
+    OnUnsafe,
+    Person,
+    ProgressCallback,
+    QueryImage,
+    SearchResult,
+    check_on_duplicate,
+    check_on_unsafe,
+)
 
 __all__ = ["Collection", "Engine"]
 
@@ -109,8 +115,8 @@ class Engine:
             if signals is not None
             else parse_signals(self.settings.default_signals)
         )
-        if on_unsafe is not None and on_unsafe not in ON_UNSAFE:
-            raise BadInput(f"on_unsafe must be one of {', '.join(ON_UNSAFE)}, not {on_unsafe!r}")
+        if on_unsafe is not None:
+            check_on_unsafe(on_unsafe)
         model_name = model or self.settings.default_model
         if Path(model_name).exists():  # a folder: pin it by absolute path, not as typed
             model_name = str(Path(model_name).resolve())
@@ -118,31 +124,14 @@ class Engine:
             if not exist_ok:
                 raise Conflict(f"collection {name!r} already exists")
             collection = self.collection(name)
-            config = collection.config
-            if signals is not None and set(names) != set(config["signals"]):
-                raise Conflict(
-                    f"collection {name!r} has signals {','.join(config['signals'])}, "
-                    f"not {','.join(names)}; create another collection for them"
-                )
-            if (
-                model is not None
-                and "semantic" in config["signals"]
-                and (model_name != config["model"])
-            ):
-                raise Conflict(
-                    f"collection {name!r} uses model {config['model']!r}, not {model_name!r}; "
-                    "create another collection to compare models"
-                )
-            if on_unsafe is not None and on_unsafe != config.get("on_unsafe", "allow"):
-                raise Conflict(
-                    f"collection {name!r} was created with on_unsafe "
-                    f"{config.get('on_unsafe', 'allow')!r}, not {on_unsafe!r}"
-                )
-            if thumbnails and not config.get("thumbnails", False):
-                raise Conflict(
-                    f"collection {name!r} was made without thumbnails; create another "
-                    "collection to keep them"
-                )
+            check_existing(
+                name,
+                collection.config,
+                signals=None if signals is None else names,
+                model=None if model is None else model_name,
+                on_unsafe=on_unsafe,
+                thumbnails=thumbnails,
+            )
             return collection
         if on_unsafe not in (None, "allow") and "moderation" not in names:
             raise BadInput("on_unsafe needs the moderation signal: add it to the signals")
@@ -178,9 +167,9 @@ class Engine:
             self._open.pop(name).close()
         self.store.drop_collection(name)
 
-    def moderate(self, image: bytes | str | os.PathLike[str]) -> dict[str, Any]:
-        """Check one image (bytes, path or URL) with the moderation signal, without indexing it:
-        ``{"safe", "nsfw", "threshold", "labels"}``."""
+    def moderate(self, image: QueryImage) -> dict[str, Any]:
+        """Check one image (bytes, path, URL or PIL image) with the moderation signal, without
+        indexing it: ``{"safe", "nsfw", "threshold", "labels"}``."""
         return self._moderate(image, self._moderation, INPUT_SIDE)
 
     @cached_property
@@ -188,7 +177,7 @@ class Engine:
         return ModerationSignal(self.settings)
 
     def _moderate(
-        self, image: bytes | str | os.PathLike[str], signal: ModerationSignal, min_side: int
+        self, image: QueryImage, signal: ModerationSignal, min_side: int
     ) -> dict[str, Any]:
         data, name = image_bytes(image, self.settings)
         decoded = decode(data, name=name, min_side=min_side, max_pixels=self.settings.max_pixels)
@@ -299,8 +288,7 @@ class Collection:
 
         ``on_duplicate`` checks each new image against the collection first: ``flag`` records
         ``duplicate_of``, ``skip`` leaves copies out, ``reject`` fails them."""
-        if on_duplicate not in ON_DUPLICATE:
-            raise BadInput(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}")
+        check_on_duplicate(on_duplicate)
         limit = self.settings.max_image_bytes
         batch = [i if isinstance(i, Item | ItemError) else _item(i, limit) for i in items]
         self._check_model()
@@ -364,7 +352,7 @@ class Collection:
         configured = self.settings.copy_threshold
         return COPY_THRESHOLD if configured is None else configured
 
-    def moderate(self, image: bytes | str | os.PathLike[str]) -> dict[str, Any]:
+    def moderate(self, image: QueryImage) -> dict[str, Any]:
         """Check one image as indexing into this collection would (same decode size), without
         indexing it: ``{"safe", "nsfw", "threshold", "labels"}``."""
         if "moderation" not in self.config["signals"]:
@@ -463,7 +451,7 @@ class Collection:
     def search(
         self,
         *,
-        image: bytes | str | os.PathLike[str] | None = None,
+        image: QueryImage | None = None,
         text: str | None = None,
         id: str | None = None,
         vector: Sequence[float] | None = None,

@@ -33,7 +33,7 @@ from lookalike.errors import (
     LookalikeError,
     UnsupportedFormat,
 )
-from lookalike.images import sniff_format
+from lookalike.formats import sniff_format
 
 __all__ = ["Fetcher", "Resolver"]
 

@@ -19,10 +19,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from lookalike.config import Settings
 from lookalike.decode_workers import (
@@ -56,124 +55,22 @@ from lookalike.payload import (
 from lookalike.signals.base import Signal
 from lookalike.sources import Fetcher, Item, ItemError
 from lookalike.store.base import CollectionStore, StoredPoint, Vector, scroll_all
+from lookalike.types import (
+    DuplicateNote,
+    Failure,
+    OnUnsafe,
+    Outcome,
+    OutcomeStatus,
+    UnsafeNote,
+    check_on_unsafe,
+)
+from lookalike.types import IngestReport as IngestReport
+from lookalike.types import OnDuplicate as OnDuplicate
+from lookalike.types import Progress as Progress
+from lookalike.types import ProgressCallback as ProgressCallback
 
-
-@dataclass
-class Failure:
-    source: str
-    code: str
-    message: str
-
-
-OnDuplicate = Literal["allow", "flag", "skip", "reject"]
-ON_DUPLICATE: tuple[OnDuplicate, ...] = ("allow", "flag", "skip", "reject")
 DuplicateCheck = Callable[[str, dict[str, Any], dict[str, Any]], tuple[str, float] | None]
 """(record id, payload, vectors) -> (id of the record it copies, score) or None."""
-
-
-@dataclass
-class DuplicateNote:
-    source: str
-    id: str
-    duplicate_of: str
-    score: float
-    action: str
-
-
-OnUnsafe = Literal["allow", "flag", "reject"]
-ON_UNSAFE: tuple[OnUnsafe, ...] = ("allow", "flag", "reject")
-
-
-@dataclass
-class UnsafeNote:
-    source: str
-    id: str
-    nsfw: float
-    action: str
-
-
-OutcomeStatus = Literal["indexed", "skipped", "updated", "duplicate", "failed"]
-
-
-@dataclass
-class Outcome:
-    """What became of one input item, so a caller can answer per item."""
-
-    index: int
-    """Position of the item in the run's input."""
-    id: str | None
-    """The record id (None when the item failed before it had one)."""
-    source: str
-    status: OutcomeStatus
-    """``indexed`` (written), ``skipped`` (unchanged), ``updated`` (unchanged image, new
-    metadata or group), ``duplicate`` (a copy left out by ``on_duplicate="skip"``), ``failed``."""
-    code: str | None = None
-    message: str | None = None
-    duplicate_of: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": self.index, "id": self.id, "status": self.status}
-        if self.code is not None:
-            out["error"] = {"code": self.code, "message": self.message}
-        if self.duplicate_of is not None:
-            out["duplicate_of"] = self.duplicate_of
-        return out
-
-
-@dataclass
-class IngestReport:
-    indexed: int = 0
-    """New or changed images written to the store."""
-    skipped: int = 0
-    """Unchanged images (same content and model): nothing to do."""
-    updated: int = 0
-    """Unchanged images whose metadata or group changed: payload rewritten."""
-    pruned: int = 0
-    failed: list[Failure] = field(default_factory=list)
-    duplicates: list[DuplicateNote] = field(default_factory=list)
-    """Images found to copy a record already there (``on_duplicate`` flag or skip)."""
-    unsafe: list[UnsafeNote] = field(default_factory=list)
-    """Images the moderation signal found unsafe and indexed (``on_unsafe`` flag)."""
-    ms_per_image: dict[str, float] = field(default_factory=dict)
-    """Time per image of ``decode`` and of each signal (its preparer in the decode workers plus
-    its model calls in this process), in milliseconds."""
-    seconds: float = 0.0
-    index_built: bool = False
-    outcomes: list[Outcome] = field(default_factory=list)
-    """One per input item, in input order."""
-
-    @property
-    def rate(self) -> float:
-        return self.indexed / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "indexed": self.indexed,
-            "skipped": self.skipped,
-            "updated": self.updated,
-            "pruned": self.pruned,
-            "failed": [f.__dict__ for f in self.failed],
-            "duplicates": [d.__dict__ for d in self.duplicates],
-            "unsafe": [u.__dict__ for u in self.unsafe],
-            "ms_per_image": dict(self.ms_per_image),
-            "seconds": round(self.seconds, 3),
-            "images_per_second": round(self.rate, 2),
-            "index_built": self.index_built,
-            "outcomes": [o.to_dict() for o in self.outcomes],
-        }
-
-
-@dataclass(frozen=True)
-class Progress:
-    total: int
-    done: int
-    indexed: int
-    failed: int
-    phase: str = "indexing"
-    """"indexing", or "building index" while the HNSW graph is built."""
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 class Ingest:
@@ -196,8 +93,7 @@ class Ingest:
         """``pool``: decode workers shared with other runs, left running at the end."""
         if on_duplicate != "allow" and duplicate_check is None:
             raise BadInput("on_duplicate needs the duplicate signal in the collection")
-        if on_unsafe not in ON_UNSAFE:
-            raise BadInput(f"on_unsafe must be one of {', '.join(ON_UNSAFE)}, not {on_unsafe!r}")
+        check_on_unsafe(on_unsafe)
         if on_unsafe != "allow" and not any(s.name == "moderation" for s in signals):
             raise BadInput("on_unsafe needs the moderation signal in the collection")
         self.on_unsafe = on_unsafe

@@ -4,10 +4,8 @@ calibrated results with per-signal scores."""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lookalike import ranking
@@ -16,7 +14,7 @@ from lookalike.decode_workers import decode_plan
 from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Match, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
-from lookalike.payload import GROUP, METADATA, SOURCE
+from lookalike.payload import GROUP
 from lookalike.ranking import rank_key
 from lookalike.scoring import Calibration, raw_threshold, reaches, reciprocal_rank_fusion
 from lookalike.signals.base import Signal
@@ -29,7 +27,7 @@ from lookalike.signals.duplicate.copies import (
 )
 from lookalike.signals.faces import pick_face
 from lookalike.signals.text.matches import CANDIDATES, find_text
-from lookalike.sources import Fetcher, is_url, read_file_bytes
+from lookalike.sources import Fetcher, query_image_bytes
 from lookalike.store.base import (
     CollectionStore,
     Hit,
@@ -39,13 +37,15 @@ from lookalike.store.base import (
     Vector,
     VectorQuery,
 )
+from lookalike.types import QueryImage
+from lookalike.types import SearchResult as SearchResult
 
 MAX_TOP_K = 1000
 
 
 @dataclass(frozen=True)
 class Query:
-    image: bytes | str | os.PathLike[str] | None = None
+    image: QueryImage | None = None
     text: str | None = None
     id: str | None = None
     vector: Sequence[float] | None = None
@@ -64,60 +64,6 @@ class Query:
     """(left, top, right, bottom) in pixels: search by the face this box covers most."""
     person: int | None = None
     """A person id: every image of that person (``faces`` signal)."""
-
-
-@dataclass
-class SearchResult:
-    id: str
-    score: float
-    source: str | None
-    group: str | None
-    metadata: dict[str, Any]
-    scores: dict[str, float] = field(default_factory=dict)
-    match: dict[str, Any] | None = None
-    """For duplicate searches: inliers and the matched region in both images (normalised); for
-    face searches: the matched face (index, normalised box, person) and the query face; for
-    text searches: the record's ``lines`` holding query words, with their boxes."""
-    safe: bool | None = None
-    """The moderation signal's verdict, when the collection has it: the page hides unsafe
-    results behind a click rather than leaving every caller to look the records up."""
-
-    @classmethod
-    def of(
-        cls,
-        record_id: str,
-        score: float,
-        payload: Mapping[str, Any],
-        scores: dict[str, float],
-        *,
-        match: dict[str, Any] | None = None,
-    ) -> SearchResult:
-        """A result for a stored record, its fields read from the record's payload."""
-        return cls(
-            id=record_id,
-            score=score,
-            source=payload.get(SOURCE),
-            group=payload.get(GROUP),
-            metadata=payload.get(METADATA) or {},
-            safe=payload.get("safe"),
-            scores=scores,
-            match=match,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "id": self.id,
-            "score": round(self.score, 6),
-            "source": self.source,
-            "group": self.group,
-            "metadata": self.metadata,
-            "scores": {k: round(v, 6) for k, v in self.scores.items()},
-        }
-        if self.match is not None:
-            out["match"] = self.match
-        if self.safe is not None:
-            out["safe"] = self.safe
-        return out
 
 
 class Searcher:
@@ -348,7 +294,7 @@ class Searcher:
             ranked = list(best.values())
         return ranked[: q.top_k]
 
-    def _image_text(self, image: bytes | str | os.PathLike[str]) -> str:
+    def _image_text(self, image: QueryImage) -> str:
         """The text OCR reads in a query image."""
         data, name = self._image_bytes(image)
         text_signal = self.signal_named("text")
@@ -418,7 +364,7 @@ class Searcher:
 
     def _image_vectors(
         self,
-        image: bytes | str | os.PathLike[str],
+        image: QueryImage,
         region: tuple[float, float, float, float] | None,
     ) -> tuple[dict[str, Vector], DecodedImage, dict[str, Any]]:
         data, name = self._image_bytes(image)
@@ -437,7 +383,7 @@ class Searcher:
             vectors.update(s.embed([outputs[s.name]])[0])
         return vectors, decoded, outputs
 
-    def _image_bytes(self, image: bytes | str | os.PathLike[str]) -> tuple[bytes, str]:
+    def _image_bytes(self, image: QueryImage) -> tuple[bytes, str]:
         return image_bytes(image, self.settings)
 
     def _records(self, ids: list[str]) -> list[StoredPoint]:
@@ -451,18 +397,15 @@ class Searcher:
         return [p.vectors for p in self._records(ids)]
 
 
-def image_bytes(image: bytes | str | os.PathLike[str], settings: Settings) -> tuple[bytes, str]:
-    """A query image's bytes and a name for messages: bytes as given, a URL fetched, a path read."""
-    if isinstance(image, bytes):
-        return image, "<query image>"
-    text = os.fspath(image)
-    if is_url(text):
+def image_bytes(image: QueryImage, settings: Settings) -> tuple[bytes, str]:
+    """A query image's bytes and a name for messages (see :func:`query_image_bytes`), a URL
+    fetched under the settings' rules."""
+
+    def fetch(url: str) -> bytes:
         with Fetcher(settings) as fetcher:
-            return fetcher.fetch(text), text
-    path = Path(text)
-    if not path.is_file():
-        raise NotFound(f"query image {text} does not exist")
-    return read_file_bytes(path, max_bytes=settings.max_image_bytes), text
+            return fetcher.fetch(url)
+
+    return query_image_bytes(image, max_bytes=settings.max_image_bytes, fetch=fetch)
 
 
 def group_key(record_id: str, payload: Mapping[str, Any]) -> str:

@@ -11,20 +11,23 @@ import base64
 import binascii
 import codecs
 import hashlib
+import io
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from lookalike.config import Settings
-from lookalike.errors import BadImage, BadInput, ImageTooLarge, LookalikeError
+from lookalike.errors import BadImage, BadInput, ImageTooLarge, LookalikeError, NotFound
 from lookalike.fetch import Fetcher
-from lookalike.images import SUPPORTED_EXTENSIONS, sniff_format
+from lookalike.formats import SUPPORTED_EXTENSIONS, sniff_format
+from lookalike.types import QueryImage
 
 __all__ = [
     "Fetcher",
@@ -32,9 +35,12 @@ __all__ = [
     "ItemError",
     "content_hash",
     "decode_base64",
+    "encode_png",
+    "is_pil_image",
     "is_url",
     "iter_items",
     "json_lines",
+    "query_image_bytes",
     "read_file_bytes",
 ]
 
@@ -119,6 +125,50 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise ImageTooLarge(f"base64 data holds {len(data)} bytes, more than {max_bytes}")
     return data
+
+
+QUERY_IMAGE_NAME = "<query image>"
+"""How messages name a query image given as bytes or a PIL image."""
+
+
+def query_image_bytes(
+    image: QueryImage, *, max_bytes: int, fetch: Callable[[str], bytes] | None = None
+) -> tuple[bytes, str]:
+    """A query image's bytes and a name for messages: bytes as given, a PIL image as lossless
+    PNG, an http(s) URL through ``fetch``, a path read (``NotFound`` when there is no such file).
+    The engine and the SDK both read query images here, so they take the same inputs."""
+    if isinstance(image, bytes | bytearray):
+        return bytes(image), QUERY_IMAGE_NAME
+    if not isinstance(image, str | os.PathLike):
+        if is_pil_image(image):
+            return encode_png(image), QUERY_IMAGE_NAME
+        kind = type(image).__name__
+        raise BadInput(f"a query image is a path, a URL, bytes or a PIL image, not a {kind}")
+    text = os.fspath(image)
+    if is_url(text):
+        if fetch is None:
+            raise BadInput(f"query image {text} is a URL, and URLs are not fetched here")
+        return fetch(text), text
+    path = Path(text)
+    if not path.is_file():
+        raise NotFound(f"query image {text} does not exist")
+    return read_file_bytes(path, max_bytes=max_bytes), text
+
+
+def is_pil_image(obj: object) -> bool:
+    """Whether ``obj`` is a PIL image, without importing Pillow (nobody made one unless it is
+    loaded), so the SDK runs without it."""
+    module = sys.modules.get("PIL.Image")
+    return module is not None and isinstance(obj, module.Image)
+
+
+def encode_png(image: Any) -> bytes:
+    """A PIL image as PNG bytes (lossless, so whoever decodes them sees the pixels given)."""
+    out = io.BytesIO()
+    if image.mode not in ("1", "L", "LA", "I", "P", "RGB", "RGBA"):
+        image = image.convert("RGB")
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def iter_items(

@@ -30,9 +30,8 @@ from lookalike.errors import (
     StoreUnavailable,
     Unauthorized,
 )
-from lookalike.ingest import Progress
-from lookalike.search import SearchResult
-from lookalike.signals.faces.people import ClusterReport, Person
+from lookalike.sources import encode_png
+from lookalike.types import ClusterReport, Person, Progress, SearchResult
 from tests.support.faces import face_folder
 from tests.support.samples import PHOTO_NAMES, photo
 from tests.support.server import free_port, live_server
@@ -140,6 +139,8 @@ def test_records_round_trip(client: Client, photos: Path) -> None:
     assert client.create_collection("things", exist_ok=True).name == "things"
     with pytest.raises(Conflict, match="signals"):
         client.create_collection("things", signals="semantic", exist_ok=True)
+    with pytest.raises(Conflict, match="thumbnails"):  # as the engine answers
+        client.create_collection("things", exist_ok=True, thumbnails=True)
     client.drop_collection("things")
     with pytest.raises(NotFound):
         client.collection("things")
@@ -240,10 +241,8 @@ def test_a_page_that_is_not_json_is_named_in_the_error() -> None:
 
 
 def test_pil_images_are_sent_losslessly() -> None:
-    from lookalike.client.plans import encode_image
-
     im = photo("astronaut")
-    again = Image.open(io.BytesIO(encode_image(im)))
+    again = Image.open(io.BytesIO(encode_png(im)))
     assert again.tobytes() == im.tobytes()
 
 

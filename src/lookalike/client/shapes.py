@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from lookalike.ingest import IngestReport
+from lookalike.types import IngestReport
 
 T = TypeVar("T")
 

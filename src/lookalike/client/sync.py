@@ -14,11 +14,17 @@ from lookalike.client.shapes import from_dict
 from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, transport_error
 from lookalike.config import Settings
 from lookalike.errors import LookalikeError
-from lookalike.ingest import IngestReport, OnDuplicate, OnUnsafe, ProgressCallback
-from lookalike.search import SearchResult
-from lookalike.signals.duplicate.clusters import Cluster
-from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
-from lookalike.signals.faces.people import ClusterReport, Person
+from lookalike.types import (
+    COPY_THRESHOLD,
+    Cluster,
+    ClusterReport,
+    IngestReport,
+    OnDuplicate,
+    OnUnsafe,
+    Person,
+    ProgressCallback,
+    SearchResult,
+)
 
 T = TypeVar("T")
 

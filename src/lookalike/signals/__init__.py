@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from lookalike.config import Settings
 from lookalike.errors import BadInput
-from lookalike.signals.base import Signal
+
+if TYPE_CHECKING:  # the names are parsed without loading a signal (the SDK parses them)
+    from lookalike.signals.base import Signal
 
 KNOWN = ("semantic", "duplicate", "faces", "text", "moderation", "exif")
 

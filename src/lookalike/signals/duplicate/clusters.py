@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,34 +18,12 @@ from lookalike.errors import BadInput
 from lookalike.filters import HasIds, Not
 from lookalike.signals.duplicate.copies import find_copies, record_copy_query
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all
+from lookalike.types import KEEP_RULES, Member
+from lookalike.types import Cluster as Cluster
 
-KEEP_RULES = ("largest", "least-compressed", "oldest")
 NEIGHBOURS = 10
 VERIFY = 4
 """Candidates verified per record: the top word and strong hash neighbours."""
-
-
-@dataclass
-class Member:
-    id: str
-    source: str | None
-    role: str
-    """"keep" or "copy"."""
-    score: float
-    """The strongest link from this record to another in its cluster."""
-    width: int | None = None
-    height: int | None = None
-    byte_size: int | None = None
-
-
-@dataclass
-class Cluster:
-    keep: str
-    members: list[Member] = field(default_factory=list)
-
-    @property
-    def copies(self) -> list[str]:
-        return [m.id for m in self.members if m.role == "copy"]
 
 
 def keep_key(rule: str) -> Callable[[dict[str, Any]], Any]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,45 +38,13 @@ from lookalike.store.base import (
     VectorQuery,
     scroll_all,
 )
+from lookalike.types import ClusterReport as ClusterReport
+from lookalike.types import Person as Person
 
 TABLE_KEY = "people"
 _PAGE = 256
 _NEIGHBOURS = 8
 """Records searched per pending face for an already grouped neighbour."""
-
-
-@dataclass
-class Person:
-    id: int
-    name: str | None
-    faces: int
-    records: int
-    sample: list[str] = field(default_factory=list)
-    """A few ids of records showing the person."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "faces": self.faces,
-            "records": self.records,
-            "sample": self.sample,
-        }
-
-
-@dataclass
-class ClusterReport:
-    faces: int = 0
-    """Faces looked at (pending ones, or all with ``full``)."""
-    joined: int = 0
-    """Faces that joined a person who existed before the run."""
-    new_people: int = 0
-    people: int = 0
-    """People in the collection after the run."""
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "seconds": round(self.seconds, 3)}
 
 
 @dataclass

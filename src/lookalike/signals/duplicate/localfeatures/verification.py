@@ -9,6 +9,7 @@ import numpy as np
 
 from lookalike.scoring import Calibration
 from lookalike.signals.duplicate.localfeatures.keypoints import LocalFeatures
+from lookalike.types import COPY_THRESHOLD as COPY_THRESHOLD  # placed by CALIBRATION below
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
 CALIBRATION = Calibration.of(
     [(4.0, 0.0), (5.0, 0.4), (8.0, 0.75), (12.0, 0.9), (30.0, 0.97), (80.0, 1.0)]
 )
-COPY_THRESHOLD = 0.75
-"""Scores at or above this mean "a copy": 8 distinct inliers, twice the most any unrelated
-pair reached."""
 MIN_INLIERS = 5
 """Below this many distinct inliers :func:`verify` reports no match at all."""
 

@@ -1,0 +1,48 @@
+"""Each client operation once, as a plan of HTTP calls (see :mod:`lookalike.client.wire`): the
+routes of docs/server.md, the local work a remote call still needs (reading files, walking
+folders), and the answers turned back into the core's types. One module per part of the API."""
+
+from lookalike.client.plans.adding import add, as_item, index
+from lookalike.client.plans.collections import (
+    collection_info,
+    create_collection,
+    drop_collection,
+    list_collections,
+)
+from lookalike.client.plans.jobs import get_job, list_jobs, wait_job
+from lookalike.client.plans.people import (
+    cluster_people,
+    merge_people,
+    name_person,
+    people,
+    split_person,
+)
+from lookalike.client.plans.queries import duplicates, moderate, search
+from lookalike.client.plans.records import count, delete, get, list_records, thumbnail, update
+
+__all__ = [
+    "add",
+    "as_item",
+    "cluster_people",
+    "collection_info",
+    "count",
+    "create_collection",
+    "delete",
+    "drop_collection",
+    "duplicates",
+    "get",
+    "get_job",
+    "index",
+    "list_collections",
+    "list_jobs",
+    "list_records",
+    "merge_people",
+    "moderate",
+    "name_person",
+    "people",
+    "search",
+    "split_person",
+    "thumbnail",
+    "update",
+    "wait_job",
+]

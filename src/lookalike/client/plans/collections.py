@@ -1,0 +1,75 @@
+"""Collections: list, create (with the engine's ``exist_ok`` rule), look up, drop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lookalike.client.plans.common import body_of, coll
+from lookalike.client.wire import Call, Plan
+from lookalike.errors import Conflict, NotFound
+from lookalike.interface import check_existing
+from lookalike.signals import parse_signals
+from lookalike.types import check_on_unsafe
+
+
+def list_collections() -> Plan[list[dict[str, Any]]]:
+    body = body_of((yield Call("GET", "/collections")))
+    return list(body["collections"])
+
+
+def create_collection(
+    name: str,
+    *,
+    signals: str | Sequence[str] | None,
+    model: str | None,
+    exist_ok: bool,
+    thumbnails: bool,
+    on_unsafe: str | None = None,
+) -> Plan[dict[str, Any]]:
+    """With ``exist_ok``, an existing collection is answered when it has what is asked for
+    (``Conflict`` if not), as ``Engine.create_collection`` does."""
+    names = None if signals is None else list(parse_signals(signals))
+    if on_unsafe is not None:
+        check_on_unsafe(on_unsafe)
+    if model is not None and Path(model).exists():
+        model = str(Path(model).resolve())  # a model folder is named by absolute path
+
+    def matching(info: dict[str, Any]) -> dict[str, Any]:
+        check_existing(
+            name, info, signals=names, model=model, on_unsafe=on_unsafe, thumbnails=thumbnails
+        )
+        return info
+
+    if exist_ok:
+        try:
+            info = yield from collection_info(name)
+        except NotFound:
+            pass
+        else:
+            return matching(info)
+    body: dict[str, Any] = {"name": name}
+    if names is not None:
+        body["signals"] = names
+    if model is not None:
+        body["model"] = model
+    if thumbnails:
+        body["thumbnails"] = True
+    if on_unsafe is not None:
+        body["on_unsafe"] = on_unsafe
+    try:
+        return dict(body_of((yield Call("POST", "/collections", json=body))))
+    except Conflict:
+        if not exist_ok:
+            raise
+        info = yield from collection_info(name)  # made by another client since we looked
+        return matching(info)
+
+
+def collection_info(name: str) -> Plan[dict[str, Any]]:
+    return dict(body_of((yield Call("GET", coll(name)))))
+
+
+def drop_collection(name: str) -> Plan[None]:
+    yield Call("DELETE", coll(name))

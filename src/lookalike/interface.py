@@ -1,0 +1,203 @@
+"""One interface for a collection in process and through a server.
+
+:class:`CollectionAPI` is what :class:`lookalike.Collection` and the SDK's
+:class:`lookalike.client.RemoteCollection` both answer (:class:`EngineAPI` the same for
+``Engine`` and ``Client``), so a function typed with it takes either; mypy checks both against
+it (:func:`_both_satisfy`). :func:`check_existing` is the rule ``create_collection(...,
+exist_ok=True)`` follows on both sides. Light on purpose: the SDK imports it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lookalike.errors import Conflict
+from lookalike.sources import Item, ItemError
+from lookalike.types import (
+    Cluster,
+    ClusterReport,
+    IngestReport,
+    OnDuplicate,
+    OnUnsafe,
+    Person,
+    ProgressCallback,
+    QueryImage,
+    SearchResult,
+)
+
+__all__ = ["CollectionAPI", "EngineAPI", "check_existing"]
+
+Box = tuple[float, float, float, float]
+
+
+class CollectionAPI(Protocol):
+    """A collection's methods, as docs/python-api.md describes them."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+    @property
+    def copy_threshold(self) -> float: ...
+
+    def index(
+        self,
+        inputs: Sequence[str | os.PathLike[str]],
+        *,
+        metadata_file: str | os.PathLike[str] | None = None,
+        group_by_folder: bool = False,
+        prune: bool = False,
+        on_duplicate: OnDuplicate = "allow",
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport: ...
+
+    def add(
+        self,
+        items: Iterable[Item | ItemError | Mapping[str, Any]],
+        *,
+        progress: ProgressCallback | None = None,
+        on_duplicate: OnDuplicate = "allow",
+    ) -> IngestReport: ...
+
+    def search(
+        self,
+        *,
+        image: QueryImage | None = None,
+        text: str | None = None,
+        id: str | None = None,
+        vector: Sequence[float] | None = None,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+        region: Box | None = None,
+        filter: Mapping[str, Any] | str | None = None,
+        top_k: int = 10,
+        threshold: float | None = None,
+        signal: str | None = None,
+        group: bool = False,
+        face: int | None = None,
+        box: Box | None = None,
+        person: int | str | None = None,
+    ) -> list[SearchResult]: ...
+
+    def duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        keep: str = "largest",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Cluster]: ...
+
+    def moderate(self, image: QueryImage) -> dict[str, Any]: ...
+
+    def get(self, record_id: str) -> dict[str, Any]: ...
+
+    def update(
+        self,
+        record_id: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        group: str | None = None,
+        merge: bool = False,
+    ) -> dict[str, Any]: ...
+
+    def delete(self, record_ids: Sequence[str]) -> dict[str, bool]: ...
+
+    def count(self, filter: Mapping[str, Any] | str | None = None) -> int: ...
+
+    def list_records(
+        self,
+        *,
+        filter: Mapping[str, Any] | str | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+    def thumbnail(self, record_id: str) -> bytes: ...
+
+    def people(self) -> list[Person]: ...
+
+    def cluster_people(self, *, full: bool = False) -> ClusterReport: ...
+
+    def name_person(self, person: int | str, name: str | None) -> int: ...
+
+    def merge_people(
+        self, persons: Sequence[int | str], *, into: int | str | None = None
+    ) -> int: ...
+
+    def split_person(self, person: int | str, faces: Sequence[str | tuple[str, int]]) -> int: ...
+
+
+class EngineAPI(Protocol):
+    """The engine's methods over collections, in process or through a server."""
+
+    def list_collections(self) -> list[str]: ...
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        signals: str | Sequence[str] | None = None,
+        model: str | None = None,
+        exist_ok: bool = False,
+        on_unsafe: OnUnsafe | None = None,
+        thumbnails: bool = False,
+    ) -> CollectionAPI: ...
+
+    def collection(self, name: str) -> CollectionAPI: ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def moderate(self, image: QueryImage) -> dict[str, Any]: ...
+
+
+def check_existing(
+    name: str,
+    config: Mapping[str, Any],
+    *,
+    signals: Sequence[str] | None,
+    model: str | None,
+    on_unsafe: str | None,
+    thumbnails: bool,
+) -> None:
+    """``Conflict`` unless the existing collection ``name`` (its ``config``) has what
+    ``create_collection`` asks for; None asks for nothing in particular."""
+    have = list(config.get("signals") or [])
+    if signals is not None and set(signals) != set(have):
+        raise Conflict(
+            f"collection {name!r} has signals {','.join(have)}, not {','.join(signals)}; "
+            "create another collection for them"
+        )
+    if model is not None and "semantic" in have and model != config.get("model"):
+        raise Conflict(
+            f"collection {name!r} uses model {config.get('model')!r}, not {model!r}; "
+            "create another collection to compare models"
+        )
+    have_unsafe = config.get("on_unsafe", "allow")
+    if on_unsafe is not None and on_unsafe != have_unsafe:
+        raise Conflict(
+            f"collection {name!r} was created with on_unsafe {have_unsafe!r}, not {on_unsafe!r}"
+        )
+    if thumbnails and not config.get("thumbnails", False):
+        raise Conflict(
+            f"collection {name!r} was made without thumbnails; create another collection to "
+            "keep them"
+        )
+
+
+if TYPE_CHECKING:
+    from lookalike.client import Client, RemoteCollection
+    from lookalike.engine import Collection, Engine
+
+    def _both_satisfy(
+        engine: Engine, collection: Collection, client: Client, remote: RemoteCollection
+    ) -> None:
+        """Checked by mypy, never run: both sides answer the same interface."""
+        engines: list[EngineAPI] = [engine, client]
+        collections: list[CollectionAPI] = [collection, remote]
+        del engines, collections

@@ -1,0 +1,309 @@
+"""The shapes both sides of lookalike speak: results, reports, outcomes, progress, clusters,
+people, and the allowed values of the options. The core returns them, the REST API writes them
+as JSON, and the SDK rebuilds them from that JSON, so a program gets the same objects in process
+and through a server. Only the standard library is imported here: the SDK loads this module
+without the decoders and models of the core."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+
+from lookalike.errors import BadInput
+from lookalike.payload import GROUP, METADATA, SOURCE
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+__all__ = [
+    "COPY_THRESHOLD",
+    "KEEP_RULES",
+    "ON_DUPLICATE",
+    "ON_UNSAFE",
+    "Cluster",
+    "ClusterReport",
+    "DuplicateNote",
+    "Failure",
+    "IngestReport",
+    "Member",
+    "OnDuplicate",
+    "OnUnsafe",
+    "Outcome",
+    "OutcomeStatus",
+    "Person",
+    "Progress",
+    "ProgressCallback",
+    "QueryImage",
+    "SearchResult",
+    "check_on_duplicate",
+    "check_on_unsafe",
+]
+
+QueryImage: TypeAlias = "bytes | str | os.PathLike[str] | PILImage"
+"""A query image: its bytes, a path, an http(s) URL, or a PIL image."""
+
+# options ------------------------------------------------------------------------------------
+
+OnDuplicate = Literal["allow", "flag", "skip", "reject"]
+ON_DUPLICATE: tuple[OnDuplicate, ...] = ("allow", "flag", "skip", "reject")
+"""What an ingest does with an image that copies a record already there."""
+OnUnsafe = Literal["allow", "flag", "reject"]
+ON_UNSAFE: tuple[OnUnsafe, ...] = ("allow", "flag", "reject")
+"""What a collection's ingests do with images the moderation signal finds unsafe."""
+KEEP_RULES = ("largest", "least-compressed", "oldest")
+"""The named rules picking the record to keep in a duplicate cluster (besides ``FIELD:min|max``)."""
+COPY_THRESHOLD = 0.75
+"""Duplicate scores at or above this mean "a copy" (unless configured): the calibration of
+:mod:`lookalike.signals.duplicate.localfeatures.verification` puts 8 distinct inliers there,
+twice the most any unrelated pair reached."""
+
+_O = TypeVar("_O", bound=str)
+
+
+def _one_of(option: str, value: Any, allowed: tuple[_O, ...]) -> _O:
+    if value not in allowed:
+        raise BadInput(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def check_on_duplicate(value: Any) -> OnDuplicate:
+    """``value`` if it is an ``on_duplicate`` choice, else ``BadInput`` naming them."""
+    return _one_of("on_duplicate", value, ON_DUPLICATE)
+
+
+def check_on_unsafe(value: Any) -> OnUnsafe:
+    """``value`` if it is an ``on_unsafe`` choice, else ``BadInput`` naming them."""
+    return _one_of("on_unsafe", value, ON_UNSAFE)
+
+
+# ingest -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Failure:
+    source: str
+    code: str
+    message: str
+
+
+@dataclass
+class DuplicateNote:
+    source: str
+    id: str
+    duplicate_of: str
+    score: float
+    action: str
+
+
+@dataclass
+class UnsafeNote:
+    source: str
+    id: str
+    nsfw: float
+    action: str
+
+
+OutcomeStatus = Literal["indexed", "skipped", "updated", "duplicate", "failed"]
+
+
+@dataclass
+class Outcome:
+    """What became of one input item, so a caller can answer per item."""
+
+    index: int
+    """Position of the item in the run's input."""
+    id: str | None
+    """The record id (None when the item failed before it had one)."""
+    source: str
+    status: OutcomeStatus
+    """``indexed`` (written), ``skipped`` (unchanged), ``updated`` (unchanged image, new
+    metadata or group), ``duplicate`` (a copy left out by ``on_duplicate="skip"``), ``failed``."""
+    code: str | None = None
+    message: str | None = None
+    duplicate_of: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "id": self.id, "status": self.status}
+        if self.code is not None:
+            out["error"] = {"code": self.code, "message": self.message}
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
+        return out
+
+
+@dataclass
+class IngestReport:
+    indexed: int = 0
+    """New or changed images written to the store."""
+    skipped: int = 0
+    """Unchanged images (same content and model): nothing to do."""
+    updated: int = 0
+    """Unchanged images whose metadata or group changed: payload rewritten."""
+    pruned: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    duplicates: list[DuplicateNote] = field(default_factory=list)
+    """Images found to copy a record already there (``on_duplicate`` flag or skip)."""
+    unsafe: list[UnsafeNote] = field(default_factory=list)
+    """Images the moderation signal found unsafe and indexed (``on_unsafe`` flag)."""
+    ms_per_image: dict[str, float] = field(default_factory=dict)
+    """Time per image of ``decode`` and of each signal (its preparer in the decode workers plus
+    its model calls in this process), in milliseconds."""
+    seconds: float = 0.0
+    index_built: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+    """One per input item, in input order."""
+
+    @property
+    def rate(self) -> float:
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indexed": self.indexed,
+            "skipped": self.skipped,
+            "updated": self.updated,
+            "pruned": self.pruned,
+            "failed": [f.__dict__ for f in self.failed],
+            "duplicates": [d.__dict__ for d in self.duplicates],
+            "unsafe": [u.__dict__ for u in self.unsafe],
+            "ms_per_image": dict(self.ms_per_image),
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.rate, 2),
+            "index_built": self.index_built,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    indexed: int
+    failed: int
+    phase: str = "indexing"
+    """"indexing", or "building index" while the HNSW graph is built."""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+# search -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResult:
+    id: str
+    score: float
+    source: str | None
+    group: str | None
+    metadata: dict[str, Any]
+    scores: dict[str, float] = field(default_factory=dict)
+    match: dict[str, Any] | None = None
+    """For duplicate searches: inliers and the matched region in both images (normalised); for
+    face searches: the matched face (index, normalised box, person) and the query face; for
+    text searches: the record's ``lines`` holding query words, with their boxes."""
+    safe: bool | None = None
+    """The moderation signal's verdict, when the collection has it: the page hides unsafe
+    results behind a click rather than leaving every caller to look the records up."""
+
+    @classmethod
+    def of(
+        cls,
+        record_id: str,
+        score: float,
+        payload: Mapping[str, Any],
+        scores: dict[str, float],
+        *,
+        match: dict[str, Any] | None = None,
+    ) -> SearchResult:
+        """A result for a stored record, its fields read from the record's payload."""
+        return cls(
+            id=record_id,
+            score=score,
+            source=payload.get(SOURCE),
+            group=payload.get(GROUP),
+            metadata=payload.get(METADATA) or {},
+            safe=payload.get("safe"),
+            scores=scores,
+            match=match,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "score": round(self.score, 6),
+            "source": self.source,
+            "group": self.group,
+            "metadata": self.metadata,
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+        }
+        if self.match is not None:
+            out["match"] = self.match
+        if self.safe is not None:
+            out["safe"] = self.safe
+        return out
+
+
+# duplicates ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    id: str
+    source: str | None
+    role: str
+    """"keep" or "copy"."""
+    score: float
+    """The strongest link from this record to another in its cluster."""
+    width: int | None = None
+    height: int | None = None
+    byte_size: int | None = None
+
+
+@dataclass
+class Cluster:
+    keep: str
+    members: list[Member] = field(default_factory=list)
+
+    @property
+    def copies(self) -> list[str]:
+        return [m.id for m in self.members if m.role == "copy"]
+
+
+# people -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    id: int
+    name: str | None
+    faces: int
+    records: int
+    sample: list[str] = field(default_factory=list)
+    """A few ids of records showing the person."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "faces": self.faces,
+            "records": self.records,
+            "sample": self.sample,
+        }
+
+
+@dataclass
+class ClusterReport:
+    faces: int = 0
+    """Faces looked at (pending ones, or all with ``full``)."""
+    joined: int = 0
+    """Faces that joined a person who existed before the run."""
+    new_people: int = 0
+    people: int = 0
+    """People in the collection after the run."""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "seconds": round(self.seconds, 3)}
