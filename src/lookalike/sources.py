@@ -205,6 +205,17 @@ def is_url(text: str) -> bool:
     return text[:8].lower() == "https://" or text[:7].lower() == "http://"
 
 
+def _other_scheme(text: str, path: Path) -> ItemError | None:
+    """An ``ftp://``, ``file://``, ``s3://``... URL, refused as one, unless ``path`` (what it
+    would name as a path) exists."""
+    scheme = _SCHEME.match(text)
+    if scheme is None or os.path.lexists(path):
+        return None
+    return ItemError(
+        text, BadInput(f"{text}: only http and https URLs are supported ({scheme[1]})")
+    )
+
+
 def _extensions() -> frozenset[str]:
     return frozenset((e if e.startswith(".") else "." + e).lower() for e in SUPPORTED_EXTENSIONS)
 
@@ -213,10 +224,9 @@ def _iter_input(text: str, group_by_folder: bool, max_bytes: int) -> Iterator[It
     if is_url(text):
         yield Item(id=text, source=text, url=text)
         return
-    scheme = _SCHEME.match(text)
-    if scheme and not os.path.lexists(text):
-        error = BadInput(f"{text}: only http and https URLs are supported ({scheme[1]})")
-        yield ItemError(text, error)
+    refused = _other_scheme(text, Path(text))
+    if refused is not None:
+        yield refused
         return
     path = Path(text).expanduser()
     shown = str(path.absolute())
@@ -316,10 +326,12 @@ def _read_list(path: Path) -> Iterator[Item | ItemError]:
             entry = line.strip()
             if not entry or entry.startswith("#"):
                 continue
+            target = base / Path(entry).expanduser()
             if is_url(entry):
                 yield Item(id=entry, source=entry, url=entry)
+            elif (refused := _other_scheme(entry, target)) is not None:
+                yield refused
             else:
-                target = base / Path(entry).expanduser()
                 yield Item(id=entry, source=str(target), path=target)
 
 

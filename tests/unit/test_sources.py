@@ -200,6 +200,29 @@ def test_url_list_file(tmp_path: Path) -> None:
     ]
 
 
+def test_url_list_refuses_other_schemes_as_urls_not_paths(tmp_path: Path) -> None:
+    listing = tmp_path / "urls.txt"
+    odd = tmp_path / "s3:" / "bucket"  # a real folder whose path looks like a URL stays a path
+    odd.mkdir(parents=True)
+    touch(odd / "e.jpg", png_bytes())
+    listing.write_text(
+        "ftp://example.com/a.jpg\nfile:///etc/passwd\nhttps://example.com/b.jpg\n"
+        "s3://bucket/e.jpg\n",
+        encoding="utf-8",
+    )
+
+    out = list(iter_items([str(listing)]))
+
+    refused = errors(out)
+    assert [e.source for e in refused] == ["ftp://example.com/a.jpg", "file:///etc/passwd"]
+    assert all(isinstance(e.error, BadInput) for e in refused)
+    assert "only http and https URLs are supported (ftp)" in refused[0].error.message
+    assert [(i.id, i.url, i.path) for i in items(out)] == [
+        ("https://example.com/b.jpg", "https://example.com/b.jpg", None),
+        ("s3://bucket/e.jpg", None, tmp_path / "s3://bucket/e.jpg"),
+    ]
+
+
 # -- JSONL catalogs ---------------------------------------------------------------------------
 
 
