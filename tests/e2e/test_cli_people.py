@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ def test_people_commands_and_person_search(env: dict[str, str], tmp_path: Path) 
     assert lines(grouped.stdout)[0]["new_people"] == 2
     people = lines(run(env, "people", "list", "-c", "f", "--json").stdout)[0]
     a = next(p for p in people if p["faces"] == 2)
-    run(env, "people", "name", "-c", "f", str(a["id"]), "Ada")
+    named = run(env, "people", "name", "-c", "f", str(a["id"]), "Ada", "--json")
+    assert json.loads(named.stdout) == {**a, "name": "Ada"}
     found = lines(run(env, "search", "-c", "f", "--person", "ada", "--json").stdout)[0]
     assert {r["id"] for r in found["results"]} == {"person_a_1.jpg", "person_a_2.jpg"}
     assert all(r["match"]["name"] == "Ada" for r in found["results"])
@@ -31,3 +33,19 @@ def test_people_commands_and_person_search(env: dict[str, str], tmp_path: Path) 
         env, "search", "-c", "f", "-i", str(photos / "coffee.jpg"), "--box", "1,2", ok=False
     )
     assert bad_box.returncode == 2 and "--box" in bad_box.stderr
+
+    b = next(p for p in people if p["faces"] == 1)
+    merged = json.loads(
+        run(env, "people", "merge", "-c", "f", "Ada", str(b["id"]), "--json").stdout
+    )
+    assert (merged["id"], merged["name"], merged["faces"], merged["records"]) == (
+        a["id"],
+        "Ada",
+        3,
+        3,
+    )
+    split = run(env, "people", "split", "-c", "f", "Ada", "person_b_1.jpg#0", "--json")
+    moved = json.loads(split.stdout)
+    assert moved["id"] not in (a["id"], b["id"]) and moved["name"] is None
+    assert (moved["faces"], moved["sample"]) == (1, ["person_b_1.jpg"])
+    assert f"split off as person {moved['id']}" in split.stderr

@@ -102,3 +102,25 @@ def test_a_missing_query_is_a_one_line_usage_error(env: dict[str, str]) -> None:
     done = _run(env, "search", "-c", "nothing")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["error: give --image, --text, --id or --person"]
+
+
+def test_shell_completion_completes_commands_and_options(env: dict[str, str]) -> None:
+    shown = _run(env, "--show-completion", "bash")
+    assert shown.returncode == 0 and "_LOOKALIKE_COMPLETE=complete_bash" in shown.stdout
+    ask = {**env, "_LOOKALIKE_COMPLETE": "complete_bash", "COMP_CWORD": "1"}
+    commands = _run({**ask, "COMP_WORDS": "lookalike se"})
+    assert commands.stdout.split() == ["search", "serve"]
+    options = _run({**ask, "COMP_WORDS": "lookalike search --to", "COMP_CWORD": "2"})
+    assert options.stdout.split() == ["--top-k"]
+
+
+def test_install_completion_writes_the_script_for_the_shell(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    done = _run({**env, "HOME": str(home), "SHELL": "/bin/bash"}, "--install-completion", "bash")
+    assert done.returncode == 0, done.stderr
+    script = home / ".bash_completions" / "lookalike.sh"
+    assert "_LOOKALIKE_COMPLETE=complete_bash" in script.read_text()
+    assert str(script.relative_to(home)) in (home / ".bashrc").read_text()

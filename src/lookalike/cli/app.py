@@ -3,8 +3,11 @@ command (usage errors exit 2 with the usage line, core errors with their own cod
 
 from __future__ import annotations
 
+import os
+import re
 import sys
-from typing import Annotated
+import warnings
+from typing import Annotated, TextIO
 
 import typer
 
@@ -15,7 +18,6 @@ app = typer.Typer(
     help="lookalike: self-hosted visual search. Index images, then search them by image, "
     "text or id.",
     no_args_is_help=True,
-    add_completion=False,
 )
 collections_app = typer.Typer(help="List, create, show and drop collections.", no_args_is_help=True)
 models_app = typer.Typer(
@@ -66,9 +68,38 @@ def _show_usage_error(exc: typer.TyperException) -> None:
         err.print(f"Error: {exc.format_message()}", markup=False, soft_wrap=True)
 
 
+PILLOW_NOISE = ("Corrupt EXIF data", "Image size (")
+"""Starts of the warnings Pillow gives for images lookalike indexes anyway: a broken EXIF block
+(the image decodes; its EXIF is dropped) and its own decompression-bomb warning (lookalike
+enforces ``max_pixels`` itself)."""
+
+
+def _quiet_warnings() -> None:
+    """Pillow's noise out of the terminal, in this process and in the decode workers it spawns
+    (they read ``PYTHONWARNINGS``); any other warning as one ``warning:`` line."""
+    for start in PILLOW_NOISE:
+        warnings.filterwarnings("ignore", message=re.escape(start))
+    extra = ",".join(f"ignore:{start}" for start in PILLOW_NOISE)
+    inherited = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = f"{inherited},{extra}" if inherited else extra
+
+    def one_line(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        err.print(f"warning: {category.__name__}: {message}", markup=False, soft_wrap=True)
+
+    warnings.showwarning = one_line
+
+
 def main() -> None:
     """The ``lookalike`` command: usage errors exit 2 with the usage line, core errors exit with
     their code in one line, Ctrl-C exits 130."""
+    _quiet_warnings()
     try:
         # Without standalone mode, Typer returns the exit code of typer.Exit and of Ctrl-C (130).
         code = app(standalone_mode=False)

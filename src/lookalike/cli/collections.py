@@ -65,6 +65,7 @@ def collections_show(name: str, data_dir: DataDir = None, server: ServerUrl = No
 def collections_drop(
     name: str,
     yes: Yes = False,
+    json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
@@ -75,4 +76,6 @@ def collections_drop(
         raise typer.Exit(1)
     with engine_for(data_dir, server) as engine:
         engine.drop_collection(name)
-    err.print(f"dropped {name}")
+    if json_out:  # as the REST API answers
+        print_json({"deleted": name})
+    err.print(f"dropped {name}", markup=False)

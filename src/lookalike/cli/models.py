@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from lookalike.cli.app import models_app
-from lookalike.cli.options import DataDir
-from lookalike.cli.output import err, out
+from lookalike.cli.options import DataDir, JsonOut
+from lookalike.cli.output import err, print_json, print_table
 from lookalike.config import Settings
 
 
 @models_app.command("list")
-def models_list() -> None:
+def models_list(json_out: JsonOut = False) -> None:
     """Known semantic models."""
     from lookalike.models.specs import MODELS
 
-    for spec in MODELS.values():
-        scores = "calibrated" if spec.calibrated else "raw cosine (range not measured)"
-        out.print(f"{spec.name}\t{spec.dim}-d\t{spec.vision}\t{scores}\t{spec.description}")
+    if json_out:
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "dim": s.dim,
+                    "vision": s.vision,
+                    "text": s.text,
+                    "scores": _scores(s.calibrated),
+                    "license": s.license,
+                    "description": s.description,
+                }
+                for s in MODELS.values()
+            ]
+        )
+        return
+    rows: list[list[str | Text]] = [
+        [s.name, f"{s.dim}-d", s.vision, _scores(s.calibrated), s.description]
+        for s in MODELS.values()
+    ]
+    print_table(["name", "dim", "vision", "scores", "description"], rows)
+
+
+def _scores(calibrated: bool) -> str:
+    return "calibrated" if calibrated else "raw cosine (range not measured)"
 
 
 @models_app.command("download")

@@ -35,6 +35,8 @@ def moderate(
                 verdict = check(image)
             except LookalikeError as exc:
                 if len(images) == 1:
+                    if json_out:  # the answer on stdout, the one-line error on stderr
+                        query_error(image, exc, json_out=True)
                     raise
                 query_error(image, exc, json_out)
                 failed = max(failed, exc.exit_code)

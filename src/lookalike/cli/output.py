@@ -62,15 +62,37 @@ def print_report(report: IngestReport, json_out: bool) -> None:
         err.print(f"  ... and {len(report.failed) - 50} more (use --json for all)")
 
 
+def print_table(columns: list[str], rows: list[list[str | Text]], title: str | None = None) -> None:
+    """A table on a terminal; tab-separated lines, one per row, when stdout is piped, so that
+    no row is wrapped or folded and ``cut``/``awk`` can read it."""
+    if out.is_terminal:
+        table = Table(title=title, title_justify="left")
+        for col in columns:
+            table.add_column(col, overflow="fold")
+        for row in rows:  # plain text: ids and metadata are not Rich markup
+            table.add_row(*(c if isinstance(c, Text) else Text(c) for c in row))
+        out.print(table)
+        return
+    lines = [] if title is None else [title]
+    lines += ["\t".join(columns)]
+    lines += ["\t".join(_cell(c) for c in row) for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _cell(value: str | Text) -> str:
+    """One field of a tab-separated line: no tab or line break inside it."""
+    return " ".join(str(value).split()) if any(c in str(value) for c in "\t\r\n") else str(value)
+
+
 def results_table(label: str, results: list[Any]) -> None:
     """The hits of one query as a table."""
-    table = Table(title=f"query: {label}", title_justify="left")
     faces = any(r.match and "face" in r.match for r in results)
-    for col in ("#", "score", "id", "group", "scores", *(["face"] if faces else []), "metadata"):
-        table.add_column(col, overflow="fold")
     lines = any(r.match and "lines" in r.match for r in results)
+    columns = ["#", "score", "id", "group", "scores", *(["face"] if faces else []), "metadata"]
     if lines:
-        table.add_column("text", overflow="fold")
+        columns.append("text")
+    rows: list[list[str | Text]] = []
     for n, r in enumerate(results, 1):
         scores = " ".join(f"{k}={v:.3f}" for k, v in r.scores.items())
         face = [_face_cell(r.match)] if faces else []
@@ -86,10 +108,10 @@ def results_table(label: str, results: list[Any]) -> None:
         if lines:  # the lines of text that hold query words
             found = (r.match or {}).get("lines", [])
             row.append(Text(" | ".join(line["text"] for line in found)))  # OCR text: no markup
-        table.add_row(*row)
-    out.print(table)
+        rows.append(row)
+    print_table(columns, rows, title=f"query: {label}")
     if not results:
-        out.print("  no results")
+        out.print("  no results", markup=False)
 
 
 def _face_cell(match: dict[str, Any] | None) -> str:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from lookalike.cli.app import people_app
 from lookalike.cli.connect import engine_for
 from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl
-from lookalike.cli.output import err, out, print_json
+from lookalike.cli.output import err, out, print_json, print_table
 from lookalike.signals.faces.people import face_ref
+
+if TYPE_CHECKING:
+    from lookalike.client import RemoteCollection
+    from lookalike.engine import Collection
 
 
 @people_app.command("list")
@@ -27,12 +31,10 @@ def people_list(
     if json_out:
         print_json([p.to_dict() for p in people])
         return
-    table = Table()
-    for col in ("id", "name", "faces", "records", "sample"):
-        table.add_column(col, overflow="fold")
-    for p in people:
-        table.add_row(str(p.id), p.name or "", str(p.faces), str(p.records), " ".join(p.sample))
-    out.print(table)
+    rows: list[list[str | Text]] = [
+        [str(p.id), p.name or "", str(p.faces), str(p.records), " ".join(p.sample)] for p in people
+    ]
+    print_table(["id", "name", "faces", "records", "sample"], rows)
     if not people:
         out.print("  no people yet: run `lookalike people cluster`")
 
@@ -63,12 +65,16 @@ def people_name(
     person: Annotated[str, typer.Argument(help="Person id or current name.")],
     name: Annotated[str, typer.Argument(help='New name ("" removes it).')],
     collection: CollectionName = "default",
+    json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
     """Name a person."""
     with engine_for(data_dir, server) as engine:
-        pid = engine.collection(collection).name_person(person, name or None)
+        coll = engine.collection(collection)
+        pid = coll.name_person(person, name or None)
+        if json_out:
+            print_json(_person(coll, pid))
     err.print(f"person {pid}: {name or 'name removed'}", markup=False)
 
 
@@ -79,12 +85,16 @@ def people_merge(
         str | None, typer.Option(help="The person they become (default: the first given).")
     ] = None,
     collection: CollectionName = "default",
+    json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
     """Make several people one person."""
     with engine_for(data_dir, server) as engine:
-        pid = engine.collection(collection).merge_people(persons, into=into)
+        coll = engine.collection(collection)
+        pid = coll.merge_people(persons, into=into)
+        if json_out:
+            print_json(_person(coll, pid))
     err.print(f"merged into person {pid}")
 
 
@@ -99,11 +109,23 @@ def people_split(
         ),
     ],
     collection: CollectionName = "default",
+    json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
     """Move some faces of a person to a new person."""
     faces = [face_ref(spec) for spec in records]
     with engine_for(data_dir, server) as engine:
-        pid = engine.collection(collection).split_person(person, faces)
+        coll = engine.collection(collection)
+        pid = coll.split_person(person, faces)
+        if json_out:
+            print_json(_person(coll, pid))
     err.print(f"split off as person {pid}")
+
+
+def _person(coll: Collection | RemoteCollection, pid: int) -> dict[str, Any]:
+    """The person as ``people list --json`` shows it (and the REST API answers)."""
+    for p in coll.people():
+        if p.id == pid:
+            return p.to_dict()
+    return {"id": pid}

@@ -27,10 +27,15 @@ def search(
             "(paths/URLs on stdin). Repeatable; one result set per image.",
         ),
     ] = None,
-    text: Annotated[str | None, typer.Option("--text", "-t", help="Text query.")] = None,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", "-t", help="Text query. Repeatable.")
+    ] = None,
     id: Annotated[
-        str | None,
-        typer.Option("--id", help="Neighbours of an indexed record (the record itself excluded)."),
+        list[str] | None,
+        typer.Option(
+            "--id",
+            help="Neighbours of an indexed record (the record itself excluded). Repeatable.",
+        ),
     ] = None,
     collection: CollectionName = "default",
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Results per query.")] = 10,
@@ -39,8 +44,8 @@ def search(
         str | None, typer.Option(help="Signal to rank by: semantic, duplicate, faces or text.")
     ] = None,
     person: Annotated[
-        str | None,
-        typer.Option("--person", "-p", help="Every image of this person (name or id)."),
+        list[str] | None,
+        typer.Option("--person", "-p", help="Every image of this person (name or id). Repeatable."),
     ] = None,
     face: Annotated[
         int | None,
@@ -65,22 +70,25 @@ def search(
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
-    """Search a collection by image, text or record id."""
+    """Search a collection by image, text, record id or person; one result set per query."""
     queries: list[tuple[str, dict[str, Any]]] = []
     for spec in _expand_images(image or []):
         queries.append((spec, {"image": spec}))
-    if text is not None:
-        queries.append((text, {"text": text}))
-    if id is not None:
-        queries.append((id, {"id": id}))
-    if person is not None:
-        queries.append((f"person {person}", {"person": person}))
+    queries += [(t, {"text": t}) for t in text or []]
+    queries += [(i, {"id": i}) for i in id or []]
+    queries += [(f"person {p}", {"person": p}) for p in person or []]
     if not queries:
         raise BadInput("give --image, --text, --id or --person")
     faces: dict[str, Any] = {"face": face, "box": _box(box)}
     failed = 0
     with engine_for(data_dir, server) as engine:
-        coll = engine.collection(collection)
+        try:
+            coll = engine.collection(collection)
+        except LookalikeError as exc:  # every query fails alike
+            if json_out:
+                for label, _ in queries:
+                    query_error(label, exc, json_out=True)
+            raise
         for label, q in queries:
             try:
                 results = coll.search(
@@ -94,6 +102,8 @@ def search(
                 )
             except LookalikeError as exc:
                 if len(queries) == 1:
+                    if json_out:  # the answer on stdout, the one-line error on stderr
+                        query_error(label, exc, json_out=True)
                     raise
                 query_error(label, exc, json_out)
                 failed = max(failed, exc.exit_code)
