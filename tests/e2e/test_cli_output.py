@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.e2e.test_cli import env  # noqa: F401  (a fixture)
 from tests.support.cli import lines, run
 
 pytestmark = pytest.mark.slow
@@ -30,13 +29,13 @@ def catalog(tmp_path: Path, photo_files: Path) -> Path:
     return path
 
 
-def _index(env: dict[str, str], catalog: Path) -> list[str]:  # noqa: F811
+def _index(env: dict[str, str], catalog: Path) -> list[str]:
     run(env, "index", str(catalog), "-c", "r", "--signals", "duplicate")
     return [json.loads(line)["id"] for line in catalog.read_text().splitlines()]
 
 
 def test_records_lists_pages_with_a_filter_and_a_cursor(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     catalog: Path,
 ) -> None:
     ids = _index(env, catalog)
@@ -73,7 +72,7 @@ def test_records_lists_pages_with_a_filter_and_a_cursor(
     assert missing.returncode == 3 and "nope" in missing.stderr
 
 
-def test_piped_tables_keep_one_line_per_row(env: dict[str, str], catalog: Path) -> None:  # noqa: F811
+def test_piped_tables_keep_one_line_per_row(env: dict[str, str], catalog: Path) -> None:
     ids = _index(env, catalog)
     narrow = {**env, "COLUMNS": "30"}
     found = run(narrow, "search", "-c", "r", "--id", ids[0], "-k", "3", "--signal", "duplicate")
@@ -91,7 +90,7 @@ def test_piped_tables_keep_one_line_per_row(env: dict[str, str], catalog: Path) 
     assert "clip-vit-b-32" in [m["name"] for m in listed]
 
 
-def test_json_of_delete_and_drop(env: dict[str, str], catalog: Path) -> None:  # noqa: F811
+def test_json_of_delete_and_drop(env: dict[str, str], catalog: Path) -> None:
     ids = _index(env, catalog)
     deleted = run(env, "delete", ids[0], "gone", "-c", "r", "--json", ok=False)
     assert deleted.returncode == 3
@@ -102,7 +101,7 @@ def test_json_of_delete_and_drop(env: dict[str, str], catalog: Path) -> None:  #
 
 
 def test_search_runs_every_repeated_query_and_answers_a_failure_in_json(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     catalog: Path,
 ) -> None:
     ids = _index(env, catalog)
@@ -125,7 +124,7 @@ def test_search_runs_every_repeated_query_and_answers_a_failure_in_json(
 
 
 def test_pillow_warnings_stay_out_of_stderr(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
     photo_files: Path,
 ) -> None:
