@@ -49,4 +49,10 @@ def test_bind_rules() -> None:
         check_bind(Settings(host="0.0.0.0"), allow_unauthenticated=False)
     assert check_bind(Settings(host="0.0.0.0"), allow_unauthenticated=True)
     assert "localhost only" in check_bind(Settings(), allow_unauthenticated=False)[0]
-    assert check_bind(Settings(host="0.0.0.0", api_keys=("k",)), allow_unauthenticated=False)
+    notes = check_bind(Settings(host="0.0.0.0", api_keys=("k",)), allow_unauthenticated=False)
+    assert any("allowed_hosts" in note for note in notes)
+    named = Settings(host="0.0.0.0", api_keys=("k",), allowed_hosts=("search.example.com",))
+    assert not any("allowed_hosts" in n for n in check_bind(named, allow_unauthenticated=False))
+    assert not any(
+        "allowed_hosts" in n for n in check_bind(Settings(), allow_unauthenticated=False)
+    )

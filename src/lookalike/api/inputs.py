@@ -42,6 +42,7 @@ __all__ = [
     "jsonl_body",
     "jsonl_items",
     "make_item",
+    "media_type",
     "multipart_form",
     "named",
     "query_image",
@@ -67,14 +68,15 @@ JSONL_TYPES = frozenset(
 # -- content types -----------------------------------------------------------------------------
 
 
-def _media(request: Request) -> str:
+def media_type(request: Request) -> str:
+    """The request's content type, without parameters, in lower case ('' when none)."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def json_body(request: Request) -> None:
     """Route dependency: a body sent as anything but JSON is a 415, not a confusing 422 (no
     Content-Type at all is read as JSON)."""
-    media = _media(request)
+    media = media_type(request)
     if media and media != "application/json" and not media.endswith("+json"):
         raise HTTPException(
             415, f"send the body as JSON (Content-Type: application/json), not {media}"
@@ -84,7 +86,7 @@ def json_body(request: Request) -> None:
 async def jsonl_body(request: Request) -> bytes:
     """Route dependency: a JSONL body, sent as such (a form or ``text/plain`` body is what a
     web page of another site can send without asking, so it is refused)."""
-    media = _media(request)
+    media = media_type(request)
     if media not in JSONL_TYPES:
         raise HTTPException(
             415,
@@ -96,7 +98,7 @@ async def jsonl_body(request: Request) -> bytes:
 
 async def multipart_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
     """The multipart form of a request (the caller closes it, removing its spooled files)."""
-    media = _media(request)
+    media = media_type(request)
     if media != "multipart/form-data":
         raise HTTPException(415, f"send a multipart/form-data body, not {media or 'no type'}")
     return await request.form(max_files=max_files, max_fields=max_fields)

@@ -1,16 +1,24 @@
-"""Request bodies of the collection and record routes (Pydantic), as docs/server.md gives them.
+"""Request bodies of the collection and record routes (Pydantic), as docs/server.md gives them,
+and the field types the other routes' bodies share.
 
 Record items stay plain JSON objects: the engine's own item parser reads them, so that one bad
 item fails alone instead of failing the whole request's validation."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 OnDuplicateField = Literal["allow", "flag", "skip", "reject"]
 OnUnsafeField = Literal["allow", "flag", "reject"]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+PersonName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def whole_number(value: Any) -> Any:
+    """10.0 is an integer to JSON Schema; strict mode would refuse it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class CollectionCreate(BaseModel):

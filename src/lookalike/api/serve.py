@@ -42,6 +42,11 @@ def check_bind(settings: Settings, *, allow_unauthenticated: bool) -> list[str]:
         )
     else:
         notes.append(f"{len(settings.api_keys)} API key(s) configured: requests need one")
+    if not is_loopback(settings.host) and not settings.allowed_hosts:
+        notes.append(
+            "answering to IP addresses and localhost names only: list the host names clients "
+            "use in allowed_hosts (LOOKALIKE_ALLOWED_HOSTS)"
+        )
     return notes
 
 

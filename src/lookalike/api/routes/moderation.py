@@ -19,6 +19,7 @@ from lookalike.api.inputs import (
     HTTP_URL,
     fetch_query_image,
     http_only,
+    media_type,
     missing_file,
     multipart_form,
     upload_bytes,
@@ -101,7 +102,7 @@ def _body_schema() -> dict[str, Any]:
 async def _image(request: Request, state: State) -> AsyncIterator[bytes]:
     """The image of the request: uploaded bytes, decoded base64, or an http(s) URL's bytes
     (fetched on threads of their own)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_type(request)
     limit = state.settings.max_image_bytes
     if media == "multipart/form-data":
         form = await multipart_form(request, max_files=1, max_fields=1)

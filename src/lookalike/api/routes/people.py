@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lookalike.api.errors import error_responses
 from lookalike.api.inputs import json_body
-from lookalike.api.routes.search import PersonName, whole_number
+from lookalike.api.schemas import PersonName, whole_number
 from lookalike.api.state import State
 from lookalike.engine import Collection
 from lookalike.errors import NotFound

@@ -24,6 +24,7 @@ from lookalike.api.inputs import (
     multipart_form,
     upload_bytes,
 )
+from lookalike.api.schemas import Finite, PersonName, whole_number
 from lookalike.api.state import ServerState, State
 from lookalike.search import MAX_TOP_K
 from lookalike.sources import decode_base64
@@ -31,14 +32,6 @@ from lookalike.sources import decode_base64
 router = APIRouter(tags=["search"])
 
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
-
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-PersonName = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-def whole_number(value: Any) -> Any:
-    """10.0 is an integer to JSON Schema; strict mode would refuse it."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class SearchOptions(BaseModel):
