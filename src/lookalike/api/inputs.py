@@ -43,6 +43,7 @@ __all__ = [
     "jsonl_items",
     "make_item",
     "media_type",
+    "missing_file",
     "multipart_form",
     "named",
     "query_image",
