@@ -15,6 +15,7 @@ from lookalike.cli import (  # noqa: F401  # registers the commands
     models,
     people,
     config,
+    migrate,
 )
 
 # isort: on

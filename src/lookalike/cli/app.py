@@ -56,8 +56,18 @@ def _root(
             help="Print the version and exit.",
         ),
     ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Where collections live for this command: edge, http(s)://HOST:6333 or "
+            "qdrant-local:PATH (the store setting).",
+        ),
+    ] = None,
 ) -> None:
     """Options of ``lookalike`` itself (the help text is the app's)."""
+    if store is not None:  # read by every Settings.load of this command
+        os.environ["LOOKALIKE_STORE"] = store
 
 
 def _show_usage_error(exc: typer.TyperException) -> None:
