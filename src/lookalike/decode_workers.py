@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -122,10 +124,34 @@ def _workers(settings: Settings) -> int:
     return settings.decode_workers or min(os.cpu_count() or 1, 4)
 
 
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker that does not re-import the user's script.
+
+    A spawned child imports the parent's ``__main__`` again so that functions defined there can
+    be unpickled. The decode workers run only lookalike's own functions, and re-running a plain
+    script (one without an ``if __name__ == "__main__":`` guard, like the README's example) in
+    every worker would start indexing again in each of them. So the parent's ``__main__`` is
+    hidden for the moment a worker is launched."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess
+
+
 def _spawn(settings: Settings) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         _workers(settings),
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_WorkerContext(),
         initializer=_exit_with_parent,
         initargs=(os.getpid(),),
     )

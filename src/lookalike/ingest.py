@@ -243,7 +243,7 @@ class Ingest:
                 return
             message = (
                 f"{item.source}: the decoder crashed on this image (or the decode workers "
-                "could not start: scripts must index under `if __name__ == '__main__':`)"
+                "could not start)"
             )
             self._fail(item, LookalikeError(message))
             return
