@@ -35,7 +35,12 @@ def pair(
     for name, engine in engines.items():
         c = engine.create_collection("photos", signals="semantic,duplicate", model=str(tiny_model))
         items = [
-            {"id": p.name, "path": str(p), "metadata": {"n": n, "kind": "even" if n % 2 else "odd"}}
+            {
+                "id": p.name,
+                "path": str(p),
+                "group": f"g{n % 3}",
+                "metadata": {"n": n, "kind": "even" if n % 2 else "odd"},
+            }
             for n, p in enumerate(sorted(photo_files.iterdir()))
         ]
         report = c.add(items)
@@ -58,6 +63,8 @@ QUERIES: list[dict[str, Any]] = [
     {"text": "x", "filter": {"kind": "even"}, "top_k": 10},
     {"text": "x", "filter": {"n": {"$gte": 3}}, "top_k": 10},
     {"vector": [0.1] * 32, "top_k": 3},
+    {"text": "x", "group": True, "top_k": 3},
+    {"text": "x", "filter": {"group": {"$in": ["g0", "g2"]}}, "top_k": 10},
 ]
 
 
