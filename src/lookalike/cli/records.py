@@ -53,7 +53,12 @@ def records(
     ]
     print_table(["id", "source", "group", "metadata"], rows)
     if next_cursor is not None:
-        err.print(f"more: --cursor {shlex.quote(next_cursor)}", markup=False, soft_wrap=True)
+        err.print(
+            f"more: --cursor {shlex.quote(next_cursor)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
