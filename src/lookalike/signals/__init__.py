@@ -1,4 +1,6 @@
-"""Signals by name; an unknown name is an error, never a silent default."""
+"""The registry of signals: a row per signal in :func:`build_signal`; an unknown name is an
+error, never a silent default. A signal with more than one module is a package
+(``duplicate/``, ``text/``, ``faces/``); see docs/adding-a-signal.md."""
 
 from __future__ import annotations
 
@@ -23,6 +25,15 @@ def parse_signals(value: str | Sequence[str]) -> tuple[str, ...]:
     if not out:
         raise BadInput("at least one signal is needed")
     return out
+
+
+def default_signal(names: Sequence[str], *, text: bool, person: bool) -> str:
+    """The signal a query searches when it names none: ``faces`` for a person, else
+    ``semantic`` when the collection has it or the query is a text (only it embeds texts),
+    else the collection's first signal."""
+    if person:
+        return "faces"
+    return "semantic" if "semantic" in names or text else names[0]
 
 
 def build_signal(name: str, settings: Settings, *, model: str, dim: int | None = None) -> Signal:

@@ -22,6 +22,7 @@ from PIL import Image
 
 from lookalike.images import DecodedImage
 from lookalike.scoring import IDENTITY
+from lookalike.signals.base import FieldsOnly
 from lookalike.store.base import Vector, VectorSpec
 
 # IFD0
@@ -170,7 +171,7 @@ def _orientation(value: Any) -> int | None:
     return value if isinstance(value, int) and 1 <= value <= 8 else None
 
 
-class ExifSignal:
+class ExifSignal(FieldsOnly):
     name = "exif"
     min_side = 1
     """EXIF needs no pixels: alone it lets the decoder stop at its smallest size."""

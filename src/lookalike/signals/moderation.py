@@ -25,6 +25,7 @@ from lookalike.config import Settings
 from lookalike.errors import BadInput, MissingExtra
 from lookalike.images import DecodedImage
 from lookalike.scoring import IDENTITY
+from lookalike.signals.base import FieldsOnly
 from lookalike.store.base import Vector, VectorSpec
 
 #: Every class NudeNet 3.4's detector (``320n.onnx``) reports, in its output order.
@@ -124,7 +125,7 @@ def check_labels(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-class ModerationSignal:
+class ModerationSignal(FieldsOnly):
     name = "moderation"
     min_side = INPUT_SIDE
     preparer = staticmethod(detect)

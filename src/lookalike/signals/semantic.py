@@ -17,6 +17,7 @@ from lookalike.images import DecodedImage
 from lookalike.models.clip import ImageEncoder, TextEncoder, load_image_encoder, load_text_encoder
 from lookalike.models.specs import find_spec
 from lookalike.scoring import IDENTITY, Calibration
+from lookalike.signals.query import Found, SignalQuery, nearest
 from lookalike.store.base import Vector, VectorSpec
 
 UNCALIBRATED = IDENTITY
@@ -32,6 +33,7 @@ class SemanticSignal:
     name = "semantic"
     min_side = 224
     preparer = staticmethod(prepared_image)
+    takes = frozenset({"image", "text", "id", "vector", "examples"})
 
     def __init__(self, model: str, settings: Settings, dim: int | None = None) -> None:
         self.model = model
@@ -69,3 +71,12 @@ class SemanticSignal:
 
     def embed_text(self, text: str) -> list[float]:
         return [float(x) for x in self.text_encoder.embed([text])[0]]
+
+    def search(self, query: SignalQuery, limit: int) -> list[Found]:
+        """Nearest neighbours of the query's embedding: of its text (scored against images
+        alone), of its image or record (the other signals scored beside), or a raw vector."""
+        text = query.query.text
+        if text is not None:
+            vectors: dict[str, Vector] = {self.name: self.embed_text(text)}
+            return nearest(query, self, vectors, self.text_calibration, limit)
+        return nearest(query, self, query.vectors(self), self.calibration, limit)

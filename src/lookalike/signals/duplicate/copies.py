@@ -22,6 +22,8 @@ from lookalike.filters import Node
 from lookalike.images import DecodedImage
 from lookalike.ranking import best_first
 from lookalike.scoring import reaches
+from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
+from lookalike.signals.duplicate.hashes import HASH_BITS, bits_to_vector, dihedral_hashes
 from lookalike.signals.duplicate.localfeatures import (
     QUERY_POINTS,
     LocalFeatures,
@@ -30,8 +32,6 @@ from lookalike.signals.duplicate.localfeatures import (
     extract_mirrored,
     verify,
 )
-from lookalike.signals.duplicate.signal import CALIBRATION as HASH_CALIBRATION
-from lookalike.signals.duplicate.signal import HASH_BITS, bits_to_vector, dihedral_hashes
 from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
 
 MAX_VERIFY = 24

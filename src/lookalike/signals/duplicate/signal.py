@@ -13,37 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import imagehash
-import numpy as np
 from PIL import Image
 
+from lookalike.filters import HasIds, Not
 from lookalike.images import DecodedImage
-from lookalike.scoring import Calibration
+from lookalike.signals.duplicate.copies import find_copies, image_copy_query, record_copy_query
+from lookalike.signals.duplicate.hashes import CALIBRATION, HASH_BITS, bits_to_vector, phash_bits
 from lookalike.signals.duplicate.localfeatures import MIN_SIDE, extract, visual_words
+from lookalike.signals.query import Found, SignalQuery, narrow, nearest, other_scores
 from lookalike.store.base import SparseVector, Vector, VectorSpec
-
-HASH_BITS = 64
-
-#: Knots in Hamming distance (0, 8, 11, 18, 32 bits of 64) on the raw cosine scale. Measured on
-#: scikit-image's photos (tests/integration/test_scores.py): recompressed, resized, brightened
-#: and re-encoded copies stay within 2 bits, a 95 % crop within 6; unrelated photos centre on
-#: 32 bits and the closest of 275 unrelated pairs sits at 20, so 18 bits is where "related" ends.
-#: The copy benchmark's 89 photos put the best of the 8 rotations/flips of an unrelated pair as
-#: close as 14 bits, so a hash alone reaches the copy threshold (0.75) only within 11 bits.
-CALIBRATION = Calibration.of(
-    [(1 - 2 * h / HASH_BITS, s) for h, s in [(0, 1.0), (8, 0.9), (11, 0.75), (18, 0.6), (32, 0.0)]]
-)
-
-_DIHEDRAL: tuple[Image.Transpose | None, ...] = (
-    None,
-    Image.Transpose.ROTATE_90,
-    Image.Transpose.ROTATE_180,
-    Image.Transpose.ROTATE_270,
-    Image.Transpose.FLIP_LEFT_RIGHT,
-    Image.Transpose.FLIP_TOP_BOTTOM,
-    Image.Transpose.TRANSPOSE,
-    Image.Transpose.TRANSVERSE,
-)
 
 
 @dataclass(frozen=True)
@@ -57,12 +35,6 @@ class DuplicatePrepared:
     words: tuple[list[int], list[float]]
 
 
-def phash_bits(image: Image.Image) -> bytes:
-    """The 64 hash bits as bytes of 0/1."""
-    bits = imagehash.phash(image, hash_size=8).hash.flatten()
-    return bytes(bits.astype(np.uint8))
-
-
 def prepare(decoded: DecodedImage) -> DuplicatePrepared:
     """Hash, keypoints and visual words of one image (runs in decode workers)."""
     features = extract(decoded.image)
@@ -74,27 +46,13 @@ def prepare(decoded: DecodedImage) -> DuplicatePrepared:
     )
 
 
-def dihedral_hashes(image: Image.Image) -> list[list[float]]:
-    """The hash vectors of the image under its 4 rotations and 4 flips (the first: as given)."""
-    return [
-        bits_to_vector(phash_bits(image if t is None else image.transpose(t))) for t in _DIHEDRAL
-    ]
-
-
-def bits_to_vector(bits: bytes) -> list[float]:
-    return [1.0 if b else -1.0 for b in bits]
-
-
-def hamming(a: Sequence[float], b: Sequence[float]) -> int:
-    """Hamming distance between two stored +-1 hash vectors."""
-    return int(sum((x > 0) != (y > 0) for x, y in zip(a, b, strict=True)))
-
-
 class DuplicateSignal:
     name = "duplicate"
     min_side = MIN_SIDE
     preparer = staticmethod(prepare)
     calibration = CALIBRATION
+    takes = frozenset({"image", "id", "vector", "examples"})
+    text_calibration = None
     model_id = f"phash-{HASH_BITS}+orb512-v1"
 
     def vector_specs(self) -> list[VectorSpec]:
@@ -117,3 +75,26 @@ class DuplicateSignal:
             "keypoints": base64.b64encode(prepared.features).decode("ascii"),
             "hash_mirror": prepared.mirror_bits.hex(),
         }
+
+    def search(self, query: SignalQuery, limit: int) -> list[Found]:
+        """Copies of the query image or record: store candidates verified by local features,
+        each with its matched region. Raw vectors and examples: nearest hashes."""
+        q = query.query
+        vectors = query.vectors(self)
+        copy = None
+        if not (q.positive or q.negative) and self.name in vectors:
+            if q.image is not None:
+                copy = image_copy_query(query.image.decoded, vectors)
+            elif query.record is not None:
+                copy = record_copy_query(query.record.payload, vectors)
+        if copy is None:
+            return nearest(query, self, vectors, self.calibration, limit)
+        node = query.filter
+        if q.id is not None:
+            node = narrow(node, Not(HasIds((q.id,))))
+        copies = find_copies(query.store, copy, limit=limit, filter=node, threshold=q.threshold)
+        found = [
+            Found(c.id, c.score, c.payload, {self.name: c.score}, c.match_dict()) for c in copies
+        ]
+        other_scores(query, self, vectors, found)
+        return found

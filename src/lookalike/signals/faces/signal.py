@@ -16,10 +16,12 @@ import numpy as np
 
 from lookalike.config import Settings
 from lookalike.errors import BadInput, InvalidQuery
+from lookalike.filters import Match, Node
 from lookalike.images import DecodedImage
 from lookalike.models.faces import DETECTORS, EMBEDDING_DIM, face_models, require_faces
 from lookalike.scoring import Calibration
-from lookalike.store.base import MultiVector, Vector, VectorSpec
+from lookalike.signals.query import Found, SignalQuery, cosine, nearest
+from lookalike.store.base import Hit, MultiVector, Vector, VectorSpec
 
 #: Images are decoded with this shorter side (as for the duplicate signal, so adding faces costs
 #: no larger decode). With ``face_upsample = 1`` the HOG detector then finds faces down to ~40 px,
@@ -79,6 +81,8 @@ class FaceSignal:
     min_side = MIN_SIDE
     calibration = CALIBRATION
     model_id = "dlib-resnet-v1"
+    takes = frozenset({"image", "id", "vector", "person", "face"})
+    text_calibration = None
 
     def __init__(self, settings: Settings) -> None:
         require_faces()
@@ -106,6 +110,88 @@ class FaceSignal:
             "people": [],
             "faces_pending": bool(prepared),
         }
+
+    def search(self, query: SignalQuery, limit: int) -> list[Found]:
+        """Records by their best face against one face: a person's mean face, or a face of the
+        query image or record (``face`` index, else the one ``box`` covers, else the largest);
+        each result tells which of its faces matched."""
+        q = query.query
+        if q.positive or q.negative:
+            raise InvalidQuery("positive and negative examples do not apply to face search")
+        vectors, query_face, where = self._query_face(query)
+        wanted = vectors[self.name]
+        return nearest(
+            query,
+            self,
+            vectors,
+            self.calibration,
+            limit,
+            where=where,
+            explain=lambda hit: _face_match(hit, wanted, q.person, query_face),
+        )
+
+    def _query_face(
+        self, query: SignalQuery
+    ) -> tuple[dict[str, Vector], dict[str, Any] | None, Node | None]:
+        """The query's vectors with the one face searched for, that face (index, box, how many
+        faces), and the filter a person search narrows to."""
+        q = query.query
+        vectors = query.vectors(self)
+        if q.person is not None:
+            if query.person_vector is None:
+                raise InvalidQuery("person search needs the collection's people")
+            person = MultiVector([query.person_vector(q.person)])
+            return {**vectors, self.name: person}, None, Match("people", q.person)
+        if q.vector is not None:
+            return {self.name: MultiVector([[float(x) for x in q.vector]])}, None, None
+        record = query.record
+        if record is not None:
+            boxes = [f["box"] for f in record.payload.get("faces") or []]
+            stored = record.vectors.get(self.name)
+            rows = stored.vectors if isinstance(stored, MultiVector) else []
+            size = (record.payload.get("width") or 1, record.payload.get("height") or 1)
+            what = f"record {record.id!r}"
+        else:
+            image = query.image
+            found = image.prepared.get(self.name) or []
+            boxes = [list(f.box) for f in found]
+            rows = [list(f.vector) for f in found]
+            size = (image.decoded.width, image.decoded.height)
+            what = "the query image"
+        box = None
+        if q.box is not None:
+            w, h = size
+            box = (q.box[0] / w, q.box[1] / h, q.box[2] / w, q.box[3] / h)
+        i = pick_face(boxes, index=q.face, box=box, what=what)
+        chosen = {"index": i, "box": boxes[i], "faces": len(boxes)}
+        return {**vectors, self.name: MultiVector([rows[i]])}, chosen, None
+
+
+def _face_match(
+    hit: Hit, query: Vector, person: int | None, query_face: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The record's face that matched (of ``person`` only, in a person search)."""
+    stored = hit.vectors.get("faces")
+    faces = hit.payload.get("faces") or []
+    if not isinstance(stored, MultiVector) or not isinstance(query, MultiVector):
+        return None
+    sims = [
+        (cosine(query.vectors[0], row), i)
+        for i, row in enumerate(stored.vectors)
+        if i < len(faces) and (person is None or faces[i].get("person") == person)
+    ]
+    if not sims:
+        return None
+    sim, i = max(sims)
+    match: dict[str, Any] = {
+        "face": i,
+        "box": faces[i].get("box"),
+        "person": faces[i].get("person"),
+        "similarity": round(sim, 6),
+    }
+    if query_face is not None:
+        match["query_face"] = query_face
+    return match
 
 
 def pick_face(

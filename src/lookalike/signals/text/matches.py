@@ -15,8 +15,8 @@ from typing import Any
 from lookalike import ranking
 from lookalike.errors import InvalidQuery
 from lookalike.filters import Node
+from lookalike.scoring import Calibration
 from lookalike.signals.text.keywords import coverage, query_vector, tokenize, word_credit
-from lookalike.signals.text.signal import CALIBRATION
 from lookalike.store.base import CollectionStore, VectorQuery
 
 CANDIDATES = 50
@@ -39,9 +39,15 @@ class TextHit:
 
 
 def find_text(
-    store: CollectionStore, text: str, *, filter: Node | None, limit: int
+    store: CollectionStore,
+    text: str,
+    *,
+    filter: Node | None,
+    limit: int,
+    calibration: Calibration,
 ) -> list[TextHit]:
-    """Records whose text contains words of ``text``, best first."""
+    """Records whose text contains words of ``text``, best first; ``calibration`` maps the
+    share of the query words found to the shared scale."""
     vector = query_vector(text)
     if vector is None:
         raise InvalidQuery(f"the text query {text!r} has no words to look for")
@@ -53,7 +59,7 @@ def find_text(
     for h in hits:
         lines = h.payload.get("ocr_lines") or []
         raw = coverage(words, (str(line.get("text", "")) for line in lines))
-        found.append(TextHit(h.id, CALIBRATION(raw), h.score, h.payload, _matching(words, lines)))
+        found.append(TextHit(h.id, calibration(raw), h.score, h.payload, _matching(words, lines)))
     found.sort(key=lambda t: (-t.score, -t.bm25, t.id))
     return found
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lookalike.images import DecodedImage
+from lookalike.errors import InvalidQuery
+from lookalike.filters import HasIds, Not
+from lookalike.images import DecodedImage, decode
 from lookalike.models.ocr import OcrLine, read_text, require_ocr
-from lookalike.scoring import Calibration
+from lookalike.scoring import Calibration, reaches
+from lookalike.signals.query import Found, SignalQuery, narrow
 from lookalike.signals.text.keywords import document_vector
+from lookalike.signals.text.matches import find_text
 from lookalike.store.base import Vector, VectorSpec
 
 MIN_SIDE = 480
@@ -39,7 +43,9 @@ class TextSignal:
     min_side = MIN_SIDE
     preparer = staticmethod(prepare)
     calibration = CALIBRATION
+    text_calibration = CALIBRATION
     model_id = "rapidocr-ppocr+keywords-v1"
+    takes = frozenset({"text", "image", "id"})
 
     def __init__(self) -> None:
         require_ocr()
@@ -59,3 +65,39 @@ class TextSignal:
             "ocr_text": "\n".join(line.text for line in prepared),
             "ocr_lines": [line.to_dict() for line in prepared],
         }
+
+    def search(self, query: SignalQuery, limit: int) -> list[Found]:
+        """Records whose text holds the query's words: those of a text, of a record's text, or
+        of the text read in a query image; each with its lines that hold them."""
+        q = query.query
+        if q.positive or q.negative or q.vector is not None or q.region is not None:
+            raise InvalidQuery("the text signal takes a text, an image or a record id")
+        node = query.filter
+        text = q.text
+        record = query.record
+        if record is not None:
+            text = str(record.payload.get("ocr_text") or "")
+            node = narrow(node, Not(HasIds((record.id,))))
+            if not text.strip():
+                raise InvalidQuery(f"record {record.id!r} has no text to search with")
+        elif q.image is not None:
+            text = self._image_text(query)
+        if text is None:
+            raise InvalidQuery("the text signal takes a text, an image or a record id")
+        found = find_text(query.store, text, filter=node, limit=limit, calibration=CALIBRATION)
+        return [
+            Found(t.id, t.score, t.payload, {self.name: t.score}, t.match())
+            for t in found
+            if reaches(t.score, q.threshold)
+        ][:limit]
+
+    def _image_text(self, query: SignalQuery) -> str:
+        """The text OCR reads in the query image."""
+        data, name = query.image_bytes()
+        decoded = decode(
+            data, name=name, min_side=self.min_side, max_pixels=query.settings.max_pixels
+        )
+        text = "\n".join(line.text for line in prepare(decoded))
+        if not text.strip():
+            raise InvalidQuery(f"no text found in the query image {name}")
+        return text

@@ -1,0 +1,295 @@
+"""One query as the signals see it, and the vector search most signals share.
+
+:class:`SignalQuery` holds a query with what signals search by: its parsed filter, the record
+it names, and its image decoded and embedded on demand (once, for every signal that asks).
+:func:`nearest` is the search of a dense signal: nearest neighbours of its query vector, or a
+recommendation from positive and negative examples, calibrated, with the scores of the other
+signals beside it. A signal's ``search`` answers :class:`Found` records, best first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lookalike import ranking
+from lookalike.config import Settings
+from lookalike.decode_workers import decode_plan
+from lookalike.errors import BadInput, InvalidQuery, NotFound
+from lookalike.filters import And, HasIds, Node, Not, parse_filter
+from lookalike.images import DecodedImage, decode
+from lookalike.scoring import Calibration, raw_threshold, reaches
+from lookalike.store.base import (
+    CollectionStore,
+    Hit,
+    MultiVector,
+    SparseVector,
+    StoredPoint,
+    Vector,
+    VectorQuery,
+)
+
+if TYPE_CHECKING:
+    from lookalike.signals.base import Signal
+
+KINDS = ("image", "text", "id", "vector", "person")
+"""What a query searches by: one of them at most (or positive examples alone)."""
+
+
+class QueryFields(Protocol):
+    """The fields of a query that signals read (``lookalike.search.Query``)."""
+
+    @property
+    def image(self) -> Any: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def vector(self) -> Sequence[float] | None: ...
+    @property
+    def positive(self) -> tuple[str, ...]: ...
+    @property
+    def negative(self) -> tuple[str, ...]: ...
+    @property
+    def region(self) -> tuple[float, float, float, float] | None: ...
+    @property
+    def filter(self) -> Any: ...
+    @property
+    def threshold(self) -> float | None: ...
+    @property
+    def face(self) -> int | None: ...
+    @property
+    def box(self) -> tuple[float, float, float, float] | None: ...
+    @property
+    def person(self) -> int | None: ...
+
+
+@dataclass
+class Found:
+    """One record a signal found: its calibrated score (shared scale), every signal's score,
+    and the signal's explanation of the match (face box, copy region, matched lines)."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+    scores: dict[str, float] = field(default_factory=dict)
+    match: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddedImage:
+    """The query image decoded once for every dense signal, with each signal's prepared value
+    (e.g. the faces found) and query vectors."""
+
+    decoded: DecodedImage
+    prepared: dict[str, Any]
+    vectors: dict[str, Vector]
+
+
+class SignalQuery:
+    """A query, with what signals search by computed when first asked for."""
+
+    def __init__(
+        self,
+        query: QueryFields,
+        store: CollectionStore,
+        signals: Sequence[Signal],
+        settings: Settings,
+        image_bytes: Callable[[], tuple[bytes, str]],
+        person_vector: Callable[[int], list[float]] | None = None,
+    ) -> None:
+        self.query = query
+        self.store = store
+        self.signals = list(signals)
+        self.settings = settings
+        self.image_bytes = image_bytes
+        """The query image's bytes and a name for messages (fetched or read on each call)."""
+        self.person_vector = person_vector
+
+    @cached_property
+    def filter(self) -> Node | None:
+        """The user's filter, parsed."""
+        return parse_filter(self.query.filter)
+
+    @cached_property
+    def record(self) -> StoredPoint | None:
+        """The record an ``id`` query names, with its vectors."""
+        return None if self.query.id is None else self.records([self.query.id])[0]
+
+    def records(self, ids: Sequence[str]) -> list[StoredPoint]:
+        """Records with their vectors, in order; a missing one is :class:`NotFound`."""
+        points = {p.id: p for p in self.store.retrieve(list(ids), with_vectors=True)}
+        missing = [i for i in ids if i not in points]
+        if missing:
+            raise NotFound(f"no record {missing[0]!r} in this collection", detail={"ids": missing})
+        return [points[i] for i in ids]
+
+    @cached_property
+    def image(self) -> EmbeddedImage:
+        """The query image (its ``region`` only, when given) through every dense signal."""
+        data, name = self.image_bytes()
+        plan = decode_plan(self.signals, self.settings)
+        region = self.query.region
+        decoded = decode(
+            data, name=name, min_side=None if region else plan.min_side, max_pixels=plan.max_pixels
+        )
+        if region is not None:
+            decoded = _crop(decoded, region, plan.min_side)
+        vectors: dict[str, Vector] = {}
+        prepared: dict[str, Any] = {}
+        for s in self.signals:
+            if all(spec.sparse for spec in s.vector_specs()):
+                continue  # fields only (moderation, exif) or sparse only (text): no image query
+            prepared[s.name] = s.preparer(decoded)
+            vectors.update(s.embed([prepared[s.name]])[0])
+        return EmbeddedImage(decoded, prepared, vectors)
+
+    def vectors(self, signal: Signal) -> dict[str, Vector]:
+        """The query's vectors: every dense signal's for an image, the record's for an id, the
+        raw vector as ``signal``'s (checked against its size); none for other queries."""
+        q = self.query
+        if q.image is not None:
+            return self.image.vectors
+        if self.record is not None:
+            return self.record.vectors
+        if q.vector is not None:
+            size = next(s.size for s in signal.vector_specs())
+            if len(q.vector) != size:
+                raise InvalidQuery(
+                    f"vector has {len(q.vector)} numbers; {signal.name} needs {size}"
+                )
+            return {signal.name: [float(x) for x in q.vector]}
+        return {}
+
+
+def nearest(
+    query: SignalQuery,
+    signal: Signal,
+    vectors: dict[str, Vector],
+    calibration: Calibration,
+    limit: int,
+    *,
+    where: Node | None = None,
+    others: bool = True,
+    explain: Callable[[Hit], dict[str, Any] | None] | None = None,
+) -> list[Found]:
+    """``signal``'s search by its vector in ``vectors`` (or the query's examples), best first.
+
+    ``where`` narrows the user's filter; ``others``: score the other signals whose vectors the
+    query has; ``explain`` describes each match."""
+    q = query.query
+    name = signal.name
+    given = any(getattr(q, k) is not None for k in KINDS)
+    if given and name not in vectors:
+        raise InvalidQuery(f"the query gives no {name} vector")
+    if q.positive or q.negative:
+        positives = [p.vectors[name] for p in query.records(q.positive)]
+        negatives = [p.vectors[name] for p in query.records(q.negative)]
+        if name in vectors:
+            positives.insert(0, vectors[name])
+        if not positives:
+            raise InvalidQuery("give a query or at least one positive example")
+        vq = VectorQuery(using=name, positives=positives, negatives=negatives)
+    else:
+        vq = VectorQuery(using=name, vector=vectors[name])
+    node = query.filter if where is None else narrow(query.filter, where)
+    exclude = set(q.positive) | set(q.negative) | ({q.id} if q.id is not None else set())
+    if exclude:
+        node = narrow(node, Not(HasIds(tuple(sorted(exclude)))))
+    raw = raw_threshold(calibration, q.threshold)
+    if vq.vector is None:
+        hits = _rescore(_search(query.store, vq, node, None, limit), vq, raw)
+    else:
+        hits = _search(query.store, vq, node, raw, limit)
+    scored = [s for s in query.signals if s.name != name and s.name in vectors] if others else []
+    found = []
+    for hit in hits:
+        score = calibration(hit.score)
+        if not reaches(score, q.threshold):
+            continue
+        scores = {name: score}
+        for s in scored:
+            other = hit.vectors.get(s.name)
+            if other is not None and not isinstance(vectors[s.name], SparseVector):
+                scores[s.name] = s.calibration(cosine(vectors[s.name], other))
+        match = explain(hit) if explain is not None else None
+        found.append(Found(hit.id, score, hit.payload, scores, match))
+    return found
+
+
+def other_scores(
+    query: SignalQuery, signal: Signal, vectors: dict[str, Vector], found: list[Found]
+) -> None:
+    """Add to each of ``found`` the scores of the other dense signals whose vectors the query
+    has (read from the store), for a signal whose own search does not return vectors."""
+    others = [s for s in query.signals if s.name != signal.name and s.name in vectors]
+    ids = [f.id for f in found] if others else []
+    stored = {p.id: p for p in query.store.retrieve(ids, with_vectors=True)}
+    for f in found:
+        point = stored.get(f.id)
+        if point is None:
+            continue
+        for s in others:
+            other = point.vectors.get(s.name)
+            if other is not None and not isinstance(other, SparseVector):
+                f.scores[s.name] = s.calibration(cosine(vectors[s.name], other))
+
+
+def _search(
+    store: CollectionStore, vq: VectorQuery, node: Node | None, raw: float | None, limit: int
+) -> list[Hit]:
+    return ranking.search(
+        store, vq, limit=limit, filter=node, score_threshold=raw, with_vectors=True
+    )
+
+
+def _rescore(hits: list[Hit], vq: VectorQuery, raw: float | None) -> list[Hit]:
+    """Give recommendation hits a cosine score: the store ranks them by its own best-score rule,
+    whose numbers are not cosines. A hit nearer to a negative example than to every positive
+    scores -1 (0 on the shared scale)."""
+    for h in hits:
+        vector = h.vectors.get(vq.using)
+        if vector is None:
+            continue
+        best = max(cosine(p, vector) for p in vq.positives)
+        worst = max((cosine(n, vector) for n in vq.negatives), default=-1.0)
+        h.score = best if best >= worst else -1.0
+    return [h for h in ranking.best_first(hits) if raw is None or h.score >= raw]
+
+
+def narrow(node: Node | None, extra: Node) -> Node:
+    """``node`` and ``extra`` both (``extra`` alone without ``node``)."""
+    return extra if node is None else And((node, extra))
+
+
+def cosine(a: Vector | Sequence[float], b: Vector | Sequence[float]) -> float:
+    """Cosine of two vectors; of two multivectors (faces), that of their closest pair."""
+    if isinstance(a, MultiVector) or isinstance(b, MultiVector):
+        rows_a = a.vectors if isinstance(a, MultiVector) else [a]
+        rows_b = b.vectors if isinstance(b, MultiVector) else [b]
+        return max(cosine(x, y) for x in rows_a for y in rows_b)
+    if isinstance(a, SparseVector) or isinstance(b, SparseVector):
+        return 0.0
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na = math.sqrt(sum(x * x for x in a))
+    nb = math.sqrt(sum(y * y for y in b))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def _crop(
+    decoded: DecodedImage, region: tuple[float, float, float, float], min_side: int
+) -> DecodedImage:
+    left, top, right, bottom = region
+    img = decoded.image
+    if not (0 <= left < right <= img.width and 0 <= top < bottom <= img.height):
+        raise BadInput(f"region {region} is not inside the query image ({img.width}x{img.height})")
+    cropped = img.crop((int(left), int(top), int(math.ceil(right)), int(math.ceil(bottom))))
+    scale = min_side / min(cropped.size)
+    if scale < 1:
+        size = (max(1, round(cropped.width * scale)), max(1, round(cropped.height * scale)))
+        cropped = cropped.resize(size)
+    return replace(decoded, image=cropped, width=cropped.width, height=cropped.height)
