@@ -382,3 +382,54 @@ def test_filters_without_json(page: Page, site: Site, shots: Path) -> None:
         assert len(browse_ids()) == 2
     finally:
         api.delete("/collections/trips")
+
+
+def test_duplicates_keep_another_and_delete_copies(page: Page, site: Site, shots: Path) -> None:
+    page.set_viewport_size(DESKTOP)
+    api = site.api
+    api.post(
+        "/collections", json={"name": "dups", "signals": ["duplicate"], "thumbnails": True}
+    ).raise_for_status()
+    try:
+        names = ["astronaut.jpg", "astronaut-copy.jpg", "chelsea.jpg", "coffee.jpg"]
+        items = [{"id": n, "base64": file_b64(site.photos / n)} for n in names]
+        api.post("/collections/dups/records", json={"items": items}).raise_for_status()
+        clusters = api.post("/collections/dups/duplicates", json={}).json()["clusters"]
+        assert len(clusters) == 1
+        members = {m["id"] for m in clusters[0]["members"]}
+        kept = clusters[0]["keep"]
+        other = next(iter(members - {kept}))
+
+        page.goto(site.url + "/?view=duplicates&collection=dups")
+        page.click("#duplicates-form button[type=submit]")
+        row = page.locator(".cluster")
+        expect(row).to_have_count(1)
+        expect(row.locator(".card.keep .id")).to_have_text(kept)
+        # choose the other image as the one to keep (keyboard: it is a button)
+        row.locator(".member", has=page.locator(f'[data-id="{other}"]')).get_by_role(
+            "button", name="Keep this one"
+        ).focus()
+        page.keyboard.press("Enter")
+        expect(row.locator(".card.keep .id")).to_have_text(other)
+        _shot(page, shots, "duplicates-keep-other")
+
+        page.once("dialog", lambda d: d.dismiss())  # cancelled: nothing goes
+        row.get_by_role("button", name="Delete copies…").click()
+        assert api.get("/collections/dups/count").json()["count"] == len(names)
+
+        asked: list[str] = []
+
+        def accept(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.once("dialog", accept)
+        row.get_by_role("button", name="Delete copies…").click()
+        expect(row).to_contain_text("deleted")
+        assert kept in asked[0] and other in asked[0]
+        left = {r["id"] for r in api.get("/collections/dups/records").json()["records"]}
+        assert other in left and kept not in left and len(left) == len(names) - len(members) + 1
+        expect(page.locator("#collection-count")).to_have_text(f"{len(left)} images")
+        _shot(page, shots, "duplicates-deleted")
+    finally:
+        api.delete("/collections/dups")

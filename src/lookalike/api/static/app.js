@@ -581,6 +581,11 @@ export function setupEvents() {
   on("open", (record) => openViewer(record));
   on("key-changed", () => loadCollections());
   on("collection-created", (name) => loadCollections(name));
+  on("records-deleted", async (name) => {
+    if (state.collection !== name) return;
+    await refreshInfo();
+    clearBrowse();
+  });
   on("filter-changed", () => {
     if (!$("view-browse").hidden) showBrowse();
     else if (state.query) runQuery(state.query);

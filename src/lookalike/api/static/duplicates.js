@@ -1,7 +1,7 @@
 // The duplicates view: clusters of copies, the image to keep first.
 
 import { api, collectionPath, thumbnailPath } from "./http.js";
-import { $, clearError, guarded, para, setEmpty, showError } from "./ui.js";
+import { $, button, clearError, guarded, para, setEmpty, showError } from "./ui.js";
 import { state } from "./state.js";
 import { band, tile } from "./results.js";
 import { emit } from "./events.js";
@@ -17,7 +17,7 @@ export function showDuplicatesIntro() {
   setEmpty(box, `Duplicates in “${state.collection}”`,
     para("Groups the near-duplicates and copies (resized, cropped, recompressed, captioned) " +
       "of the collection, and says which image of each group to keep. Click an image to " +
-      "see it large."));
+      "see it large; choose another image to keep, or delete a group's copies."));
 }
 
 export async function findDuplicates() {
@@ -51,37 +51,89 @@ export function renderClusters(clusters) {
       para("No two images in this collection reach the copy threshold."));
     return;
   }
+  clusters.forEach((cluster, n) => $("clusters").append(clusterRow(cluster, n)));
+}
+
+// One cluster: its images (the kept one first), a way to keep another one instead, and
+// deleting the copies after a confirmation.
+export function clusterRow(cluster, n) {
   const thumbs = state.info && state.info.thumbnails;
-  for (const cluster of clusters) {
-    const row = document.createElement("div");
-    row.className = "cluster";
-    const members = [...cluster.members].sort((a, b) => (a.role === "keep" ? -1 : b.role === "keep" ? 1 : 0));
-    for (const m of members) {
-      const card = document.createElement("button");
-      card.type = "button";
-      card.className = "card" + (m.role === "keep" ? " keep" : "");
-      card.title = `${m.id}${m.source ? "\nsource: " + m.source : ""}\nClick for details`;
-      const thumb = tile(m.id, m.thumbnail_url || (thumbs ? thumbnailPath(state.collection, m.id) : null));
-      const badge = document.createElement("span");
-      badge.className = "badge " + (m.role === "keep" ? "keep" : band(m.score)[0]);
-      badge.textContent = m.role === "keep" ? "keep" : `copy ${Number(m.score).toFixed(2)}`;
-      thumb.append(badge);
-      const meta = document.createElement("div");
-      meta.className = "meta";
-      const idLine = document.createElement("div");
-      idLine.className = "id";
-      idLine.textContent = m.id;
-      meta.append(idLine);
-      if (m.width && m.height) {
-        const size = document.createElement("div");
-        size.className = "muted small";
-        size.textContent = `${m.width}×${m.height}`;
-        meta.append(size);
-      }
-      card.append(thumb, meta);
-      card.addEventListener("click", () => emit("open", m));
-      row.append(card);
+  const row = document.createElement("section");
+  row.className = "cluster";
+  row.setAttribute("aria-label", `Group ${n + 1}`);
+  let keep = (cluster.members.find((m) => m.role === "keep") || cluster.members[0]).id;
+  const grid = document.createElement("div");
+  grid.className = "cluster-grid";
+  const tools = document.createElement("div");
+  tools.className = "cluster-tools";
+  const status = document.createElement("span");
+  status.className = "muted small";
+  status.setAttribute("aria-live", "polite");
+  const members = [...cluster.members].sort((a, b) => (a.role === "keep" ? -1 : b.role === "keep" ? 1 : 0));
+  const draw = () => {
+    grid.replaceChildren();
+    for (const m of members) grid.append(memberCard(m, m.id === keep, thumbs, () => {
+      keep = m.id;
+      draw();
+    }));
+  };
+  draw();
+  const remove = button("Delete copies…", async () => {
+    const copies = members.map((m) => m.id).filter((id) => id !== keep);
+    const ok = window.confirm(`Delete ${copies.length} cop${copies.length === 1 ? "y" : "ies"} ` +
+      `of “${keep}” from “${state.collection}”?\n\n${copies.join("\n")}\n\nThe files themselves are not touched.`);
+    if (!ok) return;
+    remove.disabled = true;
+    const name = state.collection;
+    const answer = await guarded(() => api("POST", collectionPath(name) + "/records/delete", { ids: copies }),
+      (err) => showError(err, "Delete failed"));
+    if (!answer) {
+      remove.disabled = false;
+      return;
     }
-    $("clusters").append(row);
+    const gone = Object.values(answer.deleted || {}).filter(Boolean).length;
+    row.classList.add("done");
+    grid.replaceChildren();
+    const kept = members.find((m) => m.id === keep);
+    grid.append(memberCard({ ...kept, role: "keep" }, true, thumbs, null));
+    status.textContent = `${gone} cop${gone === 1 ? "y" : "ies"} deleted; “${keep}” kept.`;
+    remove.remove();
+    await emit("records-deleted", name);
+  }, "danger");
+  tools.append(remove, status);
+  row.append(grid, tools);
+  return row;
+}
+
+function memberCard(m, kept, thumbs, onKeep) {
+  const wrap = document.createElement("div");
+  wrap.className = "member";
+  const card = document.createElement("button");
+  card.type = "button";
+  card.className = "card" + (kept ? " keep" : "");
+  card.dataset.id = m.id;
+  const thumb = tile(m.id, m.thumbnail_url || (thumbs ? thumbnailPath(state.collection, m.id) : null));
+  const badge = document.createElement("span");
+  badge.className = "badge " + (kept ? "keep" : band(m.score)[0]);
+  badge.textContent = kept ? "keep" : `copy ${Number(m.score).toFixed(2)}`;
+  thumb.append(badge);
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const idLine = document.createElement("div");
+  idLine.className = "id";
+  idLine.textContent = m.id;
+  meta.append(idLine);
+  if (m.width && m.height) {
+    const size = document.createElement("div");
+    size.className = "muted small";
+    size.textContent = `${m.width}×${m.height}`;
+    meta.append(size);
   }
+  card.append(thumb, meta);
+  card.addEventListener("click", () => emit("open", m));
+  wrap.append(card);
+  if (onKeep && !kept) {
+    wrap.append(button("Keep this one", onKeep, "quiet keep-this"));
+  }
+  return wrap;
 }
