@@ -270,3 +270,9 @@ def test_metrics_count_requests_sizes_and_ingest(
     assert indexed[(("collection", "photos"),)] == report.indexed == 1
     rate = _samples(r.text, "lookalike_ingest_rate")
     assert rate[(("collection", "photos"),)] == pytest.approx(report.rate, rel=1e-6)
+    items = _samples(r.text, "lookalike_ingest_items_total")
+    assert items[(("collection", "photos"), ("outcome", "indexed"))] == 1
+    assert items[(("collection", "photos"), ("outcome", "failed"))] == 0
+    assert _samples(r.text, "process_resident_memory_bytes")[()] > 10_000_000  # for free
+    assert _samples(r.text, "process_open_fds")[()] > 0
+    assert "lookalike_jobs" in r.text and "_created" not in r.text

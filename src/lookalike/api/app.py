@@ -15,6 +15,7 @@ from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
 from lookalike.api.metrics import Metrics, MetricsMiddleware
 from lookalike.api.requestlog import RequestLog
+from lookalike.api.routes.metrics import watch as watch_metrics
 from lookalike.api.security import RequestGuard, require_key
 from lookalike.api.state import ServerState
 from lookalike.config import Settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     engine.keep_decode_workers()  # jobs reuse warm workers and the models they loaded
     state = ServerState(settings=settings, engine=engine)
     metrics = state.extras.setdefault("metrics", Metrics())
+    watch_metrics(metrics, state)
     engine.ingest_listeners.append(metrics.observe_ingest)
     engine.ingest_listeners.append(log_ingest)
 

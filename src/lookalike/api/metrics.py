@@ -1,20 +1,32 @@
-"""The server's metrics in Prometheus text format: requests, latencies, index sizes, ingest.
+"""The server's metrics in Prometheus' format, through ``prometheus_client``.
 
-A small registry of its own rather than ``prometheus-client``: the server needs four metric
-families, one process and no push gateway, and ``prometheus-client``'s global default registry
-would be shared by every app built in one process (tests build many). Request metrics are
-labelled by the route's template (``/collections/{name}/search``), never the raw path, so ids
-in paths do not grow the label set.
+Each app has its own registry (tests build many apps in one process, and the library's global
+registry would mix them), with the process collector's CPU, memory and file-descriptor figures.
+Request metrics are labelled by the route's template (``/collections/{name}/search``), never the
+raw path, so ids in paths do not grow the label set. Collection sizes are kept for
+:data:`SIZE_TTL` seconds and refreshed after each ingest into that collection, so a scrape does
+not count every collection each time.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookalike.ingest import IngestReport
@@ -24,29 +36,12 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 """Upper bounds (seconds) of the latency histogram's buckets."""
 UNMATCHED = "unmatched"
 """Route label of requests that matched no route (404s of unknown paths, redirects)."""
+SIZE_TTL = 30.0
+"""Seconds a collection's size is reused between scrapes (ingest refreshes it at once)."""
+OUTCOMES = ("indexed", "skipped", "updated", "duplicate", "failed")
 
-
-@dataclass
-class _Histogram:
-    counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
-    total: int = 0
-    sum: float = 0.0
-
-    def observe(self, seconds: float) -> None:
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.counts[i] += 1
-                break
-        self.total += 1
-        self.sum += seconds
-
-
-@dataclass
-class _Ingest:
-    indexed: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-    last_rate: float = 0.0
+# No ``*_created`` series: they double the output and say little.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -56,93 +51,141 @@ class CollectionSize:
 
 
 class Metrics:
-    """Counters kept while the server runs; :meth:`render` formats them with current sizes."""
+    """The app's registry and the instruments the middleware, ingest and jobs feed."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: dict[tuple[str, str, int], int] = {}
-        self._latency: dict[tuple[str, str], _Histogram] = {}
-        self._ingest: dict[str, _Ingest] = {}
-        self._in_flight = 0
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        r = self.registry
+        self.requests = Counter(
+            "lookalike_http_requests",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "lookalike_http_request_duration_seconds",
+            "Time from request to the end of the response.",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.in_flight_now = Gauge(
+            "lookalike_http_requests_in_flight", "Requests being served.", registry=r
+        )
+        self.indexed = Counter(
+            "lookalike_records_indexed", "Images written by ingest.", ["collection"], registry=r
+        )
+        self.failed = Counter(
+            "lookalike_records_failed", "Images that failed to ingest.", ["collection"], registry=r
+        )
+        self.items = Counter(
+            "lookalike_ingest_items",
+            "Items of ingest by outcome (indexed, skipped, updated, duplicate, failed).",
+            ["collection", "outcome"],
+            registry=r,
+        )
+        self.seconds = Counter(
+            "lookalike_ingest_seconds", "Time spent in ingest.", ["collection"], registry=r
+        )
+        self.rate = Gauge(
+            "lookalike_ingest_rate",
+            "Images per second of the last ingest.",
+            ["collection"],
+            registry=r,
+        )
         self.started = time.time()
+        self._live = _Live(self)
+        r.register(self._live)
+
+    def watch(
+        self,
+        *,
+        collections: Callable[[], list[str]],
+        size: Callable[[str], CollectionSize | None],
+        jobs: Callable[[], Mapping[str, int]],
+    ) -> None:
+        """Where the scrape reads what changes on its own: collections, their sizes, jobs."""
+        self._live.collections, self._live.size, self._live.jobs = collections, size, jobs
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            key = (method, route, status)
-            self._requests[key] = self._requests.get(key, 0) + 1
-            self._latency.setdefault((method, route), _Histogram()).observe(seconds)
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
 
     def observe_ingest(self, collection: str, report: IngestReport) -> None:
         """Engine ingest listener: every add() of every route and job lands here."""
-        with self._lock:
-            totals = self._ingest.setdefault(collection, _Ingest())
-            totals.indexed += report.indexed
-            totals.failed += len(report.failed)
-            totals.seconds += report.seconds
-            if report.indexed:
-                totals.last_rate = report.rate
-
-    def render(self, sizes: Mapping[str, CollectionSize]) -> str:
-        with self._lock:
-            requests = dict(self._requests)
-            latency = {
-                k: _Histogram(list(h.counts), h.total, h.sum) for k, h in self._latency.items()
-            }
-            ingest = {k: _Ingest(**vars(v)) for k, v in self._ingest.items()}
-            in_flight = self._in_flight
-        out: list[str] = []
-        _family(out, "lookalike_uptime_seconds", "gauge", "Seconds since the server started.")
-        out.append(f"lookalike_uptime_seconds {_num(time.time() - self.started)}")
-        _family(out, "lookalike_http_requests_in_flight", "gauge", "Requests being served.")
-        out.append(f"lookalike_http_requests_in_flight {in_flight}")
-        _family(
-            out, "lookalike_http_requests_total", "counter", "HTTP requests by route and status."
-        )
-        for (method, route, status), n in sorted(requests.items()):
-            out.append(
-                f"lookalike_http_requests_total{_labels(method=method, route=route, status=status)}"
-                f" {n}"
-            )
-        name = "lookalike_http_request_duration_seconds"
-        _family(out, name, "histogram", "Time from request to the end of the response.")
-        for (method, route), h in sorted(latency.items()):
-            cumulative = 0
-            for bound, n in zip(BUCKETS, h.counts, strict=True):
-                cumulative += n
-                labels = _labels(method=method, route=route, le=_num(bound))
-                out.append(f"{name}_bucket{labels} {cumulative}")
-            labels = _labels(method=method, route=route, le="+Inf")
-            out.append(f"{name}_bucket{labels} {h.total}")
-            out.append(f"{name}_sum{_labels(method=method, route=route)} {_num(h.sum)}")
-            out.append(f"{name}_count{_labels(method=method, route=route)} {h.total}")
-        _family(out, "lookalike_collection_records", "gauge", "Records in each collection.")
-        for coll, size in sorted(sizes.items()):
-            out.append(f"lookalike_collection_records{_labels(collection=coll)} {size.records}")
-        _family(
-            out,
-            "lookalike_collection_hnsw_indexed",
-            "gauge",
-            "Records covered by the HNSW graph (the rest are searched exactly).",
-        )
-        for coll, size in sorted(sizes.items()):
-            out.append(
-                f"lookalike_collection_hnsw_indexed{_labels(collection=coll)} {size.hnsw_indexed}"
-            )
-        for metric, kind, help_text, value in (
-            ("records_indexed_total", "counter", "Images written by ingest.", "indexed"),
-            ("records_failed_total", "counter", "Images that failed to ingest.", "failed"),
-            ("ingest_seconds_total", "counter", "Time spent in ingest.", "seconds"),
-            ("ingest_rate", "gauge", "Images per second of the last ingest.", "last_rate"),
-        ):
-            _family(out, f"lookalike_{metric}", kind, help_text)
-            for coll, totals in sorted(ingest.items()):
-                number = getattr(totals, value)
-                out.append(f"lookalike_{metric}{_labels(collection=coll)} {_num(number)}")
-        return "\n".join(out) + "\n"
+        self.indexed.labels(collection).inc(report.indexed)
+        self.failed.labels(collection).inc(len(report.failed))
+        self.seconds.labels(collection).inc(report.seconds)
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for outcome in report.outcomes:
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        for status, n in counts.items():
+            self.items.labels(collection, status).inc(n)
+        if report.indexed:
+            self.rate.labels(collection).set(report.rate)
+        self._live.forget(collection)
 
     def in_flight(self, delta: int) -> None:
+        self.in_flight_now.inc(delta)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Live(Collector):
+    """Gauges read at scrape time: uptime, collection sizes (cached), jobs by status."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.collections: Callable[[], list[str]] = list
+        self.size: Callable[[str], CollectionSize | None] = lambda name: None
+        self.jobs: Callable[[], Mapping[str, int]] = dict
+        self._sizes: dict[str, tuple[float, CollectionSize]] = {}
+        self._lock = threading.Lock()
+
+    def forget(self, collection: str) -> None:
         with self._lock:
-            self._in_flight += delta
+            self._sizes.pop(collection, None)
+
+    def _size(self, name: str, now: float) -> CollectionSize | None:
+        with self._lock:
+            cached = self._sizes.get(name)
+        if cached is not None and now - cached[0] < SIZE_TTL:
+            return cached[1]
+        size = self.size(name)
+        if size is not None:
+            with self._lock:
+                self._sizes[name] = (now, size)
+        return size
+
+    def collect(self) -> Iterator[Metric]:
+        uptime = GaugeMetricFamily("lookalike_uptime_seconds", "Seconds since the server started.")
+        uptime.add_metric([], time.time() - self.metrics.started)
+        yield uptime
+        records = GaugeMetricFamily(
+            "lookalike_collection_records", "Records in each collection.", labels=["collection"]
+        )
+        graph = GaugeMetricFamily(
+            "lookalike_collection_hnsw_indexed",
+            "Records covered by the HNSW graph (the rest are searched exactly).",
+            labels=["collection"],
+        )
+        now = time.monotonic()
+        for name in sorted(self.collections()):
+            size = self._size(name, now)
+            if size is not None:
+                records.add_metric([name], size.records)
+                graph.add_metric([name], size.hnsw_indexed)
+        yield records
+        yield graph
+        jobs = GaugeMetricFamily(
+            "lookalike_jobs", "Background ingest jobs by status.", labels=["status"]
+        )
+        for status, n in sorted(self.jobs().items()):
+            jobs.add_metric([status], n)
+        yield jobs
 
 
 class MetricsMiddleware:
@@ -176,22 +219,3 @@ class MetricsMiddleware:
                 # only a success proves the path is one of them, not a client's invention
                 route = scope["path"] if 200 <= status < 300 else UNMATCHED
             self.metrics.observe_request(scope["method"], route, status, self.clock() - start)
-
-
-def _family(out: list[str], name: str, kind: str, help_text: str) -> None:
-    out.append(f"# HELP {name} {help_text}")
-    out.append(f"# TYPE {name} {kind}")
-
-
-def _labels(**labels: object) -> str:
-    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _num(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))

@@ -1,11 +1,12 @@
-"""``GET /metrics``: Prometheus text; index sizes are read from the store at scrape time."""
+"""``GET /metrics``: Prometheus text from the app's own registry."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 
 from lookalike.api.metrics import CONTENT_TYPE, CollectionSize, Metrics
 from lookalike.api.state import ServerState, State
@@ -17,25 +18,43 @@ router = APIRouter(tags=["health"])
 
 @router.get(
     "/metrics",
-    response_class=PlainTextResponse,
+    response_class=Response,
     responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
 )
-def metrics(state: State) -> PlainTextResponse:
-    """Requests, latencies, index sizes and ingest counters, for a Prometheus scrape."""
+def metrics(state: State) -> Response:
+    """Requests, latencies, process figures, index sizes, ingest and jobs, for a scrape."""
     registry: Metrics = state.extras["metrics"]
-    text = registry.render(collection_sizes(state))
-    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+    return Response(registry.render(), media_type=CONTENT_TYPE)
 
 
-def collection_sizes(state: ServerState) -> dict[str, CollectionSize]:
-    """Each collection's size; one that cannot be read now (locked by another process) is left
+def watch(metrics: Metrics, state: ServerState) -> None:
+    """Point the scrape-time gauges at this server's collections and jobs."""
+    metrics.watch(
+        collections=state.engine.list_collections,
+        size=lambda name: collection_size(state, name),
+        jobs=lambda: job_counts(state),
+    )
+
+
+def collection_size(state: ServerState, name: str) -> CollectionSize | None:
+    """A collection's size; one that cannot be read now (locked by another process) is left
     out rather than failing the scrape."""
-    sizes = {}
-    for name in state.engine.list_collections():
-        try:
-            info = state.collection(name).info()
-        except LookalikeError as exc:
-            log.warning("metrics: cannot read collection %s: %s", name, exc.message)
-            continue
-        sizes[name] = CollectionSize(int(info["count"]), int(info["hnsw_indexed"]))
-    return sizes
+    try:
+        info = state.collection(name).info()
+    except LookalikeError as exc:
+        log.warning("metrics: cannot read collection %s: %s", name, exc.message)
+        return None
+    return CollectionSize(int(info["count"]), int(info["hnsw_indexed"]))
+
+
+def job_counts(state: ServerState) -> dict[str, int]:
+    from lookalike.api.jobs import JobRegistry
+
+    registry = state.extras.get("jobs")
+    if not isinstance(registry, JobRegistry):
+        return {}
+    counts = Counter(job.status for job in registry.jobs())
+    return {
+        status: counts.get(status, 0)
+        for status in ("queued", "running", "done", "failed", "cancelled")
+    }
