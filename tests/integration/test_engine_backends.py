@@ -125,3 +125,39 @@ def test_duplicate_clusters_agree(pair: dict[str, Collection], photo_files: Path
         sorted(sorted(m.id for m in cl.members) for cl in pair[b].duplicates()) for b in BACKENDS
     )
     assert edge == local and ["copy-of-rocket", "rocket.jpg"] in edge
+
+
+def test_a_migrated_collection_answers_the_same_queries(
+    tmp_path: Path, tiny_model: Path, photo_files: Path
+) -> None:
+    """edge -> local-mode store -> another edge folder: the copies answer every query alike."""
+    from lookalike.store import open_store
+    from lookalike.store.migrate import migrate
+
+    first = Settings(data_dir=tmp_path / "a", offline=True)
+    with Engine(first) as engine:
+        c = engine.create_collection(
+            "photos", signals="semantic,duplicate", model=str(tiny_model), thumbnails=True
+        )
+        items = [
+            {"id": p.name, "path": str(p), "group": f"g{n % 3}", "metadata": {"n": n}}
+            for n, p in enumerate(sorted(photo_files.iterdir()))
+        ]
+        assert c.add(items).indexed == len(items)
+        before = {str(q): answers(c, **q) for q in QUERIES}
+    local = f"qdrant-local:{tmp_path / 'q'}"
+    last = Settings(data_dir=tmp_path / "b", offline=True)
+    server = first.replace(store=local)
+    for source, target in ((first, server), (server, last)):
+        src, dst = open_store(source), open_store(target)
+        try:
+            report = migrate("photos", src, dst, batch_size=4)
+        finally:
+            src.close()
+            dst.close()
+        assert report.copied == len(items) and report.verified > 0
+    with Engine(last) as engine:
+        c = engine.collection("photos")
+        after = {str(q): answers(c, **q) for q in QUERIES}
+        assert c.thumbnail("coffee.jpg")[:2] == b"\xff\xd8"  # JPEG thumbnails came along
+    assert after == before
