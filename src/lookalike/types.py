@@ -7,6 +7,7 @@ without the decoders and models of the core."""
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
@@ -43,6 +44,21 @@ __all__ = [
 
 QueryImage: TypeAlias = "bytes | str | os.PathLike[str] | PILImage"
 """A query image: its bytes, a path, an http(s) URL, or a PIL image."""
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxdict, _SHORT.maxlist = 40, 40, 3, 4
+
+
+def _fields(name: str, pairs: list[tuple[str, Any]]) -> str:
+    """``Name(a=1, b='x')``, what a result shows in a shell: ids and paths whole, dicts and
+    lists (metadata, match) cut short."""
+    shown = [f"{k}={_show(v)}" for k, v in pairs]
+    return f"{name}({', '.join(shown)})"
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str | int | float | None) else _SHORT.repr(value)
+
 
 # options ------------------------------------------------------------------------------------
 
@@ -155,6 +171,17 @@ class IngestReport:
     outcomes: list[Outcome] = field(default_factory=list)
     """One per input item, in input order."""
 
+    def __repr__(self) -> str:
+        pairs: list[tuple[str, Any]] = [
+            ("indexed", self.indexed),
+            ("skipped", self.skipped),
+            ("updated", self.updated),
+        ]
+        pairs += [(k, getattr(self, k)) for k in ("pruned",) if getattr(self, k)]
+        pairs += [(k, len(getattr(self, k))) for k in ("failed", "duplicates", "unsafe")]
+        pairs.append(("seconds", round(self.seconds, 3)))
+        return _fields("IngestReport", pairs)
+
     @property
     def rate(self) -> float:
         return self.indexed / self.seconds if self.seconds > 0 else 0.0
@@ -230,6 +257,18 @@ class SearchResult:
             match=match,
         )
 
+    def __repr__(self) -> str:
+        pairs: list[tuple[str, Any]] = [
+            ("id", self.id),
+            ("score", round(self.score, 4)),
+            ("scores", {k: round(v, 4) for k, v in self.scores.items()}),
+        ]
+        for name in ("source", "group", "metadata", "match", "safe"):
+            value = getattr(self, name)
+            if value is not None and value != {}:
+                pairs.append((name, value))
+        return _fields("SearchResult", pairs)
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "id": self.id,
@@ -271,6 +310,9 @@ class Cluster:
     def copies(self) -> list[str]:
         return [m.id for m in self.members if m.role == "copy"]
 
+    def __repr__(self) -> str:
+        return _fields("Cluster", [("keep", self.keep), ("copies", self.copies)])
+
 
 # people -------------------------------------------------------------------------------------
 
@@ -304,6 +346,9 @@ class ClusterReport:
     people: int = 0
     """People in the collection after the run."""
     seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return _fields("ClusterReport", list(self.to_dict().items()))
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "seconds": round(self.seconds, 3)}

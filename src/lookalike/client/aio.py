@@ -11,9 +11,18 @@ from typing import Any, TypeVar
 import httpx
 
 from lookalike.client import plans
+from lookalike.client.retry import DEFAULT_RETRY, Retry
 from lookalike.client.shapes import from_dict
-from lookalike.client.sync import DEFAULT_URL, MAX_IMAGE_BYTES
-from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, transport_error
+from lookalike.client.sync import MAX_IMAGE_BYTES, api_key_of, retry_of, server_url
+from lookalike.client.wire import (
+    Call,
+    Pause,
+    Plan,
+    Reply,
+    reply_of,
+    request_args,
+    transport_error,
+)
 from lookalike.errors import LookalikeError
 from lookalike.types import (
     COPY_THRESHOLD,
@@ -37,23 +46,30 @@ class AsyncClient:
             photos = await client.collection("photos")
             hits = await photos.search(text="red shoes")
 
-    Reading local files to upload them blocks briefly, as ``open()`` does."""
+    Reading local files to upload them blocks briefly, as ``open()`` does. The arguments are
+    :class:`~lookalike.client.Client`'s."""
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        url: str | None = None,
         *,
         api_key: str | None = None,
-        timeout: float = 60.0,
+        timeout: float | httpx.Timeout = 60.0,
+        retry: Retry | int = DEFAULT_RETRY,
         max_image_bytes: int = MAX_IMAGE_BYTES,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = server_url(url)
         self.timeout = timeout
+        self.retry = retry_of(retry)
         self.max_image_bytes = max_image_bytes
         self._http = http or httpx.AsyncClient()
-        if api_key:
-            self._http.headers["X-API-Key"] = api_key
+        key = api_key_of(api_key)
+        if key:
+            self._http.headers["X-API-Key"] = key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
 
     async def run(self, plan: Plan[T]) -> T:
         """Carry out one operation of :mod:`lookalike.client.plans`."""
@@ -69,15 +85,29 @@ class AsyncClient:
             if isinstance(step, Pause):
                 await asyncio.sleep(step.seconds)
                 continue
+            reply, error = await self._send(step)
+
+    async def _send(self, call: Call) -> tuple[Reply | None, LookalikeError | None]:
+        """One call, sent again as :attr:`retry` allows; its reply or the error it ended with."""
+        attempt = 0
+        while True:
             try:
                 response = await self._http.request(
-                    step.method, self.url + step.path, **request_args(step, self.timeout)
+                    call.method, self.url + call.path, **request_args(call, self.timeout)
                 )
-                reply = reply_of(response)
             except httpx.TransportError as exc:
                 error = transport_error(self.url, exc)
-            except LookalikeError as exc:
-                error = exc
+                wait = self.retry.wait(call, attempt, transport=exc)
+            else:
+                try:
+                    return reply_of(response), None
+                except LookalikeError as exc:
+                    error = exc
+                    wait = self.retry.wait(call, attempt, error=exc, response=response)
+            if wait is None:
+                return None, error
+            await asyncio.sleep(wait)
+            attempt += 1
 
     async def list_collections(self) -> list[str]:
         return [info["name"] for info in await self.run(plans.list_collections())]
@@ -143,6 +173,12 @@ class AsyncRemoteCollection:
         self.client = client
         self.name = name
         self.config = config
+
+    def __repr__(self) -> str:
+        signals = ",".join(self.config.get("signals") or [])
+        return (
+            f"AsyncRemoteCollection({self.name!r}, signals={signals!r}, server={self.client.url!r})"
+        )
 
     @property
     def copy_threshold(self) -> float:

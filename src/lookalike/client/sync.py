@@ -10,8 +10,17 @@ from typing import Any, TypeVar
 import httpx
 
 from lookalike.client import plans
+from lookalike.client.retry import DEFAULT_RETRY, Retry
 from lookalike.client.shapes import from_dict
-from lookalike.client.wire import Pause, Plan, Reply, reply_of, request_args, transport_error
+from lookalike.client.wire import (
+    Call,
+    Pause,
+    Plan,
+    Reply,
+    reply_of,
+    request_args,
+    transport_error,
+)
 from lookalike.config import Settings
 from lookalike.errors import LookalikeError
 from lookalike.types import (
@@ -29,7 +38,23 @@ from lookalike.types import (
 T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+SERVER_ENV = "LOOKALIKE_SERVER"
+API_KEY_ENV = "LOOKALIKE_API_KEY"
 MAX_IMAGE_BYTES = Settings.model_fields["max_image_bytes"].default
+
+
+def server_url(url: str | None) -> str:
+    """The server's base URL: as given, else ``LOOKALIKE_SERVER``, else the local default."""
+    return (url or os.environ.get(SERVER_ENV) or DEFAULT_URL).rstrip("/")
+
+
+def api_key_of(api_key: str | None) -> str | None:
+    """The key sent as ``X-API-Key``: as given, else ``LOOKALIKE_API_KEY``, else none."""
+    return api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+
+
+def retry_of(retry: Retry | int) -> Retry:
+    return retry if isinstance(retry, Retry) else Retry(retries=retry)
 
 
 class Client:
@@ -39,23 +64,32 @@ class Client:
             photos = client.collection("photos")
             hits = photos.search(image="query.jpg", top_k=5)
 
-    Errors are the core's (:mod:`lookalike.errors`), rebuilt from the server's answers."""
+    ``url`` and ``api_key`` default to ``LOOKALIKE_SERVER`` and ``LOOKALIKE_API_KEY``;
+    ``timeout`` is seconds per request (or an ``httpx.Timeout``); ``retry`` is how often a
+    failed request is sent again (see :class:`~lookalike.client.Retry`). Errors are the core's
+    (:mod:`lookalike.errors`), rebuilt from the server's answers."""
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        url: str | None = None,
         *,
         api_key: str | None = None,
-        timeout: float = 60.0,
+        timeout: float | httpx.Timeout = 60.0,
+        retry: Retry | int = DEFAULT_RETRY,
         max_image_bytes: int = MAX_IMAGE_BYTES,
         http: httpx.Client | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = server_url(url)
         self.timeout = timeout
+        self.retry = retry_of(retry)
         self.max_image_bytes = max_image_bytes
         self._http = http or httpx.Client()
-        if api_key:
-            self._http.headers["X-API-Key"] = api_key
+        key = api_key_of(api_key)
+        if key:
+            self._http.headers["X-API-Key"] = key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
 
     def run(self, plan: Plan[T]) -> T:
         """Carry out one operation of :mod:`lookalike.client.plans`."""
@@ -71,15 +105,29 @@ class Client:
             if isinstance(step, Pause):
                 time.sleep(step.seconds)
                 continue
+            reply, error = self._send(step)
+
+    def _send(self, call: Call) -> tuple[Reply | None, LookalikeError | None]:
+        """One call, sent again as :attr:`retry` allows; its reply or the error it ended with."""
+        attempt = 0
+        while True:
             try:
                 response = self._http.request(
-                    step.method, self.url + step.path, **request_args(step, self.timeout)
+                    call.method, self.url + call.path, **request_args(call, self.timeout)
                 )
-                reply = reply_of(response)
             except httpx.TransportError as exc:
                 error = transport_error(self.url, exc)
-            except LookalikeError as exc:
-                error = exc
+                wait = self.retry.wait(call, attempt, transport=exc)
+            else:
+                try:
+                    return reply_of(response), None
+                except LookalikeError as exc:
+                    error = exc
+                    wait = self.retry.wait(call, attempt, error=exc, response=response)
+            if wait is None:
+                return None, error
+            time.sleep(wait)
+            attempt += 1
 
     # the Engine's methods -----------------------------------------------------------------
 
@@ -153,6 +201,10 @@ class RemoteCollection:
         self.name = name
         self.config = config
         """The collection's info when it was opened."""
+
+    def __repr__(self) -> str:
+        signals = ",".join(self.config.get("signals") or [])
+        return f"RemoteCollection({self.name!r}, signals={signals!r}, server={self.client.url!r})"
 
     @property
     def copy_threshold(self) -> float:

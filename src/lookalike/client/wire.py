@@ -32,6 +32,10 @@ class Call:
     data: Mapping[str, str | list[str]] | None = None
     timeout: float | None = None
     """Seconds, when this call may take longer than the client's default (an upload)."""
+    headers: Mapping[str, str] | None = None
+    idempotent: bool | None = None
+    """Whether sending the call twice does what sending it once does, so that it may be retried
+    after a failure that may have reached the server; None: by its method (GET, PUT, DELETE)."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,11 @@ Plan = Generator[Step, Reply | None, T]
 with None; returns the operation's result."""
 
 
-def request_args(call: Call, timeout: float) -> dict[str, Any]:
+def request_args(call: Call, timeout: float | httpx.Timeout) -> dict[str, Any]:
     """Keyword arguments of ``httpx.Client.request`` / ``httpx.AsyncClient.request``."""
-    args: dict[str, Any] = {"timeout": call.timeout if call.timeout is not None else timeout}
+    args: dict[str, Any] = {"timeout": _timeout(call, timeout)}
+    if call.headers:
+        args["headers"] = dict(call.headers)
     if call.params:
         args["params"] = dict(call.params)
     if call.json is not None:
@@ -69,6 +75,25 @@ def request_args(call: Call, timeout: float) -> dict[str, Any]:
     if call.data is not None:
         args["data"] = dict(call.data)
     return args
+
+
+def _timeout(call: Call, timeout: float | httpx.Timeout) -> float | httpx.Timeout:
+    """The client's timeout, with the longer read and write time of a call that needs one (an
+    upload, a whole-collection operation) unless the client's is longer already."""
+    if call.timeout is None:
+        return timeout
+    if not isinstance(timeout, httpx.Timeout):
+        return max(timeout, call.timeout)
+
+    def longer(seconds: float | None) -> float | None:
+        return None if seconds is None else max(seconds, call.timeout or 0.0)
+
+    return httpx.Timeout(
+        connect=timeout.connect,
+        read=longer(timeout.read),
+        write=longer(timeout.write),
+        pool=timeout.pool,
+    )
 
 
 def reply_of(response: httpx.Response) -> Reply:

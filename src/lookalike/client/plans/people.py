@@ -22,7 +22,7 @@ def cluster_people(name: str, *, full: bool) -> Plan[ClusterReport]:
 
 
 def name_person(name: str, person: int | str, new_name: str | None) -> Plan[int]:
-    call = Call("PATCH", _person(name, person), json={"name": new_name})
+    call = Call("PATCH", _person(name, person), json={"name": new_name}, idempotent=True)
     return int(body_of((yield call))["id"])
 
 

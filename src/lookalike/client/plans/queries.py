@@ -32,12 +32,13 @@ def search(
         body[key] = value
     path = f"{coll(name)}/search"
     if image is None:
-        call = Call("POST", path, json=body)
+        call = Call("POST", path, json=body, idempotent=True)
     elif isinstance(image, str | os.PathLike) and is_url(os.fspath(image)):
-        call = Call("POST", path, json={**body, "image_url": os.fspath(image)})
+        call = Call("POST", path, json={**body, "image_url": os.fspath(image)}, idempotent=True)
     else:
         files = _upload(image, max_bytes)
-        call = Call("POST", f"{path}/upload", files=files, data={"query": json.dumps(body)})
+        fields = {"query": json.dumps(body)}
+        call = Call("POST", f"{path}/upload", files=files, data=fields, idempotent=True)
     results = body_of((yield call))["results"]
     return [from_dict(SearchResult, r) for r in results]
 
@@ -47,9 +48,9 @@ def moderate(name: str | None, image: Any, max_bytes: int) -> Plan[dict[str, Any
     ``name`` would; the image is sent as a search's query image is."""
     path = "/moderate" if name is None else f"{coll(name)}/moderate"
     if isinstance(image, str | os.PathLike) and is_url(os.fspath(image)):
-        call = Call("POST", path, json={"image_url": os.fspath(image)})
+        call = Call("POST", path, json={"image_url": os.fspath(image)}, idempotent=True)
     else:
-        call = Call("POST", path, files=_upload(image, max_bytes))
+        call = Call("POST", path, files=_upload(image, max_bytes), idempotent=True)
     return dict(body_of((yield call)))
 
 
@@ -67,5 +68,6 @@ def duplicates(name: str, *, threshold: float | None, keep: str) -> Plan[list[Cl
     body: dict[str, Any] = {"keep": keep}
     if threshold is not None:
         body["threshold"] = threshold
-    reply = body_of((yield Call("POST", f"{coll(name)}/duplicates", json=body, timeout=3600.0)))
+    call = Call("POST", f"{coll(name)}/duplicates", json=body, timeout=3600.0, idempotent=True)
+    reply = body_of((yield call))
     return [from_dict(Cluster, c) for c in reply["clusters"]]

@@ -26,7 +26,7 @@ def update(
         body["metadata"] = dict(metadata)
     if group is not None:
         body["group"] = group
-    call = Call("PATCH", f"{coll(name)}/records/{q(record_id)}", json=body)
+    call = Call("PATCH", f"{coll(name)}/records/{q(record_id)}", json=body, idempotent=True)
     return dict(body_of((yield call)))
 
 
