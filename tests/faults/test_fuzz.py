@@ -141,7 +141,7 @@ _trees = st.recursive(
 
 
 @pytest.mark.slow
-@FUZZ
+@settings(FUZZ, max_examples=150)
 @given(tree=st.dictionaries(_keys, _trees, max_size=4))
 def test_filter_trees_raise_only_invalid_filter(tree: dict[str, Any]) -> None:
     try:
