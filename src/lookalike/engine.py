@@ -44,6 +44,8 @@ from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
 from lookalike.signals.duplicate.clusters import find_clusters
 from lookalike.signals.duplicate.copies import find_copies, record_copy_query
+from lookalike.signals.duplicate.dismissed import CONFIG_KEY as DISMISSED_KEY
+from lookalike.signals.duplicate.dismissed import pair, read_pairs, without_dismissed
 from lookalike.signals.faces.people import People
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
@@ -335,12 +337,24 @@ class Collection:
         """Clusters of near-duplicates across the collection, with the record to keep in each
         (``largest``, ``least-compressed``, ``oldest`` or ``FIELD:min|max``)."""
         self.signal("duplicate")
-        return find_clusters(
+        clusters = find_clusters(
             self.store,
             threshold=self.copy_threshold if threshold is None else threshold,
             keep=keep,
             progress=progress,
         )
+        return without_dismissed(clusters, self.not_duplicates())
+
+    def not_duplicates(self) -> set[tuple[str, str]]:
+        """Pairs marked as not duplicates (:meth:`mark_not_duplicates`)."""
+        return read_pairs(self.store.config().get(DISMISSED_KEY))
+
+    def mark_not_duplicates(self, a: str, b: str) -> set[tuple[str, str]]:
+        """Remember that ``a`` and ``b`` are not duplicates: later groupings leave the pair
+        out. Answers every pair marked so far."""
+        pairs = self.not_duplicates() | {pair(a, b)}
+        self.store.update_config({DISMISSED_KEY: sorted(list(p) for p in pairs)})
+        return pairs
 
     @property
     def thumbnails(self) -> bool:

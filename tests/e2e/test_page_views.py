@@ -433,3 +433,30 @@ def test_duplicates_keep_another_and_delete_copies(page: Page, site: Site, shots
         _shot(page, shots, "duplicates-deleted")
     finally:
         api.delete("/collections/dups")
+
+
+def test_not_a_copy_is_remembered(page: Page, site: Site) -> None:
+    page.set_viewport_size(DESKTOP)
+    api = site.api
+    api.post("/collections", json={"name": "posters", "signals": ["duplicate"]}).raise_for_status()
+    try:
+        names = ["astronaut.jpg", "astronaut-copy.jpg", "coffee.jpg"]
+        items = [{"id": n, "base64": file_b64(site.photos / n)} for n in names]
+        api.post("/collections/posters/records", json={"items": items}).raise_for_status()
+        cluster = api.post("/collections/posters/duplicates", json={}).json()["clusters"][0]
+        copy = cluster["copies"][0]
+        page.goto(site.url + "/?view=duplicates&collection=posters")
+        page.click("#duplicates-form button[type=submit]")
+        row = page.locator(".cluster")
+        expect(row).to_have_count(1)
+        row.locator(".member", has=page.locator(f'[data-id="{copy}"]')).get_by_role(
+            "button", name="Not a copy"
+        ).click()
+        expect(row).to_contain_text("remembered")
+        pairs = api.get("/collections/posters/duplicates/dismissed").json()["pairs"]
+        assert pairs == [sorted([cluster["keep"], copy])]
+        page.click("#duplicates-form button[type=submit]")  # grouped again: not shown
+        expect(page.locator("#duplicates-empty")).to_contain_text("No duplicates")
+        expect(page.locator(".cluster")).to_have_count(0)
+    finally:
+        api.delete("/collections/posters")

@@ -8,6 +8,7 @@ from lookalike.api.compat import vecstore, ximilar
 from lookalike.api.routes import (
     catalog,
     collections,
+    dismissed,
     duplicates,
     fields,
     health,
@@ -29,6 +30,7 @@ ROUTERS: list[APIRouter] = [
     fields.router,
     search.router,
     duplicates.router,
+    dismissed.router,
     people.router,
     moderation.router,
     jobs.router,

@@ -70,14 +70,31 @@ export function clusterRow(cluster, n) {
   status.className = "muted small";
   status.setAttribute("aria-live", "polite");
   const members = [...cluster.members].sort((a, b) => (a.role === "keep" ? -1 : b.role === "keep" ? 1 : 0));
+  const original = (cluster.members.find((m) => m.role === "keep") || members[0]).id;
+  // "Not a copy": remembered by the collection (the pair with the image the grouping kept),
+  // so later groupings leave it out.
+  const dismiss = async (m) => {
+    const name = state.collection;
+    const other = m.id === original ? keep : original;
+    const answer = await guarded(() => api("POST", collectionPath(name) + "/duplicates/dismissed",
+      { ids: [other, m.id] }), (err) => showError(err, "Could not remember it"));
+    if (!answer) return;
+    members.splice(members.indexOf(m), 1);
+    if (keep === m.id) keep = original;
+    status.textContent = `“${m.id}” is not a copy of “${other}”: remembered.`;
+    if (members.length < 2) {
+      row.classList.add("done");
+      remove.remove();
+    }
+    draw();
+  };
   const draw = () => {
     grid.replaceChildren();
     for (const m of members) grid.append(memberCard(m, m.id === keep, thumbs, () => {
       keep = m.id;
       draw();
-    }));
+    }, members.length > 1 && m.id !== original ? () => dismiss(m) : null));
   };
-  draw();
   const remove = button("Delete copies…", async () => {
     const copies = members.map((m) => m.id).filter((id) => id !== keep);
     const ok = window.confirm(`Delete ${copies.length} cop${copies.length === 1 ? "y" : "ies"} ` +
@@ -100,12 +117,13 @@ export function clusterRow(cluster, n) {
     remove.remove();
     await emit("records-deleted", name);
   }, "danger");
+  draw();
   tools.append(remove, status);
   row.append(grid, tools);
   return row;
 }
 
-function memberCard(m, kept, thumbs, onKeep) {
+function memberCard(m, kept, thumbs, onKeep, onDismiss = null) {
   const wrap = document.createElement("div");
   wrap.className = "member";
   const card = document.createElement("button");
@@ -132,8 +150,10 @@ function memberCard(m, kept, thumbs, onKeep) {
   card.append(thumb, meta);
   card.addEventListener("click", () => emit("open", m));
   wrap.append(card);
-  if (onKeep && !kept) {
-    wrap.append(button("Keep this one", onKeep, "quiet keep-this"));
-  }
+  const tools = document.createElement("div");
+  tools.className = "member-tools";
+  if (onKeep && !kept) tools.append(button("Keep this one", onKeep, "quiet keep-this"));
+  if (onDismiss) tools.append(button("Not a copy", onDismiss, "quiet keep-this"));
+  if (tools.children.length) wrap.append(tools);
   return wrap;
 }
