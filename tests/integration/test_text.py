@@ -108,6 +108,21 @@ def test_case_accents_and_partial_words(coll: Collection) -> None:
 
 
 @pytest.mark.slow
+def test_a_typo_or_a_plural_still_finds_the_word_below_exact_matches(coll: Collection) -> None:
+    exact = coll.search(text="muller", signal="text", top_k=5)[0]
+    typo = coll.search(text="mueller", signal="text", top_k=5)  # one letter too many
+    assert typo and typo[0].id == "cafe.jpg" and 0.0 < typo[0].score < exact.score
+    assert typo[0].match is not None
+    assert any("mueller" in line["words"] for line in typo[0].match["lines"])
+    assert coll.search(text="mueller", signal="text", threshold=0.9) == []
+    plural = coll.search(text="cafes", signal="text", top_k=5)
+    assert {r.id for r in plural[:2]} == {"cafe.jpg", "grand.jpg"}
+    assert all(0.75 < r.score < 1.0 for r in plural[:2])
+    assert plural[0].match is not None
+    assert any("cafes" in line["words"] for line in plural[0].match["lines"])
+
+
+@pytest.mark.slow
 def test_a_photographed_page_is_read_and_found(coll: Collection) -> None:
     results = coll.search(text="histogram of grey values", signal="text", top_k=3)
     assert results[0].id == "page.png" and results[0].score >= 0.9

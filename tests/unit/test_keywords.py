@@ -1,9 +1,12 @@
-"""The keyword rules of the text signal: words, case, accents, partial words, BM25 vectors."""
+"""The keyword rules of the text signal: words, case, accents, partial words, plurals, typos,
+BM25 vectors."""
 
 from __future__ import annotations
 
 from lookalike.signals.text.keywords import (
+    FUZZY_CREDIT,
     MIN_PREFIX,
+    STEM_CREDIT,
     coverage,
     document_vector,
     query_vector,
@@ -66,3 +69,33 @@ def test_coverage_counts_the_share_of_query_words_found() -> None:
     assert coverage(tokenize("tea"), ["coffee"]) == 0.0
     assert word_credit("coff", ["coffee"]) == 4 / 6
     assert word_credit("coffee", ["coff"]) == 0.0
+
+
+def test_plurals_find_their_singular_and_back_below_the_word_itself() -> None:
+    shoe, shoes = document_vector("red shoe"), document_vector("red shoes")
+    assert _dot(query_vector("shoes"), shoe) > 0
+    assert _dot(query_vector("shoe"), shoes) > 0
+    assert _dot(query_vector("shoes"), shoes) > _dot(query_vector("shoes"), shoe)
+    assert _dot(query_vector("cities"), document_vector("city")) > 0
+    assert _dot(query_vector("boxes"), document_vector("box")) > 0
+    assert word_credit("shoes", ["shoe"]) == STEM_CREDIT < 1.0
+    assert word_credit("boxes", ["box"]) == STEM_CREDIT
+    assert word_credit("shoe", ["shoes"]) > 0
+    assert word_credit("glass", ["glas"]) < STEM_CREDIT  # "ss" is not a plural ending
+    assert coverage(tokenize("red shoes"), ["RED SHOE"]) == (1.0 + STEM_CREDIT) / 2
+
+
+def test_one_typo_finds_the_word_below_exact_matches() -> None:
+    doc = document_vector("Coffee Shop")
+    for typo in ("cofee", "coffie", "cofefe", "xoffee", "coffeee"):
+        assert _dot(query_vector(typo), doc) > 0, typo
+        assert word_credit(typo, ["coffee"]) == FUZZY_CREDIT, typo
+    assert _dot(query_vector("coffee"), doc) > _dot(query_vector("cofee"), doc)
+    assert _dot(query_vector("cuffey"), doc) == 0  # two edits
+    assert word_credit("cuffey", ["coffee"]) == 0.0
+    assert _dot(query_vector("tea"), document_vector("pea")) == 0  # too short to forgive
+    assert word_credit("tea", ["pea"]) == 0.0
+    assert coverage(tokenize("cofee shop"), ["coffee shop"]) == (FUZZY_CREDIT + 1.0) / 2
+    # language-neutral: a dropped or swapped letter is forgiven in any script
+    assert word_credit("мосва", ["москва"]) == FUZZY_CREDIT
+    assert _dot(query_vector("мсоква"), document_vector("Москва")) > 0
