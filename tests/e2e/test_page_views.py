@@ -405,6 +405,15 @@ def test_duplicates_keep_another_and_delete_copies(page: Page, site: Site, shots
         row = page.locator(".cluster")
         expect(row).to_have_count(1)
         expect(row.locator(".card.keep .id")).to_have_text(kept)
+        # why they were grouped: the copy search's matching points and region, on the copy
+        why = api.post(
+            "/collections/dups/search",
+            json={"id": kept, "signal": "duplicate", "filter": {"id": {"$in": [other]}}},
+        ).json()["results"][0]["match"]
+        copy_card = row.locator(f'.card[data-id="{other}"]')
+        expect(copy_card.locator(".why")).to_contain_text(f"{why['inliers']} matching points")
+        if why.get("candidate_box"):
+            expect(copy_card.locator(".box.region")).to_have_count(1)
         # choose the other image as the one to keep (keyboard: it is a button)
         row.locator(".member", has=page.locator(f'[data-id="{other}"]')).get_by_role(
             "button", name="Keep this one"

@@ -3,7 +3,7 @@
 import { api, collectionPath, thumbnailPath } from "./http.js";
 import { $, button, clearError, guarded, para, setEmpty, showError } from "./ui.js";
 import { state } from "./state.js";
-import { band, tile } from "./results.js";
+import { band, matchBoxes, tile } from "./results.js";
 import { emit } from "./events.js";
 
 // ---- duplicates ---------------------------------------------------------------------
@@ -118,9 +118,33 @@ export function clusterRow(cluster, n) {
     await emit("records-deleted", name);
   }, "danger");
   draw();
+  explain(original, members, draw);
   tools.append(remove, status);
   row.append(grid, tools);
   return row;
+}
+
+// Why the copies were grouped with the kept image: a copy search from it, limited to them,
+// answers each copy's matching points and the region of it that matches.
+async function explain(keep, members, redraw) {
+  const copies = members.map((m) => m.id).filter((id) => id !== keep);
+  if (!copies.length) return;
+  const name = state.collection;
+  let body;
+  try {
+    body = await api("POST", collectionPath(name) + "/search", {
+      id: keep, signal: "duplicate", top_k: Math.min(1000, copies.length),
+      filter: { id: { $in: copies } },
+    });
+  } catch (_) {
+    return; // the grouping stands without its explanation
+  }
+  if (state.collection !== name) return;
+  for (const r of body.results || []) {
+    const m = members.find((x) => x.id === r.id);
+    if (m && r.match) m.match = r.match;
+  }
+  redraw();
 }
 
 function memberCard(m, kept, thumbs, onKeep, onDismiss = null) {
@@ -130,7 +154,8 @@ function memberCard(m, kept, thumbs, onKeep, onDismiss = null) {
   card.type = "button";
   card.className = "card" + (kept ? " keep" : "");
   card.dataset.id = m.id;
-  const thumb = tile(m.id, m.thumbnail_url || (thumbs ? thumbnailPath(state.collection, m.id) : null));
+  const thumb = tile(m.id, m.thumbnail_url || (thumbs ? thumbnailPath(state.collection, m.id) : null),
+    { boxes: kept ? [] : matchBoxes(m.match) });
   const badge = document.createElement("span");
   badge.className = "badge " + (kept ? "keep" : band(m.score)[0]);
   badge.textContent = kept ? "keep" : `copy ${Number(m.score).toFixed(2)}`;
@@ -146,6 +171,13 @@ function memberCard(m, kept, thumbs, onKeep, onDismiss = null) {
     size.className = "muted small";
     size.textContent = `${m.width}×${m.height}`;
     meta.append(size);
+  }
+  if (!kept && m.match && typeof m.match.inliers === "number") {
+    const why = document.createElement("div");
+    why.className = "muted small why";
+    why.textContent = `${m.match.inliers} matching points` +
+      (Array.isArray(m.match.candidate_box) ? ", region outlined" : "");
+    meta.append(why);
   }
   card.append(thumb, meta);
   card.addEventListener("click", () => emit("open", m));
