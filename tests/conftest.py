@@ -1,4 +1,5 @@
-"""Shared fixtures: real photos, the tiny CLIP-shaped model, settings on a temp data dir."""
+"""Shared fixtures: real photos, the tiny CLIP-shaped model, settings on a temp data dir, the
+server in process, and the one real server of the session for what needs a socket."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from PIL import Image
 
 from lookalike import Engine, Settings
 from tests.support.clip_onnx import build_tiny_clip
 from tests.support.samples import PHOTO_NAMES, photo
-from tests.support.server import live_server
+from tests.support.server import WIRE_KEYS, ApiClient, Wire, in_process, live_server
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +74,29 @@ def server_settings(tmp_path: Path, tiny_model: Path) -> Settings:
 
 
 @pytest.fixture
-def live_url(server_settings: Settings) -> Iterator[str]:
-    """Base URL of a real server on localhost, serving ``server_settings``."""
-    with live_server(server_settings) as url:
-        yield url
+def api(server_settings: Settings) -> Iterator[ApiClient]:
+    """A client of a server serving ``server_settings`` in this process."""
+    with in_process(server_settings) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def wire(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Wire]:
+    """One real server on localhost for the whole session, for what needs a socket (load,
+    third-party clients, the SDK over the wire, the schema checks). It asks for an API key,
+    fetches from private addresses (the tests' image servers are on loopback) without
+    retrying, and its tests each use collections of their own."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("wire") / "data",
+        offline=True,
+        default_model=str(tiny_model),
+        default_signals=("semantic", "duplicate"),
+        decode_workers=1,
+        api_keys=WIRE_KEYS,
+        allow_private_urls=True,
+        fetch_retries=0,  # generated image URLs name hosts that do not exist: fail fast
+        fetch_timeout=3.0,
+    )
+    apps: list[FastAPI] = []
+    with live_server(settings, setup=apps.append) as url:
+        yield Wire(url, settings, apps[0].state.lookalike.engine)

@@ -1,5 +1,5 @@
-"""The Python SDK against a real server on localhost: the Engine's methods, its answers and its
-errors, sync and async."""
+"""The Python SDK against the server, in process and over a real socket: the Engine's methods,
+its answers and its errors, sync and async."""
 
 from __future__ import annotations
 
@@ -34,12 +34,19 @@ from lookalike.sources import encode_png
 from lookalike.types import ClusterReport, Person, Progress, SearchResult
 from tests.support.faces import face_folder
 from tests.support.samples import PHOTO_NAMES, photo
-from tests.support.server import free_port, live_server
+from tests.support.server import IN_PROCESS, WIRE_KEYS, ApiClient, Wire, free_port, in_process
 
 
 @pytest.fixture
-def client(live_url: str) -> Iterator[Client]:
-    with Client(live_url) as c:
+def client(api: ApiClient) -> Iterator[Client]:
+    with Client(IN_PROCESS, http=api.another()) as c:
+        yield c
+
+
+@pytest.fixture
+def wire_client(wire: Wire) -> Iterator[Client]:
+    """A client of the session's real server: requests over a socket."""
+    with Client(wire.url, api_key=WIRE_KEYS[0]) as c:
         yield c
 
 
@@ -49,10 +56,10 @@ def _ranking(results: list[SearchResult]) -> list[tuple[str, float]]:
 
 @pytest.mark.slow
 def test_index_and_search_answer_as_the_local_engine_does(
-    client: Client, server_settings: Settings, photos: Path, tmp_path: Path
+    wire_client: Client, wire: Wire, photos: Path, tmp_path: Path
 ) -> None:
     seen: list[Progress] = []
-    remote = client.create_collection("pics")
+    remote = wire_client.create_collection("pics")
     Image.open(photos / "coffee.jpg").resize((400, 300)).save(photos / "copy.jpg", quality=60)
     report = remote.index([photos], progress=seen.append)
     n = len(PHOTO_NAMES) + 1
@@ -61,7 +68,7 @@ def test_index_and_search_answer_as_the_local_engine_does(
     again = remote.index([photos])
     assert (again.indexed, again.skipped) == (0, n)  # the server sees the same content
 
-    local_settings = server_settings.replace(data_dir=tmp_path / "local")
+    local_settings = wire.settings.replace(data_dir=tmp_path / "local")
     with Engine(local_settings) as engine:
         local = engine.create_collection("pics")
         local.index([photos])
@@ -168,16 +175,19 @@ def test_uploads_over_the_body_limit_are_split_then_failed_alone(
     big = tmp_path / "big.png"
     noise.save(big)
     assert big.stat().st_size > limit
-    with live_server(server_settings.replace(max_request_bytes=limit)) as url, Client(url) as c:
+    with (
+        in_process(server_settings.replace(max_request_bytes=limit)) as api,
+        Client(IN_PROCESS, http=api.another()) as c,
+    ):
         coll = c.create_collection("p", signals="duplicate")
         report = coll.index([photos, big])
     assert report.indexed == len(PHOTO_NAMES)
     assert [(f.code, f.source) for f in report.failed] == [("too_large", str(big))]
 
 
-def test_async_client(live_url: str, photos: Path) -> None:
+def test_async_client(api: ApiClient, photos: Path) -> None:
     async def scenario() -> None:
-        async with AsyncClient(live_url) as client:
+        async with AsyncClient(IN_PROCESS, http=api.async_client()) as client:
             coll = await client.create_collection("a", signals="duplicate")
             report = await coll.add([photos / "rocket.jpg", photo("coffee")])
             assert report.indexed == 2
@@ -195,12 +205,13 @@ def test_async_client(live_url: str, photos: Path) -> None:
 
 
 def test_api_keys(server_settings: Settings) -> None:
-    with live_server(server_settings.replace(api_keys=("k1",))) as url:
-        with Client(url) as anonymous, pytest.raises(Unauthorized):
+    with in_process(server_settings.replace(api_keys=("k1",))) as api:
+        with Client(IN_PROCESS, http=api.another()) as anonymous, pytest.raises(Unauthorized):
             anonymous.list_collections()
-        with Client(url, api_key="k2") as wrong, pytest.raises(Forbidden):
-            wrong.list_collections()
-        with Client(url, api_key="k1") as good:
+        with Client(IN_PROCESS, api_key="k2", http=api.another()) as wrong:
+            with pytest.raises(Forbidden):
+                wrong.list_collections()
+        with Client(IN_PROCESS, api_key="k1", http=api.another()) as good:
             assert good.list_collections() == []
 
 
@@ -255,7 +266,7 @@ def _answers(results: list[SearchResult]) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_people_and_moderation_answer_as_the_local_engine_does(
-    client: Client, live_url: str, server_settings: Settings, tmp_path: Path
+    client: Client, api: ApiClient, server_settings: Settings, tmp_path: Path
 ) -> None:
     folder = face_folder(tmp_path / "faces", ("person_a_1", "person_a_2", "person_b_1", "group"))
     remote = client.create_collection("people", signals="duplicate,faces")
@@ -306,7 +317,7 @@ def test_people_and_moderation_answer_as_the_local_engine_does(
         assert verdict["labels"] and remote.moderate(group.read_bytes()) == local.moderate(group)
 
         async def the_same_with_await() -> None:
-            async with AsyncClient(live_url) as aclient:
+            async with AsyncClient(IN_PROCESS, http=api.async_client()) as aclient:
                 acoll = await aclient.collection("people")
                 assert await acoll.people() == local.people()
                 assert await acoll.name_person("Ada", None) == a

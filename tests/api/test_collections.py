@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
+from tests.support.server import ApiClient
 
 
-def test_collection_lifecycle_and_errors(live_url: str) -> None:
-    c = httpx.Client(base_url=live_url, timeout=60)
+def test_collection_lifecycle_and_errors(api: ApiClient) -> None:
+    c = api
     r = c.post("/collections", json={"name": "shop", "thumbnails": True})
     assert r.status_code == 201, r.text
     info = r.json()

@@ -1,5 +1,5 @@
 """The Vecstore-style routes, called the way that service's tutorial calls them (base URL
-ending in /api, X-API-Key, JSON bodies) against a live server."""
+ending in /api, X-API-Key, JSON bodies) against the server (in process)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from lookalike import Engine, Settings
 from tests.support.encoded import b64, file_b64
 from tests.support.image_server import serving
-from tests.support.server import live_server
+from tests.support.server import IN_PROCESS, ApiClient, in_process
 
 KEY = "vecstore-test-key"
 HEADERS = {"X-API-Key": KEY}
@@ -27,7 +27,7 @@ METADATA = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[str]:
+def api(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[ApiClient]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("vecstore") / "data",
         offline=True,
@@ -39,102 +39,113 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterat
     )
     with Engine(settings) as engine:
         engine.create_collection("copies-only", signals="duplicate")
-    with live_server(settings) as url:
-        yield f"{url}/api"
+    with in_process(settings) as client:
+        yield client
 
 
-def post(url: str, body: dict[str, Any], headers: dict[str, str] = HEADERS) -> httpx.Response:
-    return httpx.post(url, json=body, headers=headers, timeout=60)
+BASE = f"{IN_PROCESS}/api"
+"""The routes' base URL, as the service's tutorial writes it."""
+
+
+def post(
+    api: ApiClient, url: str, body: dict[str, Any], headers: dict[str, str] = HEADERS
+) -> httpx.Response:
+    return api.post(url, json=body, headers=headers)
 
 
 @pytest.fixture(scope="module")
-def database(server: str, photo_files: Path) -> str:
+def database(api: ApiClient, photo_files: Path) -> str:
     db = f"db-{uuid.uuid4().hex[:8]}"  # created by its first insert
     for name, metadata in METADATA.items():
         r = post(
-            f"{server}/databases/{db}/documents",
+            api,
+            f"{BASE}/databases/{db}/documents",
             {"image": file_b64(photo_files / f"{name}.jpg"), "metadata": metadata},
         )
         assert r.status_code == 200, r.text
     return db
 
 
-def test_insert_answers_the_vector_id_and_search_finds_it(server: str, photo_files: Path) -> None:
+def test_insert_answers_the_vector_id_and_search_finds_it(
+    api: ApiClient, photo_files: Path
+) -> None:
     db = f"db-{uuid.uuid4().hex[:8]}"
     image = file_b64(photo_files / "coffee.jpg")
-    first = post(f"{server}/databases/{db}/documents", {"image": image, "metadata": {"n": 1}})
+    first = post(api, f"{BASE}/databases/{db}/documents", {"image": image, "metadata": {"n": 1}})
     assert first.status_code == 200
     vector_id = first.json()["vector_id"]
     assert first.json()["time"].endswith("ms")
-    again = post(f"{server}/databases/{db}/documents", {"image": image, "metadata": {"n": 2}})
+    again = post(api, f"{BASE}/databases/{db}/documents", {"image": image, "metadata": {"n": 2}})
     assert again.json()["vector_id"] == vector_id  # the same image is the same document
 
-    found = post(f"{server}/databases/{db}/search", {"image": image, "top_k": 5}).json()
+    found = post(api, f"{BASE}/databases/{db}/search", {"image": image, "top_k": 5}).json()
     assert found["results"] == [{"vector_id": vector_id, "score": 1.0, "metadata": {"n": 2}}]
 
 
-def test_search_by_image_text_and_metadata(server: str, database: str, photo_files: Path) -> None:
-    url = f"{server}/databases/{database}/search"
-    by_image = post(url, {"image": file_b64(photo_files / "chelsea.jpg"), "top_k": 2}).json()
+def test_search_by_image_text_and_metadata(
+    api: ApiClient, database: str, photo_files: Path
+) -> None:
+    url = f"{BASE}/databases/{database}/search"
+    by_image = post(api, url, {"image": file_b64(photo_files / "chelsea.jpg"), "top_k": 2}).json()
     top = by_image["results"][0]
     assert top["score"] > 0.99 and top["metadata"] == METADATA["chelsea"]
     assert len(by_image["results"]) == 2
 
     for field in ("query", "content"):  # the tutorial's name and the reference's
-        results = post(url, {field: "a cat on a sofa", "top_k": 3}).json()["results"]
+        results = post(api, url, {field: "a cat on a sofa", "top_k": 3}).json()["results"]
         assert len(results) == 3
         scores = [r["score"] for r in results]
         assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
 
     chosen = {"category": {"$in": ["animal", "food"]}}
-    filtered = post(url, {"query": "anything", "top_k": 10, "metadata": chosen}).json()
+    filtered = post(api, url, {"query": "anything", "top_k": 10, "metadata": chosen}).json()
     assert {r["metadata"]["category"] for r in filtered["results"]} == {"animal", "food"}
-    only = post(url, {"metadata": {"category": "object"}}).json()["results"]
+    only = post(api, url, {"metadata": {"category": "object"}}).json()["results"]
     assert [(r["metadata"], r["score"]) for r in only] == [(METADATA["rocket"], 0.0)]
     pages = [
-        post(url, {"query": "x", "top_k": 4, "page": p, "per_page": 3}).json()["results"]
+        post(api, url, {"query": "x", "top_k": 4, "page": p, "per_page": 3}).json()["results"]
         for p in (1, 2)
     ]
     assert [len(p) for p in pages] == [3, 1]
-    ranked = post(url, {"query": "x", "top_k": 4}).json()["results"]
+    ranked = post(api, url, {"query": "x", "top_k": 4}).json()["results"]
     assert pages[0] + pages[1] == ranked
 
 
-def test_insert_by_url(server: str, photo_files: Path) -> None:
+def test_insert_by_url(api: ApiClient, photo_files: Path) -> None:
     db = f"db-{uuid.uuid4().hex[:8]}"
     with serving(photo_files) as images:
         rocket = f"{images}/rocket.jpg"
-        r = post(f"{server}/databases/{db}/documents", {"image_url": rocket, "metadata": {}})
+        r = post(api, f"{BASE}/databases/{db}/documents", {"image_url": rocket, "metadata": {}})
         assert r.status_code == 200 and r.json()["vector_id"] == rocket
-        found = post(f"{server}/databases/{db}/search", {"image_url": rocket, "top_k": 1})
+        found = post(api, f"{BASE}/databases/{db}/search", {"image_url": rocket, "top_k": 1})
     assert found.json()["results"][0]["vector_id"] == rocket
 
 
-def test_keys_and_errors(server: str, database: str, photo_files: Path) -> None:
-    search = f"{server}/databases/{database}/search"
-    assert post(search, {"query": "x"}, headers={}).status_code == 401
-    assert post(search, {"query": "x"}, headers={"X-API-Key": "wrong"}).status_code == 403
+def test_keys_and_errors(api: ApiClient, database: str, photo_files: Path) -> None:
+    search = f"{BASE}/databases/{database}/search"
+    assert post(api, search, {"query": "x"}, headers={}).status_code == 401
+    assert post(api, search, {"query": "x"}, headers={"X-API-Key": "wrong"}).status_code == 403
 
-    unknown = post(f"{server}/databases/no-such-db/search", {"query": "x"})
+    unknown = post(api, f"{BASE}/databases/no-such-db/search", {"query": "x"})
     assert unknown.status_code == 404 and "no-such-db" in unknown.json()["error"]["message"]
-    documents = f"{server}/databases/{database}/documents"
+    documents = f"{BASE}/databases/{database}/documents"
     not_image = b64(b"not an image at all")
-    bad = post(documents, {"image": not_image})
+    bad = post(api, documents, {"image": not_image})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_image"
-    text = post(documents, {"content": "a text document"})
+    text = post(api, documents, {"content": "a text document"})
     assert text.status_code == 400 and "content" in text.json()["error"]["message"]
-    nothing = post(documents, {"metadata": {"a": 1}})
+    nothing = post(api, documents, {"metadata": {"a": 1}})
     assert nothing.status_code == 400 and "image_url" in nothing.json()["error"]["message"]
-    local = post(documents, {"image_url": str(photo_files / "rocket.jpg")})
+    local = post(api, documents, {"image_url": str(photo_files / "rocket.jpg")})
     assert local.status_code == 400 and "http" in local.json()["error"]["message"]
 
 
-def test_an_existing_database_keeps_its_signals(server: str, photo_files: Path) -> None:
-    documents = f"{server}/databases/copies-only/documents"
-    assert post(documents, {"image": file_b64(photo_files / "rocket.jpg")}).status_code == 200
-    text = post(f"{server}/databases/copies-only/search", {"query": "a rocket"})
+def test_an_existing_database_keeps_its_signals(api: ApiClient, photo_files: Path) -> None:
+    documents = f"{BASE}/databases/copies-only/documents"
+    assert post(api, documents, {"image": file_b64(photo_files / "rocket.jpg")}).status_code == 200
+    text = post(api, f"{BASE}/databases/copies-only/search", {"query": "a rocket"})
     assert text.status_code == 400 and "semantic" in text.json()["error"]["message"]
     image = post(
-        f"{server}/databases/copies-only/search", {"image": file_b64(photo_files / "rocket.jpg")}
+        api, f"{BASE}/databases/copies-only/search", {"image": file_b64(photo_files / "rocket.jpg")}
     )
     assert image.status_code == 200 and image.json()["results"][0]["score"] > 0.9

@@ -1,5 +1,5 @@
-"""The Ximilar-style routes, driven by the published ``ximilar-client`` package against a live
-server (and by hand where the client cannot send what is tested)."""
+"""The Ximilar-style routes, driven by the published ``ximilar-client`` package against the
+session's real server (and by hand where the client cannot send what is tested, in process)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ximilar.client import ImageMatchingSearchClient, SimilarityPhotosClient
 from lookalike import Engine, Settings
 from tests.support.encoded import b64, file_b64
 from tests.support.image_server import serving
-from tests.support.server import live_server
+from tests.support.server import WIRE_KEYS, Wire, in_process
 
 CATEGORY = {
     "astronaut": "person",
@@ -41,14 +41,22 @@ def compat_settings(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) 
     )
 
 
+TOKEN = WIRE_KEYS[0]
+
+
 @pytest.fixture(scope="module")
-def base(compat_settings: Settings) -> Iterator[str]:
-    with live_server(compat_settings) as url:
-        # the client skips its sign-in call to the hosted service for a localhost endpoint
-        yield url.replace("127.0.0.1", "localhost")
+def base(wire: Wire) -> str:
+    # the client skips its sign-in call to the hosted service for a localhost endpoint
+    return wire.url.replace("127.0.0.1", "localhost")
 
 
-def client(base: str, collection: str | None, token: str = "any-token") -> SimilarityPhotosClient:
+@pytest.fixture(scope="module")
+def http(base: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base, timeout=60) as client:
+        yield client
+
+
+def client(base: str, collection: str | None, token: str = TOKEN) -> SimilarityPhotosClient:
     return SimilarityPhotosClient(token, collection, endpoint=f"{base}/similarity/photos/v2/")
 
 
@@ -189,14 +197,14 @@ def _crop(src: Path, dst: Path) -> Path:
 def test_image_matching_finds_copies(
     base: str, filled: str, photo_files: Path, tmp_path: Path
 ) -> None:
-    matching = ImageMatchingSearchClient("any-token", filled, endpoint=f"{base}/image_matching/v2/")
+    matching = ImageMatchingSearchClient(TOKEN, filled, endpoint=f"{base}/image_matching/v2/")
     copy = _crop(photo_files / "chelsea.jpg", tmp_path / "chelsea-crop.jpg")
     found = matching.search({"_file": str(copy)}, k=3)
     assert found["answer_records"][0]["_id"] == "chelsea"
 
     def near(image: Path) -> dict[str, Any]:  # a verb of the hosted API the client lacks
         body = {"query_record": {"_base64": file_b64(image)}}
-        headers = {"collection-id": filled, "Authorization": "Token any-token"}
+        headers = {"collection-id": filled, "Authorization": f"Token {TOKEN}"}
         answer: dict[str, Any] = httpx.post(
             f"{base}/image_matching/v2/nearDuplicates", json=body, headers=headers, timeout=60
         ).json()
@@ -208,7 +216,9 @@ def test_image_matching_finds_copies(
     assert client(base, filled).search({"_file": str(stranger)}, k=3)["answer_count"] == 3
 
 
-def test_errors_answer_with_a_status(base: str, filled: str, photo_files: Path) -> None:
+def test_errors_answer_with_a_status(
+    base: str, http: httpx.Client, filled: str, photo_files: Path
+) -> None:
     unknown = client(base, "no-such-collection").search({"_id": "x"})
     assert unknown["status"]["code"] == 404 and "no-such-collection" in unknown["status"]["text"]
     missing_header = client(base, None).search({"_id": "x"})
@@ -241,17 +251,25 @@ def test_errors_answer_with_a_status(base: str, filled: str, photo_files: Path) 
         ("insert", {"records": [{"_id": "f", "_file": str(photo_files / "coffee.jpg")}]}),
         ("visualKNN", {"query_record": {"_file": str(photo_files / "coffee.jpg")}}),
     ):
-        raw = _post(base, verb, filled, body)
+        raw = _post(http, verb, filled, body)
         assert raw.status_code == 400 and raw.json()["error"]["code"] == "forbidden_path"
         text = raw.json()["status"]["text"]
         assert text.startswith("_file: ") and "no allowed_roots" in text
 
 
-def _post(base: str, verb: str, collection: str, body: dict[str, Any]) -> httpx.Response:
+def _post(
+    http: httpx.Client, verb: str, collection: str, body: dict[str, Any], token: str = TOKEN
+) -> httpx.Response:
     """A request the client cannot send: its records' `_file` is always read on its side."""
-    headers = {"collection-id": collection, "Authorization": "Token any-token"}
-    url = f"{base}/similarity/photos/v2/{verb}"
-    return httpx.post(url, json=body, headers=headers, timeout=60)
+    headers = {"collection-id": collection, "Authorization": f"Token {token}"}
+    return http.post(f"/similarity/photos/v2/{verb}", json=body, headers=headers)
+
+
+def test_a_server_without_keys_takes_any_token(compat_settings: Settings, tmp_path: Path) -> None:
+    with in_process(compat_settings.replace(data_dir=tmp_path / "data")) as api:
+        assert _post(api, "ping", "none", {}, token="any-token").json()["status"]["code"] == 200
+        missing = _post(api, "visualKNN", "none", {"query_record": {"_id": "x"}}, token="any")
+        assert missing.status_code == 404 and missing.json()["status"]["code"] == 404
 
 
 def test_file_paths_are_read_under_the_allowed_roots(
@@ -270,8 +288,8 @@ def test_file_paths_are_read_under_the_allowed_roots(
         {"_id": "none", "_file": "missing.jpg"},
         {"_id": "cat", "_file": "coffee.jpg"},  # an id given twice: the second fails alone
     ]
-    with live_server(settings) as url:
-        inserted = _post(url, "insert", "files", {"records": records}).json()
+    with in_process(settings) as api:
+        inserted = _post(api, "insert", "files", {"records": records}).json()
         assert [r["_id"] for r in inserted["records"]] == ["cat", "cup"]
         assert inserted["records"][0]["_file"] == "chelsea.jpg"  # kept as a field
         reasons = [(r["_id"], r["_reason"]["status"]) for r in inserted["skipped_records"]]
@@ -283,35 +301,32 @@ def test_file_paths_are_read_under_the_allowed_roots(
         assert "outside the folders" in reasons[0][1]["text"]
         assert "no such file" in reasons[1][1]["text"]
 
-        by_file = _post(url, "visualKNN", "files", {"query_record": {"_file": "chelsea.jpg"}})
+        by_file = _post(api, "visualKNN", "files", {"query_record": {"_file": "chelsea.jpg"}})
         assert by_file.json()["answer_records"][0]["_id"] == "cat"
         assert by_file.json()["answer_distances"][0] < 0.01
         outside = {"query_record": {"_file": str(tmp_path / "outside.jpg")}}
-        refused = _post(url, "visualKNN", "files", outside)
+        refused = _post(api, "visualKNN", "files", outside)
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "forbidden_path"
     with Engine(settings) as engine:
         assert engine.collection("files").get("cat")["source"] == str(root / "chelsea.jpg")
 
 
 def test_tokens_with_keys_and_existing_collections_keep_their_signals(
-    compat_settings: Settings, photo_files: Path, tmp_path: Path
+    wire: Wire, base: str, photo_files: Path
 ) -> None:
-    long_key = "k" * 80  # the client sends keys of 70 characters or more as "JWT <key>"
-    settings = compat_settings.replace(data_dir=tmp_path / "data", api_keys=("short", long_key))
-    with Engine(settings) as engine:
-        engine.create_collection("copies-only", signals="duplicate")
+    short, long_key = WIRE_KEYS  # the client sends keys of 70 characters or more as "JWT <key>"
+    assert len(long_key) >= 70
+    existing, fresh = f"copies-only-{uuid.uuid4().hex[:8]}", f"fresh-{uuid.uuid4().hex[:8]}"
+    wire.engine.create_collection(existing, signals="duplicate")
     records = [{"_id": "rocket", "_file": str(photo_files / "rocket.jpg")}]
-    with live_server(settings) as url:
-        base = url.replace("127.0.0.1", "localhost")
-        for token in ("short", long_key):
-            assert client(base, "copies-only", token).ping()["status"]["code"] == 200
-        refused = client(base, "copies-only", "wrong").ping()
-        assert refused["status"]["code"] == 403
-        anonymous = httpx.post(f"{base}/similarity/photos/v2/ping")
-        assert anonymous.status_code == 401 and anonymous.json()["status"]["code"] == 401
-        assert client(base, "copies-only", long_key).insert(records)["status"]["code"] == 200
-        assert client(base, "fresh", "short").insert(records)["status"]["code"] == 200
-    with Engine(settings) as engine:
-        assert engine.collection("copies-only").config["signals"] == ["duplicate"]
-        assert engine.collection("fresh").config["signals"] == list(settings.default_signals)
-        assert engine.collection("copies-only").count() == 1
+    for token in (short, long_key):
+        assert client(base, existing, token).ping()["status"]["code"] == 200
+    refused = client(base, existing, "wrong").ping()
+    assert refused["status"]["code"] == 403
+    anonymous = httpx.post(f"{base}/similarity/photos/v2/ping")
+    assert anonymous.status_code == 401 and anonymous.json()["status"]["code"] == 401
+    assert client(base, existing, long_key).insert(records)["status"]["code"] == 200
+    assert client(base, fresh, short).insert(records)["status"]["code"] == 200
+    assert wire.engine.collection(existing).config["signals"] == ["duplicate"]
+    assert wire.engine.collection(fresh).config["signals"] == list(wire.settings.default_signals)
+    assert wire.engine.collection(existing).count() == 1

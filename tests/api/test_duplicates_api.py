@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 from PIL import Image
 
 from lookalike import Engine
 from lookalike.config import Settings
 from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
 from tests.support.photo_collection import index_photos, record_id
-from tests.support.server import live_server
+from tests.support.server import in_process
 
 COPIED = ("chelsea", "rocket")
 
@@ -35,9 +34,9 @@ def test_clusters_keep_rules_and_deleting_copies(
     index_photos(server_settings, photo_files)
     copies = _add_copies(server_settings, photo_files, tmp_path)
     index_photos(server_settings, photo_files, name="meaning", signals="semantic")
-    with live_server(server_settings) as url:
-        route = f"{url}/collections/photos/duplicates"
-        r = httpx.post(route, timeout=120)  # no body: the defaults
+    with in_process(server_settings) as api:
+        route = "/collections/photos/duplicates"
+        r = api.post(route)  # no body: the defaults
         assert r.status_code == 200, r.text
         data = r.json()
         assert data["threshold"] == COPY_THRESHOLD and data["keep"] == "largest"
@@ -50,19 +49,19 @@ def test_clusters_keep_rules_and_deleting_copies(
             assert roles == {record_id(name): "keep", copy: "copy"}
             assert all(m["score"] >= COPY_THRESHOLD for m in cluster["members"])
 
-        by_field = httpx.post(route, json={"keep": "metadata.n:max"}, timeout=120).json()
+        by_field = api.post(route, json={"keep": "metadata.n:max"}).json()
         assert sorted(c["keep"] for c in by_field["clusters"]) == sorted(copies)
 
-        strict = httpx.post(route, json={"threshold": 1.0}, timeout=120).json()
+        strict = api.post(route, json={"threshold": 1.0}).json()
         assert strict["threshold"] == 1.0 and len(strict["clusters"]) <= len(COPIED)
 
-        r = httpx.post(route, json={"keep": "prettiest"}, timeout=120)
+        r = api.post(route, json={"keep": "prettiest"})
         assert r.status_code == 400 and "prettiest" in r.json()["error"]["message"]
-        r = httpx.post(f"{url}/collections/meaning/duplicates", json={}, timeout=120)
+        r = api.post("/collections/meaning/duplicates", json={})
         assert r.status_code == 400 and "duplicate" in r.json()["error"]["message"]
 
-        deleted = httpx.post(route, json={"delete_copies": True}, timeout=120).json()
+        deleted = api.post(route, json={"delete_copies": True}).json()
         assert deleted["deleted"] == len(copies)
-        assert httpx.post(route, json={}, timeout=120).json()["clusters"] == []
-        r = httpx.post(f"{url}/collections/photos/search", json={"id": copies[0]}, timeout=60)
+        assert api.post(route, json={}).json()["clusters"] == []
+        r = api.post("/collections/photos/search", json={"id": copies[0]})
         assert r.status_code == 404

@@ -12,7 +12,7 @@ import pytest
 from lookalike.api.routes.records import SYNC_MAX_ITEMS
 from lookalike.config import Settings
 from tests.support.encoded import b64, corrupt_jpeg, image_bytes
-from tests.support.server import live_server
+from tests.support.server import in_process
 
 
 def _wait(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -34,8 +34,7 @@ def _items(n: int, prefix: str) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_a_large_batch_runs_as_a_job_to_its_report(server_settings: Settings) -> None:
     settings = server_settings.replace(default_signals=("duplicate",))
-    with live_server(settings) as url:
-        client = httpx.Client(base_url=url, timeout=60)
+    with in_process(settings) as client:
         client.post("/collections", json={"name": "c"})
         items = _items(SYNC_MAX_ITEMS, "i")
         items[3] = {"id": "bad", "base64": b64(corrupt_jpeg())}
@@ -72,8 +71,7 @@ def test_a_large_batch_runs_as_a_job_to_its_report(server_settings: Settings) ->
         assert r.status_code == 202 and _wait(client, r.json()["id"])["indexed"] == 1
 
     # a restart forgets the jobs, not the records they reported
-    with live_server(settings) as url:
-        client = httpx.Client(base_url=url, timeout=60)
+    with in_process(settings) as client:
         r = client.get(f"/jobs/{job['id']}")
         assert r.status_code == 404 and "restart" in r.json()["error"]["message"]
         assert client.get("/collections/c/count").json() == {"count": len(items)}
@@ -84,8 +82,7 @@ def test_a_queued_job_can_be_cancelled_and_holds_its_collection(
     server_settings: Settings,
 ) -> None:
     settings = server_settings.replace(default_signals=("duplicate",))
-    with live_server(settings) as url:
-        client = httpx.Client(base_url=url, timeout=60)
+    with in_process(settings) as client:
         client.post("/collections", json={"name": "c"})
         first = client.post(
             "/collections/c/records", json={"items": _items(100, "a"), "background": True}

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
 from PIL import Image
 
 from lookalike.api.routes.records import SYNC_MAX_ITEMS
@@ -19,26 +17,14 @@ from lookalike.config import Settings
 from lookalike.decode_workers import THUMBNAIL_SIDE
 from lookalike.store.base import THUMBNAIL
 from tests.support.encoded import PDF, b64, corrupt_jpeg, image_bytes, truncated
-from tests.support.samples import PHOTO_NAMES
-from tests.support.server import live_server
-
-
-def _image_route(app: FastAPI) -> None:
-    """An image host on the same loopback server, for URL items."""
-    router = APIRouter()
-
-    @router.get("/test-images/{name}")
-    def image(name: str) -> Response:
-        if name not in PHOTO_NAMES:
-            return Response(status_code=404)
-        return Response(image_bytes(name), media_type="image/jpeg")
-
-    app.include_router(router)
+from tests.support.image_server import serving
+from tests.support.server import ApiClient, in_process
 
 
 @pytest.fixture
-def served(server_settings: Settings, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
-    """A server allowed to read ``root`` and to fetch from loopback, with a collection ``c``."""
+def served(server_settings: Settings, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, str]]:
+    """A server allowed to read ``root`` and to fetch from loopback, with a collection ``c``;
+    and an image host on loopback, for URL items."""
     root = tmp_path / "images"
     root.mkdir()
     (root / "cat.jpg").write_bytes(image_bytes("chelsea"))
@@ -47,22 +33,24 @@ def served(server_settings: Settings, tmp_path: Path) -> Iterator[tuple[httpx.Cl
     settings = server_settings.replace(
         allowed_roots=(str(root),), allowed_networks=("127.0.0.0/8",), fetch_retries=0
     )
-    with live_server(settings, setup=_image_route) as url:
-        client = httpx.Client(base_url=url, timeout=60)
+    hosted = tmp_path / "hosted"
+    hosted.mkdir()
+    (hosted / "rocket.jpg").write_bytes(image_bytes("rocket"))
+    with serving(hosted) as images, in_process(settings) as client:
         assert client.post("/collections", json={"name": "c"}).status_code == 201
-        yield client, root
+        yield client, root, images
 
 
 def _statuses(answer: dict) -> list[tuple[str, str | None]]:  # type: ignore[type-arg]
     return [(o["status"], o.get("error", {}).get("code")) for o in answer["outcomes"]]
 
 
-def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path]) -> None:
-    client, root = served
+def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path, str]) -> None:
+    client, root, images = served
     coffee = image_bytes("coffee")
     items = [
         {"id": "b64", "base64": b64(coffee), "metadata": {"kind": "drink"}, "group": "g"},
-        {"id": "url", "url": f"{client.base_url}/test-images/rocket"},
+        {"id": "url", "url": f"{images}/rocket.jpg"},
         {"id": "rel", "path": "cat.jpg"},
         {"id": "abs", "path": str(root / "cat.jpg")},
         {"id": "corrupt", "base64": b64(corrupt_jpeg())},
@@ -70,7 +58,7 @@ def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path]) ->
         {"id": "pdf", "base64": b64(PDF)},
         {"id": "private", "url": "http://10.1.2.3/x.jpg"},
         {"id": "unreachable", "url": "http://no-such-host.invalid/x.jpg"},
-        {"id": "missing", "url": f"{client.base_url}/test-images/nope"},
+        {"id": "missing", "url": f"{images}/nope.jpg"},
         {"id": "outside", "path": str(root.parent / "outside.jpg")},
         {"id": "escape", "path": "link.jpg"},
         {"id": "traversal", "path": "../outside.jpg"},
@@ -127,8 +115,8 @@ def test_json_items_each_get_their_outcome(served: tuple[httpx.Client, Path]) ->
     assert r.status_code == 422
 
 
-def test_uploads_and_jsonl_bodies(live_url: str) -> None:
-    client = httpx.Client(base_url=live_url, timeout=60)
+def test_uploads_and_jsonl_bodies(api: ApiClient) -> None:
+    client = api
     client.post("/collections", json={"name": "c", "signals": "duplicate"})
     files = [
         ("files", ("astronaut.jpg", image_bytes("astronaut"), "image/jpeg")),
@@ -198,8 +186,8 @@ def test_uploads_and_jsonl_bodies(live_url: str) -> None:
     assert client.get("/collections/c/records/j2").status_code == 200
 
 
-def test_record_routes_pagination_and_errors(live_url: str) -> None:
-    client = httpx.Client(base_url=live_url, timeout=60)
+def test_record_routes_pagination_and_errors(api: ApiClient) -> None:
+    client = api
     client.post("/collections", json={"name": "c", "signals": "duplicate"})
     data = b64(image_bytes("coffee", side=96))
     items = [
@@ -259,8 +247,8 @@ def test_record_routes_pagination_and_errors(live_url: str) -> None:
     assert client.post("/collections/c/records/delete", json={"ids": []}).status_code == 422
 
 
-def test_thumbnails_over_http(live_url: str) -> None:
-    client = httpx.Client(base_url=live_url, timeout=60)
+def test_thumbnails_over_http(api: ApiClient) -> None:
+    client = api
     client.post("/collections", json={"name": "t", "signals": "duplicate", "thumbnails": True})
     items = [{"id": "astro/1", "base64": b64(image_bytes("astronaut"))}]
     assert client.post("/collections/t/records", json={"items": items}).json()["indexed"] == 1

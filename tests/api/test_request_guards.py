@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from lookalike.api.security import trusted_host, trusted_origin
 from lookalike.config import Settings
 from tests.support.encoded import b64, image_bytes
-from tests.support.server import live_server
+from tests.support.server import in_process
 
 EVIL = "http://evil.example"
 
@@ -27,8 +27,7 @@ def served(server_settings: Settings) -> Iterator[httpx.Client]:
         allowed_hosts=("search.example.com", ".intra.example"),
         cors_origins=("http://dashboard.example:3000",),
     )
-    with live_server(settings) as url:
-        client = httpx.Client(base_url=url, timeout=60)
+    with in_process(settings) as client:
         assert client.post("/collections", json={"name": "c", "signals": "duplicate"}).is_success
         yield client
 

@@ -17,7 +17,7 @@ import pytest
 from lookalike.api.jobs import KEEP_REPORTS
 from lookalike.config import Settings
 from tests.support.encoded import b64, image_bytes
-from tests.support.server import live_server
+from tests.support.server import in_process
 
 LIMIT = 3
 
@@ -28,8 +28,7 @@ def served(server_settings: Settings, tmp_path: Path) -> Iterator[httpx.Client]:
     root.mkdir()
     (root / "cat.jpg").write_bytes(image_bytes("chelsea"))
     settings = server_settings.replace(allowed_roots=(str(root),), max_request_items=LIMIT)
-    with live_server(settings) as url:
-        client = httpx.Client(base_url=url, timeout=60)
+    with in_process(settings) as client:
         assert client.post("/collections", json={"name": "c", "signals": "duplicate"}).is_success
         yield client
 

@@ -1,11 +1,10 @@
-"""The OpenAPI schema of the core routes, checked by schemathesis against a live server: every
-response, to generated valid and invalid requests, is documented, matches its schema, and is
-never a server error."""
+"""The OpenAPI schema of the core routes, checked by schemathesis against the session's real
+server: every response, to generated valid and invalid requests, is documented, matches its
+schema, and is never a server error."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from lookalike.config import Settings
-from tests.support.photo_collection import index_photos
-from tests.support.server import live_server
+from tests.support.photo_collection import add_photos
+from tests.support.server import WIRE_KEYS, Wire
 
 CONFIG = {
     # the collection that exists: random names would only ever meet 404s
@@ -38,20 +36,10 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def live(
-    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, photo_files: Path
-) -> Iterator[str]:
-    server = Settings(
-        data_dir=tmp_path_factory.mktemp("schema") / "data",
-        offline=True,
-        default_model=str(tiny_model),
-        decode_workers=1,
-        fetch_retries=0,  # generated image URLs name hosts that do not exist: fail fast
-        fetch_timeout=3.0,
-    )
-    index_photos(server, photo_files)
-    with live_server(server) as url:
-        yield url
+def live(wire: Wire, photo_files: Path) -> str:
+    """The session's real server, holding the sample photos in ``photos``."""
+    add_photos(wire.engine, photo_files)
+    return wire.url
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +51,7 @@ def core_schema(live: str) -> Any:
     )
 
 
+KEY = {"X-API-Key": WIRE_KEYS[0]}
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 RUNS = [
     ("POST", "/collections/{name}/search", POSITIVE, 40),
@@ -95,7 +84,7 @@ def test_route_conforms_to_its_schema(
     @_examples(examples)
     def check(case: schemathesis.Case) -> None:
         assume(not _sends_nothing_for_a_part(case))
-        response = case.call_and_validate(checks=_checks(), timeout=120)
+        response = case.call_and_validate(checks=_checks(), timeout=120, headers=KEY)
         statuses.append(response.status_code)
 
     check()

@@ -1,8 +1,7 @@
-"""Search, health and metrics through a real server, on a collection of real photos."""
+"""Search, health and metrics through the server (in process), on a collection of real photos."""
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,22 +9,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import Response
 from PIL import Image
 
 from lookalike.config import Settings
-from tests.support.encoded import b64, file_b64
+from tests.support.encoded import b64, encode, file_b64
+from tests.support.image_server import serving
 from tests.support.photo_collection import KINDS, index_photos, record_id
 from tests.support.samples import PHOTO_NAMES
-from tests.support.server import live_server
+from tests.support.server import ApiClient, in_process
 
 
 @dataclass
 class Served:
-    url: str
+    api: ApiClient
     settings: Settings
     vectors: dict[str, list[float]]
     folder: Path
@@ -42,12 +40,12 @@ def served(
         decode_workers=1,
     )
     vectors = index_photos(settings, photo_files)
-    with live_server(settings) as url:
-        yield Served(url, settings, vectors, photo_files)
+    with in_process(settings) as api:
+        yield Served(api, settings, vectors, photo_files)
 
 
 def _search(served: Served, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
-    r = httpx.post(f"{served.url}/collections/photos/search", json=body, timeout=60)
+    r = served.api.post("/collections/photos/search", json=body)
     assert r.status_code == status, r.text
     data: dict[str, Any] = r.json()
     return data
@@ -74,11 +72,10 @@ def test_upload_gives_the_same_results_as_base64(served: Served) -> None:
     by_json = _search(
         served, {"image_base64": file_b64(path), "top_k": 4, "filter": {"n": {"$gt": 0}}}
     )
-    r = httpx.post(
-        f"{served.url}/collections/photos/search/upload",
+    r = served.api.post(
+        "/collections/photos/search/upload",
         files={"image": ("coffee.jpg", path.read_bytes(), "image/jpeg")},
         data={"query": '{"top_k": 4, "filter": {"n": {"$gt": 0}}}'},
-        timeout=60,
     )
     assert r.status_code == 200, r.text
     assert _ids(r.json()) == _ids(by_json)
@@ -103,9 +100,7 @@ def test_raw_vector_query_finds_its_record(served: Served) -> None:
     rid = record_id("retina")
     hits = _search(served, {"vector": served.vectors[rid], "top_k": 2})["results"]
     assert hits[0]["id"] == rid and hits[0]["score"] >= 0.99
-    r = httpx.post(
-        f"{served.url}/collections/photos/search", json={"vector": [0.5, 0.5]}, timeout=30
-    )
+    r = served.api.post("/collections/photos/search", json={"vector": [0.5, 0.5]})
     assert r.status_code == 400 and "needs" in r.json()["error"]["message"]
 
 
@@ -127,9 +122,7 @@ def test_positive_and_negative_examples(served: Served) -> None:
     hits = _search(served, {"positive": [pos], "negative": [neg], "top_k": 20})["results"]
     ids = [h["id"] for h in hits]
     assert pos not in ids and neg not in ids and len(ids) == len(PHOTO_NAMES) - 2
-    r = httpx.post(
-        f"{served.url}/collections/photos/search", json={"positive": ["no-such-id"]}, timeout=30
-    )
+    r = served.api.post("/collections/photos/search", json={"positive": ["no-such-id"]})
     assert r.status_code == 404 and "no-such-id" in r.json()["error"]["message"]
 
 
@@ -139,9 +132,7 @@ def test_region_searches_only_that_part_of_the_query(served: Served) -> None:
     canvas = Image.new("RGB", (left.width * 2, left.height))
     canvas.paste(left, (0, 0))
     canvas.paste(right, (left.width, 0))
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    query = b64(buffer.getvalue())
+    query = b64(encode(canvas, "PNG"))
     for box, wanted in (
         ([0, 0, left.width, left.height], "motorcycle_left"),
         ([left.width, 0, left.width * 2, left.height], "coffee"),
@@ -177,17 +168,11 @@ def test_image_url_is_fetched_from_an_allowed_network(
     server_settings: Settings, photo_files: Path
 ) -> None:
     index_photos(server_settings, photo_files)
-    data = (photo_files / "chelsea.jpg").read_bytes()
-
-    def image_route(app: FastAPI) -> None:
-        app.add_api_route("/probe/cat.jpg", lambda: Response(data, media_type="image/jpeg"))
-
     allowed = server_settings.replace(allowed_networks=("127.0.0.0/8",))
-    with live_server(allowed, setup=image_route) as url:
-        r = httpx.post(
-            f"{url}/collections/photos/search",
-            json={"image_url": url.replace("http://", "HTTP://") + "/probe/cat.jpg"},
-            timeout=60,
+    with serving(photo_files) as images, in_process(allowed) as api:
+        r = api.post(
+            "/collections/photos/search",
+            json={"image_url": images.replace("http://", "HTTP://") + "/chelsea.jpg"},
         )
         assert r.status_code == 200, r.text
         assert r.json()["results"][0]["id"] == record_id("chelsea")
@@ -201,10 +186,8 @@ def test_thumbnail_urls_when_the_collection_keeps_thumbnails(
     def keep_thumbnails(app: FastAPI) -> None:
         app.state.lookalike.engine.collection("photos").config["thumbnails"] = True
 
-    with live_server(server_settings, setup=keep_thumbnails) as url:
-        r = httpx.post(
-            f"{url}/collections/photos/search", json={"text": "x", "top_k": 20}, timeout=60
-        )
+    with in_process(server_settings, setup=keep_thumbnails) as api:
+        r = api.post("/collections/photos/search", json={"text": "x", "top_k": 20})
         hits = r.json()["results"]
     assert len(hits) == len(PHOTO_NAMES)
     for h in hits:
@@ -217,8 +200,8 @@ def test_health_reports_models_without_loading_them(
 ) -> None:
     index_photos(server_settings, photo_files)
     index_photos(server_settings, photo_files, name="hashes", signals="duplicate")
-    with live_server(server_settings) as url:
-        before = httpx.get(f"{url}/health").json()
+    with in_process(server_settings) as api:
+        before = api.get("/health").json()
         assert before["status"] == "ok" and before["store"]["collections"] == 2
         assert before["collections"]["photos"]["model_status"] == "available"
         assert before["collections"]["hashes"] == {
@@ -226,8 +209,8 @@ def test_health_reports_models_without_loading_them(
             "model": None,
             "model_status": "none",
         }
-        httpx.post(f"{url}/collections/photos/search", json={"text": "a rocket"}, timeout=60)
-        after = httpx.get(f"{url}/health").json()
+        api.post("/collections/photos/search", json={"text": "a rocket"})
+        after = api.get("/health").json()
         assert after["collections"]["photos"]["model_status"] == "loaded"
 
 
@@ -243,16 +226,15 @@ def test_metrics_count_requests_sizes_and_ingest(
     server_settings: Settings, photo_files: Path
 ) -> None:
     index_photos(server_settings, photo_files)
-    apps: list[FastAPI] = []
-    with live_server(server_settings, setup=apps.append) as url:
+    with in_process(server_settings) as api:
         for _ in range(3):
-            httpx.post(f"{url}/collections/photos/search", json={"text": "x"}, timeout=60)
-        httpx.post(f"{url}/collections/photos/search", json={"text": ""}, timeout=60)
-        httpx.get(f"{url}/no/such/path")
-        httpx.get(f"{url}/openapi.json")
-        collection = apps[0].state.lookalike.engine.collection("photos")
+            api.post("/collections/photos/search", json={"text": "x"})
+        api.post("/collections/photos/search", json={"text": ""})
+        api.get("/no/such/path")
+        api.get("/openapi.json")
+        collection = api.app.state.lookalike.engine.collection("photos")
         report = collection.add([{"id": "again", "path": str(photo_files / "coffee.jpg")}])
-        r = httpx.get(f"{url}/metrics")
+        r = api.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     requests = _samples(r.text, "lookalike_http_requests_total")
     route = (("method", "POST"), ("route", "/collections/{name}/search"))

@@ -1,6 +1,6 @@
 """The faces, moderation and text signals over HTTP: people grouped, named, searched, merged and
-split; images moderated with and without a collection; text search with its matched lines. A
-real server on localhost, real dlib, NudeNet and RapidOCR, the real store.
+split; images moderated with and without a collection; text search with its matched lines. The
+server in process, real dlib, NudeNet and RapidOCR, the real store.
 
 The server counts NudeNet's ``FACE_FEMALE`` class as unsafe (a setting a user may choose), so
 that ordinary photos include one that moderation flags: the astronaut."""
@@ -20,7 +20,7 @@ from PIL import Image
 from lookalike.config import Settings
 from tests.support.faces import face_folder
 from tests.support.image_server import serving
-from tests.support.server import live_server
+from tests.support.server import in_process
 from tests.support.text_images import background, render
 
 FACE_PHOTOS = ("person_a_1", "person_a_2", "person_b_1", "astronaut", "group", "coffee")
@@ -44,7 +44,7 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         unsafe_labels=("FACE_FEMALE",),
         allow_private_urls=True,  # image URLs of a test server on localhost
     )
-    with live_server(settings) as url, httpx.Client(base_url=url, timeout=120) as client:
+    with in_process(settings) as client:
         yield client
 
 

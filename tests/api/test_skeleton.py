@@ -2,42 +2,41 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from lookalike.api.serve import check_bind, is_loopback
 from lookalike.config import Settings
 from lookalike.errors import BadInput
-from tests.support.server import live_server, probe_route
+from tests.support.server import ApiClient, in_process, probe_route
 
 
-def test_health_and_json_404(live_url: str) -> None:
-    assert httpx.get(f"{live_url}/health").json()["status"] == "ok"
-    r = httpx.get(f"{live_url}/no/such/route")
+def test_health_and_json_404(api: ApiClient) -> None:
+    assert api.get("/health").json()["status"] == "ok"
+    r = api.get("/no/such/route")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found"
 
 
 def test_api_keys_required_and_checked(server_settings: Settings) -> None:
     keyed = server_settings.replace(api_keys=("k1", "secret-2"))
-    with live_server(keyed, setup=probe_route) as url:
-        assert httpx.get(f"{url}/health").status_code == 200  # liveness stays open
-        assert httpx.get(f"{url}/openapi.json").status_code == 200
-        r = httpx.get(f"{url}/probe")
+    with in_process(keyed, setup=probe_route) as api:
+        assert api.get("/health").status_code == 200  # liveness stays open
+        assert api.get("/openapi.json").status_code == 200
+        r = api.get("/probe")
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
-        r = httpx.get(f"{url}/probe", headers={"X-API-Key": "wrong"})
+        r = api.get("/probe", headers={"X-API-Key": "wrong"})
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
         for headers in (
             {"X-API-Key": "secret-2"},
             {"Authorization": "Bearer k1"},
             {"Authorization": "Token k1"},
         ):
-            assert httpx.get(f"{url}/probe", headers=headers).json() == {"ok": True}
+            assert api.get("/probe", headers=headers).json() == {"ok": True}
 
 
 def test_body_over_the_limit_is_refused_before_it_is_read(server_settings: Settings) -> None:
-    with live_server(server_settings.replace(max_request_bytes=1000)) as url:
-        r = httpx.post(f"{url}/probe", content=b"x" * 5000)
+    with in_process(server_settings.replace(max_request_bytes=1000)) as api:
+        r = api.post("/probe", content=b"x" * 5000)
         assert r.status_code == 413
         assert r.json()["error"]["code"] == "too_large"
 

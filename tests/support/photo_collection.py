@@ -44,16 +44,23 @@ def index_photos(
 ) -> dict[str, list[float]]:
     """Index every sample photo of ``folder`` into ``name``; the stored semantic vectors by id."""
     with Engine(settings) as engine:
-        collection = engine.create_collection(name, **create)
-        report = collection.add(
-            {
-                "id": record_id(n),
-                "path": str(folder / f"{n}.jpg"),
-                "metadata": {"kind": KINDS[n], "n": i},
-                "group": KINDS[n],
-            }
-            for i, n in enumerate(PHOTO_NAMES)
-        )
-        assert report.indexed == len(PHOTO_NAMES), report.failed
-        points = collection.store.retrieve([record_id(n) for n in PHOTO_NAMES], with_vectors=True)
-        return {p.id: list(p.vectors.get("semantic", [])) for p in points}
+        return add_photos(engine, folder, name, **create)
+
+
+def add_photos(
+    engine: Engine, folder: Path, name: str = "photos", **create: Any
+) -> dict[str, list[float]]:
+    """:func:`index_photos` with an engine already open (a running server's)."""
+    collection = engine.create_collection(name, **create)
+    report = collection.add(
+        {
+            "id": record_id(n),
+            "path": str(folder / f"{n}.jpg"),
+            "metadata": {"kind": KINDS[n], "n": i},
+            "group": KINDS[n],
+        }
+        for i, n in enumerate(PHOTO_NAMES)
+    )
+    assert report.indexed == len(PHOTO_NAMES), report.failed
+    points = collection.store.retrieve([record_id(n) for n in PHOTO_NAMES], with_vectors=True)
+    return {p.id: list(p.vectors.get("semantic", [])) for p in points}
