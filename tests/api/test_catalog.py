@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
-
 from lookalike.config import Settings
 from lookalike.models.specs import MODELS
 from lookalike.signals import KNOWN, parse_signals
+from tests.support.server import ApiClient
 
 
 def test_catalog_lists_signals_models_and_defaults(
-    live_url: str, server_settings: Settings
+    api: ApiClient, server_settings: Settings
 ) -> None:
-    body = httpx.get(f"{live_url}/catalog").json()
+    body = api.get("/catalog").json()
     assert body["signals"] == list(KNOWN)
     assert parse_signals(body["signals"])  # every listed signal is one a collection accepts
     assert body["default_signals"] == list(server_settings.default_signals)
@@ -20,8 +19,8 @@ def test_catalog_lists_signals_models_and_defaults(
     names = [m["name"] for m in body["models"]]
     assert names == list(MODELS) and all(m["dim"] > 0 for m in body["models"])
     # a collection made from the catalog's choices is accepted
-    r = httpx.post(
-        f"{live_url}/collections",
+    r = api.post(
+        "/collections",
         json={"name": "from-catalog", "signals": ["duplicate"], "thumbnails": True},
     )
     assert r.status_code == 201 and r.json()["signals"] == ["duplicate"]
