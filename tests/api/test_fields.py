@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import base64
 
-import httpx
-
 from tests.support.exif_photos import exif_jpeg
 from tests.support.samples import PHOTO_NAMES
+from tests.support.server import ApiClient
 
 
-def test_fields_of_a_collection(live_url: str) -> None:
-    api = httpx.Client(base_url=live_url, timeout=120)
+def test_fields_of_a_collection(api: ApiClient) -> None:
     r = api.post("/collections", json={"name": "trips", "signals": ["duplicate", "exif"]})
     assert r.status_code == 201
     names = list(PHOTO_NAMES)[:4]
