@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from tests.support.encoded import file_b64
+from tests.support.server import ApiClient
 
 COPY = Path(__file__).resolve().parents[2] / "examples" / "photos" / "astronaut-copy.jpg"
 
 
 def test_a_pair_marked_not_duplicates_is_not_grouped_again(
-    live_url: str, photo_files: Path
+    api: ApiClient, photo_files: Path
 ) -> None:
-    api = httpx.Client(base_url=live_url, timeout=120)
     api.post("/collections", json={"name": "d", "signals": ["duplicate"]}).raise_for_status()
     items = [{"id": "copy.jpg", "base64": file_b64(COPY)}] + [
         {"id": f"{n}.jpg", "base64": file_b64(photo_files / f"{n}.jpg")}
