@@ -43,6 +43,16 @@ RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL,)
 KEYWORD_INDEXED: Final[tuple[str, ...]] = (ID, GROUP)
 """Fields every backend indexes as keywords (lookups by id, grouping)."""
 
+FIELD_INDEXES: Final[dict[str, str]] = {
+    ID: "keyword",
+    GROUP: "keyword",
+    "nsfw": "float",
+    "exif.taken_at": "datetime",
+    "exif.location": "geo",
+}
+"""Fields a server store indexes by kind, so filters on them stay fast on a large cluster (the
+embedded store indexes the keyword ones; exact filters need no index to be right)."""
+
 RECORD_FIELDS: Final[frozenset[str]] = frozenset(
     {
         ID,

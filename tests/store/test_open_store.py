@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lookalike import Settings
 from lookalike.errors import BadInput, StoreUnavailable
+from lookalike.payload import FIELD_INDEXES
 from lookalike.store import KNOWN_STORES, open_store
 from lookalike.store.base import VectorSpec
 from lookalike.store.edge import EdgeStore
-from lookalike.store.server import ServerStore
+from lookalike.store.server import CreateOptions, ServerStore
 
 
 def settings(tmp_path: Path, **extra: object) -> Settings:
@@ -51,3 +53,38 @@ def test_local_mode_in_memory_and_prefixes_share_one_client(tmp_path: Path) -> N
     store.drop_collection("photos")
     assert store.list_collections() == [] and other.list_collections() == ["photos"]
     store.close()
+
+
+class Recorder:
+    """Stands in for a server's client: records how a collection is made."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, Any] = {}
+        self.indexes: dict[str, str] = {}
+
+    def collection_exists(self, name: str) -> bool:
+        return False
+
+    def create_collection(self, name: str, **options: Any) -> None:
+        self.created = {"name": name, **options}
+
+    def create_payload_index(self, name: str, field: str, kind: Any) -> None:
+        self.indexes[field] = str(kind.value)
+
+    def upsert(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def test_a_server_collection_gets_the_cluster_options_and_field_indexes() -> None:
+    client = Recorder()
+    options = CreateOptions(
+        shards=3, replicas=2, write_consistency=2, on_disk=True, quantization=True
+    )
+    store = ServerStore(client, url="http://qdrant:6333", prefix="p_", options=options)  # type: ignore[arg-type]
+    store.create_collection("c", [VectorSpec("v", 4), VectorSpec("t", 0, sparse=True)], {})
+    made = client.created
+    assert made["name"] == "p_c" and made["shard_number"] == 3
+    assert made["replication_factor"] == 2 and made["write_consistency_factor"] == 2
+    assert made["vectors_config"]["v"].on_disk is True and "t" in made["sparse_vectors_config"]
+    assert made["quantization_config"].scalar.always_ram is True
+    assert client.indexes == FIELD_INDEXES

@@ -23,7 +23,7 @@ from typing import Any
 
 from lookalike.errors import BadInput, Conflict, MissingExtra, NotFound, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.payload import KEYWORD_INDEXED, RETRIEVE_ONLY
+from lookalike.payload import FIELD_INDEXES, RETRIEVE_ONLY
 from lookalike.store import schema
 from lookalike.store.base import (
     META_ID,
@@ -55,6 +55,12 @@ from lookalike.store.server_filter import to_server_filter
 _META_POINT = point_id(META_ID)
 _CONFIG = "config"
 _DISTANCE = {"cosine": m.Distance.COSINE, "dot": m.Distance.DOT}
+_INDEX_KIND = {
+    "keyword": m.PayloadSchemaType.KEYWORD,
+    "float": m.PayloadSchemaType.FLOAT,
+    "datetime": m.PayloadSchemaType.DATETIME,
+    "geo": m.PayloadSchemaType.GEO,
+}
 
 
 @dataclass(frozen=True)
@@ -167,13 +173,8 @@ class ServerStore:
             write_consistency_factor=opts.write_consistency,
             quantization_config=quantization,
         )
-        for field in KEYWORD_INDEXED if not self.local else ():  # local mode has no indexes
-            _call(
-                self.client.create_payload_index,
-                qualified,
-                field,
-                m.PayloadSchemaType.KEYWORD,
-            )
+        for field, kind in FIELD_INDEXES.items() if not self.local else ():  # local: none
+            _call(self.client.create_payload_index, qualified, field, _INDEX_KIND[kind])
         stored = {
             **config,
             "vectors": [v.__dict__ for v in vectors],
