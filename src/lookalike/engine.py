@@ -264,17 +264,34 @@ class Collection:
         prune: bool = False,
         on_duplicate: OnDuplicate = "allow",
         progress: ProgressCallback | None = None,
+        ray: str | None = None,
+        ray_workers: int | None = None,
     ) -> IngestReport:
-        """Index folders, files, URL lists, JSONL catalogs and URLs (see ``lookalike index``)."""
-        items = list(
-            iter_items(
-                [str(i) for i in inputs],
-                metadata_file=Path(metadata_file) if metadata_file else None,
-                group_by_folder=group_by_folder,
-                max_bytes=self.settings.max_image_bytes,
-            )
+        """Index folders, files, URL lists, JSONL catalogs and URLs (see ``lookalike index``).
+
+        ``ray``: run the decoding and the signals on a Ray cluster (``"local"`` starts one on
+        this machine, ``"auto"`` or ``"ray://host:10001"`` joins one) with ``ray_workers``
+        worker actors; the listing is then read in blocks, never whole."""
+        listing = iter_items(
+            [str(i) for i in inputs],
+            metadata_file=Path(metadata_file) if metadata_file else None,
+            group_by_folder=group_by_folder,
+            max_bytes=self.settings.max_image_bytes,
         )
         roots = [Path(i) for i in inputs if prune and Path(i).is_dir()]
+        if ray is not None:
+            from lookalike.distributed import ray_index
+
+            return ray_index(
+                self,
+                listing,
+                address=ray,
+                workers=ray_workers,
+                progress=progress,
+                on_duplicate=on_duplicate,
+                prune_roots=roots,
+            )
+        items = list(listing)
         return self.add(items, progress=progress, prune_roots=roots, on_duplicate=on_duplicate)
 
     def add(

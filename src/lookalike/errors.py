@@ -21,6 +21,7 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     ├── StoreUnavailable              503 / 5   the store failed, or the server cannot be reached
     │   └── DiskFull                  507 / 5   the data folder's free-space reserve is reached
     ├── MissingExtra                  503 / 5   an optional extra is not installed
+    ├── ClusterUnavailable            503 / 5   a Ray cluster unreachable or of another version
     └── Unauthorized                  401 / 6   a server wants an API key
         └── Forbidden                 403 / 6   a server refused the API key given
 
@@ -115,6 +116,10 @@ class DiskFull(StoreUnavailable):
 
 class MissingExtra(LookalikeError):
     status, exit_code, code = 503, 5, "missing_extra"
+
+
+class ClusterUnavailable(LookalikeError):
+    status, exit_code, code = 503, 5, "cluster_unavailable"
 
 
 class Unauthorized(LookalikeError):

@@ -16,7 +16,7 @@ import base64
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
@@ -151,7 +151,8 @@ class Ingest:
             self.report.ms_per_image = self._ms_per_image()
             self.report.outcomes.sort(key=lambda o: o.index)
         if prune_roots:
-            self.report.pruned = self._prune(prune_roots, items)
+            seen = {i.id for i in items if isinstance(i, Item)}
+            self.report.pruned = self._prune(prune_roots, seen)
         self.report.index_built = self.store.maintain(self._emit)
         self.report.seconds = time.perf_counter() - start
         return self.report
@@ -250,6 +251,15 @@ class Ingest:
         except Exception as exc:  # a decoder bug must cost one item, not the run
             self._fail(item, LookalikeError(f"{item.source}: {type(exc).__name__}: {exc}"))
             return
+        if not self._changed(item, prepared, old):
+            return
+        self._batch.append((item, prepared, old))
+        if len(self._batch) >= self.settings.batch_size:
+            self._flush()
+
+    def _changed(self, item: Item, prepared: Prepared, old: dict[str, Any] | None) -> bool:
+        """Count a prepared image's worker time; one whose content is already stored with
+        this collection's model and signals is reported unchanged (``False``)."""
         self._worker_images += 1
         for name, ms in prepared.timings.items():
             self._worker_ms[name] = self._worker_ms.get(name, 0.0) + ms
@@ -259,23 +269,26 @@ class Ingest:
             and old.get(CONTENT_HASH) == prepared.content_hash
         ):
             self._unchanged(item, old, _file_stat(item))
-            return
-        self._batch.append((item, prepared, old))
-        if len(self._batch) >= self.settings.batch_size:
-            self._flush()
+            return False
+        return True
 
     def _flush(self) -> None:
         if not self._batch:
             return
         batch, self._batch = self._batch, []
-        vectors: list[dict[str, Vector]] = [{} for _ in batch]
-        for signal in self.signals:
-            start = time.perf_counter()
-            outputs = signal.embed([p.outputs[signal.name] for _, p, _ in batch])
-            spent = 1000 * (time.perf_counter() - start)
-            self._embed_ms[signal.name] = self._embed_ms.get(signal.name, 0.0) + spent
-            for acc, out in zip(vectors, outputs, strict=True):
-                acc.update(out)
+        vectors, timings = embed_batch(self.signals, [p for _, p, _ in batch])
+        self.write(batch, vectors, timings)
+
+    def write(
+        self,
+        batch: Sequence[tuple[Item, Prepared, dict[str, Any] | None]],
+        vectors: Sequence[dict[str, Vector]],
+        embed_ms: Mapping[str, float],
+    ) -> None:
+        """Build the records of one embedded batch and write them (``embed_ms``: model time
+        spent on the batch, by signal)."""
+        for name, spent in embed_ms.items():
+            self._embed_ms[name] = self._embed_ms.get(name, 0.0) + spent
         self._embed_images += len(batch)
         now = datetime.now(timezone.utc).isoformat()
         points = [
@@ -421,10 +434,10 @@ class Ingest:
             )
         )
 
-    def _prune(self, roots: Sequence[Path], items: Sequence[Item | ItemError]) -> int:
-        """Delete records whose file under one of ``roots`` is gone."""
+    def _prune(self, roots: Sequence[Path], seen: set[str]) -> int:
+        """Delete records whose file under one of ``roots`` is gone (``seen``: ids listed in
+        this run, kept)."""
         resolved = [str(r.resolve()) + os.sep for r in roots]
-        seen = {i.id for i in items if isinstance(i, Item)}
         gone: list[str] = []
         for p in scroll_all(self.store, page=512):
             path = p.payload.get(PATH)
@@ -445,6 +458,22 @@ class Ingest:
                     self._total, self._done, self.report.indexed, len(self.report.failed), phase
                 )
             )
+
+
+def embed_batch(
+    signals: Sequence[Signal], batch: Sequence[Prepared]
+) -> tuple[list[dict[str, Vector]], dict[str, float]]:
+    """The vectors of each prepared image, and the milliseconds each signal spent on the batch
+    (run where the models are: in the ingest process, or in a cluster worker)."""
+    vectors: list[dict[str, Vector]] = [{} for _ in batch]
+    timings: dict[str, float] = {}
+    for signal in signals:
+        start = time.perf_counter()
+        outputs = signal.embed([p.outputs[signal.name] for p in batch])
+        timings[signal.name] = 1000 * (time.perf_counter() - start)
+        for acc, out in zip(vectors, outputs, strict=True):
+            acc.update(out)
+    return vectors, timings
 
 
 def _file_stat(item: Item) -> dict[str, Any]:
