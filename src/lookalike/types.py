@@ -299,6 +299,12 @@ class Member:
     width: int | None = None
     height: int | None = None
     byte_size: int | None = None
+    linked_to: str | None = None
+    """The other record of that strongest link."""
+    inliers: int | None = None
+    """Keypoints verified by geometry on that link; None when the hashes alone decided."""
+    hash_distance: int | None = None
+    """Bits of 64 by which the two perceptual hashes differ (None: not among hash neighbours)."""
 
 
 @dataclass

@@ -12,8 +12,9 @@ from PIL import Image, ImageDraw
 
 from lookalike import Engine
 from lookalike.errors import BadInput
-from lookalike.signals.duplicate.clusters import write_report
+from lookalike.signals.duplicate.clusters import SAME_PICTURE_BITS, write_report
 from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
+from lookalike.signals.duplicate.localfeatures.verification import MIN_INLIERS
 
 
 def crop(src: Path, dst: Path, box: tuple[float, float, float, float], quality: int = 80) -> Path:
@@ -117,3 +118,39 @@ def test_grouping_finds_the_known_clusters(engine: Engine, photos: Path, tmp_pat
     rows = list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8")))
     assert len(rows) == 5 and {r["role"] for r in rows} == {"keep", "copy"}
     assert {r["cluster"] for r in rows} == {"1", "2"}
+    assert rows[0]["linked_to"] and {"inliers", "hash_distance"} <= set(rows[0])
+    members = {m["id"]: m for c in data["clusters"] for m in c["members"]}
+    crop_link = members["astronaut-crop.jpg"]
+    assert crop_link["inliers"] >= MIN_INLIERS  # a crop is linked by verified geometry
+    small_link = members["astronaut-small.jpg"]
+    assert small_link["inliers"] is not None or small_link["hash_distance"] <= SAME_PICTURE_BITS
+
+
+def tricolour(colours: tuple[str, str, str], size: tuple[int, int] = (600, 400)) -> Image.Image:
+    im = Image.new("RGB", size)
+    draw = ImageDraw.Draw(im)
+    w, h = size
+    for n, colour in enumerate(colours):
+        draw.rectangle((n * w // 3, 0, (n + 1) * w // 3, h), fill=colour)
+    return im
+
+
+def test_a_cluster_does_not_absorb_a_look_alike_graphic(engine: Engine, tmp_path: Path) -> None:
+    """Two flags of three bands hash a few bits apart and have no keypoints to verify: they are
+    different pictures, while a recompressed, resized copy of one is its duplicate."""
+    folder = tmp_path / "flags"
+    folder.mkdir()
+    france = tricolour(("#0055a4", "#ffffff", "#ef4135"))
+    france.save(folder / "france.png")
+    france.resize((420, 280)).save(folder / "france-small.jpg", quality=60)
+    tricolour(("#009246", "#ffffff", "#ce2b37")).save(folder / "italy.png")
+    tricolour(("#000000", "#dd0000", "#ffce00")).save(folder / "belgium-like.png")
+    c = engine.create_collection("flags", signals="duplicate")
+    assert c.index([folder]).indexed == 4
+    clusters = c.duplicates()
+    assert [sorted(m.id for m in cl.members) for cl in clusters] == [
+        ["france-small.jpg", "france.png"]
+    ]
+    copy = clusters[0].members[1]
+    assert copy.hash_distance is not None and copy.hash_distance <= SAME_PICTURE_BITS
+    assert copy.linked_to == "france.png"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl, Y
 from lookalike.cli.output import err, out, print_json
 from lookalike.cli.progress import count_bar
 from lookalike.errors import BadInput
+from lookalike.types import Member
 
 
 @app.command()
@@ -49,12 +51,17 @@ def duplicates(
             write_report(clusters, report, threshold=limit, keep=keep)
             err.print(f"report written to {report}")
         if json_out:
-            print_json([{"keep": c.keep, "copies": c.copies} for c in clusters])
+            print_json(
+                [
+                    {"keep": c.keep, "copies": c.copies, "members": [asdict(m) for m in c.members]}
+                    for c in clusters
+                ]
+            )
         else:
             for n, c in enumerate(clusters, 1):
                 out.print(f"cluster {n}: keep {c.keep}", markup=False)
                 for m in c.members[1:]:
-                    out.print(f"  copy {m.id} (score {m.score:.3f})", markup=False)
+                    out.print(f"  copy {m.id} ({_evidence(m)})", markup=False)
         copies = [i for c in clusters for i in c.copies]
         err.print(f"{len(clusters)} clusters, {len(copies)} copies (threshold {limit:.2f})")
         if delete_copies and copies:
@@ -65,3 +72,13 @@ def duplicates(
             if yes or typer.confirm(f"Delete {len(copies)} copies?"):
                 coll.delete(copies)
                 err.print(f"deleted {len(copies)} copies")
+
+
+def _evidence(m: Member) -> str:
+    """Why a member is in its cluster: its score, and the inliers or hash distance behind it."""
+    parts = [f"score {m.score:.3f}"]
+    if m.inliers is not None:
+        parts.append(f"{m.inliers} inliers")
+    if m.hash_distance is not None:
+        parts.append(f"hash {m.hash_distance} bits")
+    return ", ".join(parts)

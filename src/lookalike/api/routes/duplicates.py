@@ -37,6 +37,9 @@ class DuplicateMember(BaseModel):
     width: int | None = None
     height: int | None = None
     byte_size: int | None = None
+    linked_to: str | None = None
+    inliers: int | None = None
+    hash_distance: int | None = None
 
 
 class DuplicateCluster(BaseModel):

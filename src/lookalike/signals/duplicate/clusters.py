@@ -3,6 +3,14 @@
 Never compares all pairs: each record asks the store for its candidates (hash and visual-word
 searches) and verifies a bounded few, so the work grows linearly with the collection. Linked
 records are joined with union-find; the keeper of a cluster is chosen by a rule.
+
+A link needs the evidence of a copy, not of a look-alike: geometry verified by local features
+at the threshold, or perceptual hashes within :data:`SAME_PICTURE_BITS` (recompressed and
+resized copies) with the same colours (:data:`COLOUR_LIMIT`). A hash score alone does not link:
+graphics built on one template (flags of three bands, a family of icons) hash a few bits apart,
+or not at all since the hash sees grey levels, while being different pictures, and a single
+such link would chain two groups into one. Since every link is strong, union-find over them
+never merges two groups through a weak one.
 """
 
 from __future__ import annotations
@@ -10,13 +18,15 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from lookalike.errors import BadInput
 from lookalike.filters import HasIds, Not
-from lookalike.signals.duplicate.copies import find_copies, record_copy_query
+from lookalike.signals.duplicate.copies import CopyHit, find_copies, record_copy_query
+from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
+from lookalike.signals.duplicate.hashes import HASH_BITS, colour_distance
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all
 from lookalike.types import KEEP_RULES, Member
 from lookalike.types import Cluster as Cluster
@@ -24,6 +34,48 @@ from lookalike.types import Cluster as Cluster
 NEIGHBOURS = 10
 VERIFY = 4
 """Candidates verified per record: the top word and strong hash neighbours."""
+SAME_PICTURE_BITS = 2
+"""Hash distance that links two records without verified geometry: recompressed, resized and
+re-encoded copies stay within 2 bits of 64 (hashes.CALIBRATION), while different pictures on
+one layout (tricolour flags) were measured 4 bits apart, and have too few keypoints to verify."""
+_SAME_PICTURE = HASH_CALIBRATION(1 - 2 * SAME_PICTURE_BITS / HASH_BITS)
+COLOUR_LIMIT = 16.0
+"""Largest :func:`.hashes.colour_distance` of a link made by the hash alone. Measured: a copy
+recompressed at JPEG quality 40 differs by under 1, brightened by 30 % by 5-10, contrast
+raised by 30 % by 5-8; a French and an Italian flag (0 bits apart) by 24."""
+
+
+def is_link(hit: CopyHit, threshold: float, colours: bytes | None) -> bool:
+    """Whether ``hit`` is evidence enough to put two records in one cluster; ``colours``: the
+    querying record's colour grid (None for records indexed before it was kept: then the hash
+    decides alone)."""
+    if hit.match is not None and hit.match.score >= threshold:
+        return True
+    if hit.hash_distance is None or hit.hash_distance > SAME_PICTURE_BITS:
+        return False
+    other = _colours(hit.payload)
+    if colours is None or other is None:
+        return True
+    distance = colour_distance(colours, other)
+    return distance is not None and distance <= COLOUR_LIMIT
+
+
+def _colours(payload: dict[str, Any]) -> bytes | None:
+    value = payload.get("colours")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Link:
+    score: float
+    other: str
+    inliers: int | None
+    hash_distance: int | None
 
 
 def keep_key(rule: str) -> Callable[[dict[str, Any]], Any]:
@@ -70,7 +122,7 @@ def find_clusters(
     key = keep_key(keep)
     total = store.count()
     parent: dict[str, str] = {}
-    best: dict[str, float] = {}
+    best: dict[str, _Link] = {}
     payloads: dict[str, dict[str, Any]] = {}
 
     def root(x: str) -> str:
@@ -82,6 +134,7 @@ def find_clusters(
     for done, point in enumerate(scroll_all(store, page=128, with_vectors=True), start=1):
         payloads[point.id] = _summary(point)
         query = record_copy_query(point.payload, point.vectors)
+        colours = _colours(point.payload)
         if query is not None:
             for hit in find_copies(
                 store,
@@ -90,11 +143,15 @@ def find_clusters(
                 filter=Not(HasIds((point.id,))),
                 threshold=threshold,
                 max_verify=VERIFY,
-                verify_below=threshold,
+                verify_below=max(threshold, _SAME_PICTURE),
             ):
+                if not is_link(hit, threshold, colours):
+                    continue
                 parent[root(hit.id)] = root(point.id)
-                for rid in (hit.id, point.id):
-                    best[rid] = max(best.get(rid, 0.0), hit.score)
+                inliers = hit.match.inliers if hit.match is not None else None
+                for rid, other in ((hit.id, point.id), (point.id, hit.id)):
+                    if rid not in best or hit.score > best[rid].score:
+                        best[rid] = _Link(hit.score, other, inliers, hit.hash_distance)
         if progress is not None:
             progress(done, total)
     groups: dict[str, list[str]] = {}
@@ -108,10 +165,13 @@ def find_clusters(
                 id=i,
                 source=payloads[i].get("source"),
                 role="keep" if i == keeper else "copy",
-                score=round(best[i], 6),
+                score=round(best[i].score, 6),
                 width=payloads[i].get("width"),
                 height=payloads[i].get("height"),
                 byte_size=payloads[i].get("byte_size"),
+                linked_to=best[i].other,
+                inliers=best[i].inliers,
+                hash_distance=best[i].hash_distance,
             )
             for i in sorted(ids, key=lambda i: (i != keeper, i))
         ]
@@ -143,12 +203,14 @@ def write_report(clusters: list[Cluster], path: Path, *, threshold: float, keep:
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(
-                ["cluster", "id", "role", "score", "source", "width", "height", "byte_size"]
+                ["cluster", "id", "role", "score", "linked_to", "inliers", "hash_distance"]
+                + ["source", "width", "height", "byte_size"]
             )
             for n, cluster in enumerate(clusters, 1):
                 for m in cluster.members:
                     writer.writerow(
-                        [n, m.id, m.role, m.score, m.source, m.width, m.height, m.byte_size]
+                        [n, m.id, m.role, m.score, m.linked_to, m.inliers, m.hash_distance]
+                        + [m.source, m.width, m.height, m.byte_size]
                     )
         return
     data = {

@@ -64,6 +64,9 @@ class CopyHit:
     payload: dict[str, Any]
     match: Match | None = None
     raw: dict[str, float] = field(default_factory=dict)
+    hash_distance: int | None = None
+    """Bits by which the closest of the query's hashes differs from the record's; None when the
+    record was not among the hash neighbours."""
 
     def match_dict(self) -> dict[str, Any] | None:
         if self.match is None:
@@ -160,8 +163,11 @@ def find_copies(
     found: list[CopyHit] = []
     to_verify: list[tuple[CopyHit, LocalFeatures]] = []
     for hit in (worth + rest)[: max(len(worth), limit)]:
-        hash_score = HASH_CALIBRATION(hash_raw.get(hit.id, -1.0))
+        raw = hash_raw.get(hit.id)
+        hash_score = HASH_CALIBRATION(-1.0 if raw is None else raw)
         copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
+        if raw is not None:
+            copy.hash_distance = round((1.0 - raw) * HASH_BITS / 2)
         needed = verify_below is None or hash_score < verify_below
         features = stored_features(hit.payload) if hit.id in chosen and needed else None
         if features is not None:

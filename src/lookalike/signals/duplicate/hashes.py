@@ -58,3 +58,25 @@ def bits_to_vector(bits: bytes) -> list[float]:
 def hamming(a: Sequence[float], b: Sequence[float]) -> int:
     """Hamming distance between two stored +-1 hash vectors."""
     return int(sum((x > 0) != (y > 0) for x, y in zip(a, b, strict=True)))
+
+
+COLOUR_GRID = 4
+"""Cells per side of :func:`colour_grid`."""
+
+
+def colour_grid(image: Image.Image) -> bytes:
+    """Mean colour of each cell of a 4 x 4 grid (48 bytes): tells apart flat graphics on one
+    layout (a blue and a green band) that the grey-level hash sees as one picture."""
+    small = image.convert("RGB").resize((COLOUR_GRID, COLOUR_GRID), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.uint8).tobytes()
+
+
+def colour_distance(a: bytes, b: bytes) -> float | None:
+    """Mean difference (0-255) between two colour grids, each taken relative to its own mean
+    colour so that a brightened copy stays close; None when either is missing or malformed."""
+    size = COLOUR_GRID * COLOUR_GRID * 3
+    if len(a) != size or len(b) != size:
+        return None
+    ga = np.frombuffer(a, dtype=np.uint8).reshape(-1, 3).astype(np.float32)
+    gb = np.frombuffer(b, dtype=np.uint8).reshape(-1, 3).astype(np.float32)
+    return float(np.abs((ga - ga.mean(axis=0)) - (gb - gb.mean(axis=0))).mean())

@@ -18,7 +18,13 @@ from PIL import Image
 from lookalike.filters import HasIds, Not
 from lookalike.images import DecodedImage
 from lookalike.signals.duplicate.copies import find_copies, image_copy_query, record_copy_query
-from lookalike.signals.duplicate.hashes import CALIBRATION, HASH_BITS, bits_to_vector, phash_bits
+from lookalike.signals.duplicate.hashes import (
+    CALIBRATION,
+    HASH_BITS,
+    bits_to_vector,
+    colour_grid,
+    phash_bits,
+)
 from lookalike.signals.duplicate.localfeatures import MIN_SIDE, extract, visual_words
 from lookalike.signals.query import Found, SignalQuery, narrow, nearest, other_scores
 from lookalike.store.base import SparseVector, Vector, VectorSpec
@@ -33,6 +39,8 @@ class DuplicatePrepared:
     """The hash of the left-right mirror image: lets a record find its flipped copies."""
     features: bytes
     words: tuple[list[int], list[float]]
+    colours: bytes = b""
+    """:func:`.hashes.colour_grid`: checks a link made by the hash alone."""
 
 
 def prepare(decoded: DecodedImage) -> DuplicatePrepared:
@@ -43,6 +51,7 @@ def prepare(decoded: DecodedImage) -> DuplicatePrepared:
         phash_bits(decoded.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
         features.to_bytes(),
         visual_words(features),
+        colour_grid(decoded.image),
     )
 
 
@@ -74,6 +83,7 @@ class DuplicateSignal:
         return {
             "keypoints": base64.b64encode(prepared.features).decode("ascii"),
             "hash_mirror": prepared.mirror_bits.hex(),
+            "colours": prepared.colours.hex(),
         }
 
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
