@@ -275,7 +275,12 @@ def test_duplicates_command_reports_and_deletes_copies(
     run(env, "index", str(photos), "-c", "d", "--signals", "duplicate")
     report = tmp_path / "dups.csv"
     listed = run(env, "duplicates", "-c", "d", "--report", str(report), "--json")
-    assert json.loads(listed.stdout) == [{"keep": "coffee.jpg", "copies": ["coffee-small.jpg"]}]
+    clusters = json.loads(listed.stdout)
+    assert [(c["keep"], c["copies"]) for c in clusters] == [("coffee.jpg", ["coffee-small.jpg"])]
+    copy = clusters[0]["members"][1]
+    assert copy["id"] == "coffee-small.jpg" and copy["linked_to"] == "coffee.jpg"
+    assert copy["score"] >= 0.75
+    assert copy["inliers"] is not None or copy["hash_distance"] is not None  # the evidence
     assert "coffee-small.jpg" in report.read_text()
     refused = run(env, "duplicates", "-c", "d", "--delete-copies", input="", ok=False)
     assert refused.returncode == 2 and "--yes" in refused.stderr
