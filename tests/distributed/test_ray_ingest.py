@@ -19,6 +19,7 @@ from lookalike.errors import ClusterUnavailable, MissingExtra
 from lookalike.sources import Item
 from lookalike.store.base import SparseVector, scroll_all
 from lookalike.types import Progress
+from tests.support.cli import lines, run
 
 ray = pytest.importorskip("ray")
 
@@ -155,3 +156,28 @@ def test_without_ray_the_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingExtra, match=r"lookalike\[ray\]"):
         cluster_mod.import_ray()
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LOOKALIKE_DATA_DIR": str(tmp_path / "cli-data"),
+        "LOOKALIKE_OFFLINE": "true",
+        "COLUMNS": "200",
+    }
+
+
+def test_the_cli_joins_a_running_cluster(local_ray: None, tmp_path: Path, photos: Path) -> None:
+    args = ["index", str(photos), "-c", "r", "--signals", "duplicate", "--json"]
+    done = run(_env(tmp_path), *args, "--ray", "auto", "--ray-workers", "1")
+    report = lines(done.stdout)[-1]
+    assert report["indexed"] == len(list(photos.glob("*.jpg"))) and not report["failed"]
+
+
+def test_the_cli_names_an_unreachable_cluster(tmp_path: Path, photos: Path) -> None:
+    start = time.monotonic()
+    args = ["index", str(photos), "-c", "r", "--signals", "duplicate"]
+    done = run(_env(tmp_path), *args, "--ray", "ray://127.0.0.1:9", ok=False)
+    assert done.returncode == 5
+    assert "cannot reach the Ray cluster at ray://127.0.0.1:9" in done.stderr
+    assert time.monotonic() - start < 60  # the CLI's own start-up included

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,9 @@ from lookalike.cli.connect import engine_for
 from lookalike.cli.options import CollectionName, DataDir, JsonOut, OnUnsafeOption, ServerUrl
 from lookalike.cli.output import print_report
 from lookalike.cli.progress import ingest_bar
+from lookalike.engine import Collection
+from lookalike.errors import BadInput
+from lookalike.types import IngestReport
 
 
 @app.command()
@@ -63,6 +68,19 @@ def index(
             "--thumbnails", help="Keep a small JPEG of each image (a new collection's option)."
         ),
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            is_flag=False,
+            flag_value="local",
+            help="Decode and embed on Ray: alone, a local Ray instance; or a cluster address "
+            "(auto, ray://host:10001). Needs lookalike[ray].",
+        ),
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option("--ray-workers", min=1, help="Ray worker actors (one per CPU).")
+    ] = None,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
@@ -77,13 +95,18 @@ def index(
             on_unsafe=on_unsafe,  # type: ignore[arg-type]  # checked by the engine
             thumbnails=thumbnails,
         )
+        index_with: Callable[..., IngestReport] = coll.index
+        if ray is not None:
+            if not isinstance(coll, Collection):
+                raise BadInput("--ray indexes from this machine, not through a server")
+            index_with = partial(coll.index, ray=ray, ray_workers=ray_workers)
         with ingest_bar() as show:
-            report = coll.index(
+            report = index_with(
                 paths,
                 metadata_file=metadata,
                 group_by_folder=group_by_folder,
                 prune=prune,
-                on_duplicate=on_duplicate,  # type: ignore[arg-type]  # checked by the engine
+                on_duplicate=on_duplicate,  # checked by the engine
                 progress=show,
             )
         print_report(report, json_out)
