@@ -216,10 +216,14 @@ def test_a_duplicate_only_collection_offers_no_words(page: Page, site: Site) -> 
     r = site.api.post("/collections", json={"name": "copies-only", "signals": ["duplicate"]})
     r.raise_for_status()
     try:
+        one = {"id": "coffee.jpg", "base64": file_b64(site.photos / "coffee.jpg")}
+        site.api.post("/collections/copies-only/records", json={"items": [one]}).raise_for_status()
         page.goto(site.url + "/?collection=copies-only")
         expect(page.locator("#collection")).to_have_value("copies-only")
         expect(page.locator("#text-form")).to_be_hidden()
         expect(page.locator("#url-form")).to_be_visible()
+        expect(page.locator("#empty")).to_contain_text("Search “copies-only”")
+        expect(page.locator("#empty")).not_to_contain_text("words")
         expect(page.locator("#image-signal-field")).to_be_hidden()  # one mode: nothing to choose
     finally:
         site.api.delete("/collections/copies-only")

@@ -135,9 +135,11 @@ export function showSearchEmpty() {
         " or drop them on that button, or index a folder from a terminal:"),
       para(code(`lookalike index FOLDER --collection ${state.collection}`)));
   } else {
+    const words = hasSignal("semantic") || hasSignal("text");
     setEmpty(box, `Search “${state.collection}”`,
       para("Drop an image on the box above, paste one (Ctrl+V), choose a file, give an image " +
-        "URL, or describe what you look for in words. Click any result to see more like it."));
+        `URL${words ? ", or describe what you look for in words" : ""}. Click any result to ` +
+        "see it large, with more like it."));
   }
 }
 
