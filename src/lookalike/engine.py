@@ -50,12 +50,17 @@ from lookalike.signals.faces.people import People
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, ItemError, item_from_dict, iter_items
 from lookalike.store import Store, open_store
+from lookalike.store.backup import backup as backup_collection
+from lookalike.store.backup import restore as restore_collection
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all, validate_name
+from lookalike.store.migrate import MigrateProgress
 from lookalike.types import (
     COPY_THRESHOLD,
+    BackupReport,
     Cluster,
     ClusterReport,
     IngestReport,
+    MigrationReport,
     OnDuplicate,
     OnUnsafe,
     Person,
@@ -169,6 +174,26 @@ class Engine:
             self._open.pop(name).close()
         self.store.drop_collection(name)
 
+    def backup(
+        self, name: str, file: str | os.PathLike[str], *, progress: MigrateProgress | None = None
+    ) -> BackupReport:
+        """Write collection ``name`` to one file (:mod:`lookalike.store.backup`), while it stays
+        open for searches and writes in this engine."""
+        return backup_collection(_EngineStore(self), name, Path(file), progress=progress)
+
+    def restore(
+        self,
+        file: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        overwrite: bool = False,
+        progress: MigrateProgress | None = None,
+    ) -> MigrationReport:
+        """Restore a backup file as collection ``name`` (default: its original name)."""
+        return restore_collection(
+            Path(file), _EngineStore(self), name=name, overwrite=overwrite, progress=progress
+        )
+
     def moderate(self, image: QueryImage) -> dict[str, Any]:
         """Check one image (bytes, path, URL or PIL image) with the moderation signal, without
         indexing it: ``{"safe", "nsfw", "threshold", "labels"}``."""
@@ -197,6 +222,45 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _EngineStore:
+    """The engine's store as a migration sees it, lending the collections this engine holds
+    open (and locked) instead of opening them a second time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.store.url
+        self.root = getattr(engine.store, "root", None)
+        self.prefix = getattr(engine.store, "prefix", None)
+
+    def list_collections(self) -> list[str]:
+        return self.engine.store.list_collections()
+
+    def create_collection(self, name: str, vectors: Any, config: dict[str, Any]) -> None:
+        self.engine.store.create_collection(name, vectors, config)
+
+    def open_collection(self, name: str) -> CollectionStore:
+        return _Lent(self.engine.collection(name).store)
+
+    def drop_collection(self, name: str) -> None:
+        self.engine.drop_collection(name)
+
+    def close(self) -> None:
+        pass
+
+
+class _Lent:
+    """An open collection lent to a migration: everything but ``close``, which its owner does."""
+
+    def __init__(self, store: CollectionStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def close(self) -> None:
+        pass
 
 
 class Collection:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
 __all__ = [
+    "BackupReport",
+    "MigrationReport",
     "COPY_THRESHOLD",
     "KEEP_RULES",
     "ON_DUPLICATE",
@@ -358,3 +360,35 @@ class ClusterReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class MigrationReport:
+    """What a copy between stores did (``migrate``, ``restore``)."""
+
+    collection: str
+    total: int
+    """Points in the source."""
+    copied: int
+    """Points written by this run."""
+    already_there: int
+    """Points a previous, interrupted run had copied."""
+    verified: int
+    """Points of the random sample compared in both stores."""
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class BackupReport:
+    """A backup file written (``backup``)."""
+
+    collection: str
+    file: str
+    records: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)

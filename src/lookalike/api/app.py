@@ -15,6 +15,7 @@ from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
 from lookalike.api.metrics import Metrics, MetricsMiddleware
 from lookalike.api.requestlog import RequestLog
+from lookalike.api.routes.backup import RESTORE_PATH
 from lookalike.api.routes.metrics import watch as watch_metrics
 from lookalike.api.security import RequestGuard, require_key
 from lookalike.api.state import ServerState
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, unlimited=(RESTORE_PATH,))
     app.add_middleware(
         RequestGuard,
         allowed_hosts=tuple(settings.allowed_hosts),

@@ -17,12 +17,14 @@ class BodyLimit:
     """Pure ASGI middleware: 413 by Content-Length at once, or as soon as a chunked body
     passes the limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, unlimited: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.unlimited = unlimited
+        """Paths whose bodies stream to disk rather than memory (a backup to restore)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.unlimited:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

@@ -16,6 +16,7 @@ from lookalike.cli import (  # noqa: F401  # registers the commands
     people,
     config,
     migrate,
+    backup,
 )
 
 # isort: on

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
+from lookalike.backupfile import backup_records
 from lookalike.client import plans
 from lookalike.client.retry import DEFAULT_RETRY, Retry
 from lookalike.client.shapes import from_dict
@@ -17,17 +20,20 @@ from lookalike.client.wire import (
     Pause,
     Plan,
     Reply,
+    error_of,
     reply_of,
     request_args,
     transport_error,
 )
 from lookalike.config import Settings
-from lookalike.errors import LookalikeError
+from lookalike.errors import BadInput, LookalikeError
 from lookalike.types import (
     COPY_THRESHOLD,
+    BackupReport,
     Cluster,
     ClusterReport,
     IngestReport,
+    MigrationReport,
     OnDuplicate,
     OnUnsafe,
     Person,
@@ -182,6 +188,49 @@ class Client:
         """Poll a background job until it ends; its report. ``progress(done, indexed,
         failed)`` sees each poll."""
         return from_dict(IngestReport, self.run(plans.wait_job(job_id, progress)))
+
+    # backups ------------------------------------------------------------------------------
+
+    def backup(self, name: str, file: str | os.PathLike[str]) -> BackupReport:
+        """As ``Engine.backup``: collection ``name`` downloaded as one file, written to
+        ``file`` once complete."""
+        target = Path(file)
+        partial = target.with_name(target.name + ".partial")
+        url = f"{self.url}/collections/{quote(name, safe='')}/backup"
+        try:
+            with self._http.stream("GET", url, timeout=None) as response:
+                if not response.is_success:
+                    response.read()
+                    raise error_of(response)
+                with open(partial, "wb") as fh:
+                    for chunk in response.iter_bytes():
+                        fh.write(chunk)
+        except httpx.TransportError as exc:
+            raise transport_error(self.url, exc) from exc
+        partial.replace(target)
+        return BackupReport(name, str(target), backup_records(target), target.stat().st_size)
+
+    def restore(
+        self, file: str | os.PathLike[str], *, name: str | None = None, overwrite: bool = False
+    ) -> MigrationReport:
+        """As ``Engine.restore``: a backup file uploaded and restored as ``name``."""
+        params: dict[str, Any] = {"overwrite": overwrite}
+        if name is not None:
+            params["name"] = name
+        try:
+            with open(file, "rb") as fh:
+                response = self._http.post(
+                    f"{self.url}/collections/restore",
+                    params=params,
+                    content=iter(lambda: fh.read(1 << 20), b""),
+                    headers={"content-type": "application/gzip"},
+                    timeout=None,
+                )
+        except httpx.TransportError as exc:
+            raise transport_error(self.url, exc) from exc
+        except OSError as exc:
+            raise BadInput(f"cannot read {file}: {exc.strerror}") from None
+        return from_dict(MigrationReport, reply_of(response).body)
 
     def close(self) -> None:
         self._http.close()

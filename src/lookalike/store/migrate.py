@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from lookalike.errors import BadInput, Conflict, StoreUnavailable
@@ -27,6 +26,7 @@ from lookalike.store.base import (
     VectorSpec,
 )
 from lookalike.store.schema import VERSION_KEY
+from lookalike.types import MigrationReport
 
 MIGRATION_KEY = "migration"
 """Configuration key present on a target while a copy into it is unfinished."""
@@ -35,23 +35,6 @@ _BACKEND_KEYS = ("vectors", VERSION_KEY, "hnsw_threshold", MIGRATION_KEY)
 
 MigrateProgress = Callable[[int, int], None]
 """Called with (points copied or found already there, points in the source)."""
-
-
-@dataclass
-class MigrationReport:
-    collection: str
-    total: int
-    """Points in the source."""
-    copied: int
-    """Points written by this run."""
-    already_there: int
-    """Points a previous, interrupted run had copied."""
-    verified: int
-    """Points of the random sample compared in both stores."""
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "seconds": round(self.seconds, 3)}
 
 
 def migrate(

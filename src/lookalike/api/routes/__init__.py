@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from lookalike.api.compat import vecstore, ximilar
 from lookalike.api.routes import (
+    backup,
     catalog,
     collections,
     dismissed,
@@ -25,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     health.router,
     metrics.router,
     collections.router,
+    backup.router,
     catalog.router,
     records.router,
     fields.router,
