@@ -12,6 +12,7 @@ does, so a program's settings come from one place.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -163,6 +164,12 @@ class Settings(BaseSettings):
     api_key: str | None = None
     """Key the CLI presents to a server; None uses the first of ``api_keys``."""
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # a lookalike error, like every other wrong input
+            raise BadInput(_explain(exc, values, _ORIGIN.get() or {})) from None
+
     @field_validator(
         "default_signals",
         "allowed_networks",
@@ -203,10 +210,11 @@ class Settings(BaseSettings):
     def load(cls, **overrides: Any) -> Settings:
         """Build settings from file, environment and ``overrides`` (None values ignored)."""
         values, origin = cls.gather(**overrides)
+        token = _ORIGIN.set(origin)
         try:
             return cls(**values)
-        except ValidationError as exc:
-            raise BadInput(_explain(exc, values, origin)) from None
+        finally:
+            _ORIGIN.reset(token)
 
     @classmethod
     def gather(cls, **overrides: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -238,10 +246,13 @@ class Settings(BaseSettings):
         """A copy with ``changes``, validated like every other source."""
         values = {name: getattr(self, name) for name in type(self).model_fields}
         values.update(changes)
-        try:
-            return type(self)(**values)
-        except ValidationError as exc:
-            raise BadInput(_explain(exc, values, dict.fromkeys(changes, "argument"))) from None
+        return type(self)(**values)
+
+
+_ORIGIN: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "lookalike_settings_origin", default=None
+)
+"""Where each value being validated came from, for the message of a wrong one."""
 
 
 def config_path(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
@@ -272,6 +283,6 @@ def _explain(exc: ValidationError, values: dict[str, Any], origin: dict[str, str
     problems = []
     for e in exc.errors():
         name = str(e["loc"][0]) if e["loc"] else "?"
-        where = origin.get(name, "default")
+        where = origin.get(name, "argument")
         problems.append(f"setting {name} = {values.get(name)!r} (from {where}): {e['msg']}")
     return "; ".join(problems)
