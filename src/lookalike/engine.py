@@ -346,15 +346,19 @@ class Collection:
         if ray is not None:
             from lookalike.distributed import ray_index
 
-            return ray_index(
-                self,
+            check_on_duplicate(on_duplicate)
+            self._check_model()
+            report = ray_index(
+                self.ingest_options(progress=progress, on_duplicate=on_duplicate),
+                self.signal_recipe(),
                 listing,
                 address=ray,
                 workers=ray_workers,
-                progress=progress,
-                on_duplicate=on_duplicate,
                 prune_roots=roots,
             )
+            for listener in self.engine.ingest_listeners:
+                listener(self.name, report)
+            return report
         items = list(listing)
         return self.add(items, progress=progress, prune_roots=roots, on_duplicate=on_duplicate)
 
@@ -375,18 +379,8 @@ class Collection:
         limit = self.settings.max_image_bytes
         batch = [i if isinstance(i, Item | ItemError) else _item(i, limit) for i in items]
         self._check_model()
-        ingest = Ingest(
-            self.store,
-            self.signals,
-            self.settings,
-            model_id=self.config["model_id"],
-            progress=progress,
-            on_duplicate=on_duplicate,
-            duplicate_check=self._duplicate_of if "duplicate" in self.config["signals"] else None,
-            on_unsafe=self.config.get("on_unsafe", "allow"),
-            thumbnails=self.thumbnails,
-            pool=self.engine.decode_pool,
-        )
+        options = self.ingest_options(progress=progress, on_duplicate=on_duplicate)
+        ingest = Ingest(**options, pool=self.engine.decode_pool)
         report = ingest.run(batch, prune_roots=prune_roots)
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
             with self._people_lock:  # new faces join the people grouped before
@@ -394,6 +388,36 @@ class Collection:
         for listener in self.engine.ingest_listeners:
             listener(self.name, report)
         return report
+
+    def ingest_options(
+        self, *, progress: ProgressCallback | None = None, on_duplicate: OnDuplicate = "allow"
+    ) -> dict[str, Any]:
+        """What an ingest run into this collection is given, wherever it runs (here, or with
+        its decoding and embedding on Ray workers)."""
+        return {
+            "store": self.store,
+            "signals": self.signals,
+            "settings": self.settings,
+            "model_id": self.config["model_id"],
+            "progress": progress,
+            "on_duplicate": on_duplicate,
+            "duplicate_check": (
+                self._duplicate_of if "duplicate" in self.config["signals"] else None
+            ),
+            "on_unsafe": self.config.get("on_unsafe", "allow"),
+            "thumbnails": self.thumbnails,
+        }
+
+    def signal_recipe(self) -> tuple[list[str], Settings, str, dict[str, int]]:
+        """What another process needs to build this collection's signals (Ray workers):
+        their names, the settings, the model and the vector sizes."""
+        config = self.config
+        return (
+            list(config["signals"]),
+            self.settings,
+            config.get("model") or "",
+            dict(config.get("dims", {})),
+        )
 
     def _duplicate_of(
         self, record_id: str, payload: dict[str, Any], vectors: dict[str, Any]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from lookalike.errors import Conflict
 from lookalike.sources import Item, ItemError
@@ -188,16 +188,3 @@ def check_existing(
             f"collection {name!r} was made without thumbnails; create another collection to "
             "keep them"
         )
-
-
-if TYPE_CHECKING:
-    from lookalike.client import Client, RemoteCollection
-    from lookalike.engine import Collection, Engine
-
-    def _both_satisfy(
-        engine: Engine, collection: Collection, client: Client, remote: RemoteCollection
-    ) -> None:
-        """Checked by mypy, never run: both sides answer the same interface."""
-        engines: list[EngineAPI] = [engine, client]
-        collections: list[CollectionAPI] = [collection, remote]
-        del engines, collections

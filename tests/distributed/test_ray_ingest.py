@@ -119,7 +119,7 @@ def test_a_killed_worker_loses_and_doubles_nothing(
     monkeypatch.setattr(ray_ingest, "BLOCK", 8)
     coll = engine.create_collection("k", signals="duplicate")
     images = sorted(photos.glob("*.jpg"))
-    run = ray_ingest.ray_ingest_for(coll, ray, workers=2)
+    run = ray_ingest.ray_ingest_for(coll.ingest_options(), coll.signal_recipe(), ray, workers=2)
     victim = ray.get(run.workers[0].pid.remote())
     killed: list[int] = []
 

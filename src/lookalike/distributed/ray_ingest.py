@@ -15,8 +15,9 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lookalike.config import Settings
 from lookalike.distributed.cluster import cluster
 from lookalike.distributed.worker import BatchResult, Job, SignalWorker
 from lookalike.errors import LookalikeError, error_class
@@ -25,14 +26,8 @@ from lookalike.payload import CONTENT_HASH
 from lookalike.sources import Fetcher, Item, ItemError
 from lookalike.types import (
     IngestReport,
-    OnDuplicate,
     OutcomeStatus,
-    ProgressCallback,
-    check_on_duplicate,
 )
-
-if TYPE_CHECKING:
-    from lookalike.engine import Collection
 
 #: Listing entries read from the sources at a time.
 BLOCK = 1024
@@ -162,61 +157,33 @@ def _reason(exc: BaseException) -> str:
 
 
 def ray_ingest_for(
-    collection: Collection,
+    options: dict[str, Any],
+    recipe: tuple[list[str], Settings, str, dict[str, int]],
     ray: Any,
     *,
     workers: int | None = None,
-    progress: ProgressCallback | None = None,
-    on_duplicate: OnDuplicate = "allow",
 ) -> RayIngest:
-    """A run into ``collection`` with ``workers`` actors (default: one per CPU of the
-    cluster) on the connected ``ray``."""
-    check_on_duplicate(on_duplicate)
-    collection._check_model()
-    config = collection.config
+    """A run with the ingest ``options`` of a collection (``Collection.ingest_options``),
+    whose signals ``recipe`` (``Collection.signal_recipe``) the workers build, with ``workers``
+    actors (default: one per CPU of the cluster) on the connected ``ray``."""
     count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    return RayIngest(
-        collection.store,
-        collection.signals,
-        collection.settings,
-        model_id=config["model_id"],
-        progress=progress,
-        on_duplicate=on_duplicate,
-        duplicate_check=collection._duplicate_of if "duplicate" in config["signals"] else None,
-        on_unsafe=config.get("on_unsafe", "allow"),
-        thumbnails=collection.thumbnails,
-        ray=ray,
-        workers=count,
-        build=(
-            list(config["signals"]),
-            collection.settings,
-            config.get("model") or "",
-            dict(config.get("dims", {})),
-        ),
-    )
+    return RayIngest(**options, ray=ray, workers=count, build=recipe)
 
 
 def ray_index(
-    collection: Collection,
+    options: dict[str, Any],
+    recipe: tuple[list[str], Settings, str, dict[str, int]],
     items: Iterable[Item | ItemError],
     *,
     address: str | None = None,
     workers: int | None = None,
-    progress: ProgressCallback | None = None,
-    on_duplicate: OnDuplicate = "allow",
     prune_roots: Sequence[Path] = (),
 ) -> IngestReport:
-    """Index ``items`` into ``collection`` on Ray (``address``: ``None``/``local`` starts
-    one here, ``auto`` or ``ray://host:port`` joins a cluster)."""
-    check_on_duplicate(on_duplicate)
+    """Index ``items`` on Ray (``address``: ``None``/``local`` starts one here, ``auto`` or
+    ``ray://host:port`` joins a cluster); the arguments are as for :func:`ray_ingest_for`."""
     with cluster(address, num_cpus=workers) as ray:
-        ingest = ray_ingest_for(
-            collection, ray, workers=workers, progress=progress, on_duplicate=on_duplicate
-        )
+        ingest = ray_ingest_for(options, recipe, ray, workers=workers)
         try:
-            report = ingest.stream(items, prune_roots=prune_roots)
+            return ingest.stream(items, prune_roots=prune_roots)
         finally:
             ingest.close()
-    for listener in collection.engine.ingest_listeners:
-        listener(collection.name, report)
-    return report

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lookalike import ranking
 from lookalike.config import Settings
-from lookalike.decode_workers import decode_plan
 from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
@@ -132,13 +131,16 @@ class SignalQuery:
     def image(self) -> EmbeddedImage:
         """The query image (its ``region`` only, when given) through every dense signal."""
         data, name = self.image_bytes()
-        plan = decode_plan(self.signals, self.settings)
+        min_side = max(s.min_side for s in self.signals)  # as an indexed image is decoded
         region = self.query.region
         decoded = decode(
-            data, name=name, min_side=None if region else plan.min_side, max_pixels=plan.max_pixels
+            data,
+            name=name,
+            min_side=None if region else min_side,
+            max_pixels=self.settings.max_pixels,
         )
         if region is not None:
-            decoded = _crop(decoded, region, plan.min_side)
+            decoded = _crop(decoded, region, min_side)
         vectors: dict[str, Vector] = {}
         prepared: dict[str, Any] = {}
         for s in self.signals:
