@@ -5,18 +5,13 @@ refused before anything is written."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import tarfile
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.cli import lines, run
-from tests.support.server import free_port
+from tests.support.server_process import server_process
 
 pytestmark = pytest.mark.slow
 
@@ -61,25 +56,7 @@ def test_backup_and_restore_on_the_store_and_through_a_server(
     assert "broken" not in json.dumps(run(env, "collections", "list", "--json").stdout)
 
     # The same while a server holds the data folder: both commands go through its API.
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lookalike", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        marker = Path(env["LOOKALIKE_DATA_DIR"]) / "server.json"
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    if marker.exists():
-                        break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    with server_process(env, tmp_path / "server.log"):
         served = tmp_path / "served.backup"
         via = run(env, "backup", str(served), "-c", "photos")
         assert "through the server at" in via.stderr
@@ -87,9 +64,3 @@ def test_backup_and_restore_on_the_store_and_through_a_server(
         back = json.loads(run(env, "restore", str(served), "-c", "second", "--json").stdout)
         assert back["total"] == count
         assert _ids(env, "second", query) == before
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()

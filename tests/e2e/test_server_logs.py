@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server_process import server_process
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +21,6 @@ KEY = "s3cret-key-never-logged"
 def test_json_logs_with_request_ids_and_no_secret(
     env: dict[str, str], tmp_path: Path, photo_files: Path
 ) -> None:
-    port = free_port()
     log_path = tmp_path / "server.log"
     server_env = {
         **env,
@@ -35,49 +30,26 @@ def test_json_logs_with_request_ids_and_no_secret(
         "LOOKALIKE_DECODE_WORKERS": "1",
         "LOOKALIKE_SLOW_REQUEST_MS": "1",
     }
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "lookalike", "serve", "--port", str(port)],
-            env=server_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    headers = {"X-API-Key": KEY}
+    with server_process(server_env, log_path) as server:
+        url = server.url
+        given = httpx.get(f"{url}/collections", headers={**headers, "X-Request-ID": "req-42"})
+        assert given.headers["x-request-id"] == "req-42"
+        made = httpx.get(f"{url}/collections", headers=headers)
+        made_id = made.headers["x-request-id"]
+        assert len(made_id) == 32
+        hostile = httpx.get(f"{url}/collections", headers={**headers, "X-Request-ID": "a b\tc"})
+        assert hostile.headers["x-request-id"] != "a b\tc"
+        photo = next(photo_files.glob("*.jpg"))
+        items = [
+            {"id": "ok", "base64": base64.b64encode(photo.read_bytes()).decode()},
+            {"id": "bad", "base64": base64.b64encode(b"not an image").decode()},
+        ]
+        httpx.post(f"{url}/collections", json={"name": "c"}, headers=headers)
+        added = httpx.post(
+            f"{url}/collections/c/records", json={"items": items}, headers=headers, timeout=120
         )
-        url = f"http://127.0.0.1:{port}"
-        headers = {"X-API-Key": KEY}
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert server.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                try:
-                    if httpx.get(f"{url}/health", headers=headers).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            given = httpx.get(f"{url}/collections", headers={**headers, "X-Request-ID": "req-42"})
-            assert given.headers["x-request-id"] == "req-42"
-            made = httpx.get(f"{url}/collections", headers=headers)
-            made_id = made.headers["x-request-id"]
-            assert len(made_id) == 32
-            hostile = httpx.get(f"{url}/collections", headers={**headers, "X-Request-ID": "a b\tc"})
-            assert hostile.headers["x-request-id"] != "a b\tc"
-            photo = next(photo_files.glob("*.jpg"))
-            items = [
-                {"id": "ok", "base64": base64.b64encode(photo.read_bytes()).decode()},
-                {"id": "bad", "base64": base64.b64encode(b"not an image").decode()},
-            ]
-            httpx.post(f"{url}/collections", json={"name": "c"}, headers=headers)
-            added = httpx.post(
-                f"{url}/collections/c/records", json={"items": items}, headers=headers, timeout=120
-            )
-            assert added.status_code in (200, 207), added.text
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        assert added.status_code in (200, 207), added.text
     text = log_path.read_text()
     assert KEY not in text
     records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
