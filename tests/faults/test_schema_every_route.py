@@ -34,9 +34,10 @@ SCRATCH = "scratch"
 PARAMETERS = {"name": COLLECTION, "db_id": COLLECTION, "record_id": "people/camera.jpg"}
 
 
-@schemathesis.serializer("application/x-ndjson")
-def _ndjson(ctx: Any, value: Any) -> bytes:
-    """The JSONL route's body: a string as it is, anything else generated as one JSON line."""
+@schemathesis.serializer("application/x-ndjson", "application/gzip")
+def _raw_body(ctx: Any, value: Any) -> bytes:
+    """A JSONL or backup body: bytes or a string as they are, anything else generated as one
+    JSON line (a backup that is no gzip file is then one more hostile input)."""
     if isinstance(value, bytes):
         return value
     return (value if isinstance(value, str) else json.dumps(value)).encode("utf-8", "replace")
