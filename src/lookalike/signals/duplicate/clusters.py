@@ -42,7 +42,8 @@ _SAME_PICTURE = HASH_CALIBRATION(1 - 2 * SAME_PICTURE_BITS / HASH_BITS)
 COLOUR_LIMIT = 16.0
 """Largest :func:`.hashes.colour_distance` of a link made by the hash alone. Measured: a copy
 recompressed at JPEG quality 40 differs by under 1, brightened by 30 % by 5-10, contrast
-raised by 30 % by 5-8; a French and an Italian flag (0 bits apart) by 24."""
+raised by 30 % by 5-8, made grey by 1-2.5, flipped by 0; a French and an Italian flag (0 bits
+apart) by 24."""
 
 
 def is_link(hit: CopyHit, threshold: float, colours: bytes | None) -> bool:

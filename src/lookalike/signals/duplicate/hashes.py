@@ -73,10 +73,25 @@ def colour_grid(image: Image.Image) -> bytes:
 
 def colour_distance(a: bytes, b: bytes) -> float | None:
     """Mean difference (0-255) between two colour grids, each taken relative to its own mean
-    colour so that a brightened copy stays close; None when either is missing or malformed."""
+    colour so that a brightened copy stays close, the smaller of as given and left-right
+    mirrored (a flipped copy), in grey levels when either image is grey (a desaturated copy);
+    None when either is missing or malformed."""
     size = COLOUR_GRID * COLOUR_GRID * 3
     if len(a) != size or len(b) != size:
         return None
-    ga = np.frombuffer(a, dtype=np.uint8).reshape(-1, 3).astype(np.float32)
-    gb = np.frombuffer(b, dtype=np.uint8).reshape(-1, 3).astype(np.float32)
-    return float(np.abs((ga - ga.mean(axis=0)) - (gb - gb.mean(axis=0))).mean())
+    shape = (COLOUR_GRID, COLOUR_GRID, 3)
+    ga = np.frombuffer(a, dtype=np.uint8).reshape(shape).astype(np.float32)
+    gb = np.frombuffer(b, dtype=np.uint8).reshape(shape).astype(np.float32)
+    if _grey(ga) or _grey(gb):
+        ga, gb = ga.mean(axis=2, keepdims=True), gb.mean(axis=2, keepdims=True)
+    ga -= ga.mean(axis=(0, 1))
+    gb -= gb.mean(axis=(0, 1))
+    return float(min(np.abs(ga - gb).mean(), np.abs(ga - gb[:, ::-1]).mean()))
+
+
+def _grey(grid: np.ndarray) -> bool:
+    return float((grid.max(axis=2) - grid.min(axis=2)).max()) < GREY_SPREAD
+
+
+GREY_SPREAD = 12.0
+"""A grid whose cells all have channels within this of each other is a grey image."""
