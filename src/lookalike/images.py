@@ -227,7 +227,10 @@ def _decode(
         if min_side is not None and im.format in ("JPEG", "MPO"):
             _draft(im, min_side)
         with _budget.hold(im.size[0] * im.size[1]):
-            return _finish(im, fmt, name, min_side, raw_w, raw_h)
+            try:
+                return _finish(im, fmt, name, min_side, raw_w, raw_h)
+            finally:
+                im.close()  # frees the full-size pixels inside the budget, before memory is trimmed
     finally:
         im.close()
 

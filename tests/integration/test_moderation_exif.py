@@ -21,8 +21,9 @@ def test_labels_are_the_detectors_own() -> None:
     import nudenet.nudenet
 
     assert tuple(vars(nudenet.nudenet)["__labels"]) == LABELS
-    assert set(Settings.unsafe_labels) <= set(LABELS)
-    assert all(label.endswith("_EXPOSED") for label in Settings.unsafe_labels)
+    unsafe = Settings.model_fields["unsafe_labels"].default
+    assert set(unsafe) <= set(LABELS)
+    assert all(label.endswith("_EXPOSED") for label in unsafe)
 
 
 def test_nsfw_counts_only_the_unsafe_classes() -> None:
