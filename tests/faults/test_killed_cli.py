@@ -2,10 +2,11 @@
 
 Injected: SIGKILL to ``python -m lookalike index`` of 60 generated images, at moments drawn from
 a seeded generator (the seed is printed; set ``LOOKALIKE_FAULT_SEED`` to replay a run): the first
-anywhere from start-up on (collection creation included), the next ones once the progress bar
-has reported a drawn number of images done. Each kill may land in a write, between two batches,
-or while the store opens. After each kill, every image the progress bar reported done is in the
-store; after the final rerun each image is there exactly once.
+may land in start-up (collection creation included); otherwise a kill lands a drawn moment after
+the progress bar has reported a drawn number of images done, between what is stored and the
+end. Each kill may land in a write, between two batches, or while the store opens. After each
+kill, every image the progress bar reported done is in the store; after the final rerun each
+image is there exactly once.
 """
 
 from __future__ import annotations
@@ -123,13 +124,15 @@ def test_an_ingest_killed_at_random_moments_loses_and_doubles_nothing(tmp_path: 
     kept: list[int] = []
     killed_mid_ingest = 0
     for k in range(KILLS):
-        # The first kill anywhere in the first seconds (start-up, creation, first batches);
-        # the next ones once a drawn number of images is reported done, after a drawn delay.
-        after, done_at_least = (
-            (rng.uniform(0.0, 6.0), 0)
-            if k == 0
-            else (rng.uniform(0.0, 0.5), rng.randint(1, IMAGES - 10))
-        )
+        # The first kill may land in start-up (creation included); every kill otherwise lands
+        # a drawn moment after the bar passes a drawn count between what is stored and the end,
+        # so that each run still has images left to index when it dies.
+        stored = kept[-1] if kept else 0
+        if k == 0 and rng.random() < 0.5:
+            after, done_at_least = rng.uniform(0.0, 1.0), 0
+        else:
+            after = rng.uniform(0.0, 0.3)
+            done_at_least = rng.randint(stored + 1, stored + max(1, (IMAGES - stored) // 2))
         proc = _index(env, folder)
         stderr = _kill_when(proc, after=after, done_at_least=done_at_least)
         assert "Traceback" not in stderr, stderr
