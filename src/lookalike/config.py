@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     of 0, which needs ~80 px."""
     face_cluster_threshold: float = Field(0.8, ge=0, le=1)
     """Score from which two faces are one person when grouping people (docs/faces.md)."""
+    # objects
+    object_detector: str | None = None
+    """A YOLO-format ONNX detector (file, or folder with ``model.onnx``) for the ``objects``
+    signal; none: the signal refuses to start (docs/objects.md)."""
+    object_min_score: float = Field(0.3, ge=0, le=1)
+    """Detections scoring below this are not kept as objects."""
+    object_iou: float = Field(0.5, gt=0, le=1)
+    """Overlap (IoU) above which two detections are one object (non-maximum suppression)."""
+    object_max: int = Field(10, ge=1, le=100)
+    """Most objects kept per image, best scores first."""
+    object_classes: Names = ()
+    """Detector classes kept as objects; empty: every class."""
     # moderation
     nsfw_threshold: float = Field(0.5, ge=0, le=1)
     """An image is unsafe from this ``nsfw`` score on (docs/moderation.md has the measurements)."""
@@ -174,6 +186,7 @@ class Settings(BaseSettings):
         "default_signals",
         "allowed_networks",
         "unsafe_labels",
+        "object_classes",
         "api_keys",
         "cors_origins",
         "allowed_roots",

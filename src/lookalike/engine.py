@@ -149,11 +149,11 @@ class Engine:
                 f"signals {','.join(names)} only add fields to records; a collection also needs "
                 "one that searches (e.g. semantic or duplicate)"
             )
-        semantic = "semantic" in names
+        uses_model = bool({"semantic", "objects"} & set(names))  # both embed with the model
         config = {
             "name": name,
             "signals": list(names),
-            "model": model_name if semantic else None,
+            "model": model_name if uses_model else None,
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
             "on_unsafe": on_unsafe or "allow",

@@ -34,7 +34,14 @@ FACES: Final = "faces"
 THUMBNAIL: Final = "thumbnail"
 """The record's JPEG thumbnail (base64), in collections that keep one."""
 
-SIGNAL_FIELDS: Final[tuple[str, ...]] = ("ocr_text", "safe", "nsfw", "moderation", "exif")
+SIGNAL_FIELDS: Final[tuple[str, ...]] = (
+    "ocr_text",
+    "safe",
+    "nsfw",
+    "moderation",
+    "exif",
+    "objects",
+)
 """Payload fields of optional signals a record shows when its collection has them."""
 
 RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL,)

@@ -32,7 +32,7 @@ def index(
         str | None,
         typer.Option(
             help="Signals for a new collection, comma-separated: semantic, duplicate, faces, "
-            "text, moderation, exif."
+            "text, moderation, exif, objects."
         ),
     ] = None,
     model: Annotated[

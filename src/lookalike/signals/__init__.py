@@ -13,7 +13,7 @@ from lookalike.errors import BadInput
 if TYPE_CHECKING:  # the names are parsed without loading a signal (the SDK parses them)
     from lookalike.signals.base import Signal
 
-KNOWN = ("semantic", "duplicate", "faces", "text", "moderation", "exif")
+KNOWN = ("semantic", "duplicate", "faces", "text", "moderation", "exif", "objects")
 
 
 def parse_signals(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -61,4 +61,8 @@ def build_signal(name: str, settings: Settings, *, model: str, dim: int | None =
         from lookalike.signals.exif import ExifSignal
 
         return ExifSignal()
+    if name == "objects":
+        from lookalike.signals.objects import ObjectSignal
+
+        return ObjectSignal(model, settings, dim)
     raise BadInput(f"unknown signal {name!r}; known: {', '.join(KNOWN)}")

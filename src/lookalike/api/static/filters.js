@@ -12,7 +12,7 @@ import { emit } from "./events.js";
 // "metadata." prefix.
 const RECORD_FIELDS = new Set(["id", "group", "source", "content_hash", "width", "height",
   "indexed_at", "model", "metadata", "people", "faces_pending", "faces", "safe", "nsfw",
-  "moderation", "exif", "duplicate_of", "ocr_text", "path", "format"]);
+  "moderation", "exif", "duplicate_of", "ocr_text", "path", "format", "objects"]);
 export const MAX_METADATA_FIELDS = 12;
 
 let summary = null; // the collection's fields, once loaded
