@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lookalike.config import Settings
 from lookalike.decode_workers import DecodePool, decode_plan
@@ -70,6 +70,9 @@ from lookalike.types import (
     check_on_duplicate,
     check_on_unsafe,
 )
+
+if TYPE_CHECKING:
+    from lookalike.evaluation import EvalReport, QuerySpec, Variant
 
 __all__ = ["Collection", "Engine"]
 
@@ -192,6 +195,30 @@ class Engine:
         """Restore a backup file as collection ``name`` (default: its original name)."""
         return restore_collection(
             Path(file), _EngineStore(self), name=name, overwrite=overwrite, progress=progress
+        )
+
+    def evaluate(
+        self,
+        dataset: str | os.PathLike[str],
+        variants: Sequence[Variant] | None = None,
+        **options: Any,
+    ) -> EvalReport:
+        """Measure search quality on a labelled set (a folder with one subfolder per group, or
+        a JSONL catalog with ``group``): one collection of this engine per configuration in
+        ``variants`` (default: the engine's default signals and model), queried by a protocol
+        (``first``, ``leave-one-out``, ``split``). ``options``: those of
+        :func:`lookalike.evaluation.evaluate_dataset`. Use an engine on a scratch data folder:
+        the collections it builds (``eval-...``) are kept, so a rerun indexes nothing again."""
+        from lookalike.evaluation import Variant, evaluate_dataset, load_dataset
+
+        items, skipped = load_dataset(dataset, max_bytes=self.settings.max_image_bytes)
+        return evaluate_dataset(
+            self,
+            items,
+            list(variants or [Variant("default")]),
+            dataset=str(dataset),
+            skipped=skipped,
+            **options,
         )
 
     def moderate(self, image: QueryImage) -> dict[str, Any]:
@@ -616,6 +643,21 @@ class Collection:
                 if r.match is not None and r.match.get("person") in names:
                     r.match["name"] = names[r.match["person"]]
         return results
+
+    def evaluate(
+        self,
+        queries: Sequence[QuerySpec] | str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> EvalReport:
+        """Measure this collection's search quality: with ``queries`` (:class:`QuerySpec`
+        objects, or a queries file: JSON lines of ``id`` or ``image`` with ``expected`` ids or
+        a ``group``), else by a protocol over the groups of its records (``leave-one-out`` by
+        default). ``options``: those of :func:`lookalike.evaluation.evaluate_collection`."""
+        from lookalike.evaluation import evaluate_collection, load_queries
+
+        if isinstance(queries, str | os.PathLike):
+            queries = load_queries(queries)
+        return evaluate_collection(self, queries=queries, **options)
 
     @cached_property
     def _searcher(self) -> Searcher:
