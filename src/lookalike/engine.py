@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,13 +357,18 @@ class Collection:
         progress: ProgressCallback | None = None,
         ray: str | None = None,
         ray_workers: int | None = None,
+        ray_cpus_per_worker: float = 1.0,
+        ray_gpus_per_worker: float = 0.0,
     ) -> IngestReport:
         """Index folders, files, URL lists, JSONL catalogs and URLs (see ``lookalike index``).
 
-        ``ray``: run the decoding and the signals on a Ray cluster (``"local"`` starts one on
-        this machine, ``"auto"`` or ``"ray://host:10001"`` joins one) with ``ray_workers``
-        worker actors; the listing is then read in blocks, never whole."""
-        listing = iter_items(
+        ``ray``: run the listing, the decoding and the signals on a Ray cluster (``"local"``
+        starts one on this machine, ``"auto"`` or ``"ray://host:10001"`` joins one) with
+        ``ray_workers`` worker actors (default: as many as the cluster's CPUs hold) of
+        ``ray_cpus_per_worker`` CPUs and ``ray_gpus_per_worker`` GPUs each (the semantic model
+        runs on a worker's GPU); the listing then reaches this process in blocks, never whole."""
+        listing = partial(
+            iter_items,
             [str(i) for i in inputs],
             metadata_file=Path(metadata_file) if metadata_file else None,
             group_by_folder=group_by_folder,
@@ -371,7 +376,7 @@ class Collection:
         )
         roots = [Path(i) for i in inputs if prune and Path(i).is_dir()]
         if ray is not None:
-            from lookalike.distributed import ray_index
+            from lookalike.distributed import Resources, ray_index
 
             check_on_duplicate(on_duplicate)
             self._check_model()
@@ -380,13 +385,12 @@ class Collection:
                 self.signal_recipe(),
                 listing,
                 address=ray,
-                workers=ray_workers,
+                workers=Resources(ray_workers, ray_cpus_per_worker, ray_gpus_per_worker),
                 prune_roots=roots,
             )
-            for listener in self.engine.ingest_listeners:
-                listener(self.name, report)
+            self._after_ingest(report)
             return report
-        items = list(listing)
+        items = list(listing())
         return self.add(items, progress=progress, prune_roots=roots, on_duplicate=on_duplicate)
 
     def add(
@@ -409,12 +413,17 @@ class Collection:
         options = self.ingest_options(progress=progress, on_duplicate=on_duplicate)
         ingest = Ingest(**options, pool=self.engine.decode_pool)
         report = ingest.run(batch, prune_roots=prune_roots)
+        self._after_ingest(report)
+        return report
+
+    def _after_ingest(self, report: IngestReport) -> None:
+        """What follows every ingest, wherever it ran: new faces join the people grouped
+        before (once people were grouped), and the listeners hear of the run."""
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
-            with self._people_lock:  # new faces join the people grouped before
+            with self._people_lock:
                 self._people().cluster(count=False)
         for listener in self.engine.ingest_listeners:
             listener(self.name, report)
-        return report
 
     def ingest_options(
         self, *, progress: ProgressCallback | None = None, on_duplicate: OnDuplicate = "allow"

@@ -1,14 +1,25 @@
-"""Ingest on a local Ray instance (2 CPUs, shared by the module): the same records as a local
-ingest, per-item failures, a streamed catalog, a worker killed mid-run."""
+"""Ingest on a local Ray instance (2 CPUs and one declared GPU, shared by the module): the same
+records as a local ingest, per-item failures, a streamed catalog, a worker killed mid-run, the
+driver killed mid-run, a cluster of another Ray version, GPU workers as configuration.
+
+The GPU here is a logical resource Ray hands out (this machine has none): the tests check that
+a worker asking for one gets it and puts its semantic model there, falling back to the CPU
+when ONNX Runtime has no CUDA provider; no test runs a model on a real GPU."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import struct
+import subprocess
 import sys
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +27,26 @@ import pytest
 
 from lookalike import Engine, Settings
 from lookalike.errors import ClusterUnavailable, MissingExtra
-from lookalike.sources import Item
+from lookalike.models import clip
+from lookalike.sources import Item, iter_items
 from lookalike.store.base import SparseVector, scroll_all
 from lookalike.types import Progress
+from tests.faults.test_killed_cli import IMAGES, _images, _kill_when, _stored
 from tests.support.cli import lines, run
+from tests.support.faces import face_folder
 
 ray = pytest.importorskip("ray")
 
 from lookalike.distributed import cluster as cluster_mod  # noqa: E402
 from lookalike.distributed import ray_ingest  # noqa: E402
+from lookalike.distributed.ray_ingest import Resources  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     try:
         yield
     finally:
@@ -113,6 +128,31 @@ def test_a_catalog_is_streamed_in_blocks(local_ray: None, engine: Engine, photos
     assert totals[0] <= ray_ingest.BLOCK < 10_000 == totals[-1]
 
 
+def test_the_cluster_lists_a_catalog_a_block_at_a_time(local_ray: None, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.jsonl"
+    with catalog.open("w") as out:
+        for n in range(10_000):
+            line = {"id": f"item-{n}", "path": f"p/{n}.jpg", "metadata": {"n": n, "pad": "x" * 64}}
+            out.write(json.dumps(line) + "\n")
+    listing = partial(iter_items, [str(catalog)])
+    tracemalloc.start()
+    whole = list(listing())
+    held = tracemalloc.get_traced_memory()[0]  # what the whole listing takes in a driver
+    del whole
+    tracemalloc.stop()
+
+    tracemalloc.start()
+    sizes, ids = [], 0
+    for block in ray_ingest.cluster_listing(ray, listing, 1000):
+        sizes.append(len(block))
+        ids += sum(1 for entry in block if isinstance(entry, Item))
+        del block
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sizes == [1000] * 10 and ids == 10_000  # listed on the cluster, received in blocks
+    assert peak < held / 3, f"streaming peaked at {peak} bytes, the whole list holds {held}"
+
+
 def test_a_killed_worker_loses_and_doubles_nothing(
     local_ray: None, engine: Engine, photos: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,6 +181,134 @@ def test_a_killed_worker_loses_and_doubles_nothing(
         assert o.status == "indexed" or (o.status == "failed" and o.message)
     assert coll.store.count() == report.indexed
     assert report.indexed + len(report.failed) == 96
+
+
+def _huge_png(path: Path, side: int) -> None:
+    """A PNG of a few bytes whose header says ``side`` x ``side`` pixels (a decompression
+    bomb: decoding it whole would need gigabytes)."""
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    body = zlib.compress(b"\0" * 64)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_huge_image_fails_that_item_with_too_large(
+    local_ray: None, engine: Engine, photos: Path
+) -> None:
+    _huge_png(photos / "bomb.png", 60_000)
+    coll = engine.create_collection("huge", signals="duplicate")
+    report = coll.index([photos], ray="auto", ray_workers=1)
+    failed = {(o.id, o.code) for o in report.outcomes if o.status == "failed"}
+    assert failed == {("bomb.png", "too_large")}
+    assert report.indexed == len(list(photos.glob("*.jpg"))) == coll.count()
+
+
+def test_a_cluster_of_another_ray_version_is_named_with_both_versions(
+    local_ray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cluster_mod.cluster_version(ray) == ray.__version__  # the check point reads it
+    monkeypatch.setattr(cluster_mod, "cluster_version", lambda _ray: "2.0.0")
+    with pytest.raises(ClusterUnavailable) as caught, cluster_mod.cluster("auto"):
+        pass
+    assert f"runs Ray 2.0.0, this client Ray {ray.__version__}" in caught.value.message
+    assert caught.value.detail == {"client_version": ray.__version__, "cluster_version": "2.0.0"}
+
+
+def test_ray_s_own_version_refusal_is_named_with_both_versions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ray._private.utils import check_version_info
+
+    def init(**_: object) -> None:  # what ray.init raises when the cluster's GCS disagrees
+        check_version_info({"ray_version": "2.0.0", "python_version": "3.9.0"}, "node x")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(ClusterUnavailable) as caught, cluster_mod.cluster("auto"):
+        pass
+    assert caught.value.detail == {"client_version": ray.__version__, "cluster_version": "2.0.0"}
+
+
+def test_the_pool_is_sized_by_workers_cpus_and_gpus() -> None:
+    cluster_totals = {"CPU": 16.0, "GPU": 2.0}
+    assert Resources().pool_size(cluster_totals) == 16
+    assert Resources(cpus=4).pool_size(cluster_totals) == 4
+    assert Resources(cpus=2, gpus=1).pool_size(cluster_totals) == 2
+    assert Resources(cpus=1, gpus=0.5).pool_size(cluster_totals) == 4
+    assert Resources(workers=3, gpus=1).pool_size(cluster_totals) == 3
+    with pytest.raises(ClusterUnavailable, match="asks for 1 GPU, and the cluster has 0"):
+        Resources(gpus=1).pool_size({"CPU": 8.0})
+    with pytest.raises(ClusterUnavailable, match="asks for 32 CPU"):
+        Resources(cpus=32).pool_size(cluster_totals)
+
+
+def test_a_gpu_worker_puts_its_semantic_model_on_the_gpu(
+    local_ray: None,
+    engine: Engine,
+    photos: Path,
+    tiny_model: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    coll = engine.create_collection("gpu", signals="semantic,duplicate", model=str(tiny_model))
+    run = ray_ingest.ray_ingest_for(
+        coll.ingest_options(), coll.signal_recipe(), ray, workers=Resources(gpus=1)
+    )
+    try:
+        assert len(run.workers) == 1  # the one GPU holds one worker
+        devices = ray.get(run.workers[0].devices.remote())
+        report = run.stream(iter_items([str(photos)]))
+    finally:
+        run.close()
+    assert devices == {"semantic": "cuda", "duplicate": "cpu", "gpus": "0"}
+    assert report.indexed == len(list(photos.glob("*.jpg"))) and not report.failed
+    # this ONNX Runtime has no CUDA provider: the model falls back to the CPU, saying so
+    with caplog.at_level(logging.WARNING, logger=clip.__name__):
+        assert clip.onnx_providers("cuda") is None
+    assert "onnxruntime-gpu" in caplog.text
+    assert clip.onnx_providers("cpu") is None
+
+
+def test_onnx_gets_cuda_first_where_it_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxruntime
+
+    have = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: have)
+    assert clip.onnx_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert clip.onnx_providers("cpu") is None
+
+
+def test_more_gpus_than_the_cluster_has_fail_at_once(
+    local_ray: None, engine: Engine, photos: Path
+) -> None:
+    coll = engine.create_collection("nogpu", signals="duplicate")
+    start = time.monotonic()
+    with pytest.raises(ClusterUnavailable, match="asks for 2 GPU, and the cluster has 1"):
+        coll.index([photos], ray="auto", ray_gpus_per_worker=2)
+    assert time.monotonic() - start < 30
+
+
+def test_people_are_regrouped_after_a_ray_ingest_as_after_a_local_one(
+    local_ray: None, engine: Engine, tmp_path: Path
+) -> None:
+    first = face_folder(tmp_path / "first", ("person_a_1", "person_b_1"))
+    more = face_folder(tmp_path / "more", ("person_a_2", "group"))
+    people = {}
+    for name, options in (("here", {}), ("there", {"ray": "auto", "ray_workers": 1})):
+        coll = engine.create_collection(name, signals="faces")
+        coll.index([first])
+        coll.cluster_people()
+        assert coll.index([more], **options).indexed == 2  # type: ignore[arg-type]
+        people[name] = coll.people()
+    assert people["there"] == people["here"]
+    samples = sorted(sorted(p.sample) for p in people["there"])
+    assert ["person_a_1.jpg", "person_a_2.jpg"] in samples  # the new photo joined person A
 
 
 def test_an_unreachable_cluster_fails_fast() -> None:
@@ -181,3 +349,33 @@ def test_the_cli_names_an_unreachable_cluster(tmp_path: Path, photos: Path) -> N
     assert done.returncode == 5
     assert "cannot reach the Ray cluster at ray://127.0.0.1:9" in done.stderr
     assert time.monotonic() - start < 60  # the CLI's own start-up included
+
+
+def test_a_killed_driver_is_completed_by_a_rerun(local_ray: None, tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    _images(folder, seed=14)
+    env = {
+        **_env(tmp_path),
+        "LOOKALIKE_DATA_DIR": str(tmp_path / "data"),
+        "LOOKALIKE_BATCH_SIZE": "2",
+        "TTY_COMPATIBLE": "1",  # the progress bar draws as on a terminal
+        "TTY_INTERACTIVE": "1",
+    }
+    args = ["index", str(folder), "-c", "c", "--signals", "duplicate"]
+    args += ["--ray", "auto", "--ray-workers", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lookalike", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    stderr = _kill_when(proc, after=0.0, done_at_least=6)  # SIGKILL by its pid
+    assert proc.returncode == -signal.SIGKILL, stderr
+    stored = _stored(tmp_path / "data")
+    assert 0 < len(stored) < IMAGES and len(set(stored)) == len(stored)
+
+    rerun = lines(run(env, *args, "--json").stdout)[-1]
+    assert rerun["failed"] == []
+    assert rerun["skipped"] == len(stored) and rerun["indexed"] == IMAGES - len(stored)
+    ids = _stored(tmp_path / "data")
+    assert sorted(ids) == sorted({p.name for p in folder.iterdir()})

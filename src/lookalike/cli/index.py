@@ -79,8 +79,26 @@ def index(
         ),
     ] = None,
     ray_workers: Annotated[
-        int | None, typer.Option("--ray-workers", min=1, help="Ray worker actors (one per CPU).")
+        int | None,
+        typer.Option(
+            "--ray-workers",
+            min=1,
+            help="Ray worker actors (default: as many as the cluster's CPUs, or GPUs, hold).",
+        ),
     ] = None,
+    ray_cpus_per_worker: Annotated[
+        float,
+        typer.Option("--ray-cpus-per-worker", min=0.1, help="CPUs each Ray worker is given."),
+    ] = 1.0,
+    ray_gpus_per_worker: Annotated[
+        float,
+        typer.Option(
+            "--ray-gpus-per-worker",
+            min=0.0,
+            help="GPUs each Ray worker is given; its semantic model runs there (needs "
+            "onnxruntime-gpu on the cluster).",
+        ),
+    ] = 0.0,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
@@ -99,7 +117,13 @@ def index(
         if ray is not None:
             if not isinstance(coll, Collection):
                 raise BadInput("--ray indexes from this machine, not through a server")
-            index_with = partial(coll.index, ray=ray, ray_workers=ray_workers)
+            index_with = partial(
+                coll.index,
+                ray=ray,
+                ray_workers=ray_workers,
+                ray_cpus_per_worker=ray_cpus_per_worker,
+                ray_gpus_per_worker=ray_gpus_per_worker,
+            )
         with ingest_bar() as show:
             report = index_with(
                 paths,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
+from typing import Any
 from urllib.parse import urlsplit
 
 from lookalike.errors import ClusterUnavailable, MissingExtra
@@ -14,6 +16,11 @@ from lookalike.errors import ClusterUnavailable, MissingExtra
 CONNECT_TIMEOUT = 5.0
 LOCAL = "local"
 """The address that starts a Ray instance on this machine for the run."""
+
+# How Ray words its own version check (ray._private.utils.check_version_info), for both the
+# GCS address and the Ray Client: "The cluster was started with:\n    Ray: 2.60.0 ...".
+_THEIRS = re.compile(r"cluster was started with:\s*Ray:\s*(\S+)")
+_OURS = re.compile(r"This process on .*? was started with:\s*Ray:\s*(\S+)", re.DOTALL)
 
 
 def import_ray() -> ModuleType:
@@ -32,14 +39,17 @@ def import_ray() -> ModuleType:
 def cluster(address: str | None, *, num_cpus: int | None = None) -> Iterator[ModuleType]:
     """Ray connected for the duration: ``None``/``"local"`` starts an instance here (stopped
     after), ``auto``, ``host:port`` or ``ray://host:port`` joins a running cluster. A Ray
-    already initialised in this process is used as it is and left running."""
+    already initialised in this process is used as it is and left running. A cluster of
+    another Ray version than this client is refused, naming both."""
     ray = import_ray()
     if ray.is_initialized():
+        check_version(ray, "the running Ray instance")
         yield ray
         return
     address = None if address in (None, "", LOCAL) else address
     if address is not None and address != "auto":
         check_reachable(address)
+    where = address or "this machine"
     try:
         ray.init(
             address=address,
@@ -49,20 +59,49 @@ def cluster(address: str | None, *, num_cpus: int | None = None) -> Iterator[Mod
             ignore_reinit_error=True,
         )
     except (ConnectionError, TimeoutError) as exc:
-        raise ClusterUnavailable(f"cannot join the Ray cluster at {address}: {exc}") from exc
+        raise ClusterUnavailable(f"cannot join the Ray cluster at {where}: {exc}") from exc
     except RuntimeError as exc:
         text = str(exc)
-        if "version" in text.lower():
-            raise ClusterUnavailable(
-                f"the Ray cluster at {address} runs another version than this client "
-                f"(Ray {ray.__version__} here): {text}",
-                detail={"client_version": ray.__version__},
-            ) from exc
-        raise ClusterUnavailable(f"cannot join the Ray cluster at {address}: {text}") from exc
+        theirs, ours = _THEIRS.search(text), _OURS.search(text)
+        if theirs is not None:
+            raise version_mismatch(where, ours[1] if ours else ray.__version__, theirs[1]) from exc
+        raise ClusterUnavailable(f"cannot join the Ray cluster at {where}: {text}") from exc
     try:
+        check_version(ray, where)
         yield ray
     finally:
         ray.shutdown()
+
+
+def check_version(ray: ModuleType, where: str) -> None:
+    """Refuse a cluster whose Ray version is not this client's (a worker unpickles what the
+    driver sends: across versions that fails late and obscurely, or not at all)."""
+    theirs = cluster_version(ray)
+    if theirs is not None and theirs != ray.__version__:
+        raise version_mismatch(where, ray.__version__, theirs)
+
+
+def version_mismatch(where: str, client: str, cluster_side: str) -> ClusterUnavailable:
+    return ClusterUnavailable(
+        f"the Ray cluster at {where} runs Ray {cluster_side}, this client Ray {client}: "
+        f'install the same version on both (pip install "ray[data]=={cluster_side}")',
+        detail={"client_version": client, "cluster_version": cluster_side},
+    )
+
+
+def cluster_version(ray: ModuleType) -> str | None:
+    """The Ray version the connected cluster was started with, as its control store (GCS)
+    records it; ``None`` when it cannot tell (a Ray Client connection, which Ray checks
+    itself on connecting)."""
+    try:
+        from ray._common.usage.usage_lib import get_cluster_metadata
+
+        client = ray._private.worker.global_worker.gcs_client
+        metadata: Mapping[str, Any] | None = get_cluster_metadata(client)
+    except Exception:  # internal API of Ray: absent, renamed, or a client-mode connection
+        return None
+    version = (metadata or {}).get("ray_version")
+    return str(version) if version else None
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:

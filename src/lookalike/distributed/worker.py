@@ -40,10 +40,17 @@ class BatchResult:
 
 
 class SignalWorker:
-    """A cluster worker (run as a Ray actor): builds the collection's signals once."""
+    """A cluster worker (run as a Ray actor): builds the collection's signals once, with the
+    semantic model on the GPU Ray gave it, if any."""
 
     def __init__(self, names: Sequence[str], settings: Settings, model: str, dims: dict[str, Any]):
-        self.signals = [build_signal(n, settings, model=model, dim=dims.get(n)) for n in names]
+        import ray
+
+        self.gpus = [str(g) for g in ray.get_gpu_ids()]
+        self.signals = [
+            build_signal(n, settings, model=model, dim=dims.get(n), gpu=bool(self.gpus))
+            for n in names
+        ]
 
     def process(self, plan: DecodePlan, jobs: Sequence[Job]) -> BatchResult:
         prepared: list[Prepared | Failed] = []
@@ -69,6 +76,12 @@ class SignalWorker:
         return BatchResult(prepared, vectors, embed_ms)
 
     def pid(self) -> int:
+        """This worker's process id (answered once the signals are built: the worker is up)."""
         import os
 
         return os.getpid()
+
+    def devices(self) -> dict[str, str]:
+        """Where each signal with a model runs (``cpu`` or ``cuda``), and the GPUs given."""
+        out = {s.name: str(getattr(s, "device", "cpu")) for s in self.signals}
+        return {**out, "gpus": ",".join(self.gpus)}

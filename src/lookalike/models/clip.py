@@ -33,9 +33,10 @@ same id, since its vectors live in the vision tower's space).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -53,6 +54,11 @@ __all__ = [
 ]
 
 _PROBE_TEXT = "a photo"
+
+Device = Literal["cpu", "cuda"]
+"""Where an image tower runs: the CPU, or the GPU this process was given."""
+
+log = logging.getLogger(__name__)
 
 
 class ImageEncoder:
@@ -100,11 +106,12 @@ class TextEncoder:
 
 
 def load_image_encoder(
-    model: str, settings: Settings, *, threads: int | None = None
+    model: str, settings: Settings, *, threads: int | None = None, device: Device = "cpu"
 ) -> ImageEncoder:
-    """Load the image tower of ``model``; ``threads`` sets ONNX Runtime's (None: its default)."""
+    """Load the image tower of ``model``; ``threads`` sets ONNX Runtime's (None: its default);
+    ``device`` ``"cuda"`` runs it on this process's GPU (a Ray worker given one)."""
     located = locate(model, settings, "vision")
-    embedding = _open(located, "vision", threads)
+    embedding = _open(located, "vision", threads, onnx_providers(device))
     dim = _output_dim(embedding, located)
     if dim is None:
         probe = Image.new("RGB", (224, 224), (127, 127, 127))
@@ -131,12 +138,33 @@ def load_text_encoder(model: str, settings: Settings, *, threads: int | None = N
     )
 
 
-def _open(located: Located, part: Part, threads: int | None) -> Any:
+def onnx_providers(device: Device) -> list[str] | None:
+    """ONNX Runtime providers for ``device``: ``None`` (its default, the CPU) for ``"cpu"``;
+    CUDA first for ``"cuda"`` when this ONNX Runtime has it (the ``onnxruntime-gpu`` package),
+    else the CPU with a warning: a run goes on, slower, rather than failing every image."""
+    if device == "cpu":
+        return None
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        log.warning(
+            "a GPU was given, but this ONNX Runtime has no CUDA provider (install "
+            "onnxruntime-gpu); the semantic model runs on the CPU"
+        )
+        return None
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def _open(
+    located: Located, part: Part, threads: int | None, providers: list[str] | None = None
+) -> Any:
     """A fastembed embedding for the located tower; its failures become ModelUnavailable."""
     from fastembed import ImageEmbedding, TextEmbedding
 
     factory = ImageEmbedding if part == "vision" else TextEmbedding
     options: dict[str, Any] = {"cache_dir": str(located.cache_dir), "threads": threads}
+    if providers is not None:
+        options["providers"] = providers
     if located.folder is not None:
         options["specific_model_path"] = str(located.folder)
     elif not located.download:

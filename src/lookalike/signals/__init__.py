@@ -36,11 +36,14 @@ def default_signal(names: Sequence[str], *, text: bool, person: bool) -> str:
     return "semantic" if "semantic" in names or text else names[0]
 
 
-def build_signal(name: str, settings: Settings, *, model: str, dim: int | None = None) -> Signal:
+def build_signal(
+    name: str, settings: Settings, *, model: str, dim: int | None = None, gpu: bool = False
+) -> Signal:
+    """``gpu``: this process was given a GPU (a Ray worker); the semantic model runs there."""
     if name == "semantic":
         from lookalike.signals.semantic import SemanticSignal
 
-        return SemanticSignal(model, settings, dim)
+        return SemanticSignal(model, settings, dim, device="cuda" if gpu else "cpu")
     if name == "duplicate":
         from lookalike.signals.duplicate import DuplicateSignal
 

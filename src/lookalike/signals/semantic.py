@@ -14,7 +14,13 @@ from PIL import Image
 
 from lookalike.config import Settings
 from lookalike.images import DecodedImage
-from lookalike.models.clip import ImageEncoder, TextEncoder, load_image_encoder, load_text_encoder
+from lookalike.models.clip import (
+    Device,
+    ImageEncoder,
+    TextEncoder,
+    load_image_encoder,
+    load_text_encoder,
+)
 from lookalike.models.specs import find_spec
 from lookalike.scoring import IDENTITY, Calibration
 from lookalike.signals.query import Found, SignalQuery, nearest
@@ -35,17 +41,21 @@ class SemanticSignal:
     preparer = staticmethod(prepared_image)
     takes = frozenset({"image", "text", "id", "vector", "examples"})
 
-    def __init__(self, model: str, settings: Settings, dim: int | None = None) -> None:
+    def __init__(
+        self, model: str, settings: Settings, dim: int | None = None, *, device: Device = "cpu"
+    ) -> None:
+        """``device``: where the image tower runs (``"cuda"``: a cluster worker's GPU)."""
         self.model = model
         self.settings = settings
         self._dim = dim
+        self.device: Device = device
         spec = find_spec(model)
         self.calibration: Calibration = (spec and spec.image_calibration) or UNCALIBRATED
         self.text_calibration: Calibration = (spec and spec.text_calibration) or UNCALIBRATED
 
     @cached_property
     def encoder(self) -> ImageEncoder:
-        return load_image_encoder(self.model, self.settings)
+        return load_image_encoder(self.model, self.settings, device=self.device)
 
     @cached_property
     def text_encoder(self) -> TextEncoder:
