@@ -39,7 +39,7 @@ from lookalike.payload import (
     THUMBNAIL,
     WIDTH,
 )
-from lookalike.search import Query, Searcher, image_bytes
+from lookalike.search import Query, Searcher, examples, image_bytes
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
 from lookalike.signals.duplicate.clusters import find_clusters
@@ -59,6 +59,7 @@ from lookalike.types import (
     BackupReport,
     Cluster,
     ClusterReport,
+    Example,
     IngestReport,
     MigrationReport,
     OnDuplicate,
@@ -610,8 +611,8 @@ class Collection:
         text: str | None = None,
         id: str | None = None,
         vector: Sequence[float] | None = None,
-        positive: Sequence[str] = (),
-        negative: Sequence[str] = (),
+        positive: Sequence[Example] = (),
+        negative: Sequence[Example] = (),
         region: tuple[float, float, float, float] | None = None,
         filter: Mapping[str, Any] | str | None = None,
         top_k: int = 10,
@@ -628,13 +629,15 @@ class Collection:
         the ``face``-th (largest first), or the one ``box`` covers; or every image of a
         ``person`` (id or name)."""
         people = self._people() if person is not None else None
+        pos, neg, weights = examples(positive, negative)
         query = Query(
             image=image,
             text=text,
             id=id,
             vector=vector,
-            positive=tuple(positive),
-            negative=tuple(negative),
+            positive=pos,
+            negative=neg,
+            weights=weights,
             region=region,
             filter=filter,
             top_k=top_k,

@@ -18,6 +18,7 @@ from lookalike.sources import Item, ItemError
 from lookalike.types import (
     Cluster,
     ClusterReport,
+    Example,
     IngestReport,
     OnDuplicate,
     OnUnsafe,
@@ -70,8 +71,8 @@ class CollectionAPI(Protocol):
         text: str | None = None,
         id: str | None = None,
         vector: Sequence[float] | None = None,
-        positive: Sequence[str] = (),
-        negative: Sequence[str] = (),
+        positive: Sequence[Example] = (),
+        negative: Sequence[Example] = (),
         region: Box | None = None,
         filter: Mapping[str, Any] | str | None = None,
         top_k: int = 10,

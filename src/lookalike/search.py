@@ -6,12 +6,13 @@ module composes them and never tests a signal's name."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lookalike.config import Settings
-from lookalike.errors import InvalidQuery
+from lookalike.errors import BadInput, InvalidQuery
 from lookalike.payload import GROUP
 from lookalike.ranking import rank_key
 from lookalike.scoring import reaches, reciprocal_rank_fusion
@@ -20,7 +21,7 @@ from lookalike.signals.base import Signal
 from lookalike.signals.query import Found, SignalQuery
 from lookalike.sources import Fetcher, query_image_bytes
 from lookalike.store.base import CollectionStore
-from lookalike.types import QueryImage
+from lookalike.types import Example, QueryImage
 from lookalike.types import SearchResult as SearchResult
 
 MAX_TOP_K = 1000
@@ -37,8 +38,11 @@ class Query:
     vector: Sequence[float] | None = None
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
+    weights: Mapping[str, float] = field(default_factory=dict)
+    """Weights of the examples that have one (1 otherwise); see :func:`examples`."""
     region: tuple[float, float, float, float] | None = None
-    """(left, top, right, bottom) in pixels of the query image."""
+    """(left, top, right, bottom) in pixels of the query image, or as fractions of its width
+    and height when all four are at most 1."""
     filter: Mapping[str, Any] | str | None = None
     top_k: int = 10
     threshold: float | None = None
@@ -167,6 +171,48 @@ def group_key(record_id: str, payload: Mapping[str, Any]) -> str:
 
 
 _KINDS = ("image", "text", "id", "vector", "person")
+
+
+MAX_WEIGHT = 100.0
+
+
+def examples(
+    positive: Sequence[Example], negative: Sequence[Example]
+) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, float]]:
+    """Example ids and the weights given: each example is an id or ``{"id": ..., "weight":
+    w}`` with ``0 < w <= 100`` (1 when left out). An id both positive and negative is refused."""
+    weights: dict[str, float] = {}
+
+    def ids(values: Sequence[Example], side: str) -> tuple[str, ...]:
+        out = []
+        for value in values:
+            if isinstance(value, str):
+                out.append(value)
+                continue
+            if not isinstance(value, Mapping) or set(value) - {"id", "weight"} or "id" not in value:
+                raise BadInput(f'a {side} example is an id or {{"id": ..., "weight": ...}}')
+            rid, weight = value["id"], value.get("weight", 1.0)
+            if not isinstance(rid, str) or not rid:
+                raise BadInput(f"a {side} example's id must be a non-empty string")
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, int | float)
+                or not math.isfinite(weight)
+                or not 0 < weight <= MAX_WEIGHT
+            ):
+                raise BadInput(
+                    f"example {rid!r}: weight must be a number above 0 and at most {MAX_WEIGHT:g}"
+                )
+            out.append(rid)
+            if weight != 1:
+                weights[rid] = float(weight)
+        return tuple(out)
+
+    pos, neg = ids(positive, "positive"), ids(negative, "negative")
+    both = sorted(set(pos) & set(neg))
+    if both:
+        raise BadInput(f"example {both[0]!r} is both positive and negative")
+    return pos, neg, weights
 
 
 def _validate(q: Query) -> None:

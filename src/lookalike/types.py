@@ -28,6 +28,7 @@ __all__ = [
     "Cluster",
     "ClusterReport",
     "DuplicateNote",
+    "Example",
     "Failure",
     "IngestReport",
     "Member",
@@ -46,6 +47,10 @@ __all__ = [
 
 QueryImage: TypeAlias = "bytes | str | os.PathLike[str] | PILImage"
 """A query image: its bytes, a path, an http(s) URL, or a PIL image."""
+
+Example: TypeAlias = "str | Mapping[str, Any]"
+"""A positive or negative example: a record id, or ``{"id": ..., "weight": 2.0}``
+(docs/searching.md, "Examples and their weights")."""
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxdict, _SHORT.maxlist = 40, 40, 3, 4

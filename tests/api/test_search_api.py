@@ -126,6 +126,21 @@ def test_positive_and_negative_examples(served: Served) -> None:
     assert r.status_code == 404 and "no-such-id" in r.json()["error"]["message"]
 
 
+def test_examples_take_weights_and_bad_weights_are_refused(served: Served) -> None:
+    pos, other, neg = record_id("chelsea"), record_id("rocket"), record_id("camera")
+    plain = _search(served, {"positive": [pos, other], "negative": [neg], "top_k": 20})
+    weighted = _search(
+        served,
+        {"positive": [pos, {"id": other, "weight": 4}], "negative": [neg], "top_k": 20},
+    )
+    ids = [h["id"] for h in weighted["results"]]
+    assert {pos, other, neg}.isdisjoint(ids) and len(ids) == len(PHOTO_NAMES) - 3
+    assert [h["score"] for h in weighted["results"]] != [h["score"] for h in plain["results"]]
+    for bad in ({"id": other, "weight": 0}, {"id": other, "weight": -1}, {"id": other, "x": 1}):
+        r = served.api.post("/collections/photos/search", json={"positive": [pos, bad]})
+        assert r.status_code == 422, bad
+
+
 def test_region_searches_only_that_part_of_the_query(served: Served) -> None:
     left = Image.open(served.folder / "motorcycle_left.jpg").convert("RGB")
     right = Image.open(served.folder / "coffee.jpg").convert("RGB").resize(left.size)
@@ -139,6 +154,8 @@ def test_region_searches_only_that_part_of_the_query(served: Served) -> None:
     ):
         hits = _search(served, {"image_base64": query, "region": box, "top_k": 1})["results"]
         assert hits[0]["id"] == record_id(wanted) and hits[0]["scores"]["semantic"] >= 0.9
+    as_fractions = {"image_base64": query, "region": [0.5, 0, 1, 1], "top_k": 1}
+    assert _search(served, as_fractions)["results"][0]["id"] == record_id("coffee")
     outside = {"image_base64": query, "region": [0, 0, left.width * 3, 10]}
     assert _search(served, outside, 400)["error"]["code"] == "bad_input"
 

@@ -57,6 +57,24 @@ def search(
             "--box", help="Face search by the face in this box: LEFT,TOP,RIGHT,BOTTOM pixels."
         ),
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="Search by this part of the query image: X,Y,W,H in pixels, or as fractions "
+            "of its width and height when all four are at most 1.",
+        ),
+    ] = None,
+    like: Annotated[
+        list[str] | None,
+        typer.Option("--like", help="A positive example: results like this record. Repeatable."),
+    ] = None,
+    unlike: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--unlike", help="A negative example: results unlike this record. Repeatable."
+        ),
+    ] = None,
     filter: Annotated[
         str | None,
         typer.Option(
@@ -70,16 +88,25 @@ def search(
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
-    """Search a collection by image, text, record id or person; one result set per query."""
+    """Search a collection by image, text, record id, person or examples (--like, --unlike);
+    one result set per query."""
     queries: list[tuple[str, dict[str, Any]]] = []
     for spec in _expand_images(image or []):
         queries.append((spec, {"image": spec}))
     queries += [(t, {"text": t}) for t in text or []]
     queries += [(i, {"id": i}) for i in id or []]
     queries += [(f"person {p}", {"person": p}) for p in person or []]
+    if not queries and like:
+        queries.append(("like " + ", ".join(like), {}))
     if not queries:
-        raise BadInput("give --image, --text, --id or --person")
-    faces: dict[str, Any] = {"face": face, "box": _box(box)}
+        raise BadInput("give --image, --text, --id, --person or --like")
+    extra: dict[str, Any] = {
+        "face": face,
+        "box": _box(box),
+        "region": _region(region),
+        "positive": like or (),
+        "negative": unlike or (),
+    }
     failed = 0
     with engine_for(data_dir, server) as engine:
         try:
@@ -93,7 +120,7 @@ def search(
             try:
                 results = coll.search(
                     **q,
-                    **faces,
+                    **extra,
                     top_k=top_k,
                     threshold=threshold,
                     signal=signal,
@@ -124,6 +151,21 @@ def _box(text: str | None) -> tuple[float, float, float, float] | None:
     except ValueError:
         raise BadInput(f"--box wants LEFT,TOP,RIGHT,BOTTOM in pixels, not {text!r}") from None
     return left, top, right, bottom
+
+
+def _region(text: str | None) -> tuple[float, float, float, float] | None:
+    """``X,Y,W,H`` as the core's (left, top, right, bottom); fractions stay fractions."""
+    if text is None:
+        return None
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise BadInput(f"--region wants X,Y,W,H (pixels or fractions), not {text!r}") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise BadInput(f"--region {text!r}: X and Y at least 0, W and H above 0")
+    if max(x, y, w, h) <= 1 and (x + w > 1 or y + h > 1):
+        raise BadInput(f"--region {text!r}: as fractions, X+W and Y+H are at most 1")
+    return x, y, x + w, y + h
 
 
 def _expand_images(specs: list[str]) -> list[str]:

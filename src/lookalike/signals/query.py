@@ -10,7 +10,7 @@ signals beside it. A signal's ``search`` answers :class:`Found` records, best fi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
@@ -53,6 +53,8 @@ class QueryFields(Protocol):
     def positive(self) -> tuple[str, ...]: ...
     @property
     def negative(self) -> tuple[str, ...]: ...
+    @property
+    def weights(self) -> Mapping[str, float]: ...
     @property
     def region(self) -> tuple[float, float, float, float] | None: ...
     @property
@@ -188,11 +190,17 @@ def nearest(
     given = any(getattr(q, k) is not None for k in KINDS)
     if given and name not in vectors:
         raise InvalidQuery(f"the query gives no {name} vector")
+    weights: tuple[list[float], list[float]] = ([], [])
     if q.positive or q.negative:
         positives = [p.vectors[name] for p in query.records(q.positive)]
         negatives = [p.vectors[name] for p in query.records(q.negative)]
+        weights = (
+            [q.weights.get(i, 1.0) for i in q.positive],
+            [q.weights.get(i, 1.0) for i in q.negative],
+        )
         if name in vectors:
             positives.insert(0, vectors[name])
+            weights[0].insert(0, 1.0)
         if not positives:
             raise InvalidQuery("give a query or at least one positive example")
         vq = VectorQuery(using=name, positives=positives, negatives=negatives)
@@ -204,7 +212,9 @@ def nearest(
         node = narrow(node, Not(HasIds(tuple(sorted(exclude)))))
     raw = raw_threshold(calibration, q.threshold)
     if vq.vector is None:
-        hits = _rescore(_search(query.store, vq, node, None, limit), vq, raw)
+        weighted = any(w != 1.0 for side in weights for w in side)
+        wider = limit * 4 if weighted else limit  # weights reorder the store's candidates
+        hits = _rescore(_search(query.store, vq, node, None, wider), vq, raw, weights)[:limit]
     else:
         hits = _search(query.store, vq, node, raw, limit)
     scored = [s for s in query.signals if s.name != name and s.name in vectors] if others else []
@@ -249,16 +259,28 @@ def _search(
     )
 
 
-def _rescore(hits: list[Hit], vq: VectorQuery, raw: float | None) -> list[Hit]:
+def _rescore(
+    hits: list[Hit],
+    vq: VectorQuery,
+    raw: float | None,
+    weights: tuple[Sequence[float], Sequence[float]] = ((), ()),
+) -> list[Hit]:
     """Give recommendation hits a cosine score: the store ranks them by its own best-score rule,
-    whose numbers are not cosines. A hit nearer to a negative example than to every positive
-    scores -1 (0 on the shared scale)."""
+    whose numbers are not cosines. A hit scores its best weighted cosine to a positive example,
+    divided by the largest positive weight (so with every weight 1, its best cosine); a hit whose
+    weighted cosine to a negative example is higher scores -1 (0 on the shared scale)."""
+    pos_w = list(weights[0]) or [1.0] * len(vq.positives)
+    neg_w = list(weights[1]) or [1.0] * len(vq.negatives)
+    top = max(pos_w)
     for h in hits:
         vector = h.vectors.get(vq.using)
         if vector is None:
             continue
-        best = max(cosine(p, vector) for p in vq.positives)
-        worst = max((cosine(n, vector) for n in vq.negatives), default=-1.0)
+        best = max(w * cosine(p, vector) for p, w in zip(vq.positives, pos_w, strict=True)) / top
+        worst = max(
+            (w * cosine(n, vector) / top for n, w in zip(vq.negatives, neg_w, strict=True)),
+            default=-math.inf,
+        )
         h.score = best if best >= worst else -1.0
     return [h for h in ranking.best_first(hits) if raw is None or h.score >= raw]
 
@@ -287,6 +309,9 @@ def _crop(
 ) -> DecodedImage:
     left, top, right, bottom = region
     img = decoded.image
+    if max(region) <= 1.0:  # fractions of the image
+        left, right = left * img.width, right * img.width
+        top, bottom = top * img.height, bottom * img.height
     if not (0 <= left < right <= img.width and 0 <= top < bottom <= img.height):
         raise BadInput(f"region {region} is not inside the query image ({img.width}x{img.height})")
     cropped = img.crop((int(left), int(top), int(math.ceil(right)), int(math.ceil(bottom))))

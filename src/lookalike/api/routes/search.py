@@ -34,6 +34,15 @@ router = APIRouter(tags=["search"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 
+class WeightedExample(BaseModel):
+    """An example with a weight: its similarity counts ``weight`` times (docs/searching.md)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0.0, le=100.0)
+
+
 class SearchOptions(BaseModel):
     """What a query may add to its image, text, id or vector."""
 
@@ -43,12 +52,17 @@ class SearchOptions(BaseModel):
         default=None,
         min_length=4,
         max_length=4,
-        description="[left, top, right, bottom] in pixels of the query image.",
+        description="[left, top, right, bottom] in pixels of the query image, or as fractions "
+        "of its width and height when all four are at most 1.",
     )
-    positive: list[str] = Field(
-        default=[], max_length=100, description="Ids of examples to move toward."
+    positive: list[str | WeightedExample] = Field(
+        default=[],
+        max_length=100,
+        description='Examples to move toward: ids, or {"id": ..., "weight": 2} objects.',
     )
-    negative: list[str] = Field(default=[], max_length=100, description="Ids to move away from.")
+    negative: list[str | WeightedExample] = Field(
+        default=[], max_length=100, description="Examples to move away from, as positive."
+    )
     filter: dict[str, Any] | None = Field(
         default=None, description="MongoDB-like (docs/filters.md)."
     )
