@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     """Folder holding model files for offline use (``<model_dir>/<hub repo>/``)."""
     default_signals: Names = ("semantic", "duplicate")
     default_model: str = "clip-vit-b-32"
+    default_precision: Literal["fp32", "int8"] = "fp32"
+    """How the semantic model of new collections runs: ``int8`` runs its dynamically quantized
+    copy (made once beside the model files), faster on CPU; check the accuracy on your own data
+    first (docs/models.md). A collection keeps the precision it was made with."""
     offline: bool = False
     """Never try to download a model; fail at once naming the missing files."""
 

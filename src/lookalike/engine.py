@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lookalike.config import Settings
 from lookalike.decode_workers import DecodePool, decode_plan
-from lookalike.errors import BadInput, Conflict, NotFound
+from lookalike.errors import BadInput, Conflict, ModelMismatch, NotFound
 from lookalike.fieldsummary import summarize
 from lookalike.filters import HasIds, Not, parse_filter
 from lookalike.images import decode, set_pixel_budget
@@ -65,11 +65,13 @@ from lookalike.types import (
     OnDuplicate,
     OnUnsafe,
     Person,
+    Precision,
     ProgressCallback,
     QueryImage,
     SearchResult,
     check_on_duplicate,
     check_on_unsafe,
+    check_precision,
 )
 
 if TYPE_CHECKING:
@@ -113,8 +115,13 @@ class Engine:
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
         thumbnails: bool = False,
+        precision: Precision | None = None,
     ) -> Collection:
         """Create a collection; with ``exist_ok`` an existing one must match what is asked.
+
+        ``precision`` (``fp32``, ``int8``; default: the ``default_precision`` setting) is how
+        the semantic model runs: ``int8`` runs its quantized copy (docs/models.md), faster on
+        CPU, with vectors that never mix with fp32 ones.
 
         ``on_unsafe`` (``allow``, ``flag``, ``reject``; needs the moderation signal) is what
         every ingest into the collection does with images the moderation signal finds unsafe.
@@ -128,6 +135,8 @@ class Engine:
         )
         if on_unsafe is not None:
             check_on_unsafe(on_unsafe)
+        if precision is not None:
+            check_precision(precision)
         model_name = model or self.settings.default_model
         if Path(model_name).exists():  # a folder: pin it by absolute path, not as typed
             model_name = str(Path(model_name).resolve())
@@ -142,22 +151,27 @@ class Engine:
                 model=None if model is None else model_name,
                 on_unsafe=on_unsafe,
                 thumbnails=thumbnails,
+                precision=precision,
             )
             return collection
         if on_unsafe not in (None, "allow") and "moderation" not in names:
             raise BadInput("on_unsafe needs the moderation signal: add it to the signals")
-        built = [build_signal(n, self.settings, model=model_name) for n in names]
+        uses_model = bool({"semantic", "objects"} & set(names))  # both embed with the model
+        if precision not in (None, "fp32") and not uses_model:
+            raise BadInput("precision is the semantic model's: add the semantic signal")
+        runs: Precision = precision or self.settings.default_precision
+        built = [build_signal(n, self.settings, model=model_name, precision=runs) for n in names]
         specs = [spec for s in built for spec in s.vector_specs()]
         if not specs:
             raise BadInput(
                 f"signals {','.join(names)} only add fields to records; a collection also needs "
                 "one that searches (e.g. semantic or duplicate)"
             )
-        uses_model = bool({"semantic", "objects"} & set(names))  # both embed with the model
         config = {
             "name": name,
             "signals": list(names),
             "model": model_name if uses_model else None,
+            "precision": runs if uses_model else None,
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
             "on_unsafe": on_unsafe or "allow",
@@ -308,11 +322,17 @@ class Collection:
     def store(self) -> CollectionStore:
         return self.engine.store.open_collection(self.name)
 
+    @property
+    def precision(self) -> Precision:
+        """How the semantic model runs (``fp32`` for collections made before the choice)."""
+        return check_precision(self.config.get("precision") or "fp32")
+
     @cached_property
     def signals(self) -> list[Signal]:
         dims = self.config.get("dims", {})
+        model = self.config.get("model") or ""
         return [
-            build_signal(n, self.settings, model=self.config.get("model") or "", dim=dims.get(n))
+            build_signal(n, self.settings, model=model, dim=dims.get(n), precision=self.precision)
             for n in self.config["signals"]
         ]
 
@@ -338,10 +358,11 @@ class Collection:
         if "semantic" in self.config["signals"]:
             loaded = _model_id(self.signals)
             if loaded != self.config["model_id"]:
-                raise Conflict(
+                raise ModelMismatch(
                     f"collection {self.name!r} was indexed with {self.config['model_id']}, but the "
                     f"model now loaded is {loaded}; restore those model files or index into a "
-                    "new collection"
+                    "new collection",
+                    detail={"model_id": self.config["model_id"], "loaded": loaded},
                 )
         self._model_checked = True  # only once passed: a failed check fails every later call
 
@@ -445,15 +466,16 @@ class Collection:
             "thumbnails": self.thumbnails,
         }
 
-    def signal_recipe(self) -> tuple[list[str], Settings, str, dict[str, int]]:
+    def signal_recipe(self) -> tuple[list[str], Settings, str, dict[str, int], Precision]:
         """What another process needs to build this collection's signals (Ray workers):
-        their names, the settings, the model and the vector sizes."""
+        their names, the settings, the model, the vector sizes and the model's precision."""
         config = self.config
         return (
             list(config["signals"]),
             self.settings,
             config.get("model") or "",
             dict(config.get("dims", {})),
+            self.precision,
         )
 
     def _duplicate_of(
@@ -596,6 +618,7 @@ class Collection:
         status = self.store.status()
         return {
             **self.config,
+            "precision": self.precision if self.config.get("model") else None,
             "thumbnails": self.thumbnails,
             "count": status.points,
             "hnsw_indexed": status.indexed,

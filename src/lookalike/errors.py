@@ -15,7 +15,8 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     │   │   └── ForbiddenAddress      400 / 2   loopback / private / link-local, not allowed
     │   └── ForbiddenPath             400 / 2   a server-side path outside the allowed roots
     ├── NotFound                      404 / 3   unknown collection or record
-    ├── Conflict                      409 / 4   exists already, model mismatch
+    ├── Conflict                      409 / 4   exists already, other signals or options
+    │   ├── ModelMismatch             409 / 4   vectors of another model or precision
     │   └── StoreLocked               409 / 4   another process holds the collection
     ├── ModelUnavailable              503 / 5   model files missing and not downloadable
     ├── StoreUnavailable              503 / 5   the store failed, or the server cannot be reached
@@ -96,6 +97,12 @@ class NotFound(LookalikeError):
 
 class Conflict(LookalikeError):
     status, exit_code, code = 409, 4, "conflict"
+
+
+class ModelMismatch(Conflict):
+    """Vectors of one model (or precision: fp32, int8) would meet a collection of another."""
+
+    code = "model_mismatch"
 
 
 class StoreLocked(Conflict):

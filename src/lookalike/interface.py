@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from lookalike.errors import Conflict
+from lookalike.errors import Conflict, ModelMismatch
 from lookalike.sources import Item, ItemError
 from lookalike.types import (
     Cluster,
@@ -23,6 +23,7 @@ from lookalike.types import (
     OnDuplicate,
     OnUnsafe,
     Person,
+    Precision,
     ProgressCallback,
     QueryImage,
     SearchResult,
@@ -148,6 +149,7 @@ class EngineAPI(Protocol):
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
         thumbnails: bool = False,
+        precision: Precision | None = None,
     ) -> CollectionAPI: ...
 
     def collection(self, name: str) -> CollectionAPI: ...
@@ -165,9 +167,11 @@ def check_existing(
     model: str | None,
     on_unsafe: str | None,
     thumbnails: bool,
+    precision: str | None = None,
 ) -> None:
     """``Conflict`` unless the existing collection ``name`` (its ``config``) has what
-    ``create_collection`` asks for; None asks for nothing in particular."""
+    ``create_collection`` asks for; None asks for nothing in particular. Another precision
+    is a ``ModelMismatch``: int8 vectors never join fp32 ones, nor the reverse."""
     have = list(config.get("signals") or [])
     if signals is not None and set(signals) != set(have):
         raise Conflict(
@@ -178,6 +182,14 @@ def check_existing(
         raise Conflict(
             f"collection {name!r} uses model {config.get('model')!r}, not {model!r}; "
             "create another collection to compare models"
+        )
+    have_precision = config.get("precision") or "fp32"
+    if precision is not None and config.get("model") and precision != have_precision:
+        raise ModelMismatch(
+            f"collection {name!r} runs its model in {have_precision}, not {precision}: its "
+            f"vectors and {precision} ones cannot be compared; create another collection for "
+            f"{precision}",
+            detail={"collection": name, "precision": have_precision, "asked": precision},
         )
     have_unsafe = config.get("on_unsafe", "allow")
     if on_unsafe is not None and on_unsafe != have_unsafe:

@@ -25,6 +25,7 @@ __all__ = [
     "KEEP_RULES",
     "ON_DUPLICATE",
     "ON_UNSAFE",
+    "PRECISIONS",
     "Cluster",
     "ClusterReport",
     "DuplicateNote",
@@ -37,12 +38,14 @@ __all__ = [
     "Outcome",
     "OutcomeStatus",
     "Person",
+    "Precision",
     "Progress",
     "ProgressCallback",
     "QueryImage",
     "SearchResult",
     "check_on_duplicate",
     "check_on_unsafe",
+    "check_precision",
 ]
 
 QueryImage: TypeAlias = "bytes | str | os.PathLike[str] | PILImage"
@@ -75,6 +78,10 @@ ON_DUPLICATE: tuple[OnDuplicate, ...] = ("allow", "flag", "skip", "reject")
 OnUnsafe = Literal["allow", "flag", "reject"]
 ON_UNSAFE: tuple[OnUnsafe, ...] = ("allow", "flag", "reject")
 """What a collection's ingests do with images the moderation signal finds unsafe."""
+Precision = Literal["fp32", "int8"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "int8")
+"""How a collection's semantic model runs: ``fp32`` (the model as published) or ``int8`` (its
+dynamically quantized copy: faster on CPU, vectors close to but not equal to fp32's)."""
 KEEP_RULES = ("largest", "least-compressed", "oldest")
 """The named rules picking the record to keep in a duplicate cluster (besides ``FIELD:min|max``)."""
 COPY_THRESHOLD = 0.75
@@ -99,6 +106,11 @@ def check_on_duplicate(value: Any) -> OnDuplicate:
 def check_on_unsafe(value: Any) -> OnUnsafe:
     """``value`` if it is an ``on_unsafe`` choice, else ``BadInput`` naming them."""
     return _one_of("on_unsafe", value, ON_UNSAFE)
+
+
+def check_precision(value: Any) -> Precision:
+    """``value`` if it is a ``precision`` choice, else ``BadInput`` naming them."""
+    return _one_of("precision", value, PRECISIONS)
 
 
 # ingest -------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ class CollectionCreate(BaseModel):
     )
     model: str | None = Field(None, description="a known model name (default: the server's)")
     thumbnails: bool = Field(False, description="keep a small JPEG of each image")
+    precision: Literal["fp32", "int8"] | None = Field(
+        None,
+        description="how the semantic model runs: fp32, or int8 (its quantized copy, faster on "
+        "CPU); default: the server's default_precision",
+    )
     on_unsafe: OnUnsafeField | None = Field(
         None, description="with the moderation signal: allow, flag or reject unsafe images"
     )

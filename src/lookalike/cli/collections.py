@@ -9,7 +9,14 @@ import typer
 
 from lookalike.cli.app import collections_app
 from lookalike.cli.connect import engine_for
-from lookalike.cli.options import DataDir, JsonOut, OnUnsafeOption, ServerUrl, Yes
+from lookalike.cli.options import (
+    DataDir,
+    JsonOut,
+    OnUnsafeOption,
+    PrecisionOption,
+    ServerUrl,
+    Yes,
+)
 from lookalike.cli.output import err, out, print_json
 from lookalike.errors import BadInput
 
@@ -39,6 +46,7 @@ def collections_create(
     thumbnails: Annotated[
         bool, typer.Option("--thumbnails", help="Keep a small JPEG of each image.")
     ] = False,
+    precision: PrecisionOption = None,
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
@@ -50,6 +58,7 @@ def collections_create(
             model=model,
             on_unsafe=on_unsafe,  # type: ignore[arg-type]  # checked by the engine
             thumbnails=thumbnails,
+            precision=precision,  # type: ignore[arg-type]  # checked by the engine
         )
         print_json(coll.info())
 

@@ -11,7 +11,14 @@ import typer
 
 from lookalike.cli.app import app
 from lookalike.cli.connect import engine_for
-from lookalike.cli.options import CollectionName, DataDir, JsonOut, OnUnsafeOption, ServerUrl
+from lookalike.cli.options import (
+    CollectionName,
+    DataDir,
+    JsonOut,
+    OnUnsafeOption,
+    PrecisionOption,
+    ServerUrl,
+)
 from lookalike.cli.output import print_report
 from lookalike.cli.progress import ingest_bar
 from lookalike.engine import Collection
@@ -68,6 +75,7 @@ def index(
             "--thumbnails", help="Keep a small JPEG of each image (a new collection's option)."
         ),
     ] = False,
+    precision: PrecisionOption = None,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -112,6 +120,7 @@ def index(
             exist_ok=True,
             on_unsafe=on_unsafe,  # type: ignore[arg-type]  # checked by the engine
             thumbnails=thumbnails,
+            precision=precision,  # type: ignore[arg-type]  # checked by the engine
         )
         index_with: Callable[..., IngestReport] = coll.index
         if ray is not None:

@@ -25,6 +25,15 @@ OnUnsafeOption = Annotated[
         "report) or reject images found unsafe.",
     ),
 ]
+PrecisionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--precision",
+        help="For a new collection: fp32, or int8 (the semantic model's quantized copy, faster "
+        "on CPU; check its accuracy on your data with lookalike eval). Default: the "
+        "default_precision setting.",
+    ),
+]
 ServerUrl = Annotated[
     str | None,
     typer.Option(

@@ -33,6 +33,7 @@ from lookalike.types import (
     OnDuplicate,
     OnUnsafe,
     Person,
+    Precision,
     ProgressCallback,
     SearchResult,
 )
@@ -122,6 +123,7 @@ class AsyncClient:
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
         thumbnails: bool = False,
+        precision: Precision | None = None,
     ) -> AsyncRemoteCollection:
         info = await self.run(
             plans.create_collection(
@@ -131,6 +133,7 @@ class AsyncClient:
                 exist_ok=exist_ok,
                 thumbnails=thumbnails,
                 on_unsafe=on_unsafe,
+                precision=precision,
             )
         )
         return AsyncRemoteCollection(self, name, info)

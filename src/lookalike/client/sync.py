@@ -38,6 +38,7 @@ from lookalike.types import (
     OnDuplicate,
     OnUnsafe,
     Person,
+    Precision,
     ProgressCallback,
     SearchResult,
 )
@@ -150,6 +151,7 @@ class Client:
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
         thumbnails: bool = False,
+        precision: Precision | None = None,
     ) -> RemoteCollection:
         info = self.run(
             plans.create_collection(
@@ -159,6 +161,7 @@ class Client:
                 exist_ok=exist_ok,
                 thumbnails=thumbnails,
                 on_unsafe=on_unsafe,
+                precision=precision,
             )
         )
         return RemoteCollection(self, name, info)

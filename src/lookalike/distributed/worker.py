@@ -14,6 +14,7 @@ from lookalike.errors import LookalikeError
 from lookalike.ingest import embed_batch
 from lookalike.signals import build_signal
 from lookalike.store.base import Vector
+from lookalike.types import Precision
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,21 @@ class SignalWorker:
     """A cluster worker (run as a Ray actor): builds the collection's signals once, with the
     semantic model on the GPU Ray gave it, if any."""
 
-    def __init__(self, names: Sequence[str], settings: Settings, model: str, dims: dict[str, Any]):
+    def __init__(
+        self,
+        names: Sequence[str],
+        settings: Settings,
+        model: str,
+        dims: dict[str, Any],
+        precision: Precision = "fp32",
+    ):
         import ray
 
         self.gpus = [str(g) for g in ray.get_gpu_ids()]
         self.signals = [
-            build_signal(n, settings, model=model, dim=dims.get(n), gpu=bool(self.gpus))
+            build_signal(
+                n, settings, model=model, dim=dims.get(n), precision=precision, gpu=bool(self.gpus)
+            )
             for n in names
         ]
 

@@ -28,10 +28,14 @@ Vectors are float32 and L2-normalised, so a dot product is the cosine. ``model_i
 made them and is stored with each: the spec name for a known model, and for a folder
 ``folder:<absolute path>#<hash of the vision ONNX file>`` (the text encoder of a folder carries the
 same id, since its vectors live in the vision tower's space).
+
+``precision="int8"`` loads both towers' int8 copies instead (:mod:`lookalike.models.int8`: made
+once beside the model files); their vectors carry the id ``<id>@int8``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -43,7 +47,9 @@ from PIL import Image
 
 from lookalike.config import Settings
 from lookalike.errors import ModelUnavailable
-from lookalike.models.files import Located, Part, download_model, locate
+from lookalike.models.files import Located, Part, download_model, locate, tower_files
+from lookalike.models.int8 import int8_model_id, int8_tower
+from lookalike.types import Precision
 
 __all__ = [
     "ImageEncoder",
@@ -106,11 +112,16 @@ class TextEncoder:
 
 
 def load_image_encoder(
-    model: str, settings: Settings, *, threads: int | None = None, device: Device = "cpu"
+    model: str,
+    settings: Settings,
+    *,
+    threads: int | None = None,
+    device: Device = "cpu",
+    precision: Precision = "fp32",
 ) -> ImageEncoder:
     """Load the image tower of ``model``; ``threads`` sets ONNX Runtime's (None: its default);
     ``device`` ``"cuda"`` runs it on this process's GPU (a Ray worker given one)."""
-    located = locate(model, settings, "vision")
+    located = _at_precision(locate(model, settings, "vision"), "vision", precision, settings)
     embedding = _open(located, "vision", threads, onnx_providers(device))
     dim = _output_dim(embedding, located)
     if dim is None:
@@ -120,9 +131,15 @@ def load_image_encoder(
     return ImageEncoder(embedding, located.model_id, dim)
 
 
-def load_text_encoder(model: str, settings: Settings, *, threads: int | None = None) -> TextEncoder:
+def load_text_encoder(
+    model: str,
+    settings: Settings,
+    *,
+    threads: int | None = None,
+    precision: Precision = "fp32",
+) -> TextEncoder:
     """Load the text tower of ``model``; ModelUnavailable if it has none."""
-    located = locate(model, settings, "text")
+    located = _at_precision(locate(model, settings, "text"), "text", precision, settings)
     embedding = _open(located, "text", threads)
     dim = _output_dim(embedding, located)
     if dim is None:
@@ -153,6 +170,21 @@ def onnx_providers(device: Device) -> list[str] | None:
         )
         return None
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def _at_precision(
+    located: Located, part: Part, precision: Precision, settings: Settings
+) -> Located:
+    """The located tower itself for fp32; for int8 its int8 copy, made now if need be."""
+    if precision == "fp32":
+        return located
+    folder, model_file = tower_files(located, part)
+    return dataclasses.replace(
+        located,
+        model_id=int8_model_id(located.model_id),
+        folder=int8_tower(folder, model_file, settings),
+        download=False,
+    )
 
 
 def _open(

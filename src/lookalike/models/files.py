@@ -61,6 +61,33 @@ def locate(model: str, settings: Settings, part: Part) -> Located:
     return _locate_folder(model, part)
 
 
+def tower_files(located: Located, part: Part) -> tuple[Path, str]:
+    """The folder holding a located tower and its graph's path inside it; a tower still to be
+    downloaded is downloaded first (into fastembed's cache)."""
+    description = _description(part, located.name)
+    model_file = description.model_file
+    if located.folder is not None:
+        return located.folder, model_file
+    repo = _hub_repo(description)
+    snapshot = _snapshot(located.cache_dir, repo, model_file)
+    if snapshot is None and located.download:
+        from fastembed import ImageEmbedding
+
+        try:
+            snapshot = Path(ImageEmbedding.download_model(description, str(located.cache_dir)))
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(
+                f"cannot download model {located.model_id!r} ({repo}): {exc}",
+                detail={"model": located.model_id, "repo": repo},
+            ) from exc
+    if snapshot is None:
+        raise ModelUnavailable(
+            f"the {part} tower of {located.model_id!r} is not in {located.cache_dir}",
+            detail={"model": located.model_id, "looked_in": [str(located.cache_dir)]},
+        )
+    return snapshot, model_file
+
+
 def cache_dir(settings: Settings) -> Path:
     """fastembed's cache: downloads land here (hub layout, ``models--org--name/snapshots``)."""
     return settings.data_dir / "models"
@@ -264,8 +291,16 @@ def _download_blocked(settings: Settings) -> str | None:
 
 def _in_cache(cache: Path, repo: str, model_file: str) -> bool:
     """Whether fastembed's cache holds a snapshot of ``repo`` with its ONNX file."""
+    return _snapshot(cache, repo, model_file) is not None
+
+
+def _snapshot(cache: Path, repo: str, model_file: str) -> Path | None:
+    """The newest snapshot of ``repo`` in fastembed's cache holding its ONNX file."""
     snapshots = cache / f"models--{repo.replace('/', '--')}" / "snapshots"
-    return snapshots.is_dir() and any((s / model_file).is_file() for s in snapshots.iterdir())
+    if not snapshots.is_dir():
+        return None
+    found = [s for s in snapshots.iterdir() if (s / model_file).is_file()]
+    return max(found, key=lambda s: s.stat().st_mtime) if found else None
 
 
 def _towers(spec: ModelSpec) -> list[tuple[Part, str]]:

@@ -12,6 +12,7 @@ from lookalike.errors import BadInput
 
 if TYPE_CHECKING:  # the names are parsed without loading a signal (the SDK parses them)
     from lookalike.signals.base import Signal
+    from lookalike.types import Precision
 
 KNOWN = ("semantic", "duplicate", "faces", "text", "moderation", "exif", "objects")
 
@@ -37,13 +38,21 @@ def default_signal(names: Sequence[str], *, text: bool, person: bool) -> str:
 
 
 def build_signal(
-    name: str, settings: Settings, *, model: str, dim: int | None = None, gpu: bool = False
+    name: str,
+    settings: Settings,
+    *,
+    model: str,
+    dim: int | None = None,
+    precision: Precision = "fp32",
+    gpu: bool = False,
 ) -> Signal:
-    """``gpu``: this process was given a GPU (a Ray worker); the semantic model runs there."""
+    """The signal ``name``; ``model``, ``dim`` and ``precision`` are the semantic model's
+    (the semantic and objects signals embed with it); ``gpu``: this process was given a GPU
+    (a Ray worker), the semantic model runs there."""
     if name == "semantic":
         from lookalike.signals.semantic import SemanticSignal
 
-        return SemanticSignal(model, settings, dim, device="cuda" if gpu else "cpu")
+        return SemanticSignal(model, settings, dim, precision, device="cuda" if gpu else "cpu")
     if name == "duplicate":
         from lookalike.signals.duplicate import DuplicateSignal
 
@@ -67,5 +76,5 @@ def build_signal(
     if name == "objects":
         from lookalike.signals.objects import ObjectSignal
 
-        return ObjectSignal(model, settings, dim)
+        return ObjectSignal(model, settings, dim, precision)
     raise BadInput(f"unknown signal {name!r}; known: {', '.join(KNOWN)}")

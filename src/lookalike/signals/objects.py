@@ -28,6 +28,7 @@ from lookalike.scoring import Calibration
 from lookalike.signals.query import Found, SignalQuery, cosine, nearest
 from lookalike.signals.semantic import SemanticSignal
 from lookalike.store.base import Hit, MultiVector, Vector, VectorSpec
+from lookalike.types import Precision
 
 #: Images are decoded with this shorter side, as for the duplicate and faces signals (adding
 #: objects costs no larger decode); an object a fifth of the image is then ~100 px across.
@@ -111,7 +112,13 @@ class ObjectSignal:
     takes = frozenset({"image", "id", "vector"})
     text_calibration = None
 
-    def __init__(self, model: str, settings: Settings, dim: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        settings: Settings,
+        dim: int | None = None,
+        precision: Precision = "fp32",
+    ) -> None:
         if not settings.object_detector:
             raise ModelUnavailable(
                 "the objects signal needs an object detector: set object_detector "
@@ -127,7 +134,7 @@ class ObjectSignal:
             settings.object_max,
             frozenset(settings.object_classes),
         )
-        self.semantic = SemanticSignal(model, settings, dim)
+        self.semantic = SemanticSignal(model, settings, dim, precision)  # the collection's
         self.settings = settings
 
     @cached_property

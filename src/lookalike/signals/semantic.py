@@ -2,6 +2,8 @@
 
 Scores are calibrated by the model's own knots (``models.specs``); a model without measured
 knots (a folder, or a row that has none yet) scores by the raw cosine, clamped to [0, 1].
+An int8 collection (``precision``) runs both towers' int8 copies and keeps the fp32 model's
+knots: quantization moves a cosine by about a hundredth.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from PIL import Image
 
 from lookalike.config import Settings
+from lookalike.errors import ModelMismatch
 from lookalike.images import DecodedImage
 from lookalike.models.clip import (
     Device,
@@ -25,6 +28,7 @@ from lookalike.models.specs import find_spec
 from lookalike.scoring import IDENTITY, Calibration
 from lookalike.signals.query import Found, SignalQuery, nearest
 from lookalike.store.base import Vector, VectorSpec
+from lookalike.types import Precision
 
 UNCALIBRATED = IDENTITY
 """The score of a model whose range is not measured: its raw cosine, clamped to [0, 1]."""
@@ -42,11 +46,18 @@ class SemanticSignal:
     takes = frozenset({"image", "text", "id", "vector", "examples"})
 
     def __init__(
-        self, model: str, settings: Settings, dim: int | None = None, *, device: Device = "cpu"
+        self,
+        model: str,
+        settings: Settings,
+        dim: int | None = None,
+        precision: Precision = "fp32",
+        *,
+        device: Device = "cpu",
     ) -> None:
         """``device``: where the image tower runs (``"cuda"``: a cluster worker's GPU)."""
         self.model = model
         self.settings = settings
+        self.precision: Precision = precision
         self._dim = dim
         self.device: Device = device
         spec = find_spec(model)
@@ -55,11 +66,13 @@ class SemanticSignal:
 
     @cached_property
     def encoder(self) -> ImageEncoder:
-        return load_image_encoder(self.model, self.settings, device=self.device)
+        return load_image_encoder(
+            self.model, self.settings, device=self.device, precision=self.precision
+        )
 
     @cached_property
     def text_encoder(self) -> TextEncoder:
-        return load_text_encoder(self.model, self.settings)
+        return load_text_encoder(self.model, self.settings, precision=self.precision)
 
     @property
     def model_id(self) -> str:
@@ -80,7 +93,14 @@ class SemanticSignal:
         return {}
 
     def embed_text(self, text: str) -> list[float]:
-        return [float(x) for x in self.text_encoder.embed([text])[0]]
+        encoder = self.text_encoder
+        if encoder.model_id != self.model_id:  # e.g. an fp32 text tower beside an int8 one
+            raise ModelMismatch(
+                f"text queries are embedded by {encoder.model_id}, but the images by "
+                f"{self.model_id}; their vectors cannot be compared",
+                detail={"model_id": self.model_id, "query_model_id": encoder.model_id},
+            )
+        return [float(x) for x in encoder.embed([text])[0]]
 
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
         """Nearest neighbours of the query's embedding: of its text (scored against images

@@ -37,6 +37,7 @@ def create_collection(body: CollectionCreate, state: State) -> dict[str, Any]:
             model=model,
             thumbnails=body.thumbnails,
             on_unsafe=body.on_unsafe,
+            precision=body.precision,
         )
         return collection.info()
 

@@ -11,7 +11,7 @@ from lookalike.client.wire import Call, Plan
 from lookalike.errors import Conflict, NotFound
 from lookalike.interface import check_existing
 from lookalike.signals import parse_signals
-from lookalike.types import check_on_unsafe
+from lookalike.types import check_on_unsafe, check_precision
 
 
 def list_collections() -> Plan[list[dict[str, Any]]]:
@@ -27,18 +27,27 @@ def create_collection(
     exist_ok: bool,
     thumbnails: bool,
     on_unsafe: str | None = None,
+    precision: str | None = None,
 ) -> Plan[dict[str, Any]]:
     """With ``exist_ok``, an existing collection is answered when it has what is asked for
     (``Conflict`` if not), as ``Engine.create_collection`` does."""
     names = None if signals is None else list(parse_signals(signals))
     if on_unsafe is not None:
         check_on_unsafe(on_unsafe)
+    if precision is not None:
+        check_precision(precision)
     if model is not None and Path(model).exists():
         model = str(Path(model).resolve())  # a model folder is named by absolute path
 
     def matching(info: dict[str, Any]) -> dict[str, Any]:
         check_existing(
-            name, info, signals=names, model=model, on_unsafe=on_unsafe, thumbnails=thumbnails
+            name,
+            info,
+            signals=names,
+            model=model,
+            on_unsafe=on_unsafe,
+            thumbnails=thumbnails,
+            precision=precision,
         )
         return info
 
@@ -58,6 +67,8 @@ def create_collection(
         body["thumbnails"] = True
     if on_unsafe is not None:
         body["on_unsafe"] = on_unsafe
+    if precision is not None:
+        body["precision"] = precision
     try:
         return dict(body_of((yield Call("POST", "/collections", json=body))))
     except Conflict:
