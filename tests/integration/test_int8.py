@@ -3,6 +3,7 @@ reused, and never mixed with fp32 vectors."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 import threading
@@ -15,13 +16,14 @@ import pytest
 from PIL import Image
 
 from lookalike import Engine, Settings
+from lookalike.client import Client
 from lookalike.distributed.worker import SignalWorker
 from lookalike.errors import BadInput, MissingExtra, ModelMismatch
 from lookalike.models import int8 as int8_module
 from lookalike.models.clip import load_image_encoder, load_text_encoder
 from lookalike.signals.semantic import SemanticSignal
 from tests.support.clip_onnx import build_tiny_clip
-from tests.support.server import in_process
+from tests.support.server import IN_PROCESS, in_process
 
 QUANTIZED_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "DynamicQuantizeMatMul"}
 
@@ -249,6 +251,13 @@ def test_rest_collection_creation_takes_a_precision(model: Path, settings: Setti
         r = api.post("/collections", json={"name": "bad", "precision": "int4"})
         assert r.status_code == 422
 
+        with Client(IN_PROCESS, http=api.another()) as sdk:
+            assert sdk.create_collection("q8", exist_ok=True, precision="int8").config["precision"]
+            with pytest.raises(ModelMismatch, match="not int8"):
+                sdk.create_collection("q32", exist_ok=True, precision="int8")
+            with pytest.raises(ModelMismatch, match="not fp32"):
+                sdk.create_collection("q8", exist_ok=True, precision="fp32")
+
 
 def test_without_the_quantizer_the_extra_is_named(
     model: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
@@ -257,3 +266,16 @@ def test_without_the_quantizer_the_extra_is_named(
     with pytest.raises(MissingExtra, match=r"lookalike\[int8\]"):
         load_image_encoder(str(model), settings, precision="int8")
     assert not (model / "vision" / "int8" / "model").exists()  # no half-made copy left
+
+
+def test_the_objects_signal_embeds_at_the_collections_precision(
+    model: Path, settings: Settings
+) -> None:
+    nudenet = Path(importlib.util.find_spec("nudenet").origin or "").parent / "320n.onnx"  # type: ignore[union-attr]
+    with Engine(settings.replace(object_detector=str(nudenet))) as engine:
+        coll = engine.create_collection(
+            "o", signals="semantic,objects", model=str(model), precision="int8"
+        )
+        semantic, objects = coll.signals
+        assert objects.model_id.startswith(semantic.model_id + "+")
+        assert semantic.model_id.endswith("@int8")
