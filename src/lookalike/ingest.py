@@ -117,6 +117,7 @@ class Ingest:
         self._worker_images = 0
         self._embed_ms: dict[str, float] = {}
         self._embed_images = 0
+        self._write_ms = 0.0
         self._position: dict[int, int] = {}
         """id() of each input entry -> its index in the input, for the per-item outcomes."""
 
@@ -297,7 +298,9 @@ class Ingest:
         ]
         points = [(item, point) for item, point in points if self._moderated(item, point)]
         if self.on_duplicate == "allow":
+            start = time.perf_counter()
             self.store.upsert([point for _, point in points])
+            self._write_ms += 1000 * (time.perf_counter() - start)
             for item, _ in points:
                 self._outcome(item, "indexed")
             self.report.indexed += len(points)
@@ -320,7 +323,8 @@ class Ingest:
         return True
 
     def _ms_per_image(self) -> dict[str, float]:
-        """Worker time per prepared image plus model time per embedded image, by stage."""
+        """Worker time per prepared image plus model time per embedded image, by stage, then
+        the store's time per written image (``write``)."""
         names = ["decode", *(s.name for s in self.signals)]
         out: dict[str, float] = {}
         for name in names:
@@ -331,6 +335,8 @@ class Ingest:
                 ms += self._embed_ms.get(name, 0.0) / self._embed_images
             if self._worker_images or self._embed_images:
                 out[name] = round(ms, 2)
+        if self._embed_images:
+            out["write"] = round(self._write_ms / self._embed_images, 2)
         return out
 
     def _add_checked(self, item: Item, point: StoredPoint) -> None:
@@ -354,7 +360,9 @@ class Ingest:
                 self._emit()
                 return
             point.payload[DUPLICATE_OF] = {"id": original, "score": round(score, 6)}
+        start = time.perf_counter()
         self.store.upsert([point])
+        self._write_ms += 1000 * (time.perf_counter() - start)
         self._outcome(item, "indexed", duplicate_of=found[0] if found else None)
         self.report.indexed += 1
         self._done += 1

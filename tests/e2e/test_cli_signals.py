@@ -31,7 +31,7 @@ def test_index_with_moderation_and_exif_shows_time_per_signal(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[0])
     assert report["indexed"] == len(list(photos.iterdir())) and report["unsafe"] == []
-    assert set(report["ms_per_image"]) == {"decode", "duplicate", "moderation", "exif"}
+    assert set(report["ms_per_image"]) == {"decode", "duplicate", "moderation", "exif", "write"}
     assert "ms per image: decode" in done.stderr and "moderation" in done.stderr
     clash = run(env, "index", str(photos), "-c", "mod", "--on-unsafe", "reject", ok=False)
     assert clash.returncode == 4 and "on_unsafe" in clash.stderr

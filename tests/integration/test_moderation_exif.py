@@ -104,8 +104,9 @@ def test_exif_fields_are_filterable(indexed) -> None:  # type: ignore[no-untyped
 def test_ingest_reports_time_per_image_for_each_signal(indexed) -> None:  # type: ignore[no-untyped-def]
     _, report = indexed
     times = report.ms_per_image
-    assert list(times) == ["decode", "duplicate", "moderation", "exif"]
+    assert list(times) == ["decode", "duplicate", "moderation", "exif", "write"]
     assert times["moderation"] > times["exif"] >= 0 and times["duplicate"] > 0
+    assert times["write"] > 0
     assert report.to_dict()["ms_per_image"] == times
 
 

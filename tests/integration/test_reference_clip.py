@@ -1,0 +1,96 @@
+"""The semantic signal's fp32 vectors are CLIP's: with the same weights, transformers'
+CLIPImageProcessor and CLIPModel (the reference pipeline) and an ingest through lookalike give
+the same vector for each photo, however lookalike decodes it on the way.
+
+Random weights point every image nearly the same way (raw cosines all near 1, whatever the
+photo), so the vectors are compared after centring: the mean vector of the set is taken out on
+each side, leaving what tells the photos apart. The tolerance, a centred cosine of at least 0.99
+for each photo, holds the reduced-scale JPEG decode that ingest uses (1/2 to 1/8 DCT scale, then
+a bicubic resize: pixels within a grey level or two of a full decode and resize; 0.997 was the
+lowest measured) while two different photos of the set reach at most about 0.9, so a decode that
+changed what a vector means fails it; and each photo's vector must be nearest to its own
+reference vector.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from transformers import CLIPModel, CLIPProcessor
+
+from lookalike import Engine, Settings
+from tests.support.clip_torch import TINY, ReferenceClip, build_reference_clip
+from tests.support.samples import PHOTO_NAMES, photo
+
+pytestmark = pytest.mark.slow
+
+MIN_CENTRED_COSINE = 0.99
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> ReferenceClip:
+    return build_reference_clip(tmp_path_factory.mktemp("reference-clip"), TINY)
+
+
+@pytest.fixture(scope="module")
+def camera_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample photos at 4x their size (about 2000 px wide): large enough that ingest
+    decodes them at a reduced DCT scale, as it does camera photos."""
+    folder = tmp_path_factory.mktemp("camera-photos")
+    for name in PHOTO_NAMES:
+        im = photo(name)
+        im = im.resize((im.width * 4, im.height * 4), Image.Resampling.BICUBIC)
+        im.save(folder / f"{name}.jpg", "JPEG", quality=90)
+    return folder
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    out: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
+
+
+def _centred(rows: np.ndarray) -> np.ndarray:
+    return _unit(rows - rows.mean(axis=0))
+
+
+def _reference_vectors(reference: ReferenceClip, paths: list[Path]) -> np.ndarray:
+    """The seed script's pipeline: full decode, CLIPProcessor, get_image_features, L2 norm."""
+    model = CLIPModel.from_pretrained(str(reference.hf)).eval()
+    processor = CLIPProcessor.from_pretrained(str(reference.hf))
+    rows = []
+    for path in paths:
+        image = Image.open(path).convert("RGB")
+        with torch.no_grad():
+            features = model.get_image_features(**processor(images=image, return_tensors="pt"))
+        rows.append(getattr(features, "pooler_output", features).numpy().ravel())
+    return _unit(np.array(rows, dtype=np.float64))
+
+
+def test_ingested_vectors_equal_the_reference_clip_pipeline(
+    reference: ReferenceClip, camera_photos: Path, tmp_path: Path
+) -> None:
+    paths = sorted(camera_photos.glob("*.jpg"))
+    expected = _reference_vectors(reference, paths)
+    with Engine(Settings(data_dir=tmp_path / "data", offline=True)) as engine:
+        coll = engine.create_collection("ref", signals="semantic", model=str(reference.onnx))
+        report = coll.index([camera_photos])
+        assert report.indexed == len(paths) and not report.failed
+        stored = {p.id: p for p in coll.store.retrieve([p.name for p in paths], with_vectors=True)}
+    got = np.array([stored[p.name].vectors["semantic"] for p in paths], dtype=np.float64)
+
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    centred_got, centred_expected = _centred(got), _centred(expected)
+    cosines = (centred_got * centred_expected).sum(axis=1)
+    names = [p.name for p in paths]
+    assert cosines.min() >= MIN_CENTRED_COSINE, dict(zip(names, cosines.round(4), strict=True))
+    # the check can tell photos apart: every photo is nearest to its own reference vector,
+    # and the photos' own centred vectors are far from one another
+    cross = centred_got @ centred_expected.T
+    assert list(cross.argmax(axis=1)) == list(range(len(paths)))
+    others = cross[~np.eye(len(paths), dtype=bool)]
+    assert others.max() < MIN_CENTRED_COSINE - 0.05

@@ -1,0 +1,154 @@
+"""A transformers CLIPModel with random weights, kept both ways: as transformers saves it (the
+reference pipeline loads it with ``from_pretrained``) and exported to ONNX in the layout of
+lookalike's model folders (``FOLDER/vision/{model.onnx, preprocessor_config.json, config.json}``).
+
+The same weights on both sides let a test or a benchmark set transformers' CLIPImageProcessor and
+CLIPModel against lookalike's semantic signal. Needs torch and transformers (the ``test`` and
+``bench`` extras); ``CLIPConfig()`` with no arguments is CLIP ViT-B/32's architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.clip_onnx import CLIP_MEAN, CLIP_STD, IMAGE_SIZE, _write_tokenizer
+
+#: CLIP's own preprocessing (shortest edge 224, bicubic, centre crop 224, CLIP's mean and std):
+#: written as lookalike's ``preprocessor_config.json`` and given to CLIPImageProcessor alike.
+PREPROCESSOR: dict[str, Any] = {
+    "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+    "do_center_crop": True,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": CLIP_MEAN,
+    "image_processor_type": "CLIPImageProcessor",
+    "image_std": CLIP_STD,
+    "resample": 3,
+    "rescale_factor": 1 / 255,
+    "size": {"shortest_edge": IMAGE_SIZE},
+}
+
+#: A CLIP small enough to build, export and run in a second or two: the real layer types.
+TINY: dict[str, Any] = {
+    "projection_dim": 32,
+    "vision_config": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "image_size": IMAGE_SIZE,
+        "patch_size": 32,
+    },
+    "text_config": {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+    },
+}
+
+
+@dataclass(frozen=True)
+class ReferenceClip:
+    hf: Path
+    """``CLIPModel.from_pretrained`` and ``CLIPProcessor.from_pretrained`` load this folder."""
+    onnx: Path
+    """A lookalike model folder holding the same image tower (``--model`` takes it)."""
+
+
+def build_reference_clip(
+    folder: Path, config: dict[str, Any] | None = None, seed: int = 0
+) -> ReferenceClip:
+    """Build a random-weight CLIPModel (``config``: CLIPConfig's arguments; None: ViT-B/32) and
+    write it under ``folder/hf`` and ``folder/onnx``; a folder already complete is reused."""
+    folder = Path(folder)
+    built = ReferenceClip(folder / "hf", folder / "onnx")
+    done = folder / ".done"
+    if done.is_file() and done.read_text() == _stamp(config, seed):
+        return built
+    import torch
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTokenizerFast,
+    )
+
+    torch.manual_seed(seed)
+    model = CLIPModel(CLIPConfig(**(config or {}))).eval()
+    model.save_pretrained(built.hf)
+    _write_tokenizer(built.hf)
+    tokenizer = CLIPTokenizerFast(
+        tokenizer_file=str(built.hf / "tokenizer.json"),
+        bos_token="<|startoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
+    processor = CLIPProcessor(
+        image_processor=CLIPImageProcessor(**PREPROCESSOR), tokenizer=tokenizer
+    )
+    processor.save_pretrained(built.hf)
+    _export_vision(model, built.onnx / "vision")
+    done.write_text(_stamp(config, seed))
+    return built
+
+
+def _stamp(config: dict[str, Any] | None, seed: int) -> str:
+    return json.dumps({"config": config, "seed": seed, "version": 1}, sort_keys=True)
+
+
+def _export_vision(model: Any, part: Path) -> None:
+    import torch
+
+    class Vision(torch.nn.Module):
+        """pixel_values -> image_embeds (projected, not normalised), like the hub's export."""
+
+        def __init__(self, clip: Any) -> None:
+            super().__init__()
+            self.clip = clip
+
+        def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            out = self.clip.vision_model(pixel_values=pixel_values)
+            return self.clip.visual_projection(out.pooler_output), out.last_hidden_state
+
+    part.mkdir(parents=True, exist_ok=True)
+    sample = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)
+    batch = {0: "batch_size"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracing notes
+        torch.onnx.export(
+            Vision(model),
+            (sample,),
+            str(part / "model.onnx"),
+            input_names=["pixel_values"],
+            output_names=["image_embeds", "last_hidden_state"],
+            dynamic_axes={"pixel_values": batch, "image_embeds": batch, "last_hidden_state": batch},
+            opset_version=17,
+            dynamo=False,
+        )
+    vision = model.config.vision_config
+    (part / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR, indent=2) + "\n")
+    (part / "config.json").write_text(
+        json.dumps(
+            {
+                "architectures": ["CLIPVisionModelWithProjection"],
+                "model_type": "clip_vision_model",
+                "hidden_size": vision.hidden_size,
+                "image_size": vision.image_size,
+                "patch_size": vision.patch_size,
+                "num_channels": 3,
+                "projection_dim": model.config.projection_dim,
+                "torch_dtype": "float32",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
