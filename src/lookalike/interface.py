@@ -80,6 +80,8 @@ class CollectionAPI(Protocol):
         threshold: float | None = None,
         signal: str | None = None,
         group: bool = False,
+        group_score: str = "max",
+        group_top: int = 3,
         face: int | None = None,
         box: Box | None = None,
         person: int | str | None = None,

@@ -48,6 +48,10 @@ class Query:
     threshold: float | None = None
     signal: str | None = None
     group: bool = False
+    group_score: str = "max"
+    """How a group (product) scores from its photos: ``max`` (its best photo) or ``mean`` (the
+    mean of its best ``group_top`` photos, a missing one counting 0); see docs/searching.md."""
+    group_top: int = 3
     face: int | None = None
     """Which face of the query image (or record) to search by, largest first from 0."""
     box: tuple[float, float, float, float] | None = None
@@ -84,13 +88,14 @@ class Searcher:
         if not q.group:
             found = primary.search(query, q.top_k)
             return [_result(f) for f in found[: q.top_k]]
-        limit = q.top_k * 4
+        per_group = q.group_top if q.group_score == "mean" else 1
+        limit = min(q.top_k * 4 * per_group, MAX_TOP_K * 10)
         while True:  # widen until enough groups, or nothing more to find
             found = primary.search(query, limit)
-            best = _first_of_each_group(found)
+            best = _by_group(found, q)
             if len(best) >= q.top_k or len(found) < limit or limit >= MAX_TOP_K * 10:
                 return [_result(f) for f in best[: q.top_k]]
-            limit *= 4
+            limit = min(limit * 4, MAX_TOP_K * 10)
 
     def _text_readers(self, q: Query) -> list[Signal]:
         """For a text query that names no signal: every signal that scores texts."""
@@ -150,7 +155,7 @@ class Searcher:
             f.score = max(f.scores.values())
         ranked = [f for f in ranked if reaches(f.score, q.threshold)]
         if q.group:
-            ranked = _first_of_each_group(ranked)
+            ranked = _by_group(ranked, q)
         return [_result(f) for f in ranked[: q.top_k]]
 
 
@@ -231,14 +236,32 @@ def _validate(q: Query) -> None:
         raise InvalidQuery(f"top_k must be between 1 and {MAX_TOP_K}")
     if q.threshold is not None and not 0.0 <= q.threshold <= 1.0:
         raise InvalidQuery("threshold is a score between 0 and 1")
+    if q.group_score not in GROUP_SCORES:
+        raise InvalidQuery(
+            f"group_score must be one of {', '.join(GROUP_SCORES)}, not {q.group_score!r}"
+        )
+    if not 1 <= q.group_top <= MAX_GROUP_TOP:
+        raise InvalidQuery(f"group_top must be between 1 and {MAX_GROUP_TOP}")
 
 
-def _first_of_each_group(found: Sequence[Found]) -> list[Found]:
-    """The best record of each group (``found`` is best first)."""
-    best: dict[str, Found] = {}
+GROUP_SCORES = ("max", "mean")
+MAX_GROUP_TOP = 50
+
+
+def _by_group(found: Sequence[Found], q: Query) -> list[Found]:
+    """One result per group, best first: the group's best record, scored by ``group_score``
+    over its records in ``found`` (which is best first)."""
+    groups: dict[str, list[Found]] = {}
     for f in found:
-        best.setdefault(group_key(f.id, f.payload), f)
-    return list(best.values())
+        groups.setdefault(group_key(f.id, f.payload), []).append(f)
+    if q.group_score == "max":
+        return [members[0] for members in groups.values()]
+    scored = []
+    for members in groups.values():
+        score = sum(f.score for f in members[: q.group_top]) / q.group_top
+        if reaches(score, q.threshold):
+            scored.append(replace(members[0], score=score))
+    return sorted(scored, key=lambda f: rank_key(f.score, f.id))
 
 
 def _result(found: Found) -> SearchResult:

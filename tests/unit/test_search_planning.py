@@ -125,3 +125,51 @@ def test_fusion_counts_the_rank_in_each_list_not_the_scores() -> None:
     assert fused["b"] == fused["d"] == pytest.approx(1 / (RRF_K + 2))  # second in either list
     assert reciprocal_rank_fusion([text, semantic]) == fused  # the lists' order does not count
     assert reciprocal_rank_fusion([]) == {}
+
+
+def test_a_group_scores_by_its_best_photo_or_the_mean_of_its_best_photos() -> None:
+    from lookalike.search import Query, _by_group
+    from lookalike.signals.query import Found
+
+    def found(rid: str, group: str, score: float) -> Found:
+        return Found(rid, score, {"group": group})
+
+    ranked = [  # best first, as a signal answers
+        found("a1", "A", 0.9),
+        found("c1", "C", 0.85),
+        found("b1", "B", 0.8),
+        found("b2", "B", 0.75),
+        found("b3", "B", 0.7),
+        found("b4", "B", 0.6),
+        found("a2", "A", 0.2),
+        found("a3", "A", 0.1),
+    ]
+    best = _by_group(ranked, Query(text="x", group=True))
+    assert [(f.id, f.score) for f in best] == [("a1", 0.9), ("c1", 0.85), ("b1", 0.8)]
+    mean = _by_group(ranked, Query(text="x", group=True, group_score="mean"))
+    # B: (0.8 + 0.75 + 0.7) / 3 = 0.75; A: (0.9 + 0.2 + 0.1) / 3 = 0.4; C: 0.85 / 3 = 0.2833
+    assert [f.id for f in mean] == ["b1", "a1", "c1"]
+    assert [f.score for f in mean] == pytest.approx([0.75, 0.4, 0.85 / 3])
+    two = _by_group(ranked, Query(text="x", group=True, group_score="mean", group_top=2))
+    # B: 0.775, A: 0.55, C: 0.425
+    assert [f.id for f in two] == ["b1", "a1", "c1"]
+    cut = _by_group(ranked, Query(text="x", group=True, group_score="mean", threshold=0.3))
+    assert [f.id for f in cut] == ["b1", "a1"]  # C's mean is below the threshold
+
+
+def test_mean_group_scores_agree_with_the_ungrouped_ranking(coll: Collection) -> None:
+    query = image_bytes("coffee", side=160)
+    every = coll.search(image=query, signal="semantic", top_k=100)
+    by_group: dict[str, list[float]] = {}
+    for r in every:
+        by_group.setdefault(r.group or f"id:{r.id}", []).append(r.score)
+    grouped = coll.search(image=query, signal="semantic", group=True, group_score="mean", top_k=10)
+    expected = {g: sum(s[:3]) / 3 for g, s in by_group.items()}
+    assert len(grouped) == len(expected)
+    for r in grouped:
+        assert r.score == pytest.approx(expected[r.group or f"id:{r.id}"], abs=1e-6)
+    assert [r.score for r in grouped] == sorted((r.score for r in grouped), reverse=True)
+    with pytest.raises(InvalidQuery, match="group_score"):
+        coll.search(image=query, group=True, group_score="median")
+    with pytest.raises(InvalidQuery, match="group_top"):
+        coll.search(image=query, group=True, group_score="mean", group_top=0)

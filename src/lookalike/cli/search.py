@@ -84,6 +84,17 @@ def search(
     group: Annotated[
         bool, typer.Option("--group", help="One best hit per group (product id).")
     ] = False,
+    group_score: Annotated[
+        str,
+        typer.Option(
+            "--group-score",
+            help="With --group: a product scores by its best photo (max) or the mean of its "
+            "best --group-top photos (mean).",
+        ),
+    ] = "max",
+    group_top: Annotated[
+        int, typer.Option("--group-top", help="Photos a mean group score counts.")
+    ] = 3,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
@@ -126,6 +137,8 @@ def search(
                     signal=signal,
                     filter=filter,
                     group=group,
+                    group_score=group_score,
+                    group_top=group_top,
                 )
             except LookalikeError as exc:
                 if len(queries) == 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
@@ -67,6 +67,12 @@ class SearchOptions(BaseModel):
         default=None, description="MongoDB-like (docs/filters.md)."
     )
     group: bool = Field(default=False, description="One best result per group (product id).")
+    group_score: Literal["max", "mean"] = Field(
+        default="max",
+        description="How a group scores from its photos: its best one (max), or the mean of its "
+        "best group_top ones (a missing one counting 0).",
+    )
+    group_top: int = Field(default=3, ge=1, le=50, description="Photos a mean group score counts.")
     top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="Minimum score.")
     signal: str | None = Field(
