@@ -72,6 +72,7 @@ OPERATIONS = _operations()
 CHANGES_NOTHING = {("GET", p) for m, p in OPERATIONS if m == "GET" and "thumbnails" not in p} | {
     ("POST", "/collections/{name}/search"),
     ("POST", "/collections/{name}/search/upload"),
+    ("POST", "/collections/{name}/eval"),
     ("POST", "/api/databases/{db_id}/search"),
     ("POST", "/similarity/photos/v2/visualKNN"),
     ("POST", "/similarity/photos/v2/get"),

@@ -55,7 +55,8 @@ def test_configuration_documents_no_setting_that_does_not_exist() -> None:
 
 
 @pytest.mark.parametrize(
-    ("command", "page"), [("index", "indexing.md"), ("search", "searching.md")]
+    ("command", "page"),
+    [("index", "indexing.md"), ("search", "searching.md"), ("eval", "evaluation.md")],
 )
 def test_every_cli_option_is_documented(command: str, page: str) -> None:
     text = _doc(page)

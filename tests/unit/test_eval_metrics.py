@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 
-from lookalike.errors import BadInput
+from lookalike.errors import BadInput, MissingExtra
 from lookalike.evaluation import (
+    EvalReport,
     Hit,
     Labelled,
     QueryResult,
+    VariantResult,
     at_threshold,
     plan,
     precision_recall_curve,
     summarize,
     threshold_for_precision,
 )
+from lookalike.evaluation.report import render_html
+from lookalike.evaluation.table import comparison
 
 
 def _q(name: str, relevant: int, *hits: tuple[float, bool]) -> QueryResult:
@@ -121,3 +128,42 @@ def test_a_set_without_groups_to_query_is_refused() -> None:
         plan([Labelled("a", "a"), Labelled("b", None)], "first")
     with pytest.raises(BadInput, match="protocol must be one of"):
         plan(ITEMS, "random")
+
+
+def _report(precision: float) -> EvalReport:
+    summary = summarize(CASE, [1, 3])
+    variant = VariantResult(
+        name="case",
+        collection="c",
+        config={"signals": ["semantic"]},
+        search={},
+        signal="semantic",
+        results=CASE,
+        summary=summary,
+        threshold=None,
+        target_precision=precision,
+        for_precision=threshold_for_precision(CASE, precision),
+    )
+    return EvalReport("first", "record", 3, [1, 3], None, "set", 9, 3, [variant])
+
+
+def test_the_report_is_one_page_with_the_threshold_to_use() -> None:
+    page = render_html(_report(0.5), image_for=lambda _id, _source: None)
+    assert "use 0.900 for 50.0% precision on your data" in page  # worked out above
+    assert page.count("data:image/png;base64,") == 2
+    assert "Failing queries (2 of 3)" in page  # q2 (right at #3) and q3 (not returned)
+    assert "right answer at #3" in page and "right answer not returned" in page
+    columns, rows = comparison(_report(0.5))
+    row = dict(zip(columns, rows[0], strict=True))
+    assert (row["top-1"], row["top-3"], row["R@1"], row["mAP"]) == (
+        "33.3%",
+        "66.7%",
+        "16.7%",
+        "0.389",
+    )
+
+
+def test_without_matplotlib_the_report_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails
+    with pytest.raises(MissingExtra, match=re.escape('pip install "lookalike[eval]"')):
+        render_html(_report(0.5), image_for=lambda _id, _source: None)

@@ -19,6 +19,10 @@ class GroupFailures:
     queries: int
     failed: list[QueryResult] = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        return "(no group)" if self.group is None else self.group
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "group": self.group,
