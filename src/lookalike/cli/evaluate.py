@@ -110,7 +110,18 @@ def evaluate(
         ),
     ] = None,
     precision: Annotated[
-        float, typer.Option(help="Precision the suggested threshold must reach, 0..1.")
+        list[str] | None,
+        typer.Option(
+            "--precision",
+            help="Model precision of the collections built (fp32, int8). Repeatable: one "
+            "configuration each.",
+        ),
+    ] = None,
+    target_precision: Annotated[
+        float,
+        typer.Option(
+            "--target-precision", help="Precision the suggested threshold must reach, 0..1."
+        ),
     ] = 0.99,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML report to this file.")
@@ -135,6 +146,8 @@ def evaluate(
         raise BadInput("give a labelled set (folder or JSONL) or --collection, not both")
     if queries is not None and not collection:
         raise BadInput("--queries goes with --collection")
+    if collection and (model or precision):
+        raise BadInput("--model and --precision make new collections: give a labelled set")
     work = work_dir or _default_work_dir()
     if seed is None and (protocol or "") == "split":
         seed = random.SystemRandom().randrange(2**31)
@@ -143,12 +156,20 @@ def evaluate(
         "seed": seed,
         "query_fraction": query_fraction,
         "threshold": threshold,
-        "precision": precision,
+        "target_precision": target_precision,
     }
     with _bars(not json_out) as progress:
         if data is not None:
             result = _on_dataset(
-                data, work, signals, model, signal, variant, protocol, rank_by, options, progress
+                data,
+                work,
+                signals,
+                _choices(model, precision, signal),
+                variant,
+                protocol,
+                rank_by,
+                options,
+                progress,
             )
         else:
             result = _on_collections(
@@ -183,8 +204,7 @@ def _on_dataset(
     data: Path,
     work: Path,
     signals: str | None,
-    models: list[str] | None,
-    signal_names: list[str] | None,
+    choices: dict[str, list[str]],
     specs: list[str] | None,
     protocol: str | None,
     rank_by: str | None,
@@ -192,7 +212,7 @@ def _on_dataset(
     progress: Callable[[str, int, int], None] | None,
 ) -> EvalReport:
     settings = Settings.load(data_dir=work / "collections", store="edge")
-    variants = _variants(signals, models, signal_names, specs)
+    variants = _variants(signals, choices, specs)
     items, skipped = load_dataset(data, max_bytes=settings.max_image_bytes)
     for e in skipped[:20]:
         err.print(f"  left out: {e.source}: {e.error.message}", markup=False, soft_wrap=True)
@@ -287,28 +307,38 @@ def _slug(text: str) -> str:
 # configurations -----------------------------------------------------------------------------
 
 
+def _choices(
+    models: list[str] | None, precisions: list[str] | None, signal_names: list[str] | None
+) -> dict[str, list[str]]:
+    """The repeatable options that multiply into configurations, by the key each sets."""
+    given = {"model": models, "precision": precisions, "signal": signal_names}
+    return {key: values for key, values in given.items() if values}
+
+
 def _variants(
-    signals: str | None,
-    models: list[str] | None,
-    signal_names: list[str] | None,
-    specs: list[str] | None,
+    signals: str | None, choices: dict[str, list[str]], specs: list[str] | None
 ) -> list[Variant]:
-    """The product of --model and --signal, then each --variant."""
+    """Every combination of --model, --precision and --signal (named by what differs), then
+    each --variant."""
     base: dict[str, Any] = {} if signals is None else {"signals": signals}
     variants = []
-    if models or signal_names or not specs:
-        no_choice: list[str | None] = [None]
-        for m in models or no_choice:
-            for s in signal_names or no_choice:
-                create = {**base, **({} if m is None else {"model": m})}
-                search = {} if s is None else {"signal": s}
-                shown = m if m and len(models or []) > 1 else None
-                parts = ([f"model={shown}"] if shown else []) + ([f"signal={s}"] if s else [])
-                variants.append(Variant(" ".join(parts) or "default", create, search))
+    if choices or not specs:
+        combos: list[dict[str, str]] = [{}]
+        for key, values in choices.items():
+            combos = [{**c, key: v} for c in combos for v in values]
+        for combo in combos:
+            create = {**base, **{k: v for k, v in combo.items() if k != "signal"}}
+            search = {"signal": combo["signal"]} if "signal" in combo else {}
+            shown = [f"{k}={v}" for k, v in combo.items() if len(choices[k]) > 1 or k == "signal"]
+            variants.append(Variant(" ".join(shown) or "default", create, search))
     for spec in specs or []:
         name, create, search = _parse_variant(spec)
         variants.append(Variant(name or spec, {**base, **create}, search))
     return variants
+
+
+_SET_BY_EVAL = {"image", "text", "id", "vector", "person", "top_k", "group", "filter"}
+"""Search options each query of an evaluation sets itself."""
 
 
 def _parse_variant(spec: str) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
@@ -326,7 +356,7 @@ def _parse_variant(spec: str) -> tuple[str | None, dict[str, Any], dict[str, Any
         else:
             raise BadInput(f"--variant {spec!r}: want KEY=VALUE,... (e.g. signal=duplicate)")
     creates = set(inspect.signature(Engine.create_collection).parameters) - {"self", "name"}
-    searches = set(inspect.signature(Collection.search).parameters) - {"self"}
+    searches = set(inspect.signature(Collection.search).parameters) - {"self"} - _SET_BY_EVAL
     name = pairs.pop("name", None)
     create: dict[str, Any] = {}
     search: dict[str, Any] = {}

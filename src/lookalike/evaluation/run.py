@@ -155,7 +155,7 @@ def evaluate_collection(
     query_fraction: float = 0.2,
     search: Mapping[str, Any] | None = None,
     threshold: float | None = None,
-    precision: float = 0.99,
+    target_precision: float = 0.99,
     name: str | None = None,
     state_file: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -186,7 +186,7 @@ def evaluate_collection(
         rank_by=by,
         search=search or {},
         threshold=threshold,
-        precision=precision,
+        target_precision=target_precision,
         state=None if state_file is None else Path(state_file),
         fingerprint={"protocol": protocol, "seed": used_seed, "fraction": query_fraction},
         progress=progress,
@@ -235,7 +235,7 @@ def evaluate_dataset(
     seed: int | None = None,
     query_fraction: float = 0.2,
     threshold: float | None = None,
-    precision: float = 0.99,
+    target_precision: float = 0.99,
     dataset: str = "",
     skipped: Iterable[ItemError] = (),
     state_dir: str | os.PathLike[str] | None = None,
@@ -273,7 +273,7 @@ def evaluate_dataset(
                 rank_by=by,
                 search=variant.search,
                 threshold=threshold,
-                precision=precision,
+                target_precision=target_precision,
                 state=state,
                 fingerprint={
                     "protocol": protocol,
@@ -362,13 +362,13 @@ def _evaluate(
     rank_by: RankBy,
     search: Mapping[str, Any],
     threshold: float | None,
-    precision: float,
+    target_precision: float,
     state: Path | None,
     fingerprint: Mapping[str, Any],
     progress: Callable[[int, int], None] | None,
 ) -> VariantResult:
-    if not 0.0 < precision <= 1.0:
-        raise BadInput(f"precision must be in (0, 1], not {precision}")
+    if not 0.0 < target_precision <= 1.0:
+        raise BadInput(f"target_precision must be in (0, 1], not {target_precision}")
     signal = str(
         search.get("signal")
         or default_signal(collection.config["signals"], text=False, person=False)
@@ -408,8 +408,8 @@ def _evaluate(
         results=results,
         summary=summarize(results, _ks(top_k)),
         threshold=None if configured is None else at_threshold(results, configured),
-        target_precision=precision,
-        for_precision=threshold_for_precision(results, precision),
+        target_precision=target_precision,
+        for_precision=threshold_for_precision(results, target_precision),
         resumed=resumed,
     )
 

@@ -55,7 +55,7 @@ class EvalRequest(BaseModel):
     threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Score to report precision and recall at."
     )
-    precision: float = Field(
+    target_precision: float = Field(
         default=0.99, gt=0.0, le=1.0, description="Precision the suggested threshold reaches."
     )
     include_queries: bool = Field(default=False, description="Each query's hits in the answer.")
@@ -95,7 +95,7 @@ def evaluate(
         query_fraction=options.query_fraction,
         search={} if options.signal is None else {"signal": options.signal},
         threshold=options.threshold,
-        precision=options.precision,
+        target_precision=options.target_precision,
     )
     report.command = (
         f"POST /collections/{name}/eval {options.model_dump_json(exclude_defaults=True)}"
