@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lookalike.config import Settings
-from lookalike.decode_workers import DecodePool, decode_plan
+from lookalike.decode_workers import DecodePool, decode_plan, wants_pool
 from lookalike.errors import BadInput, Conflict, ModelMismatch, NotFound
 from lookalike.fieldsummary import summarize
 from lookalike.filters import HasIds, Not, parse_filter
@@ -431,10 +431,18 @@ class Collection:
         check_on_duplicate(on_duplicate)
         limit = self.settings.max_image_bytes
         batch = [i if isinstance(i, Item | ItemError) else _item(i, limit) for i in items]
-        self._check_model()
-        options = self.ingest_options(progress=progress, on_duplicate=on_duplicate)
-        ingest = Ingest(**options, pool=self.engine.decode_pool)
-        report = ingest.run(batch, prune_roots=prune_roots)
+        pool, own = self.engine.decode_pool, None
+        if pool is None and wants_pool(self.settings, sum(isinstance(i, Item) for i in batch)):
+            # the workers start while the models load below, instead of after
+            pool = own = DecodePool(self.settings)
+            own.start(decode_plan(self.signals, self.settings, thumbnails=self.thumbnails))
+        try:
+            self._check_model()
+            options = self.ingest_options(progress=progress, on_duplicate=on_duplicate)
+            report = Ingest(**options, pool=pool).run(batch, prune_roots=prune_roots)
+        finally:
+            if own is not None:
+                own.close()
         self._after_ingest(report)
         return report
 
