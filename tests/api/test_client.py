@@ -341,3 +341,48 @@ def test_on_unsafe_is_a_collection_setting_as_in_the_engine(client: Client) -> N
     assert again.config["on_unsafe"] == "reject"
     with pytest.raises(Conflict, match="on_unsafe"):
         client.create_collection("m", exist_ok=True, on_unsafe="flag")
+
+
+def _backup_round_trip(client: Client, photos: Path, tmp_path: Path) -> None:
+    """The sync half of the backup test; the async half does the same with ``await``."""
+    coll = client.create_collection("kept", signals="duplicate")
+    coll.index([photos])
+    file = tmp_path / "sync.backup"
+    made = client.backup("kept", file)
+    assert (made.collection, made.records) == ("kept", len(PHOTO_NAMES))
+    assert made.bytes == file.stat().st_size > 0
+    restored = client.restore(file, name="copy")
+    assert (restored.collection, restored.total) == ("copy", len(PHOTO_NAMES))
+    assert client.collection("copy").get("rocket.jpg") == coll.get("rocket.jpg")
+
+
+def test_backup_and_restore_sync_and_async(api: ApiClient, photos: Path, tmp_path: Path) -> None:
+    with Client(IN_PROCESS, http=api.another()) as client:
+        _backup_round_trip(client, photos, tmp_path)
+
+    async def scenario() -> None:
+        async with AsyncClient(IN_PROCESS, http=api.async_client()) as client:
+            file = tmp_path / "async.backup"
+            made = await client.backup("kept", file)
+            assert (made.collection, made.records) == ("kept", len(PHOTO_NAMES))
+            assert file.read_bytes()[:2] == b"\x1f\x8b"  # one gzip file
+            restored = await client.restore(file, name="again")
+            assert (restored.collection, restored.total) == ("again", len(PHOTO_NAMES))
+            again, kept = await client.collection("again"), await client.collection("kept")
+            assert await again.get("rocket.jpg") == await kept.get("rocket.jpg")
+            with pytest.raises(Conflict):
+                await client.restore(file, name="again")  # holds records: overwrite=True
+            replaced = await client.restore(file, name="again", overwrite=True)
+            assert replaced.total == len(PHOTO_NAMES)
+            missing = tmp_path / "missing.backup"
+            with pytest.raises(NotFound):
+                await client.backup("nope", missing)
+            assert not missing.exists() and not (tmp_path / "missing.backup.partial").exists()
+            damaged = tmp_path / "damaged.backup"
+            damaged.write_bytes(file.read_bytes()[:-100])
+            with pytest.raises(LookalikeError):
+                await client.restore(damaged, name="broken")
+            with pytest.raises(BadInput):
+                await client.restore(tmp_path / "no-such-file", name="x")
+
+    asyncio.run(scenario())

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -19,6 +20,7 @@ from lookalike.client.wire import (
     Pause,
     Plan,
     Reply,
+    file_chunks,
     reply_of,
     request_args,
     transport_error,
@@ -26,10 +28,12 @@ from lookalike.client.wire import (
 from lookalike.errors import LookalikeError
 from lookalike.types import (
     COPY_THRESHOLD,
+    BackupReport,
     Cluster,
     ClusterReport,
     Example,
     IngestReport,
+    MigrationReport,
     OnDuplicate,
     OnUnsafe,
     Person,
@@ -39,6 +43,13 @@ from lookalike.types import (
 )
 
 T = TypeVar("T")
+
+
+async def _async_chunks(path: Path) -> AsyncIterator[bytes]:
+    """A file's chunks for an async request body (httpx's async client takes no plain
+    iterator)."""
+    for chunk in file_chunks(path):
+        yield chunk
 
 
 class AsyncClient:
@@ -94,15 +105,13 @@ class AsyncClient:
         attempt = 0
         while True:
             try:
-                response = await self._http.request(
-                    call.method, self.url + call.path, **request_args(call, self.timeout)
-                )
+                response = await self._exchange(call)
             except httpx.TransportError as exc:
                 error = transport_error(self.url, exc)
                 wait = self.retry.wait(call, attempt, transport=exc)
             else:
                 try:
-                    return reply_of(response), None
+                    return reply_of(response, saved=call.save_to is not None), None
                 except LookalikeError as exc:
                     error = exc
                     wait = self.retry.wait(call, attempt, error=exc, response=response)
@@ -110,6 +119,22 @@ class AsyncClient:
                 return None, error
             await asyncio.sleep(wait)
             attempt += 1
+
+    async def _exchange(self, call: Call) -> httpx.Response:
+        """The response to ``call``, its body read, or streamed into ``call.save_to``."""
+        args = request_args(call, self.timeout)
+        if call.body_file is not None:
+            args["content"] = _async_chunks(call.body_file)
+        if call.save_to is None:
+            return await self._http.request(call.method, self.url + call.path, **args)
+        async with self._http.stream(call.method, self.url + call.path, **args) as response:
+            if not response.is_success:
+                await response.aread()
+                return response
+            with open(call.save_to, "wb") as fh:
+                async for chunk in response.aiter_bytes():
+                    fh.write(chunk)
+        return response
 
     async def list_collections(self) -> list[str]:
         return [info["name"] for info in await self.run(plans.list_collections())]
@@ -159,6 +184,17 @@ class AsyncClient:
         self, job_id: str, progress: Callable[[int, int, int], None] | None = None
     ) -> IngestReport:
         return from_dict(IngestReport, await self.run(plans.wait_job(job_id, progress)))
+
+    async def backup(self, name: str, file: str | os.PathLike[str]) -> BackupReport:
+        """As ``Client.backup``: collection ``name`` downloaded as one file, written to
+        ``file`` once complete."""
+        return await self.run(plans.backup(name, file))
+
+    async def restore(
+        self, file: str | os.PathLike[str], *, name: str | None = None, overwrite: bool = False
+    ) -> MigrationReport:
+        """As ``Client.restore``: a backup file uploaded and restored as ``name``."""
+        return await self.run(plans.restore(file, name=name, overwrite=overwrite))
 
     async def close(self) -> None:
         await self._http.aclose()

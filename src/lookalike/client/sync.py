@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 
-from lookalike.backupfile import backup_records
 from lookalike.client import plans
 from lookalike.client.retry import DEFAULT_RETRY, Retry
 from lookalike.client.shapes import from_dict
@@ -20,13 +17,13 @@ from lookalike.client.wire import (
     Pause,
     Plan,
     Reply,
-    error_of,
+    file_chunks,
     reply_of,
     request_args,
     transport_error,
 )
 from lookalike.config import Settings
-from lookalike.errors import BadInput, LookalikeError
+from lookalike.errors import LookalikeError
 from lookalike.types import (
     COPY_THRESHOLD,
     BackupReport,
@@ -120,15 +117,13 @@ class Client:
         attempt = 0
         while True:
             try:
-                response = self._http.request(
-                    call.method, self.url + call.path, **request_args(call, self.timeout)
-                )
+                response = self._exchange(call)
             except httpx.TransportError as exc:
                 error = transport_error(self.url, exc)
                 wait = self.retry.wait(call, attempt, transport=exc)
             else:
                 try:
-                    return reply_of(response), None
+                    return reply_of(response, saved=call.save_to is not None), None
                 except LookalikeError as exc:
                     error = exc
                     wait = self.retry.wait(call, attempt, error=exc, response=response)
@@ -136,6 +131,22 @@ class Client:
                 return None, error
             time.sleep(wait)
             attempt += 1
+
+    def _exchange(self, call: Call) -> httpx.Response:
+        """The response to ``call``, its body read, or streamed into ``call.save_to``."""
+        args = request_args(call, self.timeout)
+        if call.body_file is not None:
+            args["content"] = file_chunks(call.body_file)
+        if call.save_to is None:
+            return self._http.request(call.method, self.url + call.path, **args)
+        with self._http.stream(call.method, self.url + call.path, **args) as response:
+            if not response.is_success:
+                response.read()
+                return response
+            with open(call.save_to, "wb") as fh:
+                for chunk in response.iter_bytes():
+                    fh.write(chunk)
+        return response
 
     # the Engine's methods -----------------------------------------------------------------
 
@@ -198,43 +209,13 @@ class Client:
     def backup(self, name: str, file: str | os.PathLike[str]) -> BackupReport:
         """As ``Engine.backup``: collection ``name`` downloaded as one file, written to
         ``file`` once complete."""
-        target = Path(file)
-        partial = target.with_name(target.name + ".partial")
-        url = f"{self.url}/collections/{quote(name, safe='')}/backup"
-        try:
-            with self._http.stream("GET", url, timeout=None) as response:
-                if not response.is_success:
-                    response.read()
-                    raise error_of(response)
-                with open(partial, "wb") as fh:
-                    for chunk in response.iter_bytes():
-                        fh.write(chunk)
-        except httpx.TransportError as exc:
-            raise transport_error(self.url, exc) from exc
-        partial.replace(target)
-        return BackupReport(name, str(target), backup_records(target), target.stat().st_size)
+        return self.run(plans.backup(name, file))
 
     def restore(
         self, file: str | os.PathLike[str], *, name: str | None = None, overwrite: bool = False
     ) -> MigrationReport:
         """As ``Engine.restore``: a backup file uploaded and restored as ``name``."""
-        params: dict[str, Any] = {"overwrite": overwrite}
-        if name is not None:
-            params["name"] = name
-        try:
-            with open(file, "rb") as fh:
-                response = self._http.post(
-                    f"{self.url}/collections/restore",
-                    params=params,
-                    content=iter(lambda: fh.read(1 << 20), b""),
-                    headers={"content-type": "application/gzip"},
-                    timeout=None,
-                )
-        except httpx.TransportError as exc:
-            raise transport_error(self.url, exc) from exc
-        except OSError as exc:
-            raise BadInput(f"cannot read {file}: {exc.strerror}") from None
-        return from_dict(MigrationReport, reply_of(response).body)
+        return self.run(plans.restore(file, name=name, overwrite=overwrite))
 
     def close(self) -> None:
         self._http.close()

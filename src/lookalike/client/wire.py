@@ -8,8 +8,9 @@ upload chunking and job polling exist once for both."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -36,6 +37,11 @@ class Call:
     idempotent: bool | None = None
     """Whether sending the call twice does what sending it once does, so that it may be retried
     after a failure that may have reached the server; None: by its method (GET, PUT, DELETE)."""
+    body_file: Path | None = None
+    """A file streamed as the request's body (a backup to restore), never read whole."""
+    save_to: Path | None = None
+    """A file the answer's body is streamed into (a backup); the reply's body is then None.
+    Calls that stream have no read or write time limit: a whole collection travels."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,26 @@ def request_args(call: Call, timeout: float | httpx.Timeout) -> dict[str, Any]:
     return args
 
 
+CHUNK = 1 << 20
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """The body of a call with ``body_file``, a chunk at a time."""
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise errors.BadInput(f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
+
+
 def _timeout(call: Call, timeout: float | httpx.Timeout) -> float | httpx.Timeout:
     """The client's timeout, with the longer read and write time of a call that needs one (an
     upload, a whole-collection operation) unless the client's is longer already."""
+    if call.body_file is not None or call.save_to is not None:
+        connect = timeout.connect if isinstance(timeout, httpx.Timeout) else timeout
+        return httpx.Timeout(connect=connect, read=None, write=None, pool=connect)
     if call.timeout is None:
         return timeout
     if not isinstance(timeout, httpx.Timeout):
@@ -96,10 +119,13 @@ def _timeout(call: Call, timeout: float | httpx.Timeout) -> float | httpx.Timeou
     )
 
 
-def reply_of(response: httpx.Response) -> Reply:
-    """The reply of a 2xx response; any other raises the lookalike error it carries."""
+def reply_of(response: httpx.Response, *, saved: bool = False) -> Reply:
+    """The reply of a 2xx response (``saved``: its body went to a file); any other raises the
+    lookalike error it carries."""
     if not response.is_success:
         raise error_of(response)
+    if saved:
+        return Reply(response.status_code, None, response.headers)
     kind = response.headers.get("content-type", "")
     body: Any = response.content
     if kind.startswith("application/json"):

@@ -3,6 +3,7 @@ routes of docs/server.md, the local work a remote call still needs (reading file
 folders), and the answers turned back into the core's types. One module per part of the API."""
 
 from lookalike.client.plans.adding import add, as_item, index
+from lookalike.client.plans.backups import backup, restore
 from lookalike.client.plans.collections import (
     collection_info,
     create_collection,
@@ -23,6 +24,7 @@ from lookalike.client.plans.records import count, delete, get, list_records, thu
 __all__ = [
     "add",
     "as_item",
+    "backup",
     "cluster_people",
     "collection_info",
     "count",
@@ -40,6 +42,7 @@ __all__ = [
     "moderate",
     "name_person",
     "people",
+    "restore",
     "search",
     "split_person",
     "thumbnail",
