@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     subdomains, ``*`` any name. Origins on these hosts may also write."""
     allowed_roots: Names = ()
     """Folders the server may index by server-side ``path``; none by default."""
+    root_path: str = Field("", pattern=r"^(/[^/?#\s]+)*$")
+    """The sub-path a reverse proxy serves lookalike under (``/search``): the API, the page
+    and the docs answer there and write their URLs with it; empty at the root."""
+    forwarded_allow_ips: Names = ()
+    """Addresses of proxies whose ``X-Forwarded-For`` / ``-Proto`` headers the server trusts
+    (Uvicorn's ``forwarded_allow_ips``; ``*`` any); none: Uvicorn's default, 127.0.0.1."""
     server: str | None = None
     """URL of a running lookalike server; the CLI then goes through its API."""
     api_key: str | None = None
@@ -195,6 +201,7 @@ class Settings(BaseSettings):
         "cors_origins",
         "allowed_roots",
         "allowed_hosts",
+        "forwarded_allow_ips",
         mode="before",
     )
     @classmethod
@@ -204,6 +211,12 @@ class Settings(BaseSettings):
         if isinstance(value, (list, tuple)):
             return tuple(str(s).strip() for s in value if str(s).strip())
         return value
+
+    @field_validator("root_path", mode="before")
+    @classmethod
+    def _trim_root_path(cls, value: Any) -> Any:
+        """``/search/`` and ``/search`` name one prefix; ``/`` is the root."""
+        return value.rstrip("/") if isinstance(value, str) else value
 
     @field_validator("data_dir", "model_dir", mode="after")
     @classmethod

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +43,15 @@ class ServerProcess:
 
 
 @contextmanager
-def server_process(env: dict[str, str], log: Path) -> Iterator[ServerProcess]:
-    """Start ``lookalike serve`` on a free port with ``env``; stop it by its PID at the end."""
+def server_process(
+    env: dict[str, str], log: Path, args: Sequence[str] = ()
+) -> Iterator[ServerProcess]:
+    """Start ``lookalike serve`` on a free port with ``env`` and ``args``; stop it by its PID
+    at the end."""
     port = free_port()
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lookalike", "serve", "--port", str(port)],
+            [sys.executable, "-m", "lookalike", "serve", "--port", str(port), *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -72,3 +72,16 @@ def test_direct_construction_reads_no_environment(monkeypatch: pytest.MonkeyPatc
     assert Settings().replace(batch_size=3).batch_size == 3
     with pytest.raises(BadInput, match="batch_size"):
         Settings().replace(batch_size=0)
+
+
+def test_root_path_is_a_sub_path_without_its_trailing_slash() -> None:
+    assert Settings(root_path="/search/").root_path == "/search"
+    assert Settings(root_path="/a/b").root_path == "/a/b"
+    assert Settings(root_path="/").root_path == ""
+    for bad in ("search", "/a//b", "/a b", "/a?x"):
+        with pytest.raises(BadInput, match="root_path"):
+            Settings(root_path=bad)
+    assert Settings(forwarded_allow_ips="10.0.0.5, 10.0.0.6").forwarded_allow_ips == (
+        "10.0.0.5",
+        "10.0.0.6",
+    )

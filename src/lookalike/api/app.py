@@ -14,6 +14,7 @@ from lookalike.api.docs import install_docs
 from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
 from lookalike.api.metrics import Metrics, MetricsMiddleware
+from lookalike.api.prefix import RootPath
 from lookalike.api.requestlog import RequestLog
 from lookalike.api.routes.backup import RESTORE_PATH
 from lookalike.api.routes.metrics import watch as watch_metrics
@@ -102,7 +103,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         cors_origins=tuple(settings.cors_origins),
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts 413s too
-    app.add_middleware(RequestLog, slow_ms=settings.slow_request_ms)  # outermost: ids all
+    app.add_middleware(RequestLog, slow_ms=settings.slow_request_ms)  # ids all
+    if settings.root_path:
+        app.add_middleware(RootPath, root_path=settings.root_path)  # outermost: paths as seen
     for router in _routers():
         app.include_router(router)
     return app

@@ -24,13 +24,16 @@ def install_docs(app: FastAPI) -> None:
     """Adds ``/docs`` and its assets as plain routes: like FastAPI's own docs route, open
     without an API key (the OpenAPI document is too)."""
 
-    async def docs(_: Request) -> HTMLResponse:
+    async def docs(request: Request) -> HTMLResponse:
+        # Under the prefix the browser sees (``root_path``), like every URL the server writes.
+        root = request.scope.get("root_path", "").rstrip("/")
+        assets = root + DOCS_ASSETS
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
+            openapi_url=root + (app.openapi_url or "/openapi.json"),
             title=f"{app.title} API",
-            swagger_js_url=DOCS_ASSETS + "swagger-ui-bundle.js",
-            swagger_css_url=DOCS_ASSETS + "swagger-ui.css",
-            swagger_favicon_url=DOCS_ASSETS + "favicon-32x32.png",
+            swagger_js_url=assets + "swagger-ui-bundle.js",
+            swagger_css_url=assets + "swagger-ui.css",
+            swagger_favicon_url=assets + "favicon-32x32.png",
         )
 
     async def asset(request: Request) -> Response:

@@ -7,6 +7,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookalike.api.errors import error_body
+from lookalike.api.prefix import route_path
 
 
 class _TooLarge(Exception):
@@ -24,7 +25,7 @@ class BodyLimit:
         """Paths whose bodies stream to disk rather than memory (a backup to restore)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.unlimited:
+        if scope["type"] != "http" or route_path(scope) in self.unlimited:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

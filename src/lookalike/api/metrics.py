@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lookalike.api.prefix import route_path
 from lookalike.ingest import IngestReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -217,5 +218,5 @@ class MetricsMiddleware:
             route = getattr(scope.get("route"), "path", None)
             if route is None:  # the framework's own routes (/openapi.json, /docs) name none;
                 # only a success proves the path is one of them, not a client's invention
-                route = scope["path"] if 200 <= status < 300 else UNMATCHED
+                route = route_path(scope) if 200 <= status < 300 else UNMATCHED
             self.metrics.observe_request(scope["method"], route, status, self.clock() - start)

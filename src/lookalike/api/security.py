@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookalike.api.errors import error_response
+from lookalike.api.prefix import route_path
 from lookalike.api.state import get_state
 
 OPEN_PATHS = frozenset({"/health", "/", "/favicon.ico"})
@@ -45,7 +46,8 @@ def key_is_valid(key: str | None, keys: tuple[str, ...]) -> bool:
 def require_key(request: Request) -> None:
     """Router dependency: with keys configured, every route but OPEN_PATHS needs one."""
     keys = get_state(request).settings.api_keys
-    if not keys or request.url.path in OPEN_PATHS or request.url.path.startswith("/static/"):
+    path = route_path(request.scope)
+    if not keys or path in OPEN_PATHS or path.startswith("/static/"):
         return
     key = presented_key(request)
     if key is None:

@@ -94,7 +94,10 @@ def run(
     app = create_app(settings)
     url = base_url(settings)
     announce(f"lookalike serving {settings.data_dir} at {url}")
-    announce(f"page: {url}/   API docs: {url}/docs")
+    root = settings.root_path
+    announce(f"page: {url}{root}/   API docs: {url}{root}/docs")
+    if root:
+        announce(f"serving under {root}/ (a proxy may strip it or keep it)")
     marker = write_marker(settings)
     # Removed on shutdown by the app itself: after a SIGTERM, uvicorn raises the signal again
     # once the app has stopped, which ends the process before the ``finally`` below runs.
@@ -109,6 +112,8 @@ def run(
             log_config=None,
             access_log=False,
             log_level=(log_level or settings.log_level).lower(),
+            proxy_headers=True,
+            forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,
         )
     finally:
         remove_marker(marker)

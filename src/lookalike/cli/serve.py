@@ -31,12 +31,35 @@ def serve(
             "--log-level", help="debug, info, warning or error (default: the log_level setting)."
         ),
     ] = None,
+    root_path: Annotated[
+        str | None,
+        typer.Option(
+            "--root-path",
+            help="Sub-path a reverse proxy serves lookalike under, e.g. /search "
+            "(the root_path setting).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted, "
+            "* for any (default 127.0.0.1).",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the REST API, the compatibility routes and the web page from one process."""
     from lookalike.api.serve import check_bind, run
 
-    settings = Settings.load(data_dir=data_dir, host=host, port=port, log_level=log_level)
+    settings = Settings.load(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        log_level=log_level,
+        root_path=root_path,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
     for note in check_bind(settings, allow_unauthenticated=allow_unauthenticated):
         err.print(note, markup=False)
     run(settings, announce=lambda line: err.print(line, markup=False, soft_wrap=True))

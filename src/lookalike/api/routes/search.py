@@ -254,7 +254,7 @@ def _search(
     took = (time.perf_counter() - started) * 1000
     hits = [r.to_dict() for r in results]
     if collection.config.get("thumbnails"):
-        base = f"/collections/{quote(name, safe='')}/thumbnails/"
+        base = f"{state.settings.root_path}/collections/{quote(name, safe='')}/thumbnails/"
         for hit in hits:
             hit["thumbnail_url"] = base + quote(hit["id"], safe="")
     return {"results": hits, "took_ms": round(took, 3)}

@@ -20,7 +20,7 @@ export const COLLECTION_STORE = "lookalike.collection";
 // ---- collections --------------------------------------------------------------------
 
 export async function loadCollections(select) {
-  const body = await guarded(() => api("GET", "/collections"));
+  const body = await guarded(() => api("GET", "collections"));
   if (!body) return;
   state.collections = (body.collections || []).map((c) => (typeof c === "string" ? { name: c } : c));
   const picker = $("collection");

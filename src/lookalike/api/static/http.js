@@ -55,6 +55,6 @@ export async function api(method, path, body) {
   return response.json();
 }
 
-export const collectionPath = (name) => "/collections/" + encodeURIComponent(name);
+export const collectionPath = (name) => "collections/" + encodeURIComponent(name);
 export const thumbnailPath = (name, id) =>
   collectionPath(name) + "/thumbnails/" + encodeURIComponent(id);

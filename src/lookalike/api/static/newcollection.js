@@ -19,7 +19,7 @@ let catalog = null;
 
 async function loadCatalog() {
   if (catalog) return catalog;
-  catalog = await guarded(() => api("GET", "/catalog"), () => {});
+  catalog = await guarded(() => api("GET", "catalog"), () => {});
   return catalog;
 }
 
@@ -88,7 +88,7 @@ export function setupCollectionDialog() {
     const body = { name, thumbnails: $("collection-thumbnails").checked };
     if ($("collection-signals").querySelector("input")) body.signals = signals;
     if (signals.includes("semantic") && $("collection-model").value) body.model = $("collection-model").value;
-    const created = await guarded(() => api("POST", "/collections", body), (err) => {
+    const created = await guarded(() => api("POST", "collections", body), (err) => {
       $("collection-error").textContent = err.message;
       $("collection-error").hidden = false;
     });

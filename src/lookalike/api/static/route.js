@@ -1,4 +1,5 @@
-// The page's address: which view, collection and search are shown, as a query string on "/".
+// The page's address: which view, collection and search are shown, as a query string on the
+// page's path ("/", or the sub-path a proxy serves it under).
 // Every search and view is pushed to the browser history, so a link can be shared or
 // bookmarked and Back/Forward walk through them. No imports: app.js reads and writes it.
 
@@ -31,8 +32,9 @@ export function routeHref(route) {
     if (key === "view" && value === "search" && Object.keys(route).length > 1) continue;
     params.set(key, String(value));
   }
+  // The page's own path (the server may sit under a proxy's sub-path): only the query changes.
   const query = params.toString();
-  return query ? `/?${query}` : "/";
+  return query ? `${location.pathname}?${query}` : location.pathname;
 }
 
 let counter = 0;

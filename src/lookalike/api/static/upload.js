@@ -104,7 +104,7 @@ export function jobIdOf(body) {
 
 export async function waitForJob(id, onProgress) {
   for (;;) {
-    const job = await api("GET", "/jobs/" + encodeURIComponent(id));
+    const job = await api("GET", "jobs/" + encodeURIComponent(id));
     onProgress(job);
     if (!["queued", "running"].includes(job.status)) return job;
     await new Promise((r) => setTimeout(r, JOB_POLL_MS));
