@@ -6,10 +6,11 @@ fastembed name such as ``Qdrant/clip-ViT-B-32-vision``, in any case) or a path t
 
 A known model's files are looked for, in order, in ``<model_dir>/<hub repo>/`` (for example
 ``<model_dir>/Qdrant/clip-ViT-B-32-vision/``, the hub repo's files as they are), then in
-fastembed's cache ``<data_dir>/models``; if neither has them and downloading is allowed
-(``offline`` off, ``HF_HUB_OFFLINE`` unset) and the hub answers, fastembed downloads them into
-that cache. Otherwise :class:`~lookalike.errors.ModelUnavailable` names the model, every folder
-looked in and how to get the files (``lookalike models download NAME``).
+``<data_dir>/models/<hub repo>/`` and fastembed's cache there; if none has them and downloading
+is allowed (``offline`` off, ``HF_HUB_OFFLINE`` unset) and the hub answers, they are downloaded
+into ``<data_dir>/models/<hub repo>/`` with a progress bar (:mod:`lookalike.models.download`).
+Otherwise :class:`~lookalike.errors.ModelUnavailable` names the model, every folder looked in
+and how to get the files (``lookalike models download NAME``).
 
 A model folder is laid out as the two hub repos of CLIP ViT-B/32 side by side::
 
@@ -199,7 +200,7 @@ def _open(
         options["providers"] = providers
     if located.folder is not None:
         options["specific_model_path"] = str(located.folder)
-    elif not located.download:
+    else:
         options["local_files_only"] = True
     where = located.folder or located.cache_dir
     try:

@@ -1,15 +1,14 @@
-"""Where a model's files are: a folder, the model dir, fastembed's cache, or (last) the hub.
+"""Where a model's files are: a folder, the model dir, the data folder's ``models/`` (earlier
+downloads, or fastembed's cache), or (last) the hub, downloaded by :mod:`.download`.
 
 Looking is cheap and local; the hub is tried only when downloading is allowed and a ~3 s HTTPS
-check says it answers, because fastembed's own download retries for ~40 s before it gives up,
-and a missing model must be a clear error at once, not a long hang.
+check says it answers, so that a missing model is a clear error at once, not a long hang.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from lookalike.config import Settings
 from lookalike.errors import ModelUnavailable
+from lookalike.models.download import fetch_tower
 from lookalike.models.specs import MODELS, ModelSpec, find_spec
 
 if TYPE_CHECKING:
@@ -48,8 +48,6 @@ class Located:
     folder: Path | None
     """A folder holding the tower's files; None: fastembed's cache in ``cache_dir``."""
     cache_dir: Path
-    download: bool
-    """Not on disk, and the hub answered: let fastembed download into ``cache_dir``."""
     spec: ModelSpec | None = None
 
 
@@ -96,9 +94,10 @@ def cache_dir(settings: Settings) -> Path:
 def download_model(model: str, settings: Settings) -> Path:
     """Fetch a known model's towers; return the folder that holds them.
 
-    With ``settings.model_dir`` set, each tower is copied (symlinks resolved) to
-    ``<model_dir>/<hub repo>/``, a folder that can be copied as is to an offline machine, and
-    ``model_dir`` is returned; otherwise the towers stay in fastembed's cache, which is returned.
+    Each tower lands in ``<model_dir>/<hub repo>/`` (with ``settings.model_dir`` set), else in
+    ``<data_dir>/models/<hub repo>/``: plain folders that can be copied as is to an offline
+    machine. The folder holding them is returned. A progress bar shows the size, speed and time
+    left on stderr.
     """
     spec = find_spec(model)
     if spec is None:
@@ -114,9 +113,7 @@ def download_model(model: str, settings: Settings) -> Path:
             f"cannot download model {spec.name!r}: {blocked}",
             detail={"model": spec.name, "reason": blocked},
         )
-    from fastembed import ImageEmbedding
-
-    cache = cache_dir(settings)
+    root = settings.model_dir if settings.model_dir is not None else cache_dir(settings)
     done: set[str] = set()
     for part, name in _towers(spec):
         description = _description(part, name)
@@ -124,16 +121,9 @@ def download_model(model: str, settings: Settings) -> Path:
         if repo in done:
             continue
         done.add(repo)
-        try:
-            snapshot = ImageEmbedding.download_model(description, str(cache))
-        except (OSError, ValueError) as exc:
-            raise ModelUnavailable(
-                f"cannot download model {spec.name!r} ({repo}): {exc}",
-                detail={"model": spec.name, "repo": repo},
-            ) from exc
-        if settings.model_dir is not None:
-            shutil.copytree(snapshot, settings.model_dir / repo, dirs_exist_ok=True)
-    return settings.model_dir if settings.model_dir is not None else cache
+        files = (description.model_file, *description.additional_files, *PART_FILES[part])
+        fetch_tower(repo, files, root / repo, label=f"{spec.name} {part} tower ({repo})")
+    return root
 
 
 def hub_unreachable(timeout: float = HUB_CHECK_SECONDS) -> str | None:
@@ -208,7 +198,7 @@ def _locate_folder(model: str, part: Part) -> Located:
                 detail={"model": str(root), "looked_in": [str(folder)]},
             )
         _require(root, folder, "text")
-    return Located(FOLDER_TOWERS[part], model_id, folder, folder, download=False)
+    return Located(FOLDER_TOWERS[part], model_id, folder, folder)
 
 
 def _require(root: Path, folder: Path, part: Part) -> None:
@@ -235,22 +225,27 @@ def _locate_known(spec: ModelSpec, settings: Settings, part: Part) -> Located:
         )
     description = _description(part, name)
     repo = _hub_repo(description)
-    files = (description.model_file, *PART_FILES[part])
+    files = (description.model_file, *description.additional_files, *PART_FILES[part])
     looked: list[Path] = []
     if settings.model_dir is not None:
         for folder in dict.fromkeys([settings.model_dir / repo, settings.model_dir / name]):
             looked.append(folder)
             if all((folder / f).is_file() for f in files):
-                return Located(name, spec.name, folder, folder, download=False, spec=spec)
+                return Located(name, spec.name, folder, folder, spec=spec)
     cache = cache_dir(settings)
+    downloaded = cache / repo
+    if all((downloaded / f).is_file() for f in files):
+        return Located(name, spec.name, downloaded, downloaded, spec=spec)
     looked.append(cache)
     if _in_cache(cache, repo, description.model_file):
-        return Located(name, spec.name, None, cache, download=False, spec=spec)
+        return Located(name, spec.name, None, cache, spec=spec)
     blocked = _download_blocked(settings)
     if blocked is None:
         blocked = hub_unreachable()
         if blocked is None:
-            return Located(name, spec.name, None, cache, download=True, spec=spec)
+            label = f"{spec.name} {part} tower ({repo})"
+            folder = fetch_tower(repo, files, downloaded, label=label)
+            return Located(name, spec.name, folder, folder, spec=spec)
     raise _missing(spec, part, repo, looked, blocked, settings)
 
 
