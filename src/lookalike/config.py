@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     """Free space the data folder must keep: a write that would leave less is refused with
     ``disk_full`` before the store's memory maps hit a full disk. 0 turns the check off."""
 
+    thumbnails: bool = True
+    """New collections keep a small JPEG of each image (about 11 KB a record) for the web
+    page, unless created with ``thumbnails`` off."""
+
     # logs
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """What the server logs (also ``--log-level``); the CLI logs only errors unless told."""

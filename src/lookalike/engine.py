@@ -48,7 +48,7 @@ from lookalike.signals.duplicate.dismissed import CONFIG_KEY as DISMISSED_KEY
 from lookalike.signals.duplicate.dismissed import pair, read_pairs, without_dismissed
 from lookalike.signals.faces.people import People
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
-from lookalike.sources import Item, ItemError, item_from_dict, iter_items
+from lookalike.sources import Item, as_item, iter_items
 from lookalike.store import Store, open_store
 from lookalike.store.backup import backup as backup_collection
 from lookalike.store.backup import restore as restore_collection
@@ -114,7 +114,7 @@ class Engine:
         model: str | None = None,
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
-        thumbnails: bool = False,
+        thumbnails: bool | None = None,
         precision: Precision | None = None,
     ) -> Collection:
         """Create a collection; with ``exist_ok`` an existing one must match what is asked.
@@ -126,7 +126,7 @@ class Engine:
         ``on_unsafe`` (``allow``, ``flag``, ``reject``; needs the moderation signal) is what
         every ingest into the collection does with images the moderation signal finds unsafe.
         ``thumbnails`` keeps a small JPEG of each image with its record (for pages showing
-        results); it costs a few kilobytes per record."""
+        results); it costs about 11 KB per record. None: the ``thumbnails`` setting (on)."""
         validate_name(name)
         names = (
             parse_signals(signals)
@@ -175,7 +175,7 @@ class Engine:
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
             "on_unsafe": on_unsafe or "allow",
-            "thumbnails": bool(thumbnails),
+            "thumbnails": self.settings.thumbnails if thumbnails is None else bool(thumbnails),
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
         self.store.create_collection(name, specs, config)
@@ -417,20 +417,21 @@ class Collection:
 
     def add(
         self,
-        items: Iterable[Item | ItemError | Mapping[str, Any]],
+        items: Iterable[Any],
         *,
         progress: ProgressCallback | None = None,
         prune_roots: Sequence[Path] = (),
         on_duplicate: OnDuplicate = "allow",
     ) -> IngestReport:
-        """Add records: :class:`Item` objects or dicts with ``id`` and one of ``path``/``url``/
-        ``data`` (bytes), ``base64``, plus ``metadata`` and ``group``.
+        """Add records: dicts with ``id`` and one of ``path``/``url``/``data`` (bytes or a PIL
+        image), ``base64``, plus ``metadata`` and ``group``; or paths (the id is the file
+        name), http(s) URLs, bytes, PIL images, :class:`Item` objects.
 
         ``on_duplicate`` checks each new image against the collection first: ``flag`` records
         ``duplicate_of``, ``skip`` leaves copies out, ``reject`` fails them."""
         check_on_duplicate(on_duplicate)
         limit = self.settings.max_image_bytes
-        batch = [i if isinstance(i, Item | ItemError) else _item(i, limit) for i in items]
+        batch = [as_item(i, limit) for i in items]
         pool, own = self.engine.decode_pool, None
         if pool is None and wants_pool(self.settings, sum(isinstance(i, Item) for i in batch)):
             # the workers start while the models load below, instead of after
@@ -767,18 +768,6 @@ def _model_id(signals: Sequence[Signal]) -> str | None:
         if s.name == "semantic":
             return s.model_id
     return None
-
-
-def _item(spec: Mapping[str, Any], max_bytes: int) -> Item | ItemError:
-    try:
-        return item_from_dict(spec, max_bytes=max_bytes)
-    except BadInput as exc:
-        given = spec.get("id")
-        return ItemError(
-            str(given or spec.get("path") or spec.get("url") or "item"),
-            exc,
-            id=None if given is None else str(given),
-        )
 
 
 def _record(point: StoredPoint) -> dict[str, Any]:

@@ -150,7 +150,7 @@ class EngineAPI(Protocol):
         model: str | None = None,
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
-        thumbnails: bool = False,
+        thumbnails: bool | None = None,
         precision: Precision | None = None,
     ) -> CollectionAPI: ...
 
@@ -168,7 +168,7 @@ def check_existing(
     signals: Sequence[str] | None,
     model: str | None,
     on_unsafe: str | None,
-    thumbnails: bool,
+    thumbnails: bool | None,
     precision: str | None = None,
 ) -> None:
     """``Conflict`` unless the existing collection ``name`` (its ``config``) has what

@@ -33,6 +33,7 @@ __all__ = [
     "Fetcher",
     "Item",
     "ItemError",
+    "as_item",
     "content_hash",
     "decode_base64",
     "encode_png",
@@ -41,6 +42,7 @@ __all__ = [
     "iter_items",
     "json_lines",
     "query_image_bytes",
+    "path_item",
     "read_file_bytes",
 ]
 
@@ -243,17 +245,61 @@ def _iter_input(text: str, group_by_folder: bool, max_bytes: int) -> Iterator[It
     if suffix in _CATALOG_SUFFIXES:
         yield from _read_catalog(path, max_bytes)
     elif suffix in _extensions():
-        yield Item(id=path.name, source=shown, path=path.absolute())
+        yield path_item(path)
     else:
         kind = _sniff_file(path)
         if kind == "image":
-            yield Item(id=path.name, source=shown, path=path.absolute())
+            yield path_item(path)
         elif kind == "text":
             yield from _read_list(path)
         else:
             yield ItemError(
                 shown, BadInput(f"{text}: not an image, folder, URL list or JSONL catalog")
             )
+
+
+def path_item(path: str | os.PathLike[str]) -> Item:
+    """An image file named by a path on its own (a command-line argument, a path given to
+    ``index`` or ``add``): its id is its file name, wherever it lies, the way a folder's files
+    are named relative to the folder given. The one rule for the CLI, the Python API and the
+    SDK alike; a record given as an object (a catalog line, a REST item) names its own id, else
+    its ``path`` as written."""
+    given = Path(path).expanduser()
+    return Item(id=given.name, source=str(given.absolute()), path=given.absolute())
+
+
+def as_item(spec: Any, max_bytes: int) -> Item | ItemError:
+    """One record from what ``add`` takes, in the engine and the SDK alike: an ``Item``, a dict
+    as a catalog line (``data`` may be bytes or a PIL image), a path (see :func:`path_item`),
+    an http(s) URL, bytes or a PIL image. What cannot be one is an ``ItemError``."""
+    if isinstance(spec, Item | ItemError):
+        return spec
+    if isinstance(spec, str | os.PathLike):
+        text = os.fspath(spec)
+        if is_url(text):
+            return Item(id=text, source=text, url=text)
+        if "://" in text or "\0" in text:
+            return ItemError(text, BadInput(f"{text!r}: not an http(s) URL nor a usable path"))
+        return path_item(text)
+    given: dict[str, Any]
+    if isinstance(spec, Mapping):
+        given = dict(spec)
+        if is_pil_image(given.get("data")):
+            given["data"] = encode_png(given["data"])
+    elif isinstance(spec, bytes | bytearray):
+        given = {"data": bytes(spec)}
+    elif is_pil_image(spec):
+        given = {"data": encode_png(spec)}
+    else:
+        kind = type(spec).__name__
+        message = f"cannot add a {kind}: give a path, a URL, bytes, a PIL image or a dict"
+        return ItemError(kind, BadInput(message))
+    try:
+        return item_from_dict(given, max_bytes=max_bytes)
+    except LookalikeError as exc:
+        asked = given.get("id")
+        label = asked or given.get("path") or given.get("url") or "item"
+        return ItemError(str(label), exc, id=None if asked is None else str(asked))
 
 
 def _sniff_file(path: Path) -> str | None:

@@ -100,7 +100,7 @@ def test_index_and_search_answer_as_the_local_engine_does(
 
 
 def test_records_round_trip(client: Client, photos: Path) -> None:
-    coll = client.create_collection("things", signals="duplicate")
+    coll = client.create_collection("things", signals="duplicate", thumbnails=False)
     report = coll.add(
         [
             {"id": "space/rocket", "path": photos / "rocket.jpg", "metadata": {"price": 5}},
@@ -191,8 +191,8 @@ def test_async_client(api: ApiClient, photos: Path) -> None:
             coll = await client.create_collection("a", signals="duplicate")
             report = await coll.add([photos / "rocket.jpg", photo("coffee")])
             assert report.indexed == 2
-            rocket = str(photos / "rocket.jpg")  # a path's id is the path as given
-            hits = await coll.search(image=rocket, top_k=1)
+            rocket = "rocket.jpg"  # a file given by path is named by its file name
+            hits = await coll.search(image=photos / rocket, top_k=1)
             assert hits[0].id == rocket and hits[0].score >= 0.99
             assert await coll.count() == 2
             assert (await coll.get(rocket))["width"] == photo("rocket").width
@@ -386,3 +386,31 @@ def test_backup_and_restore_sync_and_async(api: ApiClient, photos: Path, tmp_pat
                 await client.restore(tmp_path / "no-such-file", name="x")
 
     asyncio.run(scenario())
+
+
+def test_a_file_added_by_path_gets_one_id_everywhere(
+    api: ApiClient, photos: Path, server_settings: Settings, tmp_path: Path
+) -> None:
+    """The CLI, the Python API and the SDK name a file given on its own by its file name; a
+    record given as an object keeps its ``path`` as written (as a catalog line and a REST item
+    do)."""
+    from lookalike.sources import iter_items
+
+    target = photos / "rocket.jpg"
+    cli = [i.id for i in iter_items([str(target)], max_bytes=1 << 24)]  # what the CLI lists
+    with Engine(server_settings.replace(data_dir=tmp_path / "local")) as engine:
+        local = engine.create_collection("ids", signals="duplicate", thumbnails=False)
+        local.add([target])
+        local.index([str(target)])
+        local.add([{"path": str(target)}])
+        local_ids = sorted(r["id"] for r in local.list_records(limit=10)[0])
+    with Client(IN_PROCESS, http=api.another()) as client:
+        remote = client.create_collection("ids", signals="duplicate", thumbnails=False)
+        remote.add([target])
+        remote.add([str(target)])
+        remote.index([target])
+        remote.add([{"id": "as-object", "data": target.read_bytes()}])
+        remote_ids = sorted(r["id"] for r in remote.list_records(limit=10)[0])
+    assert cli == ["rocket.jpg"]
+    assert local_ids == sorted(["rocket.jpg", str(target)])  # the dict keeps its path
+    assert remote_ids == ["as-object", "rocket.jpg"]

@@ -16,7 +16,10 @@ def test_collection_lifecycle_and_errors(api: ApiClient) -> None:
 
     r = c.post("/collections", json={"name": "hashes", "signals": "duplicate"})
     assert r.status_code == 201 and r.json()["model"] is None
-    assert r.json()["thumbnails"] is False
+    assert r.json()["thumbnails"] is True  # the thumbnails setting's default
+    r = c.post("/collections", json={"name": "bare", "signals": "duplicate", "thumbnails": False})
+    assert r.status_code == 201 and r.json()["thumbnails"] is False
+    assert c.delete("/collections/bare").status_code == 200
 
     r = c.post("/collections", json={"name": "shop"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"

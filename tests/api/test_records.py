@@ -188,7 +188,7 @@ def test_uploads_and_jsonl_bodies(api: ApiClient) -> None:
 
 def test_record_routes_pagination_and_errors(api: ApiClient) -> None:
     client = api
-    client.post("/collections", json={"name": "c", "signals": "duplicate"})
+    client.post("/collections", json={"name": "c", "signals": "duplicate", "thumbnails": False})
     data = b64(image_bytes("coffee", side=96))
     items = [
         {"id": f"shoes/{n}", "base64": data, "metadata": {"n": n, "even": n % 2 == 0}}

@@ -83,7 +83,8 @@ def test_thumbnails_are_kept_served_and_never_listed(engine: Engine, photos: Pat
 
 
 def test_thumbnails_are_a_collection_choice(engine: Engine, photos: Path) -> None:
-    plain = engine.create_collection("plain", signals="duplicate")
+    assert engine.create_collection("default", signals="duplicate").thumbnails  # the setting
+    plain = engine.create_collection("plain", signals="duplicate", thumbnails=False)
     plain.add([{"id": "a", "path": photos / "coffee.jpg"}])
     assert plain.info()["thumbnails"] is False
     assert THUMBNAIL not in plain.store.retrieve(["a"])[0].payload

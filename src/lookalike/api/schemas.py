@@ -29,7 +29,11 @@ class CollectionCreate(BaseModel):
         None, description="e.g. ['semantic', 'duplicate'] or 'semantic,duplicate'"
     )
     model: str | None = Field(None, description="a known model name (default: the server's)")
-    thumbnails: bool = Field(False, description="keep a small JPEG of each image")
+    thumbnails: bool | None = Field(
+        None,
+        description="keep a small JPEG of each image (about 11 KB a record); "
+        "default: the server's thumbnails setting (on)",
+    )
     precision: Literal["fp32", "int8"] | None = Field(
         None,
         description="how the semantic model runs: fp32, or int8 (its quantized copy, faster on "

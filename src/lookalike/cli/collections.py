@@ -44,8 +44,12 @@ def collections_create(
     model: Annotated[str | None, typer.Option(help="Semantic model name or folder.")] = None,
     on_unsafe: OnUnsafeOption = None,
     thumbnails: Annotated[
-        bool, typer.Option("--thumbnails", help="Keep a small JPEG of each image.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--thumbnails/--no-thumbnails",
+            help="Keep a small JPEG of each image (default: the thumbnails setting, on).",
+        ),
+    ] = None,
     precision: PrecisionOption = None,
     data_dir: DataDir = None,
     server: ServerUrl = None,

@@ -70,11 +70,13 @@ def index(
     ] = "allow",
     on_unsafe: OnUnsafeOption = None,
     thumbnails: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--thumbnails", help="Keep a small JPEG of each image (a new collection's option)."
+            "--thumbnails/--no-thumbnails",
+            help="Keep a small JPEG of each image, for the web page (a new collection's "
+            "option; default: the thumbnails setting, on).",
         ),
-    ] = False,
+    ] = None,
     precision: PrecisionOption = None,
     ray: Annotated[
         str | None,

@@ -147,7 +147,7 @@ class AsyncClient:
         model: str | None = None,
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
-        thumbnails: bool = False,
+        thumbnails: bool | None = None,
         precision: Precision | None = None,
     ) -> AsyncRemoteCollection:
         info = await self.run(

@@ -161,7 +161,7 @@ class Client:
         model: str | None = None,
         exist_ok: bool = False,
         on_unsafe: OnUnsafe | None = None,
-        thumbnails: bool = False,
+        thumbnails: bool | None = None,
         precision: Precision | None = None,
     ) -> RemoteCollection:
         info = self.run(

@@ -2,7 +2,7 @@
 routes of docs/server.md, the local work a remote call still needs (reading files, walking
 folders), and the answers turned back into the core's types. One module per part of the API."""
 
-from lookalike.client.plans.adding import add, as_item, index
+from lookalike.client.plans.adding import add, index
 from lookalike.client.plans.backups import backup, restore
 from lookalike.client.plans.collections import (
     collection_info,
@@ -23,7 +23,6 @@ from lookalike.client.plans.records import count, delete, get, list_records, thu
 
 __all__ = [
     "add",
-    "as_item",
     "backup",
     "cluster_people",
     "collection_info",

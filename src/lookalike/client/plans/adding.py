@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,7 @@ from lookalike.client.plans.jobs import job_of, wait_job
 from lookalike.client.shapes import from_dict, merge_reports
 from lookalike.client.wire import Call, Plan
 from lookalike.errors import BadInput, ImageTooLarge, LookalikeError
-from lookalike.sources import (
-    Item,
-    ItemError,
-    encode_png,
-    is_pil_image,
-    item_from_dict,
-    iter_items,
-    read_file_bytes,
-)
+from lookalike.sources import Item, ItemError, as_item, iter_items, read_file_bytes
 from lookalike.types import IngestReport, Progress, ProgressCallback, check_on_duplicate
 
 BATCH_ITEMS = 8
@@ -85,33 +77,6 @@ def add(
     run.report.outcomes.sort(key=lambda o: o.index)
     run.report.seconds = time.perf_counter() - start
     return run.report
-
-
-def as_item(spec: Any, max_bytes: int) -> Item | ItemError:
-    """An item from what a caller may add: an ``Item``, a dict as ``Collection.add`` takes
-    (``data`` may be a PIL image), a path, a URL, bytes or a PIL image."""
-    if isinstance(spec, Item | ItemError):
-        return spec
-    if isinstance(spec, Mapping):
-        given = dict(spec)
-        if is_pil_image(given.get("data")):
-            given["data"] = encode_png(given["data"])
-    elif isinstance(spec, bytes | bytearray):
-        given = {"data": bytes(spec)}
-    elif is_pil_image(spec):
-        given = {"data": encode_png(spec)}
-    elif isinstance(spec, str | os.PathLike):
-        text = os.fspath(spec)
-        given = {"url": text} if "://" in text else {"path": text}
-    else:
-        kind = type(spec).__name__
-        message = f"cannot add a {kind}: give a path, a URL, bytes, a PIL image or a dict"
-        return ItemError(kind, BadInput(message))
-    try:
-        return item_from_dict(given, max_bytes=max_bytes)
-    except BadInput as exc:
-        label = given.get("id") or given.get("path") or given.get("url") or "item"
-        return ItemError(str(label), exc)
 
 
 @dataclass

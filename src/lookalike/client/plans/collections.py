@@ -25,7 +25,7 @@ def create_collection(
     signals: str | Sequence[str] | None,
     model: str | None,
     exist_ok: bool,
-    thumbnails: bool,
+    thumbnails: bool | None,
     on_unsafe: str | None = None,
     precision: str | None = None,
 ) -> Plan[dict[str, Any]]:
@@ -63,8 +63,8 @@ def create_collection(
         body["signals"] = names
     if model is not None:
         body["model"] = model
-    if thumbnails:
-        body["thumbnails"] = True
+    if thumbnails is not None:
+        body["thumbnails"] = thumbnails  # else the server's setting
     if on_unsafe is not None:
         body["on_unsafe"] = on_unsafe
     if precision is not None:
