@@ -184,7 +184,6 @@ def _at_precision(
         located,
         model_id=int8_model_id(located.model_id),
         folder=int8_tower(folder, model_file, settings),
-        download=False,
     )
 
 

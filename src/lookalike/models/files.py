@@ -60,24 +60,14 @@ def locate(model: str, settings: Settings, part: Part) -> Located:
 
 
 def tower_files(located: Located, part: Part) -> tuple[Path, str]:
-    """The folder holding a located tower and its graph's path inside it; a tower still to be
-    downloaded is downloaded first (into fastembed's cache)."""
+    """The folder holding a located tower and its graph's path inside it (``locate`` has
+    downloaded a missing one already)."""
     description = _description(part, located.name)
     model_file = description.model_file
     if located.folder is not None:
         return located.folder, model_file
     repo = _hub_repo(description)
     snapshot = _snapshot(located.cache_dir, repo, model_file)
-    if snapshot is None and located.download:
-        from fastembed import ImageEmbedding
-
-        try:
-            snapshot = Path(ImageEmbedding.download_model(description, str(located.cache_dir)))
-        except (OSError, ValueError) as exc:
-            raise ModelUnavailable(
-                f"cannot download model {located.model_id!r} ({repo}): {exc}",
-                detail={"model": located.model_id, "repo": repo},
-            ) from exc
     if snapshot is None:
         raise ModelUnavailable(
             f"the {part} tower of {located.model_id!r} is not in {located.cache_dir}",
