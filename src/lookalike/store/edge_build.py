@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from lookalike.errors import StoreUnavailable
 
@@ -75,9 +76,31 @@ def _main(shard_dir: str) -> None:
     try:
         built = bool(shard.optimize())
         shard.flush()
+        if built:
+            _settle_log(shard, qe)
     finally:
         shard.close()
     print("built" if built else "unchanged")
+
+
+def _settle_log(shard: Any, qe: Any) -> None:
+    """Leave the copy's write-ahead log with only a tiny write left to replay.
+
+    The serving process loads the built copy while holding the interpreter lock, and replaying
+    the log's last unacknowledged write (an ingest batch: 2000 points of 256 floats took 0.15 s
+    of a 0.3 s load) is most of that pause. A flush acknowledges the log up to the write before
+    the last one, so the configuration point, rewritten as it is, is written twice with a flush
+    after each: the batch is then acknowledged and the load replays one small point."""
+    from lookalike.store.base import META_ID, point_id
+
+    meta = point_id(META_ID)
+    found = shard.retrieve([meta], True, False)
+    if not found:
+        return
+    point = qe.Point(meta, {}, dict(found[0].payload or {}))
+    for _ in range(2):
+        shard.update(qe.UpdateOperation.upsert_points([point]))
+        shard.flush()
 
 
 if __name__ == "__main__":
