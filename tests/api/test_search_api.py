@@ -39,7 +39,7 @@ def served(
         default_model=str(tiny_model),
         decode_workers=1,
     )
-    vectors = index_photos(settings, photo_files)
+    vectors = index_photos(settings, photo_files, thumbnails=False)
     with in_process(settings) as api:
         yield Served(api, settings, vectors, photo_files)
 
