@@ -57,6 +57,9 @@ class Prepared:
     """Milliseconds the worker spent on this image: ``decode`` (read, hash, decode) and each
     signal's preparer."""
     thumbnail: bytes | None = None
+    payload: dict[str, Any] | None = None
+    """The signals' payload fields, once computed from ``outputs`` where they were made: a
+    cluster worker sends these back instead of the outputs (a decoded image among them)."""
 
 
 def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -> Prepared:

@@ -387,7 +387,11 @@ class Ingest:
             MODEL: self.model_id,
             SIGNALS: [s.name for s in self.signals],
             **_file_stat(item),
-            **{k: v for s in self.signals for k, v in s.payload(prepared.outputs[s.name]).items()},
+            **(
+                prepared.payload
+                if prepared.payload is not None
+                else signal_payload(self.signals, prepared)
+            ),
             **(
                 {THUMBNAIL: base64.b64encode(prepared.thumbnail).decode("ascii")}
                 if prepared.thumbnail is not None
@@ -482,6 +486,11 @@ def embed_batch(
         for acc, out in zip(vectors, outputs, strict=True):
             acc.update(out)
     return vectors, timings
+
+
+def signal_payload(signals: Sequence[Signal], prepared: Prepared) -> dict[str, Any]:
+    """The payload fields the ``signals`` derive from a prepared image's outputs."""
+    return {k: v for s in signals for k, v in s.payload(prepared.outputs[s.name]).items()}
 
 
 def _file_stat(item: Item) -> dict[str, Any]:

@@ -26,7 +26,10 @@ import numpy as np
 import pytest
 
 from lookalike import Engine, Settings
+from lookalike.decode_workers import Prepared, decode_plan, prepare
+from lookalike.distributed.worker import Job, SignalWorker
 from lookalike.errors import ClusterUnavailable, MissingExtra
+from lookalike.ingest import signal_payload
 from lookalike.models import clip
 from lookalike.sources import Item, iter_items
 from lookalike.store.base import SparseVector, scroll_all
@@ -181,6 +184,18 @@ def test_a_killed_worker_loses_and_doubles_nothing(
         assert o.status == "indexed" or (o.status == "failed" and o.message)
     assert coll.store.count() == report.indexed
     assert report.indexed + len(report.failed) == 96
+
+
+def test_a_worker_sends_back_payload_fields_not_decoded_images(
+    local_ray: None, engine: Engine, photos: Path, tiny_model: Path
+) -> None:
+    coll = engine.create_collection("slim", signals="semantic,duplicate", model=str(tiny_model))
+    plan = decode_plan(coll.signals, engine.settings)
+    paths = [str(p) for p in sorted(photos.glob("*.jpg"))[:2]]
+    result = SignalWorker(*coll.signal_recipe()).process(plan, [Job(p, None, p) for p in paths])
+    for path, sent in zip(paths, result.prepared, strict=True):
+        assert isinstance(sent, Prepared) and sent.outputs == {}
+        assert sent.payload == signal_payload(coll.signals, prepare(plan, path, None, path))
 
 
 def _huge_png(path: Path, side: int) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from lookalike.config import Settings
 from lookalike.decode_workers import DecodePlan, Prepared, prepare
 from lookalike.errors import LookalikeError
-from lookalike.ingest import embed_batch
+from lookalike.ingest import embed_batch, signal_payload
 from lookalike.signals import build_signal
 from lookalike.store.base import Vector
 from lookalike.types import Precision
@@ -83,6 +83,9 @@ class SignalWorker:
             made, embed_ms = embed_batch(self.signals, batch)  # type: ignore[arg-type]
             for n, v in zip(todo, made, strict=True):
                 vectors[n] = v
+        for p in prepared:
+            if isinstance(p, Prepared):  # the driver needs the payload, not the outputs
+                p.payload, p.outputs = signal_payload(self.signals, p), {}
         return BatchResult(prepared, vectors, embed_ms)
 
     def pid(self) -> int:
