@@ -12,9 +12,10 @@ Then the driver's side, which every image passes through whatever the number of 
 the bytes a worker sends back per image (as sent: payload fields and vectors; and as the
 prepared outputs, a decoded image among them, would weigh), and the points per second the
 driver writes through the store seam into the embedded store and into qdrant-client's local
-mode (``--write-points`` copies of the indexed points, in batches of ``batch_size``).
+mode (``--write-points`` copies of the indexed points, 500 at most in local mode, in batches
+of ``batch_size``), and the disk each point adds to each store.
 
-    python benchmarks/ray_ingest.py [--images 48] [--model tiny|vit-b32] [--write-points 2000]
+    python benchmarks/ray_ingest.py [--images 48] [--model tiny|vit-b32] [--write-points 4000]
 """
 
 from __future__ import annotations
@@ -45,17 +46,33 @@ def load() -> str:
     return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
-def write_rate(settings: Settings, name: str, model: Path, points: list[StoredPoint]) -> float:
-    """Points per second written through the store seam, a batch at a time, by one process."""
+LOCAL_MODE_POINTS = 500
+"""Points written into qdrant-client's local mode (tens a second: more only take longer)."""
+
+
+def disk_use(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def write_rate(
+    settings: Settings, name: str, model: Path, points: list[StoredPoint], folder: Path
+) -> tuple[float, float]:
+    """Points per second written through the store seam, a batch at a time, by one process;
+    and the disk (in ``folder``) each point of the second half added (the first half pays for
+    what a store lays out up front)."""
     with Engine(settings) as engine:
         coll = engine.create_collection(name, signals="semantic,duplicate", model=str(model))
         batch = settings.batch_size
-        start = time.perf_counter()
-        for at in range(0, len(points), batch):
-            coll.store.upsert(points[at : at + batch])
-        seconds = time.perf_counter() - start
+        half = len(points) // 2 // batch * batch
+        seconds, sizes = 0.0, []
+        for part in (points[:half], points[half:]):
+            start = time.perf_counter()
+            for at in range(0, len(part), batch):
+                coll.store.upsert(part[at : at + batch])
+            seconds += time.perf_counter() - start
+            sizes.append(disk_use(folder))
         assert coll.count() == len(points)
-    return len(points) / seconds
+    return len(points) / seconds, (sizes[1] - sizes[0]) / (len(points) - half)
 
 
 def main() -> None:
@@ -65,7 +82,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1200)
     parser.add_argument("--signals", default="semantic,duplicate")
     parser.add_argument("--model", choices=("tiny", "vit-b32"), default="tiny")
-    parser.add_argument("--write-points", type=int, default=2000)
+    parser.add_argument("--write-points", type=int, default=4000)
     args = parser.parse_args()
     print(f"start: {load()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,8 +147,13 @@ def main() -> None:
         ][: args.write_points]
         for label, store in (("edge", "edge"), ("qdrant-local", f"qdrant-local:{root / 'q'}")):
             where = settings.replace(data_dir=root / f"write-{label}", store=store)
-            rate = write_rate(where, "w", model, copies)
-            print(f"driver writes ({label}): {rate:7.0f} points/s", flush=True)
+            on_disk = where.data_dir if store == "edge" else root / "q"
+            count = len(copies) if store == "edge" else min(len(copies), LOCAL_MODE_POINTS)
+            rate, per_point = write_rate(where, "w", model, copies[:count], on_disk)
+            print(
+                f"driver writes ({label}): {rate:7.0f} points/s; "
+                f"{per_point / 1024:.0f} KiB more on disk a point"
+            )
     print(f"end: {load()}")
 
 

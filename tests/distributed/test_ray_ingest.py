@@ -28,12 +28,13 @@ import pytest
 from lookalike import Engine, Settings
 from lookalike.decode_workers import Prepared, decode_plan, prepare
 from lookalike.distributed.worker import Job, SignalWorker
-from lookalike.errors import ClusterUnavailable, MissingExtra
+from lookalike.errors import BadInput, ClusterUnavailable, MissingExtra
 from lookalike.ingest import signal_payload
 from lookalike.models import clip
 from lookalike.sources import Item, iter_items
 from lookalike.store.base import SparseVector, scroll_all
 from lookalike.types import Progress
+from tests.conftest import save_variant
 from tests.faults.test_killed_cli import IMAGES, _images, _kill_when, _stored
 from tests.support.cli import lines, run
 from tests.support.faces import face_folder
@@ -111,6 +112,31 @@ def test_ray_gives_the_records_of_a_local_ingest(
 
     again = engine.collection("there").index([photos], ray="local", ray_workers=1)
     assert again.indexed == 0 and again.skipped == local.indexed
+
+
+def test_copies_are_checked_on_insert_as_in_a_local_run(
+    local_ray: None, engine: Engine, photos: Path
+) -> None:
+    save_variant(photos / "coffee.jpg", photos / "coffee-copy.jpg", size=(400, 300))
+    reports = {}
+    for name, options in (("here", {}), ("there", {"ray": "auto", "ray_workers": 1})):
+        coll = engine.create_collection(name, signals="duplicate")
+        reports[name] = coll.index([photos], on_duplicate="skip", **options)  # type: ignore[arg-type]
+
+    def summary(report: object) -> list[tuple[str, str, str | None]]:
+        return [(o.id, o.status, o.duplicate_of) for o in report.outcomes]  # type: ignore[attr-defined]
+
+    assert summary(reports["there"]) == summary(reports["here"])
+    assert ("coffee.jpg", "duplicate", "coffee-copy.jpg") in summary(reports["there"])
+
+
+def test_a_listing_that_fails_whole_raises_its_error(
+    local_ray: None, engine: Engine, photos: Path
+) -> None:
+    coll = engine.create_collection("nolist", signals="duplicate")
+    with pytest.raises(BadInput, match="metadata file .*nope.jsonl"):
+        coll.index([photos], metadata_file=photos / "nope.jsonl", ray="auto", ray_workers=1)
+    assert coll.count() == 0
 
 
 def test_a_catalog_is_streamed_in_blocks(local_ray: None, engine: Engine, photos: Path) -> None:
