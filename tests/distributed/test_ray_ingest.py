@@ -49,10 +49,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
+def local_ray() -> Iterator[str]:
+    """The module's Ray instance; its address (``host:port``, for a CLI to join it by: ``auto``
+    would find the Ray instance started last on the machine, maybe another's)."""
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        yield
+        yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
 
@@ -79,7 +81,7 @@ def _array(vector: object) -> np.ndarray:
 
 
 def test_ray_gives_the_records_of_a_local_ingest(
-    local_ray: None, engine: Engine, photos: Path, tiny_model: Path
+    local_ray: str, engine: Engine, photos: Path, tiny_model: Path
 ) -> None:
     (photos / "broken.jpg").write_bytes((photos / "coffee.jpg").read_bytes()[:500])
     for name in ("here", "there"):
@@ -115,7 +117,7 @@ def test_ray_gives_the_records_of_a_local_ingest(
 
 
 def test_copies_are_checked_on_insert_as_in_a_local_run(
-    local_ray: None, engine: Engine, photos: Path
+    local_ray: str, engine: Engine, photos: Path
 ) -> None:
     save_variant(photos / "coffee.jpg", photos / "coffee-copy.jpg", size=(400, 300))
     reports = {}
@@ -131,7 +133,7 @@ def test_copies_are_checked_on_insert_as_in_a_local_run(
 
 
 def test_a_listing_that_fails_whole_raises_its_error(
-    local_ray: None, engine: Engine, photos: Path
+    local_ray: str, engine: Engine, photos: Path
 ) -> None:
     coll = engine.create_collection("nolist", signals="duplicate")
     with pytest.raises(BadInput, match="metadata file .*nope.jsonl"):
@@ -139,7 +141,7 @@ def test_a_listing_that_fails_whole_raises_its_error(
     assert coll.count() == 0
 
 
-def test_a_catalog_is_streamed_in_blocks(local_ray: None, engine: Engine, photos: Path) -> None:
+def test_a_catalog_is_streamed_in_blocks(local_ray: str, engine: Engine, photos: Path) -> None:
     catalog = photos.parent / "catalog.jsonl"
     with catalog.open("w") as out:
         for n in range(10_000):
@@ -157,7 +159,7 @@ def test_a_catalog_is_streamed_in_blocks(local_ray: None, engine: Engine, photos
     assert totals[0] <= ray_ingest.BLOCK < 10_000 == totals[-1]
 
 
-def test_the_cluster_lists_a_catalog_a_block_at_a_time(local_ray: None, tmp_path: Path) -> None:
+def test_the_cluster_lists_a_catalog_a_block_at_a_time(local_ray: str, tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.jsonl"
     with catalog.open("w") as out:
         for n in range(10_000):
@@ -183,7 +185,7 @@ def test_the_cluster_lists_a_catalog_a_block_at_a_time(local_ray: None, tmp_path
 
 
 def test_a_killed_worker_loses_and_doubles_nothing(
-    local_ray: None, engine: Engine, photos: Path, monkeypatch: pytest.MonkeyPatch
+    local_ray: str, engine: Engine, photos: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ray_ingest, "BLOCK", 8)
     coll = engine.create_collection("k", signals="duplicate")
@@ -213,7 +215,7 @@ def test_a_killed_worker_loses_and_doubles_nothing(
 
 
 def test_a_worker_sends_back_payload_fields_not_decoded_images(
-    local_ray: None, engine: Engine, photos: Path, tiny_model: Path
+    local_ray: str, engine: Engine, photos: Path, tiny_model: Path
 ) -> None:
     coll = engine.create_collection("slim", signals="semantic,duplicate", model=str(tiny_model))
     plan = decode_plan(coll.signals, engine.settings)
@@ -241,7 +243,7 @@ def _huge_png(path: Path, side: int) -> None:
 
 
 def test_a_huge_image_fails_that_item_with_too_large(
-    local_ray: None, engine: Engine, photos: Path
+    local_ray: str, engine: Engine, photos: Path
 ) -> None:
     _huge_png(photos / "bomb.png", 60_000)
     coll = engine.create_collection("huge", signals="duplicate")
@@ -252,7 +254,7 @@ def test_a_huge_image_fails_that_item_with_too_large(
 
 
 def test_a_cluster_of_another_ray_version_is_named_with_both_versions(
-    local_ray: None, monkeypatch: pytest.MonkeyPatch
+    local_ray: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert cluster_mod.cluster_version(ray) == ray.__version__  # the check point reads it
     monkeypatch.setattr(cluster_mod, "cluster_version", lambda _ray: "2.0.0")
@@ -291,7 +293,7 @@ def test_the_pool_is_sized_by_workers_cpus_and_gpus() -> None:
 
 
 def test_a_gpu_worker_puts_its_semantic_model_on_the_gpu(
-    local_ray: None,
+    local_ray: str,
     engine: Engine,
     photos: Path,
     tiny_model: Path,
@@ -326,7 +328,7 @@ def test_onnx_gets_cuda_first_where_it_has_it(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_more_gpus_than_the_cluster_has_fail_at_once(
-    local_ray: None, engine: Engine, photos: Path
+    local_ray: str, engine: Engine, photos: Path
 ) -> None:
     coll = engine.create_collection("nogpu", signals="duplicate")
     start = time.monotonic()
@@ -336,7 +338,7 @@ def test_more_gpus_than_the_cluster_has_fail_at_once(
 
 
 def test_people_are_regrouped_after_a_ray_ingest_as_after_a_local_one(
-    local_ray: None, engine: Engine, tmp_path: Path
+    local_ray: str, engine: Engine, tmp_path: Path
 ) -> None:
     first = face_folder(tmp_path / "first", ("person_a_1", "person_b_1"))
     more = face_folder(tmp_path / "more", ("person_a_2", "group"))
@@ -376,9 +378,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_the_cli_joins_a_running_cluster(local_ray: None, tmp_path: Path, photos: Path) -> None:
+def test_the_cli_joins_a_running_cluster(local_ray: str, tmp_path: Path, photos: Path) -> None:
     args = ["index", str(photos), "-c", "r", "--signals", "duplicate", "--json"]
-    done = run(_env(tmp_path), *args, "--ray", "auto", "--ray-workers", "1")
+    done = run(_env(tmp_path), *args, "--ray", local_ray, "--ray-workers", "1")
     report = lines(done.stdout)[-1]
     assert report["indexed"] == len(list(photos.glob("*.jpg"))) and not report["failed"]
 
@@ -392,7 +394,7 @@ def test_the_cli_names_an_unreachable_cluster(tmp_path: Path, photos: Path) -> N
     assert time.monotonic() - start < 60  # the CLI's own start-up included
 
 
-def test_a_killed_driver_is_completed_by_a_rerun(local_ray: None, tmp_path: Path) -> None:
+def test_a_killed_driver_is_completed_by_a_rerun(local_ray: str, tmp_path: Path) -> None:
     folder = tmp_path / "images"
     _images(folder, seed=14)
     env = {
@@ -403,7 +405,7 @@ def test_a_killed_driver_is_completed_by_a_rerun(local_ray: None, tmp_path: Path
         "TTY_INTERACTIVE": "1",
     }
     args = ["index", str(folder), "-c", "c", "--signals", "duplicate"]
-    args += ["--ray", "auto", "--ray-workers", "1"]
+    args += ["--ray", local_ray, "--ray-workers", "1"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "lookalike", *args],
         env=env,
