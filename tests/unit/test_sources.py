@@ -410,3 +410,25 @@ def test_only_http_and_https_in_any_case_are_urls(text: str, url: bool) -> None:
     assert is_url(text) is url
     listed = list(iter_items([text]))
     assert len(listed) == 1 and (isinstance(listed[0], Item) and listed[0].url == text) is url
+
+
+def test_as_item_names_a_file_given_by_path_by_its_file_name(tmp_path: Path) -> None:
+    from lookalike.sources import ItemError, as_item, content_hash, path_item
+
+    image = tmp_path / "sub" / "a.jpg"
+    by_path = as_item(image, 1 << 20)
+    assert isinstance(by_path, Item) and by_path.id == "a.jpg"
+    assert by_path.source == str(image.absolute()) and by_path.path == image.absolute()
+    assert as_item(str(image), 1 << 20) == by_path == path_item(image)
+    url = "https://example.com/x/b.jpg"
+    by_url = as_item(url, 1 << 20)
+    assert isinstance(by_url, Item) and (by_url.id, by_url.url) == (url, url)
+    as_dict = as_item({"path": "sub/a.jpg"}, 1 << 20)  # an object: its path as written
+    assert isinstance(as_dict, Item) and as_dict.id == "sub/a.jpg"
+    data = b"\x89PNG not really"
+    by_bytes = as_item(data, 1 << 20)
+    assert isinstance(by_bytes, Item) and by_bytes.id == content_hash(data)[:32]
+    for bad in ("ftp://example.com/a.jpg", 3.5, {"path": "a.jpg", "url": url}):
+        assert isinstance(as_item(bad, 1 << 20), ItemError), bad
+    named = as_item({"id": "x", "path": ""}, 1 << 20)
+    assert isinstance(named, ItemError) and named.id == "x"
