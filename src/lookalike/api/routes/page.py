@@ -22,6 +22,7 @@ ASSETS = {
     "http.js": _JS,
     "newcollection.js": _JS,
     "people.js": _JS,
+    "region.js": _JS,
     "results.js": _JS,
     "route.js": _JS,
     "state.js": _JS,

@@ -1,7 +1,7 @@
 // The lookalike web page: plain JavaScript modules over the REST routes of docs/server.md.
 // No framework and no build step; the server ships these files as they are.
 
-import { ApiError, api, collectionPath, thumbnailPath } from "./http.js";
+import { ApiError, api, authHeaders, collectionPath, thumbnailPath } from "./http.js";
 import { $, button, clearError, code, guarded, para, setEmpty, setupKeyDialog, showError } from "./ui.js";
 import { state } from "./state.js";
 import { clearResults, loadThumbnail, renderResults } from "./results.js";
@@ -14,6 +14,7 @@ import { clearFilterControls, filterNear, setupFilterControls } from "./filters.
 import { VIEWS, readRoute, routeHref, saveRoute } from "./route.js";
 import { closeViewer, openViewer, setupViewer } from "./viewer.js";
 import { clearBrowse, setupBrowse, showBrowse } from "./browse.js";
+import { clearRegion, setupRegion, showRegion } from "./region.js";
 
 export const COLLECTION_STORE = "lookalike.collection";
 
@@ -337,7 +338,7 @@ export function searchByPerson(person, { push = true } = {}) {
 }
 
 // More like a record (or, with `signal`, its copies or faces); its thumbnail is the preview.
-export function searchById(result, { push = true, signal = null, page = 1 } = {}) {
+export function searchById(result, { push = true, signal = null, page = 1, face = null } = {}) {
   clearPreview();
   if (signal === null) signal = hasSignal("semantic") ? "semantic" : imageSignal();
   if (signal && [...$("image-signal").options].some((o) => o.value === signal)) {
@@ -346,8 +347,10 @@ export function searchById(result, { push = true, signal = null, page = 1 } = {}
   const url = result.thumbnail_url || (state.info && state.info.thumbnails
     ? thumbnailPath(state.collection, result.id) : null);
   const words = { duplicate: "copies of", faces: "faces like" }[signal] || "more like";
-  const query = { kind: "id", label: `${words} “${result.id}”`, params: { id: result.id, signal },
-    run: searchJson(signal ? { id: result.id, signal } : { id: result.id }) };
+  const fields = { id: result.id, ...(signal ? { signal } : {}), ...(face !== null ? { face } : {}) };
+  const which = face !== null ? ` (face ${face + 1})` : "";
+  const query = { kind: "id", label: `${words} “${result.id}”${which}`, params: { id: result.id, signal },
+    run: searchJson(fields), thumbnail: url };
   if (url) {
     loadThumbnail(url, false).then((src) => {
       if (!src) return;
@@ -357,6 +360,54 @@ export function searchById(result, { push = true, signal = null, page = 1 } = {}
   }
   showView("search");
   runQuery(query, { push, page });
+  scrollToResults();
+}
+
+// A part of the query image (fractions of it): the upload, or the record's thumbnail, sent
+// again with the region. The preview stays and shows the box.
+export async function searchRegion(region, { signal = imageSignal() } = {}) {
+  const current = state.query;
+  const img = $("query-preview");
+  if (!current || img.hidden) return;
+  const base = current.regionOf || current;
+  // an upload is at hand; a record's picture is read again (a blob: address cannot be fetched
+  // under the page's content security policy)
+  const file = base.file || current.file || (base.thumbnail
+    && await fetch(base.thumbnail, { headers: authHeaders() })
+      .then((r) => (r.ok ? r.blob() : null)).catch(() => null));
+  if (!file) return;
+  const name = base.file ? (base.file.name ? `“${base.file.name}”` : "the pasted image")
+    : `“${base.params && base.params.id}”`;
+  const fields = { ...(signal ? { signal } : {}), region };
+  runQuery({ kind: "image", label: `a part of ${name}`, params: null, file, regionOf: base,
+    region, run: searchUpload(file, fields), preview: img.src });
+  showRegion(region);
+  scrollToResults();
+}
+
+// An object of a record (its box, fractions of the image): its thumbnail becomes the query
+// image, searched by that part.
+export async function searchRecordRegion(record, box, signal = "") {
+  const url = record.thumbnail_url || thumbnailPath(state.collection, record.id);
+  const response = await fetch(url, { headers: authHeaders() }).catch(() => null);
+  if (!response || !response.ok) {
+    showError(new Error(`The image of “${record.id}” could not be read to search a part of it.`));
+    return;
+  }
+  const file = await response.blob();
+  const src = URL.createObjectURL(file);
+  showView("search");
+  showPreview(src, true);
+  const base = { kind: "id", params: { id: record.id }, file: null };
+  const fields = { ...(signal ? { signal } : {}), region: box };
+  runQuery({ kind: "image", label: `a part of “${record.id}”`, params: null, file, regionOf: base,
+    region: box, run: searchUpload(file, fields), preview: src });
+  await new Promise((done) => {
+    const img = $("query-preview");
+    if (img.complete && img.naturalWidth) done();
+    else img.addEventListener("load", done, { once: true });
+  });
+  showRegion(box);
   scrollToResults();
 }
 
@@ -370,6 +421,7 @@ export function showPreview(src, own) {
 }
 
 export function clearPreview() {
+  clearRegion();
   if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
   state.previewUrl = null;
   $("query-preview").hidden = true;
@@ -401,6 +453,10 @@ export async function applyRoute(route, entry = history.state) {
     } else if (known && !known.params) {
       state.query = null;
       if (known.preview) showPreview(known.preview, false);
+      if (known.region) {
+        const img = $("query-preview");
+        img.addEventListener("load", () => showRegion(known.region), { once: true });
+      }
       runQuery(known, { push: false, page });
     } else if (route.id) {
       searchById({ id: route.id }, { push: false, signal: route.signal || "", page });
@@ -474,6 +530,7 @@ export function imageFileOf(items) {
 
 export function setupInput() {
   const zone = $("dropzone");
+  setupRegion((region) => searchRegion(region));
   zone.addEventListener("click", () => $("query-file").click());
   zone.addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") {
@@ -505,6 +562,7 @@ export function setupInput() {
     if (!q || q.kind === "text" || q.kind === "person") return;
     if (q.kind === "id") searchById({ id: q.params.id }, { signal: $("image-signal").value });
     else if (q.kind === "url") searchByUrl(q.params.url);
+    else if (q.kind === "image" && q.region) searchRegion(q.region, { signal: $("image-signal").value });
     else if (q.kind === "image" && q.file) searchByFile(q.file);
   });
   for (const link of document.querySelectorAll("a[data-view]")) {
@@ -578,7 +636,8 @@ export function setupInput() {
 
 // What the views ask for (events.js): they never import this module.
 export function setupEvents() {
-  on("search-id", (record, signal = null) => searchById(record, { signal }));
+  on("search-id", (record, signal = null, extra = {}) => searchById(record, { signal, ...extra }));
+  on("search-region", (record, box, signal) => searchRecordRegion(record, box, signal));
   on("search-person", (person) => searchByPerson(person));
   on("open", (record) => openViewer(record));
   on("key-changed", () => loadCollections());

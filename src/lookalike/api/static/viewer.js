@@ -98,6 +98,27 @@ function fields(entries) {
   return dl;
 }
 
+// A box on the viewer's image that searches by what it outlines, by mouse or keyboard.
+function pickable(mark, label, search) {
+  if (!mark) return;
+  mark.classList.add("pick");
+  mark.setAttribute("role", "button");
+  mark.tabIndex = 0;
+  mark.setAttribute("aria-label", label);
+  mark.title = label;
+  const go = () => {
+    closeViewer({ push: false });
+    search();
+  };
+  mark.addEventListener("click", go);
+  mark.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      go();
+    }
+  });
+}
+
 function render(r) {
   const thumbs = state.info && state.info.thumbnails;
   const frameBox = $("viewer-image");
@@ -112,8 +133,12 @@ function render(r) {
       img.src = src;
       holder.prepend(img);
       img.addEventListener("load", () => {
-        (r.faces || []).forEach((f) => outline(holder, f.box, WHOLE, "face",
-          f.person != null ? peopleName(f.person) : "a face"));
+        (r.faces || []).forEach((f, i) => pickable(outline(holder, f.box, WHOLE, "face",
+          f.person != null ? peopleName(f.person) : "a face"), "Search by this face",
+        () => emit("search-id", r, "faces", { face: i })));
+        (r.objects || []).forEach((o) => pickable(outline(holder, o.box, WHOLE, "object", o.label),
+          `Search by this ${o.label || "object"}`,
+          () => emit("search-region", r, o.box, hasSignal("objects") ? "objects" : "")));
         if (r.match && Array.isArray(r.match.candidate_box)) {
           outline(holder, r.match.candidate_box, WHOLE, "region", "the copied region");
         }
