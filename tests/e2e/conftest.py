@@ -12,13 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from lookalike.config import Settings
 from tests.support.encoded import file_b64
 from tests.support.server import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
+# A busy CI machine can take more than expect's 5 s default to answer a search: wait as long
+# as the page's own actions do (a real failure still fails, only later).
+expect.set_options(timeout=30_000)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
