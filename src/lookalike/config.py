@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     copy_threshold: float | None = Field(None, ge=0, le=1)
     """Score from which an image counts as a copy (``--on-duplicate``, ``lookalike duplicates``);
     None uses the measured default (docs/duplicates.md)."""
+    query_batch: int = Field(8, ge=1, le=256)
+    """Query images embedded at once: queries arriving while the model runs share its next
+    call (1: one call per query)."""
+    copy_searches: int = Field(1, ge=1, le=256)
+    """Copy searches (``signal: duplicate`` by image or id) that verify at once in a process;
+    each already spreads its verification over every core."""
+    copy_queue: int = Field(16, ge=0, le=10_000)
+    """Copy searches that wait, in arrival order, for a turn; one more is refused with Busy
+    (HTTP 503 and ``Retry-After``)."""
 
     # faces
     face_detector: Literal["hog", "cnn"] = "hog"

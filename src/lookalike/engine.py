@@ -656,8 +656,13 @@ class Collection:
         face: int | None = None,
         box: tuple[float, float, float, float] | None = None,
         person: int | str | None = None,
+        scores: Sequence[str] = (),
     ) -> list[SearchResult]:
         """One query's results, best first; scores on the shared [0, 1] scale.
+
+        An image query computes what the signal searched needs and the other signals' scores
+        that cost little (the duplicate hash, the semantic embedding); ``scores`` names signals
+        to score by anyway (``faces``: a face detector run on the query image).
 
         Face search (``signal="faces"``): by the largest face of the query image or record, or
         the ``face``-th (largest first), or the one ``box`` covers; or every image of a
@@ -683,6 +688,7 @@ class Collection:
             face=face,
             box=box,
             person=None if people is None or person is None else people.resolve(person),
+            scores=tuple(scores),
         )
         results = self._searcher.search(query)
         if "faces" in self.config["signals"]:

@@ -23,6 +23,7 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     │   └── DiskFull                  507 / 5   the data folder's free-space reserve is reached
     ├── MissingExtra                  503 / 5   an optional extra is not installed
     ├── ClusterUnavailable            503 / 5   a Ray cluster unreachable or of another version
+    ├── Busy                          503 / 5   too much expensive work queued: retry later
     └── Unauthorized                  401 / 6   a server wants an API key
         └── Forbidden                 403 / 6   a server refused the API key given
 
@@ -127,6 +128,16 @@ class MissingExtra(LookalikeError):
 
 class ClusterUnavailable(LookalikeError):
     status, exit_code, code = 503, 5, "cluster_unavailable"
+
+
+class Busy(LookalikeError):
+    """Expensive work (copy searches) is queued up to its bound: retry in ``retry_after`` s."""
+
+    status, exit_code, code = 503, 5, "busy"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = retry_after
 
 
 class Unauthorized(LookalikeError):

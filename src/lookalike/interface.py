@@ -85,6 +85,7 @@ class CollectionAPI(Protocol):
         face: int | None = None,
         box: Box | None = None,
         person: int | str | None = None,
+        scores: Sequence[str] = (),
     ) -> list[SearchResult]: ...
 
     def duplicates(

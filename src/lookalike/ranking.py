@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol, TypeVar
 
 from lookalike.filters import Node
+from lookalike.stages import stage
 from lookalike.store.base import CollectionStore, Hit, VectorQuery
 
 
@@ -54,13 +55,14 @@ def search(
     """The store's best ``limit`` hits for ``query``, ties at the cut settled by record id."""
     asked = limit + 1
     while True:
-        hits = store.search(
-            query,
-            limit=asked,
-            filter=filter,
-            score_threshold=score_threshold,
-            with_vectors=with_vectors,
-        )
+        with stage("store"):
+            hits = store.search(
+                query,
+                limit=asked,
+                filter=filter,
+                score_threshold=score_threshold,
+                with_vectors=with_vectors,
+            )
         if _settled(hits, limit, asked):
             return best_first(hits)[:limit]
         asked = min(asked * 2, MAX_WIDEN)
@@ -76,7 +78,10 @@ def search_batch(
 ) -> list[list[Hit]]:
     """:func:`search` for several queries in one pass; a query whose cut falls in a tie is
     asked again, alone, wider."""
-    batch = store.search_batch(queries, limit=limit + 1, filter=filter, with_vectors=with_vectors)
+    with stage("store"):
+        batch = store.search_batch(
+            queries, limit=limit + 1, filter=filter, with_vectors=with_vectors
+        )
     out = []
     for query, hits in zip(queries, batch, strict=True):
         if _settled(hits, limit, limit + 1):

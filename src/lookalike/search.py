@@ -58,6 +58,9 @@ class Query:
     """(left, top, right, bottom) in pixels: search by the face this box covers most."""
     person: int | None = None
     """A person id: every image of that person (``faces`` signal)."""
+    scores: tuple[str, ...] = ()
+    """Signals to score an image query's results by beside those that cost little (the faces
+    signal's score needs a face detector run)."""
 
 
 class Searcher:
@@ -80,6 +83,12 @@ class Searcher:
 
     def search(self, q: Query) -> list[SearchResult]:
         _validate(q)
+        unknown = sorted(set(q.scores) - {s.name for s in self.signals})
+        if unknown:
+            names = ", ".join(s.name for s in self.signals)
+            raise InvalidQuery(
+                f"scores: {unknown[0]!r} is not a signal of this collection ({names})"
+            )
         readers = self._text_readers(q)
         if len(readers) > 1:
             return self._fused(q, readers)
@@ -234,6 +243,8 @@ def _validate(q: Query) -> None:
         raise InvalidQuery("the text query is empty")
     if not 1 <= q.top_k <= MAX_TOP_K:
         raise InvalidQuery(f"top_k must be between 1 and {MAX_TOP_K}")
+    if q.scores and q.image is None:
+        raise InvalidQuery("scores applies to an image query")
     if q.threshold is not None and not 0.0 <= q.threshold <= 1.0:
         raise InvalidQuery("threshold is a score between 0 and 1")
     if q.group_score not in GROUP_SCORES:

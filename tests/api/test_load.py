@@ -1,8 +1,14 @@
-"""20 clients search and insert through plain HTTP for 30 s against the session's real server:
-no errors, and afterwards the collection holds exactly the records whose inserts were
-acknowledged.
+"""20 clients mix copy searches, image searches, id searches, text searches and inserts through
+plain HTTP for 60 s against the session's real server.
 
-``LOOKALIKE_LOAD_SECONDS`` shortens or lengthens the run (default 30)."""
+Asserted strictly: no errors (a copy search may be refused with 503 ``busy`` and a
+``Retry-After``, nothing else); copy searches verify at most ``copy_searches`` at once, wait at
+most ``copy_queue`` deep (so the memory held for queued work is bounded) and get their turns in
+arrival order; afterwards the collection holds exactly the records whose inserts were
+acknowledged. Asserted with a margin: id and text searches keep p99 within
+:data:`CHEAP_P99_MS` (the target is 200 ms; see there why the test allows more).
+
+``LOOKALIKE_LOAD_SECONDS`` shortens or lengthens the run (default 60)."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from lookalike.admission import copy_searches
 from tests.support.encoded import b64, encode
 from tests.support.photo_collection import add_photos, record_id
 from tests.support.samples import PHOTO_NAMES
@@ -27,7 +34,13 @@ from tests.support.server import Wire
 
 COLLECTION = "load"
 CLIENTS = 20
-SECONDS = float(os.environ.get("LOOKALIKE_LOAD_SECONDS", "30"))
+SECONDS = float(os.environ.get("LOOKALIKE_LOAD_SECONDS", "60"))
+CHEAP_P99_MS = 500.0
+"""p99 allowed to id and text searches. The target is 200 ms (docs/performance.md has the
+measured figures); the test allows 2.5x because its 20 client threads run in the server's own
+process, sharing its interpreter lock, and CI shares the machine's cores with other jobs: a
+busy neighbour alone adds 100-200 ms to a tail. Copy searches taking the cores from cheap
+queries, as before their admission was bounded, showed p99 of 10 s: far beyond any margin."""
 
 
 @dataclass
@@ -36,6 +49,7 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     acknowledged: list[str] = field(default_factory=list)
+    refused: int = 0
 
     def add(self, kind: str, seconds: float, error: str | None = None) -> None:
         with self.lock:
@@ -86,6 +100,11 @@ def _client_loop(wire: Wire, n: int, deadline: float, jpegs: list[bytes], tally:
                 tally.add(kind, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
                 continue
             seconds = time.perf_counter() - start
+            if r.status_code == 503 and kind == "search_copy" and _busy(r):
+                with tally.lock:
+                    tally.refused += 1
+                time.sleep(float(r.headers["retry-after"]))
+                continue
             if r.status_code != 200:
                 tally.add(kind, seconds, f"{r.status_code} {r.text[:200]}")
             elif kind == "insert" and r.json().get("indexed") != 1:
@@ -95,6 +114,12 @@ def _client_loop(wire: Wire, n: int, deadline: float, jpegs: list[bytes], tally:
                 if kind == "insert":
                     with tally.lock:
                         tally.acknowledged.append(rid)
+
+
+def _busy(r: httpx.Response) -> bool:
+    """A well-formed refusal: code ``busy`` and a Retry-After of whole seconds."""
+    retry = r.headers.get("retry-after", "")
+    return r.json()["error"]["code"] == "busy" and retry.isdigit() and int(retry) >= 1
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -151,7 +176,19 @@ def test_twenty_clients_search_and_insert_without_errors(wire: Wire, photo_files
         f"  records: {len(PHOTO_NAMES)} before, {len(tally.acknowledged)} inserts acknowledged, "
         f"{count} after"
     )
+    gate = copy_searches(wire.settings.copy_searches, wire.settings.copy_queue)
+    print(
+        f"  copy searches: at most {gate.peak_active} verifying at once "
+        f"(bound {gate.running}), at most {gate.peak_waiting} waiting (bound {gate.waiting}), "
+        f"{tally.refused} refused with 503, {gate.out_of_order} served out of order"
+    )
     assert not tally.errors, tally.errors[:5]
+    assert gate.peak_active <= gate.running and gate.peak_waiting <= gate.waiting
+    assert gate.out_of_order == 0
+    assert len(tally.latencies.get("search_copy", [])) >= CLIENTS  # refusals are the exception
+    for kind in ("search_id", "search_text"):
+        p99 = _percentile(tally.latencies[kind], 0.99) * 1000
+        assert p99 <= CHEAP_P99_MS, f"{kind}: p99 {p99:.0f} ms"
     assert len(tally.acknowledged) >= CLIENTS and len(everything) >= 2 * CLIENTS
     assert count == len(PHOTO_NAMES) + len(tally.acknowledged)
     assert stored == set(tally.acknowledged)

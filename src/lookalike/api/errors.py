@@ -4,6 +4,7 @@ its type carries; an unexpected one is a 500 without a stack trace."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from lookalike.errors import LookalikeError
+from lookalike.errors import Busy, LookalikeError
 
 log = logging.getLogger("lookalike.api")
 
@@ -78,7 +79,10 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LookalikeError)
     async def _lookalike(_: Request, exc: LookalikeError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.detail)
+        headers = None
+        if isinstance(exc, Busy):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return error_response(exc.status, exc.code, exc.message, exc.detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

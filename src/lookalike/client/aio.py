@@ -281,6 +281,7 @@ class AsyncRemoteCollection:
         face: int | None = None,
         box: tuple[float, float, float, float] | None = None,
         person: int | str | None = None,
+        scores: Sequence[str] = (),
     ) -> list[SearchResult]:
         query = {
             "text": text,
@@ -299,6 +300,7 @@ class AsyncRemoteCollection:
             "face": face,
             "box": box,
             "person": person,
+            "scores": list(scores),
         }
         return await self.client.run(
             plans.search(self.name, image, query, self.client.max_image_bytes)

@@ -304,6 +304,7 @@ class RemoteCollection:
         face: int | None = None,
         box: tuple[float, float, float, float] | None = None,
         person: int | str | None = None,
+        scores: Sequence[str] = (),
     ) -> list[SearchResult]:
         """As ``Collection.search``; ``image`` may also be a PIL image."""
         query = {
@@ -323,6 +324,7 @@ class RemoteCollection:
             "face": face,
             "box": box,
             "person": person,
+            "scores": list(scores),
         }
         return self.client.run(plans.search(self.name, image, query, self.client.max_image_bytes))
 

@@ -80,6 +80,12 @@ class Signal(Protocol):
         threshold, with every signal's score the query allows and the match explained."""
         ...
 
+    def score_vectors(self, query: SignalQuery) -> dict[str, Vector]:
+        """The query image's vectors by which another signal's search scores its results in
+        this signal's breakdown: those it has anyway or gets cheaply; none when they would
+        cost work the search does not need (a face detector run)."""
+        ...
+
 
 class FieldsOnly:
     """The query side of a signal that only adds payload fields (moderation, EXIF): it is
@@ -88,6 +94,9 @@ class FieldsOnly:
     name: str
     takes: frozenset[str] = frozenset()
     text_calibration: Calibration | None = None
+
+    def score_vectors(self, query: SignalQuery) -> dict[str, Vector]:
+        return {}
 
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
         raise InvalidQuery(

@@ -1,7 +1,8 @@
 """One query as the signals see it, and the vector search most signals share.
 
 :class:`SignalQuery` holds a query with what signals search by: its parsed filter, the record
-it names, and its image decoded and embedded on demand (once, for every signal that asks).
+it names, and its image decoded and embedded on demand (once, and only by the signals that
+search or score by it).
 :func:`nearest` is the search of a dense signal: nearest neighbours of its query vector, or a
 recommendation from positive and negative examples, calibrated, with the scores of the other
 signals beside it. A signal's ``search`` answers :class:`Found` records, best first.
@@ -9,10 +10,12 @@ signals beside it. A signal's ``search`` answers :class:`Found` records, best fi
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lookalike import ranking
@@ -21,6 +24,7 @@ from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import And, HasIds, Node, Not, parse_filter
 from lookalike.images import DecodedImage, decode
 from lookalike.scoring import Calibration, raw_threshold, reaches
+from lookalike.stages import stage
 from lookalike.store.base import (
     CollectionStore,
     Hit,
@@ -67,6 +71,8 @@ class QueryFields(Protocol):
     def box(self) -> tuple[float, float, float, float] | None: ...
     @property
     def person(self) -> int | None: ...
+    @property
+    def scores(self) -> tuple[str, ...]: ...
 
 
 @dataclass
@@ -79,16 +85,6 @@ class Found:
     payload: dict[str, Any]
     scores: dict[str, float] = field(default_factory=dict)
     match: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class EmbeddedImage:
-    """The query image decoded once for every dense signal, with each signal's prepared value
-    (e.g. the faces found) and query vectors."""
-
-    decoded: DecodedImage
-    prepared: dict[str, Any]
-    vectors: dict[str, Vector]
 
 
 class SignalQuery:
@@ -110,6 +106,8 @@ class SignalQuery:
         self.image_bytes = image_bytes
         """The query image's bytes and a name for messages (fetched or read on each call)."""
         self.person_vector = person_vector
+        self._prepared: dict[str, Any] = {}
+        self._vectors: dict[str, dict[str, Vector]] = {}
 
     @cached_property
     def filter(self) -> Node | None:
@@ -123,41 +121,82 @@ class SignalQuery:
 
     def records(self, ids: Sequence[str]) -> list[StoredPoint]:
         """Records with their vectors, in order; a missing one is :class:`NotFound`."""
-        points = {p.id: p for p in self.store.retrieve(list(ids), with_vectors=True)}
+        with stage("store"):
+            points = {p.id: p for p in self.store.retrieve(list(ids), with_vectors=True)}
         missing = [i for i in ids if i not in points]
         if missing:
             raise NotFound(f"no record {missing[0]!r} in this collection", detail={"ids": missing})
         return [points[i] for i in ids]
 
     @cached_property
-    def image(self) -> EmbeddedImage:
-        """The query image (its ``region`` only, when given) through every dense signal."""
+    def decoded(self) -> DecodedImage:
+        """The query image (its ``region`` only, when given), decoded at the size an indexed
+        image is decoded at, so that its vectors are comparable with the stored ones."""
         data, name = self.image_bytes()
-        min_side = max(s.min_side for s in self.signals)  # as an indexed image is decoded
+        min_side = max(s.min_side for s in self.signals)
         region = self.query.region
-        decoded = decode(
-            data,
-            name=name,
-            min_side=None if region else min_side,
-            max_pixels=self.settings.max_pixels,
-        )
-        if region is not None:
-            decoded = _crop(decoded, region, min_side)
+        with stage("decode"):
+            decoded = decode(
+                data,
+                name=name,
+                min_side=None if region else min_side,
+                max_pixels=self.settings.max_pixels,
+            )
+            if region is not None:
+                decoded = _crop(decoded, region, min_side)
+        return decoded
+
+    def prepared(self, signal: Signal) -> Any:
+        """``signal``'s preparation of the query image (e.g. the faces found), made once."""
+        if signal.name not in self._prepared:
+            decoded = self.decoded
+            with stage("embed"):
+                self._prepared[signal.name] = signal.preparer(decoded)
+        return self._prepared[signal.name]
+
+    def image_vectors(self, signal: Signal) -> dict[str, Vector]:
+        """``signal``'s vectors of the query image, computed once and only when asked for: a
+        query pays for the signals it searches and scores by, never for the others."""
+        if signal.name not in self._vectors:
+            prepared = self.prepared(signal)
+            with stage("embed"):
+                self._vectors[signal.name] = signal.embed([prepared])[0]
+        return self._vectors[signal.name]
+
+    def score_vectors_soon(self, signal: Signal) -> Callable[[], dict[str, Vector]]:
+        """Start computing, beside the caller, the query image's vectors by which the other
+        dense signals score ``signal``'s results (see :meth:`vectors`); the function returned
+        waits for them. The models and OpenCV release the interpreter lock, so a copy search's
+        keypoints and the semantic embedding it also needs take one core each."""
+        others = [
+            s
+            for s in self.signals
+            if s.name != signal.name and not all(v.sparse for v in s.vector_specs())
+        ]
+        if not others:
+            return dict
+        self.decoded  # noqa: B018 - decoded once, here, before two threads read it
+        work = contextvars.copy_context()
+        return _beside().submit(work.run, self._score_vectors, others).result
+
+    def _score_vectors(self, others: Sequence[Signal]) -> dict[str, Vector]:
         vectors: dict[str, Vector] = {}
-        prepared: dict[str, Any] = {}
-        for s in self.signals:
-            if all(spec.sparse for spec in s.vector_specs()):
-                continue  # fields only (moderation, exif) or sparse only (text): no image query
-            prepared[s.name] = s.preparer(decoded)
-            vectors.update(s.embed([prepared[s.name]])[0])
-        return EmbeddedImage(decoded, prepared, vectors)
+        for other in others:
+            if other.name in self.query.scores:
+                vectors.update(self.image_vectors(other))
+            else:
+                vectors.update(other.score_vectors(self))
+        return vectors
 
     def vectors(self, signal: Signal) -> dict[str, Vector]:
-        """The query's vectors: every dense signal's for an image, the record's for an id, the
-        raw vector as ``signal``'s (checked against its size); none for other queries."""
+        """The query's vectors: for an image, ``signal``'s and those by which the other dense
+        signals score cheaply (:meth:`Signal.score_vectors`) or that the query's ``scores``
+        names; the record's for an id; the raw
+        vector as ``signal``'s (checked against its size); none for other queries."""
         q = self.query
         if q.image is not None:
-            return self.image.vectors
+            others = self.score_vectors_soon(signal)
+            return {**self.image_vectors(signal), **others()}
         if self.record is not None:
             return self.record.vectors
         if q.vector is not None:
@@ -168,6 +207,13 @@ class SignalQuery:
                 )
             return {signal.name: [float(x) for x in q.vector]}
         return {}
+
+
+@cache
+def _beside() -> ThreadPoolExecutor:
+    """Threads computing a query's other signals' vectors beside its own (one per query at
+    most, so as many as queries run at once)."""
+    return ThreadPoolExecutor(max_workers=32, thread_name_prefix="query-beside")
 
 
 def nearest(
@@ -240,7 +286,8 @@ def other_scores(
     has (read from the store), for a signal whose own search does not return vectors."""
     others = [s for s in query.signals if s.name != signal.name and s.name in vectors]
     ids = [f.id for f in found] if others else []
-    stored = {p.id: p for p in query.store.retrieve(ids, with_vectors=True)}
+    with stage("store"):
+        stored = {p.id: p for p in query.store.retrieve(ids, with_vectors=True)}
     for f in found:
         point = stored.get(f.id)
         if point is None:

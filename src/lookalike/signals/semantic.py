@@ -8,12 +8,16 @@ knots: quantization moves a cosine by about a hundredth.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
+from lookalike.batching import Batcher
 from lookalike.config import Settings
 from lookalike.errors import ModelMismatch
 from lookalike.images import DecodedImage
@@ -27,11 +31,45 @@ from lookalike.models.clip import (
 from lookalike.models.specs import find_spec
 from lookalike.scoring import IDENTITY, Calibration
 from lookalike.signals.query import Found, SignalQuery, nearest
+from lookalike.stages import stage
 from lookalike.store.base import Vector, VectorSpec
 from lookalike.types import Precision
 
 UNCALIBRATED = IDENTITY
 """The score of a model whose range is not measured: its raw cosine, clamped to [0, 1]."""
+TEXT_CACHE_SIZE = 2048
+"""Query texts whose vectors are kept (~2 KB each at 512 dimensions): a repeated text, such as
+a search box's suggestions or a page's fixed queries, skips the text tower (~44 ms at ViT-B/32
+size on 2 cores)."""
+
+
+class TextVectors:
+    """The vectors of recent query texts, least recently used dropped first; keyed by model id
+    and text, so one process serving several models never mixes their vectors."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._rows: OrderedDict[tuple[str, str], tuple[float, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, model_id: str, text: str) -> list[float] | None:
+        with self._lock:
+            row = self._rows.get((model_id, text))
+            if row is None:
+                return None
+            self._rows.move_to_end((model_id, text))
+            return list(row)
+
+    def put(self, model_id: str, text: str, vector: Sequence[float]) -> None:
+        with self._lock:
+            self._rows[(model_id, text)] = tuple(vector)
+            self._rows.move_to_end((model_id, text))
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+
+
+text_vectors = TextVectors(TEXT_CACHE_SIZE)
+"""The process's cache of query text vectors."""
 
 
 def prepared_image(decoded: DecodedImage) -> Image.Image:
@@ -85,7 +123,15 @@ class SemanticSignal:
     def vector_specs(self) -> list[VectorSpec]:
         return [VectorSpec("semantic", self.dim, "cosine")]
 
+    @cached_property
+    def _one_at_a_time(self) -> Batcher[Image.Image, np.ndarray]:
+        """Single images (queries) embedded concurrently share model calls."""
+        encoder = self.encoder
+        return Batcher(lambda images: list(encoder.embed(images)), self.settings.query_batch)
+
     def embed(self, prepared: Sequence[Any]) -> list[dict[str, Vector]]:
+        if len(prepared) == 1:
+            return [{"semantic": self._one_at_a_time(prepared[0]).tolist()}]
         vectors = self.encoder.embed(list(prepared), batch_size=self.settings.batch_size)
         return [{"semantic": v.tolist()} for v in vectors]
 
@@ -93,6 +139,7 @@ class SemanticSignal:
         return {}
 
     def embed_text(self, text: str) -> list[float]:
+        """The text's vector, from the cache of recent query texts when it is there."""
         encoder = self.text_encoder
         if encoder.model_id != self.model_id:  # e.g. an fp32 text tower beside an int8 one
             raise ModelMismatch(
@@ -100,7 +147,17 @@ class SemanticSignal:
                 f"{self.model_id}; their vectors cannot be compared",
                 detail={"model_id": self.model_id, "query_model_id": encoder.model_id},
             )
-        return [float(x) for x in encoder.embed([text])[0]]
+        cached = text_vectors.get(encoder.model_id, text)
+        if cached is not None:
+            return cached
+        with stage("embed"):
+            vector = [float(x) for x in encoder.embed([text])[0]]
+        text_vectors.put(encoder.model_id, text, vector)
+        return vector
+
+    def score_vectors(self, query: SignalQuery) -> dict[str, Vector]:
+        """The embedding itself: a copy search takes its neighbours as candidates too."""
+        return query.image_vectors(self)
 
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
         """Nearest neighbours of the query's embedding: of its text (scored against images

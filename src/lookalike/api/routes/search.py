@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +28,7 @@ from lookalike.api.schemas import Finite, PersonName, whole_number
 from lookalike.api.state import ServerState, State
 from lookalike.search import MAX_TOP_K
 from lookalike.sources import decode_base64
+from lookalike.stages import server_timing, stage, timed
 
 router = APIRouter(tags=["search"])
 
@@ -90,6 +91,12 @@ class SearchOptions(BaseModel):
     )
     person: int | PersonName | None = Field(
         default=None, description="Every image of this person (id or name); faces signal."
+    )
+    scores: list[str] = Field(
+        default=[],
+        max_length=16,
+        description="Image queries: signals to score the results by even where that costs a "
+        "model run (faces); the cheap ones (semantic, duplicate) are always scored.",
     )
 
     @field_validator("top_k", "face", "person", mode="before")
@@ -165,21 +172,32 @@ class SearchResponse(BaseModel):
     response_model_exclude_none=True,
     responses=ERRORS,
 )
-async def search(name: str, body: SearchRequest, state: State) -> dict[str, Any]:
-    """Search a collection by image (URL or base64), record id, text or raw vector."""
+async def search(
+    name: str, body: SearchRequest, state: State, response: Response
+) -> dict[str, Any]:
+    """Search a collection by image (URL or base64), record id, text or raw vector.
+
+    The ``Server-Timing`` header tells where the time went (``base64``, ``decode``, ``embed``,
+    ``store``, ``queue``, ``verify``, and the whole ``search``, in ms)."""
     await run_in_threadpool(state.collection, name)  # an unknown collection: 404 before fetching
     fetched = await fetch_query_image(body.image_url, state)
-    return await run_in_threadpool(_search_json, state, name, body, fetched)
+    return await run_in_threadpool(_search_json, state, name, body, fetched, response)
 
 
 def _search_json(
-    state: ServerState, name: str, body: SearchRequest, fetched: bytes | None
+    state: ServerState,
+    name: str,
+    body: SearchRequest,
+    fetched: bytes | None,
+    response: Response,
 ) -> dict[str, Any]:
-    image = fetched
-    if body.image_base64 is not None:
-        image = decode_base64(body.image_base64, max_bytes=state.settings.max_image_bytes)
-    query = body.model_dump(exclude={"image_url", "image_base64"})
-    return _search(state, name, image, query)
+    with timed() as stages:
+        image = fetched
+        if body.image_base64 is not None:
+            with stage("base64"):
+                image = decode_base64(body.image_base64, max_bytes=state.settings.max_image_bytes)
+        query = body.model_dump(exclude={"image_url", "image_base64"})
+        return _search(state, name, image, query, response, stages)
 
 
 def _upload_body() -> dict[str, Any]:
@@ -221,10 +239,11 @@ async def _form(request: Request) -> AsyncIterator[FormData]:
     openapi_extra=_upload_body(),
 )
 def search_upload(
-    name: str, state: State, form: Annotated[FormData, Depends(_form)]
+    name: str, state: State, form: Annotated[FormData, Depends(_form)], response: Response
 ) -> dict[str, Any]:
     """Search a collection with an uploaded image: the multipart parts ``image`` (the file)
-    and ``query`` (a JSON object of the options above)."""
+    and ``query`` (a JSON object of the options above). No base64 to decode: the cheaper way
+    to send a large query image."""
     image = form.get("image")
     if not isinstance(image, UploadFile):
         raise missing_file("image")
@@ -234,13 +253,18 @@ def search_upload(
             [{"loc": ("body", "query"), "msg": "send the options as a field", "type": "type"}]
         )
     options = _options(query)
-    return _search(
-        state, name, upload_bytes(image, state.settings.max_image_bytes), options.model_dump()
-    )
+    with timed() as stages:
+        data = upload_bytes(image, state.settings.max_image_bytes)
+        return _search(state, name, data, options.model_dump(), response, stages)
 
 
 def _search(
-    state: ServerState, name: str, image: bytes | str | None, query: dict[str, Any]
+    state: ServerState,
+    name: str,
+    image: bytes | str | None,
+    query: dict[str, Any],
+    response: Response,
+    stages: dict[str, float],
 ) -> dict[str, Any]:
     collection = state.collection(name)
     region, box = query.pop("region"), query.pop("box", None)
@@ -252,6 +276,7 @@ def _search(
         **query,
     )
     took = (time.perf_counter() - started) * 1000
+    response.headers["Server-Timing"] = server_timing({**stages, "search": took})
     hits = [r.to_dict() for r in results]
     if collection.config.get("thumbnails"):
         base = f"{state.settings.root_path}/collections/{quote(name, safe='')}/thumbnails/"

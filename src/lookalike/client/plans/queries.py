@@ -21,7 +21,7 @@ def search(
     sent as ``image_url`` when a URL, else uploaded."""
     body: dict[str, Any] = {}
     for key, value in query.items():
-        if value is None or (key in ("positive", "negative", "group") and not value):
+        if value is None or (key in ("positive", "negative", "group", "scores") and not value):
             continue  # the defaults: left out
         if key in ("positive", "negative", "region", "box"):
             value = list(value)

@@ -32,6 +32,7 @@ from lookalike.signals.duplicate.localfeatures import (
     extract_mirrored,
     verify,
 )
+from lookalike.stages import stage
 from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
 
 MAX_VERIFY = 24
@@ -174,7 +175,8 @@ def find_copies(
             to_verify.append((copy, features))
         found.append(copy)
     # OpenCV releases the GIL: verifying on every core divides a query's latency.
-    matches = _verifier().map(lambda pair: _best_match(query, pair[1]), to_verify)
+    with stage("verify"):
+        matches = list(_verifier().map(lambda pair: _best_match(query, pair[1]), to_verify))
     for (copy, _), match in zip(to_verify, matches, strict=True):
         copy.match = match
         if match is not None:

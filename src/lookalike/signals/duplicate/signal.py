@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
 
+from lookalike.admission import copy_searches
 from lookalike.filters import HasIds, Not
 from lookalike.images import DecodedImage
 from lookalike.signals.duplicate.copies import find_copies, image_copy_query, record_copy_query
@@ -27,6 +28,7 @@ from lookalike.signals.duplicate.hashes import (
 )
 from lookalike.signals.duplicate.localfeatures import MIN_SIDE, extract, visual_words
 from lookalike.signals.query import Found, SignalQuery, narrow, nearest, other_scores
+from lookalike.stages import stage
 from lookalike.store.base import SparseVector, Vector, VectorSpec
 
 
@@ -86,16 +88,39 @@ class DuplicateSignal:
             "colours": prepared.colours.hex(),
         }
 
+    def score_vectors(self, query: SignalQuery) -> dict[str, Vector]:
+        """The perceptual hash alone (a few ms): the keypoints and words only a copy search
+        needs are left out."""
+        return {"duplicate": bits_to_vector(phash_bits(query.decoded.image))}
+
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
         """Copies of the query image or record: store candidates verified by local features,
-        each with its matched region. Raw vectors and examples: nearest hashes."""
+        each with its matched region. Raw vectors and examples: nearest hashes.
+
+        Copy searches take turns (:func:`lookalike.admission.copy_searches`): a few verify at
+        once, the next wait in arrival order before their image is even decoded, more are
+        refused with Busy."""
         q = query.query
-        vectors = query.vectors(self)
+        if q.positive or q.negative or (q.image is None and q.id is None):
+            return nearest(query, self, query.vectors(self), self.calibration, limit)
+        settings = query.settings
+        with copy_searches(settings.copy_searches, settings.copy_queue).hold():
+            return self._copies(query, limit)
+
+    def _copies(self, query: SignalQuery, limit: int) -> list[Found]:
+        q = query.query
         copy = None
-        if not (q.positive or q.negative) and self.name in vectors:
-            if q.image is not None:
-                copy = image_copy_query(query.image.decoded, vectors)
-            elif query.record is not None:
+        if q.image is not None:
+            others = query.score_vectors_soon(self)  # the semantic embedding, beside the keypoints
+            own = query.image_vectors(self)
+            with stage("embed"):
+                copy = image_copy_query(query.decoded, own)
+            vectors = {**own, **others()}
+            semantic = vectors.get("semantic")
+            copy = replace(copy, semantic=semantic if isinstance(semantic, list) else None)
+        else:
+            vectors = query.vectors(self)
+            if self.name in vectors and query.record is not None:
                 copy = record_copy_query(query.record.payload, vectors)
         if copy is None:
             return nearest(query, self, vectors, self.calibration, limit)

@@ -66,6 +66,10 @@ class TextSignal:
             "ocr_lines": [line.to_dict() for line in prepared],
         }
 
+    def score_vectors(self, query: SignalQuery) -> dict[str, Vector]:
+        """None: a sparse signal scores no other signal's results."""
+        return {}
+
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
         """Records whose text holds the query's words: those of a text, of a record's text, or
         of the text read in a query image; each with its lines that hold them."""
