@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
+from lookalike.admission import copy_searches
 from lookalike.config import Settings
 from tests.support.encoded import b64, encode, file_b64
 from tests.support.image_server import serving
@@ -275,3 +278,53 @@ def test_metrics_count_requests_sizes_and_ingest(
     assert _samples(r.text, "process_resident_memory_bytes")[()] > 10_000_000  # for free
     assert _samples(r.text, "process_open_fds")[()] > 0
     assert "lookalike_jobs" in r.text and "_created" not in r.text
+
+
+def test_a_search_tells_where_its_time_went(served: Served) -> None:
+    body = {"image_base64": file_b64(served.folder / "coffee.jpg"), "signal": "duplicate"}
+    r = served.api.post("/collections/photos/search", json=body)
+    assert r.status_code == 200, r.text
+    stages = dict(part.split(";dur=") for part in r.headers["server-timing"].split(", "))
+    assert {"base64", "decode", "embed", "store", "queue", "verify", "search"} <= set(stages)
+    assert all(float(ms) >= 0 for ms in stages.values())
+    assert float(stages["search"]) >= float(stages["verify"])
+
+
+def test_a_copy_search_beyond_the_queue_is_refused_at_once_with_retry_after(
+    served: Served,
+) -> None:
+    gate = copy_searches(served.settings.copy_searches, served.settings.copy_queue)
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold() -> None:
+        with gate.hold():
+            holding.set()
+            release.wait(30)
+
+    def wait_in_line() -> None:
+        with gate.hold():
+            pass
+
+    first = threading.Thread(target=hold)
+    first.start()
+    assert holding.wait(10)
+    queued = [threading.Thread(target=wait_in_line) for _ in range(gate.waiting)]
+    for t in queued:
+        t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while gate.peak_waiting < gate.waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+        body = {"image_base64": file_b64(served.folder / "coffee.jpg"), "signal": "duplicate"}
+        refused = served.api.post("/collections/photos/search", json=body)
+        by_id = _search(served, {"id": record_id("coffee"), "signal": "semantic"})
+    finally:
+        release.set()
+        for t in [first, *queued]:
+            t.join(30)
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "busy"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert by_id["results"]  # other queries are not held up by the copy searches' queue
+    again = served.api.post("/collections/photos/search", json=body)
+    assert again.status_code == 200 and again.json()["results"][0]["id"] == record_id("coffee")

@@ -6,7 +6,7 @@ send again. One that may have reached it (the connection broke, the answer was a
 again only when sending it twice does what sending it once does: reads, deletes, replacing
 metadata, searches (``Call.idempotent``), or a call that carries an ``Idempotency-Key`` header.
 A 503 that names a lasting cause (a model or an extra missing) is not retried: only an
-unavailable store, or a proxy's 503, is."""
+unavailable store, a server busy with copy searches, or a proxy's 503, is."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from lookalike.client.wire import Call
-from lookalike.errors import LookalikeError, StoreUnavailable
+from lookalike.errors import Busy, LookalikeError, StoreUnavailable
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -62,7 +62,7 @@ class Retry:
             if not isinstance(transport, _NOT_SENT) and not repeatable(call):
                 return None
         elif response is not None and error is not None:
-            if response.status_code != 503 or type(error) is not StoreUnavailable:
+            if response.status_code != 503 or type(error) not in (StoreUnavailable, Busy):
                 return None
             if not repeatable(call):
                 return None
