@@ -27,6 +27,7 @@ from lookalike.models.detector import locate_detector, open_detector
 from lookalike.scoring import Calibration
 from lookalike.signals.query import Found, SignalQuery, cosine, nearest
 from lookalike.signals.semantic import SemanticSignal
+from lookalike.stages import stage
 from lookalike.store.base import Hit, MultiVector, Vector, VectorSpec
 from lookalike.types import Precision
 
@@ -174,6 +175,10 @@ class ObjectSignal:
             "objects": [{"box": list(o.box), "label": o.label, "score": o.score} for o in prepared]
         }
 
+    def score_vectors(self, query: SignalQuery) -> dict[str, Vector]:
+        """None: finding the objects costs a detector run the other searches do not need."""
+        return {}
+
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
         """Records by their closest object to the query: the whole query image (or its region),
         a record's whole-image semantic vector, or a raw vector; each result tells which of its
@@ -182,7 +187,11 @@ class ObjectSignal:
         if q.positive or q.negative:
             raise InvalidQuery("positive and negative examples do not apply to object search")
         wanted = self._query_vector(query)
-        vectors = {**query.vectors(self), self.name: MultiVector([wanted])}
+        if q.image is not None:  # the other signals' scores; no detector run on the query
+            others = query.score_vectors_soon(self)()
+        else:
+            others = query.vectors(self)
+        vectors = {**others, self.name: MultiVector([wanted])}
         return nearest(
             query,
             self,
@@ -195,10 +204,13 @@ class ObjectSignal:
     def _query_vector(self, query: SignalQuery) -> list[float]:
         q = query.query
         if q.image is not None:
-            image = query.image.vectors.get(self.semantic.name)
-            if isinstance(image, list):  # the collection's semantic signal embedded it already
-                return image
-            row = self.semantic.encoder.embed([query.image.decoded.image])[0]
+            for semantic in query.signals:  # the collection's semantic signal: embedded once
+                if semantic.name == self.semantic.name:
+                    image = query.image_vectors(semantic).get(semantic.name)
+                    if isinstance(image, list):
+                        return image
+            with stage("embed"):
+                row = self.semantic.encoder.embed([query.decoded.image])[0]
             return [float(x) for x in row]
         if q.vector is not None:
             if len(q.vector) != self.semantic.dim:
