@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ class Admission:
         self._tickets = itertools.count()
         self._last = -1
         self._active = 0
+        self._mean: float | None = None
         self.peak_active = 0
         """The most holders there ever were at once (the tests check the bound)."""
         self.peak_waiting = 0
@@ -51,10 +53,11 @@ class Admission:
             if self._active >= self.running or self._queue:
                 if len(self._queue) >= self.waiting:
                     self.refused += 1
+                    retry = self.expected_wait()
                     raise Busy(
                         f"too many {self.name} at once ({self.running} running, {self.waiting} "
-                        f"waiting): retry in {self.retry_after:g} s",
-                        retry_after=self.retry_after,
+                        f"waiting): retry in {retry:.0f} s",
+                        retry_after=retry,
                         detail={"running": self.running, "waiting": self.waiting},
                     )
             self._queue.append(ticket)
@@ -69,12 +72,23 @@ class Admission:
             self._active += 1
             self.peak_active = max(self.peak_active, self._active)
             self._cond.notify_all()  # the next in line may fit too
+        start = time.monotonic()
         try:
             yield
         finally:
+            took = time.monotonic() - start
             with self._cond:
                 self._active -= 1
+                self._mean = took if self._mean is None else 0.8 * self._mean + 0.2 * took
                 self._cond.notify_all()
+
+    def expected_wait(self) -> float:
+        """Seconds until the queue as it is now has been served (at least ``retry_after``):
+        what a refused request is told to wait, from the recent holds' mean duration."""
+        if self._mean is None:
+            return self.retry_after
+        turns = (len(self._queue) + self._active) / self.running
+        return max(self.retry_after, self._mean * turns)
 
 
 @cache

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     copy_searches: int = Field(1, ge=1, le=256)
     """Copy searches (``signal: duplicate`` by image or id) that verify at once in a process;
     each already spreads its verification over every core."""
-    copy_queue: int = Field(16, ge=0, le=10_000)
+    copy_queue: int = Field(4, ge=0, le=10_000)
     """Copy searches that wait, in arrival order, for a turn; one more is refused with Busy
     (HTTP 503 and ``Retry-After``)."""
 

