@@ -200,10 +200,12 @@ def run_lookalike(
 def run_side(side: str, src: Path | None, photos: Path, hf: Path, onnx: Path) -> dict[str, Any]:
     if side == "seed-003":
         cmd = [sys.executable, __file__, "--seed-only", str(hf), str(photos)]
+        start = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"the seed-003 side failed:\n{done.stderr[-2000:]}")
-        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+        return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": wall}
     assert src is not None
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         signals = "semantic" if side == "semantic" else None
