@@ -152,3 +152,87 @@ def _export_vision(model: Any, part: Path) -> None:
         )
         + "\n"
     )
+
+
+def export_text_tower(built: ReferenceClip) -> Path:
+    """Export the text tower of a built CLIP to ``built.onnx / "text"`` (``input_ids`` and
+    ``attention_mask`` in, ``text_embeds`` out, the tokenizer files beside it), once; returns
+    that folder. Text queries then run through lookalike's own text encoder."""
+    part = built.onnx / "text"
+    if (part / "model.onnx").is_file():
+        return part
+    import torch
+    from transformers import CLIPModel
+
+    model = CLIPModel.from_pretrained(built.hf).eval()
+
+    class Text(torch.nn.Module):
+        """input_ids, attention_mask -> text_embeds (projected, not normalised)."""
+
+        def __init__(self, clip: Any) -> None:
+            super().__init__()
+            self.clip = clip
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            out = self.clip.text_model(input_ids=input_ids, attention_mask=attention_mask)
+            projected: torch.Tensor = self.clip.text_projection(out.pooler_output)
+            return projected
+
+    part.mkdir(parents=True, exist_ok=True)
+    vocab = _write_tokenizer(part)
+    ids = torch.full((1, 8), vocab["<|endoftext|>"], dtype=torch.int64)
+    ids[0, 0] = vocab["<|startoftext|>"]
+    axes = {0: "batch_size", 1: "sequence_length"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Text(model),
+            (ids, torch.ones_like(ids)),
+            str(part / "model.onnx"),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["text_embeds"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "text_embeds": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    _write_text_files(part, vocab, model.config.text_config)
+    return part
+
+
+def _write_text_files(part: Path, vocab: dict[str, int], text: Any) -> None:
+    """The tokenizer and config files of a text tower, as the hub's CLIP text repo has them."""
+    bos, eos = "<|startoftext|>", "<|endoftext|>"
+    token = {"lstrip": False, "normalized": True, "rstrip": False, "single_word": False}
+    files: dict[str, dict[str, Any]] = {
+        "special_tokens_map.json": {
+            "bos_token": {"content": bos, **token},
+            "eos_token": {"content": eos, **token},
+            "pad_token": eos,
+            "unk_token": {"content": eos, **token},
+        },
+        "tokenizer_config.json": {
+            "add_prefix_space": False,
+            "bos_token": bos,
+            "do_lower_case": True,
+            "eos_token": eos,
+            "errors": "replace",
+            "model_max_length": 77,
+            "pad_token": eos,
+            "tokenizer_class": "CLIPTokenizer",
+            "unk_token": eos,
+        },
+        "config.json": {
+            "architectures": ["CLIPTextModelWithProjection"],
+            "model_type": "clip_text_model",
+            "hidden_size": text.hidden_size,
+            "max_position_embeddings": text.max_position_embeddings,
+            "projection_dim": text.projection_dim,
+            "vocab_size": len(vocab),
+            "bos_token_id": vocab[bos],
+            "eos_token_id": vocab[eos],
+            "pad_token_id": vocab[eos],
+            "torch_dtype": "float32",
+        },
+    }
+    for name, data in files.items():
+        (part / name).write_text(json.dumps(data, indent=2) + "\n")
