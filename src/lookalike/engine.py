@@ -50,6 +50,7 @@ from lookalike.signals.faces.people import People
 from lookalike.signals.moderation import INPUT_SIDE, ModerationSignal
 from lookalike.sources import Item, as_item, iter_items
 from lookalike.store import Store, open_store
+from lookalike.store.aliases import check_drop
 from lookalike.store.backup import backup as backup_collection
 from lookalike.store.backup import restore as restore_collection
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all, validate_name
@@ -68,6 +69,7 @@ from lookalike.types import (
     Precision,
     ProgressCallback,
     QueryImage,
+    ReindexReport,
     SearchResult,
     check_on_duplicate,
     check_on_unsafe,
@@ -79,6 +81,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Collection", "Engine"]
 
+RETIRE_AFTER = 5.0
+"""Seconds a collection replaced by a switch stays open for searches already inside it."""
+
 
 class Engine:
     """Entry point of the Python API: ``Engine().collection("photos").search(text="red shoes")``."""
@@ -88,6 +93,14 @@ class Engine:
         set_pixel_budget(self.settings.decode_pixel_budget)
         self.store = store or open_store(self.settings)
         self._open: dict[str, Collection] = {}
+        self._lock = threading.RLock()
+        """Guards the collections held open, and the name switches this engine makes."""
+        self._switching: dict[str, str] = {}
+        """Names this engine is switching right now (name -> new collection): a store's switch
+        may take more than one step, and this process must not see the steps between."""
+        self._retiring: dict[str, Collection] = {}
+        """Collections a switch moved out of their name (by the name they get), closed once
+        the searches in flight on them are over."""
         self.ingest_listeners: list[Callable[[str, IngestReport], None]] = []
         """Called with the collection's name and the report after each ``add`` (server metrics)."""
         self.decode_pool: DecodePool | None = None
@@ -140,7 +153,7 @@ class Engine:
         model_name = model or self.settings.default_model
         if Path(model_name).exists():  # a folder: pin it by absolute path, not as typed
             model_name = str(Path(model_name).resolve())
-        if name in self.store.list_collections():
+        if name in self.store.list_collections() or (exist_ok and self.resolve(name) != name):
             if not exist_ok:
                 raise Conflict(f"collection {name!r} already exists")
             collection = self.collection(name)
@@ -181,16 +194,109 @@ class Engine:
         self.store.create_collection(name, specs, config)
         return self.collection(name)
 
+    def resolve(self, name: str) -> str:
+        """The collection a name stands for: an alias's target, else the name itself. Every
+        name a user gives goes through here (by :meth:`collection`), once."""
+        with self._lock:
+            switching = self._switching.get(name)
+        return switching if switching is not None else self.store.resolve(name)
+
     def collection(self, name: str) -> Collection:
-        """An existing collection, opened (and locked) once per engine."""
-        if name not in self._open:
-            self._open[name] = Collection(self, name, self.store.open_collection(name))
-        return self._open[name]
+        """An existing collection, by its name or an alias; opened (and locked) once per
+        engine."""
+        with self._lock:  # a switch (which holds it) is seen whole or not at all
+            target = self.resolve(name)
+            if target not in self._open:
+                self._open[target] = Collection(self, target, self.store.open_collection(target))
+            return self._open[target]
 
     def drop_collection(self, name: str) -> None:
-        if name in self._open:
-            self._open.pop(name).close()
-        self.store.drop_collection(name)
+        """Drop a collection (never through an alias, nor one an alias names: ``Conflict``)."""
+        with self._lock:
+            check_drop(name, self.store.aliases())
+            retiring = self._retiring.pop(name, None)
+            if retiring is not None:  # dropped at once: no need to wait for searches on it
+                retiring.close()
+                self.store.list_collections()  # lets the store finish moving it
+            if name in self._open:
+                self._open.pop(name).close()
+            self.store.drop_collection(name)
+
+    # aliases ------------------------------------------------------------------------------
+
+    def aliases(self) -> dict[str, str]:
+        """Every alias and the collection it names."""
+        return self.store.aliases()
+
+    def set_alias(self, alias: str, target: str | None) -> dict[str, str]:
+        """Create ``alias`` for collection ``target``, or switch it there (atomically: every
+        search after the switch uses ``target``); ``None`` removes it. Refused: an alias named
+        like a collection (``NameTaken``), a target that is no collection (``NotFound``) or an
+        alias (``BadInput``). Answers every alias."""
+        self.store.set_alias(alias, target)
+        return self.store.aliases()
+
+    def switch(self, name: str, target: str, *, keep_as: str) -> None:
+        """Make ``name`` stand for collection ``target``: an alias is switched; a plain
+        collection becomes an alias, its records kept as collection ``keep_as``."""
+        with self._lock:
+            self._switching[name] = target
+            old = None if name in self.store.aliases() else self._open.pop(name, None)
+        if old is not None:  # let go of it, or the embedded store cannot move it
+            self._retire(old, keep_as)
+        try:
+            if name in self.store.aliases():
+                self.store.set_alias(name, target)
+            else:
+                self.store.adopt(name, target, keep_as)
+        finally:
+            with self._lock:
+                self._switching.pop(name, None)
+
+    def _retire(self, collection: Collection, keep_as: str) -> None:
+        """Close a collection a little later: a search that got it just before the switch may
+        still be inside it."""
+        self._retiring[keep_as] = collection
+
+        def close() -> None:
+            with self._lock:
+                if self._retiring.get(keep_as) is not collection:
+                    return
+                del self._retiring[keep_as]
+            collection.close()
+            self.store.list_collections()  # lets the store finish moving it
+
+        timer = threading.Timer(RETIRE_AFTER, close)
+        timer.daemon = True
+        timer.start()
+
+    def reindex(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        signals: str | Sequence[str] | None = None,
+        precision: Precision | None = None,
+        drop_previous: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ReindexReport:
+        """Build collection ``name`` again with another ``model``, ``signals`` and/or
+        ``precision`` (``fp32``, ``int8``) from its records' sources, while searches keep
+        using it; then switch ``name`` (made an alias) to the new version ``name@vN``
+        atomically, keeping ids, metadata, groups and people.
+        Interrupted, the next run with the same options continues it. The previous version
+        is kept (dropped with ``drop_previous``). See :mod:`lookalike.reindex`."""
+        from lookalike.reindex import reindex
+
+        return reindex(
+            self,
+            name,
+            model=model,
+            signals=signals,
+            precision=precision,
+            drop_previous=drop_previous,
+            progress=progress,
+        )
 
     def backup(
         self, name: str, file: str | os.PathLike[str], *, progress: MigrateProgress | None = None
@@ -253,9 +359,12 @@ class Engine:
         return signal.check(decoded)
 
     def close(self) -> None:
-        for collection in self._open.values():
+        for collection in [*self._open.values(), *self._retiring.values()]:
             collection.close()
         self._open.clear()
+        if self._retiring:
+            self._retiring.clear()
+            self.store.list_collections()  # lets the store finish moving them
         if self.decode_pool is not None:
             self.decode_pool.close()
 
@@ -287,6 +396,18 @@ class _EngineStore:
 
     def drop_collection(self, name: str) -> None:
         self.engine.drop_collection(name)
+
+    def aliases(self) -> dict[str, str]:
+        return self.engine.store.aliases()
+
+    def set_alias(self, alias: str, target: str | None) -> None:
+        self.engine.store.set_alias(alias, target)
+
+    def resolve(self, name: str) -> str:
+        return self.engine.resolve(name)
+
+    def adopt(self, name: str, target: str, keep_as: str) -> None:
+        self.engine.switch(name, target, keep_as=keep_as)
 
     def close(self) -> None:
         pass
@@ -628,6 +749,7 @@ class Collection:
         return {
             **self.config,
             "precision": self.precision if self.config.get("model") else None,
+            "aliases": sorted(a for a, t in self.engine.aliases().items() if t == self.name),
             "thumbnails": self.thumbnails,
             "count": status.points,
             "hnsw_indexed": status.indexed,

@@ -17,7 +17,8 @@ API answers with and the exit code the CLI ends with, so both map errors in one 
     ├── NotFound                      404 / 3   unknown collection or record
     ├── Conflict                      409 / 4   exists already, other signals or options
     │   ├── ModelMismatch             409 / 4   vectors of another model or precision
-    │   └── StoreLocked               409 / 4   another process holds the collection
+    │   ├── StoreLocked               409 / 4   another process holds the collection
+    │   └── NameTaken                 409 / 4   a collection's or an alias's name is taken
     ├── ModelUnavailable              503 / 5   model files missing and not downloadable
     ├── StoreUnavailable              503 / 5   the store failed, or the server cannot be reached
     │   └── DiskFull                  507 / 5   the data folder's free-space reserve is reached
@@ -108,6 +109,13 @@ class ModelMismatch(Conflict):
 
 class StoreLocked(Conflict):
     code = "store_locked"
+
+
+class NameTaken(Conflict):
+    """An alias named like a collection, or a collection named like an alias: one name, one
+    meaning."""
+
+    code = "name_taken"
 
 
 class ModelUnavailable(LookalikeError):

@@ -33,6 +33,7 @@ __all__ = [
     "Failure",
     "IngestReport",
     "Member",
+    "MissingSource",
     "OnDuplicate",
     "OnUnsafe",
     "Outcome",
@@ -42,6 +43,7 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "QueryImage",
+    "ReindexReport",
     "SearchResult",
     "check_on_duplicate",
     "check_on_unsafe",
@@ -409,3 +411,40 @@ class BackupReport:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class MissingSource:
+    """A record a reindex could not carry: its source is gone or was never one to read again
+    (uploaded bytes)."""
+
+    id: str
+    source: str | None
+    code: str
+    message: str
+
+
+@dataclass
+class ReindexReport:
+    """What ``reindex`` did: ``name`` now stands for ``current``; ``previous`` is kept unless
+    ``previous_dropped``."""
+
+    name: str
+    previous: str
+    current: str
+    records: int
+    """Records of the previous version."""
+    indexed: int
+    """Records embedded into the new version by this run."""
+    already_there: int
+    """Records a previous, interrupted run had already built."""
+    missing: list[MissingSource] = field(default_factory=list)
+    people_carried: int = 0
+    """Faces that kept their person (and so its name)."""
+    previous_dropped: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {**self.__dict__, "seconds": round(self.seconds, 3)}
+        out["missing"] = [m.__dict__ for m in self.missing]
+        return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -64,6 +65,12 @@ class Recorder:
 
     def collection_exists(self, name: str) -> bool:
         return False
+
+    def get_collections(self) -> Any:
+        return SimpleNamespace(collections=[])
+
+    def get_aliases(self) -> Any:
+        return SimpleNamespace(aliases=[])
 
     def create_collection(self, name: str, **options: Any) -> None:
         self.created = {"name": name, **options}

@@ -56,7 +56,12 @@ def test_configuration_documents_no_setting_that_does_not_exist() -> None:
 
 @pytest.mark.parametrize(
     ("command", "page"),
-    [("index", "indexing.md"), ("search", "searching.md"), ("eval", "evaluation.md")],
+    [
+        ("index", "indexing.md"),
+        ("search", "searching.md"),
+        ("eval", "evaluation.md"),
+        ("reindex", "reindex.md"),
+    ],
 )
 def test_every_cli_option_is_documented(command: str, page: str) -> None:
     text = _doc(page)

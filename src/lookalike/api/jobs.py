@@ -1,5 +1,5 @@
-"""Background ingest jobs: large batches are indexed by a small thread pool while the client
-polls ``GET /jobs/{id}``.
+"""Background jobs: large batches are indexed (and collections reindexed) by a small thread
+pool while the client polls ``GET /jobs/{id}``.
 
 Jobs live in memory: a restart forgets them (and a job cut short by it stops where it was), but
 every record a job reported as indexed is in the store, since the engine counts a record only
@@ -22,10 +22,11 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from lookalike.api.state import ServerState
-from lookalike.engine import Collection
-from lookalike.errors import LookalikeError, NotFound
+from lookalike.engine import Collection, Engine
+from lookalike.errors import Conflict, LookalikeError, NotFound
 from lookalike.ingest import IngestReport, OnDuplicate, Progress
 from lookalike.sources import Item, ItemError
+from lookalike.types import ReindexReport
 
 log = logging.getLogger("lookalike.jobs")
 
@@ -37,6 +38,9 @@ KEEP_REPORTS = 10
 """Finished jobs whose final report is kept; older ones keep only their counts."""
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+JobKind = Literal["index", "reindex"]
+Work = Callable[[Callable[[Progress], None]], None]
+"""A job's work, given the progress callback that updates (and may cancel) it."""
 
 
 class _Cancelled(Exception):
@@ -64,6 +68,9 @@ class Job:
     error: dict[str, Any] | None = None
     report_dropped: bool = False
     """The report was let go to bound memory (:data:`KEEP_REPORTS`); the counts stay."""
+    kind: JobKind = "index"
+    result: ReindexReport | None = None
+    """A reindex job's report."""
     _started: float | None = field(default=None, init=False, repr=False)
     _ended: float | None = field(default=None, init=False, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -87,6 +94,7 @@ class Job:
         per-item outcomes are the page from ``offset`` of up to ``limit`` (all by default)."""
         out = {
             "id": self.id,
+            "kind": self.kind,
             "collection": self.collection,
             "status": self.status,
             "phase": self.phase,
@@ -104,6 +112,8 @@ class Job:
             out["report"] = None if self.report is None else _paged(self.report, offset, limit)
             if self.report_dropped:
                 out["report_dropped"] = True
+        if self.result is not None:
+            out["result"] = self.result.to_dict()
         return out
 
 
@@ -134,12 +144,38 @@ class JobRegistry:
         on_duplicate: OnDuplicate = "allow",
     ) -> Job:
         job = Job(id=uuid.uuid4().hex, collection=collection.name, total=len(items))
+
+        def work(progress: Callable[[Progress], None]) -> None:
+            job.report = collection.add(items, progress=progress, on_duplicate=on_duplicate)
+
+        return self._start(job, work)
+
+    def submit_reindex(self, engine: Engine, name: str, **options: Any) -> Job:
+        """Reindex collection ``name`` (:meth:`Engine.reindex` with ``options``) in the
+        background; its report is the job's ``result``. One at a time per name."""
+        busy = [j for j in self.jobs() if j.kind == "reindex" and j.collection == name]
+        running = [j for j in busy if not j.finished]
+        if running:
+            raise Conflict(
+                f"{name!r} is being reindexed by job {running[0].id}",
+                detail={"jobs": [j.id for j in running]},
+            )
+        job = Job(id=uuid.uuid4().hex, collection=name, total=0, kind="reindex")
+
+        def work(progress: Callable[[Progress], None]) -> None:
+            job.result = engine.reindex(name, progress=progress, **options)
+            job.indexed = job.result.indexed
+            job.failed = len(job.result.missing)
+
+        return self._start(job, work)
+
+    def _start(self, job: Job, work: Work) -> Job:
         with self._lock:
             if self._closed:
                 raise LookalikeError("the server is shutting down; no new jobs")
             self._jobs[job.id] = job
             self._forget_old()
-        self._pool.submit(self._run, job, collection, items, on_duplicate)
+        self._pool.submit(self._run, job, work)
         return job
 
     def get(self, job_id: str) -> Job:
@@ -177,23 +213,17 @@ class JobRegistry:
             while not job.finished and time.monotonic() < deadline:
                 time.sleep(0.02)
 
-    def _run(
-        self,
-        job: Job,
-        collection: Collection,
-        items: Sequence[Item | ItemError],
-        on_duplicate: OnDuplicate,
-    ) -> None:
+    def _run(self, job: Job, work: Work) -> None:
         if job._cancel.is_set():
             self._finish(job, "cancelled")
             return
         job.status, job.phase = "running", "indexing"
         job.started_at, job._started = _now(), time.monotonic()
-        log.info("job %s started: %d items into %s", job.id, job.total, collection.name)
+        log.info(
+            "job %s started: %s, %d items into %s", job.id, job.kind, job.total, job.collection
+        )
         try:
-            job.report = collection.add(
-                items, progress=self._progress(job), on_duplicate=on_duplicate
-            )
+            work(self._progress(job))
         except _Cancelled:
             self._finish(job, "cancelled")
         except LookalikeError as exc:
@@ -222,6 +252,7 @@ class JobRegistry:
     def _progress(job: Job) -> Callable[[Progress], None]:
         def update(p: Progress) -> None:
             job.done, job.indexed, job.failed, job.phase = p.done, p.indexed, p.failed, p.phase
+            job.total = max(job.total, p.total)
             if job._cancel.is_set():
                 raise _Cancelled
 
@@ -234,6 +265,9 @@ class JobRegistry:
         job.phase = status
         if job.report is not None:
             job.indexed, job.failed = job.report.indexed, len(job.report.failed)
+            job.done = job.total
+        if job.result is not None:
+            job.indexed, job.failed = job.result.indexed, len(job.result.missing)
             job.done = job.total
         job.status = status  # last: a client seeing the status sees the rest
 

@@ -24,7 +24,7 @@ def whole_number(value: Any) -> Any:
 class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="1-64 letters, digits, '_', '-' or '.'")
+    name: str = Field(description="1-64 letters, digits, '_', '-', '.' or '@'")
     signals: list[str] | str | None = Field(
         None, description="e.g. ['semantic', 'duplicate'] or 'semantic,duplicate'"
     )
@@ -42,6 +42,23 @@ class CollectionCreate(BaseModel):
     on_unsafe: OnUnsafeField | None = Field(
         None, description="with the moderation signal: allow, flag or reject unsafe images"
     )
+
+
+class AliasSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    collection: str = Field(description="the collection the alias names")
+
+
+class ReindexRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, description="a known model name (default: unchanged)")
+    signals: list[str] | str | None = Field(
+        None, description="the new version's signals (default: unchanged)"
+    )
+    precision: str | None = Field(None, description="the new version's vector precision")
+    drop_previous: bool = Field(False, description="drop the previous version after the switch")
 
 
 class RecordsAdd(BaseModel):

@@ -12,6 +12,7 @@ from lookalike.cli import (  # noqa: F401  # registers the commands
     records,
     serve,
     collections,
+    reindex,
     models,
     people,
     config,

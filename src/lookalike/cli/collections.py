@@ -1,4 +1,4 @@
-"""``lookalike collections``: list, create, show, drop."""
+"""``lookalike collections``: list, create, show, drop, alias."""
 
 from __future__ import annotations
 
@@ -25,14 +25,18 @@ from lookalike.errors import BadInput
 def collections_list(
     json_out: JsonOut = False, data_dir: DataDir = None, server: ServerUrl = None
 ) -> None:
-    """List collections."""
+    """List collections, then aliases (``alias -> collection``; --json: the names only, see
+    ``collections aliases``)."""
     with engine_for(data_dir, server) as engine:
         names = engine.list_collections()
+        aliases = engine.aliases()
     if json_out:
         print_json(names)
     else:
         for name in names:
-            out.print(name)
+            out.print(name, markup=False)
+        for alias, target in sorted(aliases.items()):
+            out.print(f"{alias} -> {target}", markup=False)
 
 
 @collections_app.command("create")
@@ -92,3 +96,43 @@ def collections_drop(
     if json_out:  # as the REST API answers
         print_json({"deleted": name})
     err.print(f"dropped {name}", markup=False)
+
+
+@collections_app.command("aliases")
+def collections_aliases(
+    json_out: JsonOut = False, data_dir: DataDir = None, server: ServerUrl = None
+) -> None:
+    """List aliases and the collection each names."""
+    with engine_for(data_dir, server) as engine:
+        aliases = engine.aliases()
+    if json_out:
+        print_json(aliases)
+    else:
+        for alias, target in sorted(aliases.items()):
+            out.print(f"{alias} -> {target}", markup=False)
+
+
+@collections_app.command("alias")
+def collections_alias(
+    name: Annotated[str, typer.Argument(help="The alias.")],
+    target: Annotated[
+        str | None, typer.Argument(help="The collection it names (create or switch).")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the alias.")] = False,
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+    server: ServerUrl = None,
+) -> None:
+    """Give a collection a second name, or switch that name to another collection in one
+    atomic step (every search after it uses the new one); --remove removes it. Every command
+    taking a collection name takes an alias."""
+    if remove == (target is not None):
+        raise BadInput("give the collection the alias names (TARGET), or --remove")
+    with engine_for(data_dir, server) as engine:
+        aliases = engine.set_alias(name, target)
+    if json_out:
+        print_json(aliases)
+    elif remove:
+        err.print(f"removed alias {name}", markup=False)
+    else:
+        err.print(f"{name} -> {target}", markup=False)

@@ -44,8 +44,12 @@ def ingest_bar() -> Iterator[Callable[[IngestProgress], None]]:
         task = bar.add_task("indexing", total=None, indexed=0)
 
         def show(p: IngestProgress) -> None:
-            bar.update(
-                task, total=p.total, completed=p.done, indexed=p.indexed, description=p.phase
+            bar.update(  # a total of 0: not known (a server's job, polled)
+                task,
+                total=p.total or None,
+                completed=p.done,
+                indexed=p.indexed,
+                description=p.phase,
             )
 
         yield show

@@ -39,6 +39,7 @@ from lookalike.types import (
     Person,
     Precision,
     ProgressCallback,
+    ReindexReport,
     SearchResult,
 )
 
@@ -173,6 +174,36 @@ class AsyncClient:
         """As ``Engine.moderate``: ``{"safe", "nsfw", "threshold", "labels"}``; a path, bytes
         or PIL image is uploaded, an http(s) URL fetched by the server."""
         return await self.run(plans.moderate(None, image, self.max_image_bytes))
+
+    async def aliases(self) -> dict[str, str]:
+        """As ``Engine.aliases``: every alias and the collection it names."""
+        return await self.run(plans.aliases())
+
+    async def set_alias(self, alias: str, target: str | None) -> dict[str, str]:
+        """As ``Engine.set_alias``: create or switch ``alias``; ``None`` removes it."""
+        return await self.run(plans.set_alias(alias, target))
+
+    async def reindex(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        signals: str | Sequence[str] | None = None,
+        precision: str | None = None,
+        drop_previous: bool = False,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> ReindexReport:
+        """As ``Engine.reindex``, run by the server as a job polled to its end;
+        ``progress(done, indexed, failed)`` sees each poll."""
+        plan = plans.reindex(
+            name,
+            model=model,
+            signals=signals,
+            precision=precision,
+            drop_previous=drop_previous,
+            on_progress=progress,
+        )
+        return from_dict(ReindexReport, await self.run(plan))
 
     async def jobs(self) -> list[dict[str, Any]]:
         return await self.run(plans.list_jobs())

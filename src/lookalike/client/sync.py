@@ -37,6 +37,7 @@ from lookalike.types import (
     Person,
     Precision,
     ProgressCallback,
+    ReindexReport,
     SearchResult,
 )
 
@@ -188,6 +189,36 @@ class Client:
         """As ``Engine.moderate``: ``{"safe", "nsfw", "threshold", "labels"}``; a path, bytes
         or PIL image is uploaded, an http(s) URL fetched by the server."""
         return self.run(plans.moderate(None, image, self.max_image_bytes))
+
+    def aliases(self) -> dict[str, str]:
+        """As ``Engine.aliases``: every alias and the collection it names."""
+        return self.run(plans.aliases())
+
+    def set_alias(self, alias: str, target: str | None) -> dict[str, str]:
+        """As ``Engine.set_alias``: create or switch ``alias``; ``None`` removes it."""
+        return self.run(plans.set_alias(alias, target))
+
+    def reindex(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        signals: str | Sequence[str] | None = None,
+        precision: str | None = None,
+        drop_previous: bool = False,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> ReindexReport:
+        """As ``Engine.reindex``, run by the server as a job polled to its end;
+        ``progress(done, indexed, failed)`` sees each poll."""
+        plan = plans.reindex(
+            name,
+            model=model,
+            signals=signals,
+            precision=precision,
+            drop_previous=drop_previous,
+            on_progress=progress,
+        )
+        return from_dict(ReindexReport, self.run(plan))
 
     # jobs ---------------------------------------------------------------------------------
 

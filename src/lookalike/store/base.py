@@ -35,7 +35,7 @@ __all__ = [
     "validate_name",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _POINT_NAMESPACE = uuid.UUID("6b1f3c2e-8a4d-5e7f-9c0b-1d2e3f405162")
 
 
@@ -47,8 +47,8 @@ def point_id(record_id: str) -> str:
 def validate_name(name: str) -> str:
     if not _NAME.match(name):
         raise BadInput(
-            f"invalid collection name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
+            f"invalid collection name {name!r}: use 1-64 letters, digits, '_', '-', '.' or "
+            "'@', starting with a letter or digit"
         )
     return name
 
@@ -210,6 +210,23 @@ class Store(Protocol):
         ...
 
     def drop_collection(self, name: str) -> None: ...
+
+    def aliases(self) -> dict[str, str]:
+        """Every alias and the collection it names (:mod:`.aliases`)."""
+        ...
+
+    def set_alias(self, alias: str, target: str | None) -> None:
+        """Create ``alias``, or switch it to ``target`` atomically; ``None`` removes it."""
+        ...
+
+    def resolve(self, name: str) -> str:
+        """The collection a name given by a user stands for: an alias's target, else itself."""
+        ...
+
+    def adopt(self, name: str, target: str, keep_as: str) -> None:
+        """Make collection ``name`` an alias of ``target``, the collection it was staying
+        under the name ``keep_as`` (a plain collection's first reindex)."""
+        ...
 
     def close(self) -> None: ...
 

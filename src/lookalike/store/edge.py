@@ -4,6 +4,7 @@ Layout::
 
     <data_dir>/collections/<name>/shard/   the Qdrant Edge shard (configuration point included)
     <data_dir>/collections/<name>/lock     held by the process that has it open
+    <data_dir>/collections/aliases.json    the aliases (``aliases.AliasFile``)
 
 The collection's configuration lives in the shard, on the seam's configuration point
 (``base.META_ID``); collections of schema version 1 kept it in ``collection.json`` beside the
@@ -35,6 +36,7 @@ from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUna
 from lookalike.filters import Node
 from lookalike.payload import KEYWORD_INDEXED, RETRIEVE_ONLY
 from lookalike.store import schema
+from lookalike.store.aliases import AliasFile, check_alias, check_drop, check_new_name
 from lookalike.store.base import (
     META_ID,
     Announce,
@@ -74,6 +76,7 @@ class EdgeStore:
         self.root = Path(data_dir) / "collections"
         self.hnsw_threshold = hnsw_threshold
         self.min_free_bytes = min_free_bytes
+        self._aliases = AliasFile(self.root)
 
     def _dir(self, name: str) -> Path:
         return self.root / validate_name(name)
@@ -81,16 +84,91 @@ class EdgeStore:
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if _has_shard(p))
+        moves = self._settle()
+        return sorted(moves.get(p.name, p.name) for p in self.root.iterdir() if _has_shard(p))
 
     def exists(self, name: str) -> bool:
-        return _has_shard(self._dir(name))
+        return _has_shard(self._dir(name)) and name not in self._aliases.aliases()
+
+    # aliases ------------------------------------------------------------------------------
+
+    def aliases(self) -> dict[str, str]:
+        return self._aliases.aliases()
+
+    def resolve(self, name: str) -> str:
+        return self._aliases.aliases().get(name, name)
+
+    def set_alias(self, alias: str, target: str | None) -> None:
+        collections = self.list_collections()
+        with self._aliases.editing() as record:
+            check_alias(alias, target, collections=collections, aliases=record["aliases"])
+            if target is None:
+                del record["aliases"][alias]
+            else:
+                record["aliases"][alias] = target
+
+    def adopt(self, name: str, target: str, keep_as: str) -> None:
+        """The alias is written first, and is the switch: resolution reads aliases before
+        folders (aliases that named the old collection name ``keep_as`` from then on). The
+        old folder is renamed to ``keep_as`` once no process holds it open (at
+        once if none does; else by the first listing or opening after it is closed)."""
+        collections = self.list_collections()
+        for needed in (name, target):
+            if needed not in collections:
+                raise NotFound(f"no collection named {needed!r}")
+        if keep_as in collections:
+            raise Conflict(f"collection {keep_as!r} already exists")
+        with self._aliases.editing() as record:
+            for alias, named in record["aliases"].items():
+                if named == name:  # aliases of the old records keep naming them
+                    record["aliases"][alias] = keep_as
+            record["moves"][name] = keep_as
+            record["aliases"][name] = target
+        self._settle()
+
+    def _settle(self) -> dict[str, str]:
+        """Rename the folders of adopted collections that no process holds any more; answers
+        the renames still waiting (``old folder -> new name``)."""
+        moves = self._aliases.moves()
+        if not moves:
+            return moves
+        done = []
+        for old, new in moves.items():
+            source, dest = self.root / old, self.root / new
+            if not _has_shard(source):
+                done.append(old)  # renamed by another process
+                continue
+            try:
+                with _lock(source, old):
+                    os.replace(source, dest)
+            except StoreLocked:
+                continue
+            done.append(old)
+        if done:
+            with self._aliases.editing() as record:
+                for old in done:
+                    record["moves"].pop(old, None)
+            moves = self._aliases.moves()
+        return moves
+
+    def _pending(self, name: str) -> None:
+        """Refuse a collection whose folder waits to be renamed to ``name``."""
+        for old, new in self._settle().items():
+            if new == name:
+                raise StoreLocked(
+                    f"collection {name!r} (formerly {old!r}) is still open in a process; "
+                    "try again once it has let it go (within seconds for a server)",
+                    detail={"collection": name, "was": old},
+                )
+
+    # collections --------------------------------------------------------------------------
 
     def create_collection(
         self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
     ) -> None:
         folder = self._dir(name)
-        if self.exists(name):
+        check_new_name(name, self._aliases.aliases())
+        if self.exists(name) or name in self.list_collections():
             raise Conflict(f"collection {name!r} already exists")
         FreeSpace(folder, self.min_free_bytes).check()
         folder.mkdir(parents=True, exist_ok=True)
@@ -143,6 +221,7 @@ class EdgeStore:
 
     def open_collection(self, name: str) -> EdgeCollection:
         folder = self._dir(name)
+        self._pending(name)
         if not self.exists(name):
             raise NotFound(f"no collection named {name!r}")
         collection = EdgeCollection(folder, name, self.hnsw_threshold)
@@ -156,6 +235,8 @@ class EdgeStore:
 
     def drop_collection(self, name: str) -> None:
         folder = self._dir(name)
+        check_drop(name, self._aliases.aliases())
+        self._pending(name)
         if not self.exists(name):
             raise NotFound(f"no collection named {name!r}")
         with _lock(folder, name):

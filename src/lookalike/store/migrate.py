@@ -57,7 +57,7 @@ def migrate(
     if _place(source) == _place(target):
         raise BadInput(f"source and target are the same store ({source.url}): nothing to copy")
     start = time.perf_counter()
-    src = source.open_collection(name)
+    src = source.open_collection(source.resolve(name))  # an alias: the collection it names
     try:
         config = src.config()
         dst = _target(name, config, source, target, overwrite=overwrite)

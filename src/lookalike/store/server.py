@@ -16,6 +16,8 @@ change made by one process is not lost by another's next write to a different ke
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from lookalike.errors import BadInput, Conflict, MissingExtra, NotFound, StoreUn
 from lookalike.filters import Node
 from lookalike.payload import FIELD_INDEXES, RETRIEVE_ONLY
 from lookalike.store import schema
+from lookalike.store.aliases import check_alias, check_drop, check_new_name
 from lookalike.store.base import (
     META_ID,
     Announce,
@@ -38,6 +41,7 @@ from lookalike.store.base import (
     VectorSpec,
     merge_config,
     point_id,
+    scroll_all,
     validate_name,
     visible,
 )
@@ -61,6 +65,10 @@ _INDEX_KIND = {
     "datetime": m.PayloadSchemaType.DATETIME,
     "geo": m.PayloadSchemaType.GEO,
 }
+
+
+ALIAS_TTL = 1.0
+"""Seconds a process trusts the aliases it read from the server."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ class ServerStore:
         self.prefix = prefix
         self.options = options or CreateOptions()
         self.local = url.startswith("qdrant-local:")
+        self._aliases: tuple[float, dict[str, str]] | None = None
+        self._aliases_lock = threading.Lock()
 
     @classmethod
     def connect(
@@ -132,12 +142,93 @@ class ServerStore:
         )
 
     def exists(self, name: str) -> bool:
-        return bool(_call(self.client.collection_exists, self._qualified(name)))
+        """Whether a collection (not an alias: Qdrant answers true for both) has this name."""
+        return name in self.list_collections()
+
+    # aliases: Qdrant's own ----------------------------------------------------------------
+
+    def aliases(self) -> dict[str, str]:
+        found = _call(self.client.get_aliases).aliases
+        n = len(self.prefix)
+        mapping = {
+            a.alias_name[n:]: a.collection_name[n:]
+            for a in found
+            if a.alias_name.startswith(self.prefix) and a.collection_name.startswith(self.prefix)
+        }
+        with self._aliases_lock:
+            self._aliases = (time.monotonic(), mapping)
+        return dict(mapping)
+
+    def resolve(self, name: str) -> str:
+        """Alias first; the aliases are read from the server at most every
+        :data:`ALIAS_TTL` seconds (a switch made by this process is seen at once)."""
+        with self._aliases_lock:
+            cached = self._aliases
+        if cached is None or time.monotonic() - cached[0] > ALIAS_TTL:
+            return self.aliases().get(name, name)
+        return cached[1].get(name, name)
+
+    def set_alias(self, alias: str, target: str | None) -> None:
+        current = self.aliases()
+        check_alias(alias, target, collections=self.list_collections(), aliases=current)
+        self._switch_aliases({alias: target}, current)
+
+    def _switch_aliases(
+        self, changes: dict[str, str | None], current: dict[str, str] | None = None
+    ) -> None:
+        """Set (or with ``None`` remove) several aliases in one atomic change."""
+        current = self.aliases() if current is None else current
+        actions: list[Any] = []
+        for alias, target in changes.items():
+            if alias in current:
+                delete = m.DeleteAlias(alias_name=self.prefix + alias)
+                actions.append(m.DeleteAliasOperation(delete_alias=delete))
+            if target is not None:
+                create = m.CreateAlias(
+                    collection_name=self._qualified(target), alias_name=self.prefix + alias
+                )
+                actions.append(m.CreateAliasOperation(create_alias=create))
+        _call(self.client.update_collection_aliases, actions)
+        self.aliases()
+
+    def adopt(self, name: str, target: str, keep_as: str) -> None:
+        """Qdrant cannot rename a collection nor give an alias a collection's name: the old
+        collection's points are copied to ``keep_as`` (no model work), then it is dropped and
+        its name made an alias. Between the drop and the alias, other processes resolving
+        ``name`` find nothing for a moment; this process never looks (the engine holds the
+        switch)."""
+        collections = self.list_collections()
+        for needed in (name, target):
+            if needed not in collections:
+                raise NotFound(f"no collection named {needed!r}")
+        if keep_as in collections:
+            raise Conflict(f"collection {keep_as!r} already exists")
+        old = self.open_collection(name)
+        config = old.config()
+        specs = [VectorSpec(**v) for v in config.get("vectors", [])]
+        self.create_collection(keep_as, specs, {**config, "name": keep_as})
+        copy = self.open_collection(keep_as)
+        ids: list[str] = []
+        for p in scroll_all(old):  # scroll leaves thumbnails out; retrieve has everything
+            ids.append(p.id)
+            if len(ids) >= 256:
+                copy.upsert(old.retrieve(ids, with_vectors=True))
+                ids = []
+        copy.upsert(old.retrieve(ids, with_vectors=True))
+        copy.update_config({k: v for k, v in config.items() if k not in ("name", "vectors")})
+        naming = [alias for alias, named in self.aliases().items() if named == name]
+        if naming:  # aliases of the old records keep naming them
+            self._switch_aliases(dict.fromkeys(naming, keep_as))
+        self.drop_collection(name)
+        self.set_alias(name, target)
+
+    # collections --------------------------------------------------------------------------
 
     def create_collection(
         self, name: str, vectors: Sequence[VectorSpec], config: dict[str, Any]
     ) -> None:
         qualified = self._qualified(name)
+        check_new_name(name, self.aliases())
         if self.exists(name):
             raise Conflict(f"collection {name!r} already exists")
         opts = self.options
@@ -190,6 +281,7 @@ class ServerStore:
         return collection
 
     def drop_collection(self, name: str) -> None:
+        check_drop(name, self.aliases())
         if not self.exists(name):
             raise NotFound(f"no collection named {name!r}")
         _call(self.client.delete_collection, self._qualified(name))

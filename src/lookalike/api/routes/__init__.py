@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from lookalike.api.compat import vecstore, ximilar
 from lookalike.api.routes import (
+    aliases,
     backup,
     catalog,
     collections,
@@ -27,6 +28,7 @@ ROUTERS: list[APIRouter] = [
     health.router,
     metrics.router,
     collections.router,
+    aliases.router,
     backup.router,
     catalog.router,
     records.router,

@@ -18,7 +18,10 @@ router = APIRouter(tags=["collections"])
 @router.get("/collections")
 def list_collections(state: State) -> dict[str, Any]:
     names = state.engine.list_collections()
-    return {"collections": [state.collection(name).info() for name in names]}
+    return {
+        "collections": [state.collection(name).info() for name in names],
+        "aliases": state.engine.aliases(),
+    }
 
 
 @router.post("/collections", status_code=201)

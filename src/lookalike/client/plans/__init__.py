@@ -5,10 +5,13 @@ folders), and the answers turned back into the core's types. One module per part
 from lookalike.client.plans.adding import add, index
 from lookalike.client.plans.backups import backup, restore
 from lookalike.client.plans.collections import (
+    aliases,
     collection_info,
     create_collection,
     drop_collection,
     list_collections,
+    reindex,
+    set_alias,
 )
 from lookalike.client.plans.jobs import get_job, list_jobs, wait_job
 from lookalike.client.plans.people import (
@@ -23,6 +26,7 @@ from lookalike.client.plans.records import count, delete, get, list_records, thu
 
 __all__ = [
     "add",
+    "aliases",
     "backup",
     "cluster_people",
     "collection_info",
@@ -41,8 +45,10 @@ __all__ = [
     "moderate",
     "name_person",
     "people",
+    "reindex",
     "restore",
     "search",
+    "set_alias",
     "split_person",
     "thumbnail",
     "update",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lookalike.client.plans.common import body_of, coll
+from lookalike.client.plans.common import body_of, coll, q
+from lookalike.client.plans.jobs import get_job, job_of, wait_job
 from lookalike.client.wire import Call, Plan
 from lookalike.errors import Conflict, NotFound
 from lookalike.interface import check_existing
@@ -84,3 +85,37 @@ def collection_info(name: str) -> Plan[dict[str, Any]]:
 
 def drop_collection(name: str) -> Plan[None]:
     yield Call("DELETE", coll(name))
+
+
+def aliases() -> Plan[dict[str, str]]:
+    body = body_of((yield Call("GET", "/aliases")))
+    return dict(body["aliases"])
+
+
+def set_alias(alias: str, target: str | None) -> Plan[dict[str, str]]:
+    path = f"/aliases/{q(alias)}"
+    if target is None:
+        yield Call("DELETE", path)
+    else:
+        yield Call("PUT", path, json={"collection": target})
+    return (yield from aliases())
+
+
+def reindex(
+    name: str,
+    *,
+    model: str | None,
+    signals: str | Sequence[str] | None,
+    precision: str | None,
+    drop_previous: bool,
+    on_progress: Callable[[int, int, int], None] | None = None,
+) -> Plan[dict[str, Any]]:
+    """Start the server's reindex job and poll it to its end: the job's result."""
+    body: dict[str, Any] = {"drop_previous": drop_previous}
+    for key, value in (("model", model), ("signals", signals), ("precision", precision)):
+        if value is not None:
+            body[key] = list(value) if key == "signals" and not isinstance(value, str) else value
+    job = job_of(body_of((yield Call("POST", f"{coll(name)}/reindex", json=body))))
+    yield from wait_job(str(job["id"]), on_progress)
+    done = yield from get_job(str(job["id"]))
+    return dict(done["result"])

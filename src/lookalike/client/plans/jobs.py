@@ -40,6 +40,8 @@ def wait_job(
             continue
         if job.get("report") is not None:
             return dict(job["report"])
+        if job.get("result") is not None:
+            return dict(job["result"])
         error = job.get("error")
         raise error_from(error if isinstance(error, dict) else {"message": str(error)})
 
