@@ -359,11 +359,14 @@ class Engine:
         return signal.check(decoded)
 
     def close(self) -> None:
-        for collection in [*self._open.values(), *self._retiring.values()]:
-            collection.close()
-        self._open.clear()
-        if self._retiring:
+        with self._lock:  # a retiring collection's timer then finds it gone
+            closing = [*self._open.values(), *self._retiring.values()]
+            retired = bool(self._retiring)
+            self._open.clear()
             self._retiring.clear()
+        for collection in closing:
+            collection.close()
+        if retired:
             self.store.list_collections()  # lets the store finish moving them
         if self.decode_pool is not None:
             self.decode_pool.close()
@@ -886,9 +889,9 @@ class Collection:
             return people.split(people.resolve(person), faces)
 
     def close(self) -> None:
-        if "store" in self.__dict__:
-            self.store.close()
-            del self.__dict__["store"]
+        store = self.__dict__.pop("store", None)  # once, whoever closes first
+        if store is not None:
+            store.close()
 
 
 def _model_id(signals: Sequence[Signal]) -> str | None:
