@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.clip_onnx import CLIP_MEAN, CLIP_STD, IMAGE_SIZE, _write_tokenizer
+from tests.support.clip_onnx import (
+    BOS,
+    CLIP_MEAN,
+    CLIP_STD,
+    EOS,
+    IMAGE_SIZE,
+    MAX_TOKENS,
+    _write_tokenizer,
+)
 
 #: CLIP's own preprocessing (shortest edge 224, bicubic, centre crop 224, CLIP's mean and std):
 #: written as lookalike's ``preprocessor_config.json`` and given to CLIPImageProcessor alike.
@@ -99,6 +107,88 @@ def build_reference_clip(
     _export_vision(model, built.onnx / "vision")
     done.write_text(_stamp(config, seed))
     return built
+
+
+def build_text_tower(reference: ReferenceClip) -> Path:
+    """Export the text tower of ``reference``'s CLIPModel beside its image tower, as
+    ``reference.onnx/text`` (the layout of the hub's ``Qdrant/clip-ViT-B-32-text``), once; for
+    measuring text queries with the real architecture. Returns the model folder."""
+    part = reference.onnx / "text"
+    if (part / "model.onnx").is_file():
+        return reference.onnx
+    import shutil
+
+    import torch
+    from transformers import CLIPModel
+
+    tmp = reference.onnx / ".text-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    vocab = _write_tokenizer(tmp)
+    tokens = {"bos_token_id": vocab[BOS], "eos_token_id": vocab[EOS], "pad_token_id": vocab[EOS]}
+    model = CLIPModel.from_pretrained(reference.hf).eval()
+    model.text_model.eos_token_id = tokens["eos_token_id"]  # pool at this tokenizer's end token
+
+    class Text(torch.nn.Module):
+        """input_ids, attention_mask -> text_embeds (projected, not normalised)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            out = self.clip.text_model(input_ids=input_ids, attention_mask=attention_mask)
+            return self.clip.text_projection(out.pooler_output)
+
+    ids = torch.full((1, 8), tokens["eos_token_id"], dtype=torch.int64)
+    ids[0, 0] = tokens["bos_token_id"]
+    axes = {0: "batch_size", 1: "sequence_length"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Text().eval(),
+            (ids, torch.ones_like(ids)),
+            str(tmp / "model.onnx"),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["text_embeds"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "text_embeds": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    token = {"lstrip": False, "normalized": True, "rstrip": False, "single_word": False}
+    files: dict[str, dict[str, Any]] = {
+        "special_tokens_map.json": {
+            "bos_token": {"content": BOS, **token},
+            "eos_token": {"content": EOS, **token},
+            "pad_token": EOS,
+            "unk_token": {"content": EOS, **token},
+        },
+        "tokenizer_config.json": {
+            "add_prefix_space": False,
+            "bos_token": BOS,
+            "do_lower_case": True,
+            "eos_token": EOS,
+            "errors": "replace",
+            "model_max_length": MAX_TOKENS,
+            "pad_token": EOS,
+            "tokenizer_class": "CLIPTokenizer",
+            "unk_token": EOS,
+        },
+        "config.json": {
+            "architectures": ["CLIPTextModelWithProjection"],
+            "model_type": "clip_text_model",
+            "hidden_size": model.config.text_config.hidden_size,
+            "max_position_embeddings": MAX_TOKENS,
+            "projection_dim": model.config.projection_dim,
+            "vocab_size": len(vocab),
+            **tokens,
+            "torch_dtype": "float32",
+        },
+    }
+    for name, data in files.items():
+        (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.rename(part)
+    return reference.onnx
 
 
 def _stamp(config: dict[str, Any] | None, seed: int) -> str:
