@@ -24,11 +24,18 @@ export async function loadCollections(select) {
   const body = await guarded(() => api("GET", "collections"));
   if (!body) return;
   state.collections = (body.collections || []).map((c) => (typeof c === "string" ? { name: c } : c));
+  // An alias is offered like a collection (every route takes one), named "alias → collection":
+  // a page left on "photos" stays on it when a reindex switches "photos" to a new version.
+  for (const [alias, target] of Object.entries(body.aliases || {}).sort()) {
+    const info = state.collections.find((c) => c.name === target);
+    if (info) state.collections.push({ ...info, name: alias, target });
+  }
   const picker = $("collection");
   picker.replaceChildren();
   for (const c of state.collections) {
     const option = document.createElement("option");
-    option.value = option.textContent = c.name;
+    option.value = c.name;
+    option.textContent = c.target ? `${c.name} → ${c.target}` : c.name;
     picker.append(option);
   }
   picker.disabled = state.collections.length === 0;
