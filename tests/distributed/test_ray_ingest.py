@@ -132,6 +132,28 @@ def test_copies_are_checked_on_insert_as_in_a_local_run(
     assert ("coffee.jpg", "duplicate", "coffee-copy.jpg") in summary(reports["there"])
 
 
+def test_unsafe_images_are_refused_as_in_a_local_run(
+    local_ray: str, tmp_path: Path, photos: Path
+) -> None:
+    # Counting faces as unsafe makes the astronaut's portrait "unsafe" with nothing explicit.
+    settings = Settings(data_dir=tmp_path / "d", offline=True, unsafe_labels=("FACE_FEMALE",))
+    folder = tmp_path / "three"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "rocket"):
+        (folder / f"{name}.jpg").write_bytes((photos / f"{name}.jpg").read_bytes())
+    reports = {}
+    with Engine(settings) as engine:
+        for name, options in (("here", {}), ("there", {"ray": "auto", "ray_workers": 1})):
+            coll = engine.create_collection(
+                name, signals="duplicate,moderation", on_unsafe="reject"
+            )
+            reports[name] = coll.index([folder], **options)  # type: ignore[arg-type]
+    outcomes = {n: [(o.id, o.status, o.code) for o in r.outcomes] for n, r in reports.items()}
+    assert outcomes["there"] == outcomes["here"]
+    assert ("astronaut.jpg", "failed", "unsafe_image") in outcomes["there"]
+    assert reports["there"].indexed == 2
+
+
 def test_a_listing_that_fails_whole_raises_its_error(
     local_ray: str, engine: Engine, photos: Path
 ) -> None:
