@@ -126,7 +126,7 @@ def main() -> None:
                 worker = SignalWorker(*coll.signal_recipe())
                 paths = sorted(folder.iterdir())[: settings.batch_size]
                 jobs = [Job(str(p), None, str(p)) for p in paths]
-                plan = decode_plan(coll.signals, settings)
+                plan = decode_plan(coll.signals, settings, thumbnails=coll.thumbnails)
                 sent = len(pickle.dumps(worker.process(plan, jobs))) / len(jobs)
                 whole = [prepare(plan, j.path, None, j.source) for j in jobs]
                 made, spent = embed_batch(worker.signals, whole)
