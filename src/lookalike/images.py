@@ -194,6 +194,20 @@ def decode(
         raise _bad_image(data, fmt, name, exc) from exc
 
 
+Box = tuple[float, float, float, float]
+
+
+def box_fraction(box: Box, width: int, height: int) -> Box:
+    """A (left, top, right, bottom) box in pixels as fractions of the image's size (4 digits),
+    the form payloads keep boxes in so they hold at any decode size."""
+    return (
+        round(box[0] / width, 4),
+        round(box[1] / height, 4),
+        round(box[2] / width, 4),
+        round(box[3] / height, 4),
+    )
+
+
 def encode_thumbnail(image: Image.Image, max_side: int = 256, quality: int = 80) -> bytes:
     """JPEG bytes of ``image`` shrunk to fit in ``max_side`` × ``max_side`` (never enlarged)."""
     if max_side < 1:

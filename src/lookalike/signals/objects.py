@@ -22,7 +22,7 @@ from PIL import Image
 
 from lookalike.config import Settings
 from lookalike.errors import InvalidQuery, ModelUnavailable
-from lookalike.images import DecodedImage
+from lookalike.images import DecodedImage, box_fraction
 from lookalike.models.detector import locate_detector, open_detector
 from lookalike.scoring import Calibration
 from lookalike.signals.query import Found, SignalQuery, cosine, nearest
@@ -77,12 +77,7 @@ class ObjectPreparer:
         width, height = image.size
         return [
             FoundObject(
-                (
-                    round(d.box[0] / width, 4),
-                    round(d.box[1] / height, 4),
-                    round(d.box[2] / width, 4),
-                    round(d.box[3] / height, 4),
-                ),
+                box_fraction(d.box, width, height),
                 d.label,
                 round(d.score, 4),
                 crop_object(image, d.box),

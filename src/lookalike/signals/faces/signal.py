@@ -17,7 +17,7 @@ import numpy as np
 from lookalike.config import Settings
 from lookalike.errors import BadInput, InvalidQuery
 from lookalike.filters import Match, Node
-from lookalike.images import DecodedImage
+from lookalike.images import DecodedImage, box_fraction
 from lookalike.models.faces import DETECTORS, EMBEDDING_DIM, face_models, require_faces
 from lookalike.scoring import Calibration
 from lookalike.signals.query import Found, SignalQuery, cosine, nearest
@@ -63,12 +63,7 @@ class FacePreparer:
         height, width = pixels.shape[:2]
         return [
             FoundFace(
-                (
-                    round(f.box[0] / width, 4),
-                    round(f.box[1] / height, 4),
-                    round(f.box[2] / width, 4),
-                    round(f.box[3] / height, 4),
-                ),
+                box_fraction(f.box, width, height),
                 round(f.score, 3),
                 tuple(float(x) for x in f.vector),
             )
