@@ -149,10 +149,16 @@ class Settings(BaseSettings):
     store_write_consistency: int = Field(1, ge=1)
     """Replicas that must confirm a write in a server store (``write_consistency_factor``)."""
     store_on_disk: bool = False
-    """Keep the dense vectors of new server-store collections on disk (memory-mapped)."""
+    """Keep the dense vectors of new collections on disk (memory-mapped), in every store."""
     store_quantization: bool = False
-    """Scalar (int8) quantization, kept in RAM, for the dense vectors of new server-store
-    collections; searches rescore with the full vectors."""
+    """Scalar (int8) quantization, kept in RAM, for the dense vectors of new collections in
+    every store; searches rescore with the full vectors."""
+    hnsw_ef: int | None = Field(None, ge=1, le=4096)
+    """Candidates an HNSW search keeps: more finds more of the true neighbours, slower; unset:
+    the store's default (its ``ef_construct``, 100)."""
+    quantization_oversampling: float = Field(2.0, ge=1, le=16)
+    """A quantized collection's search rescores this many times ``top_k`` candidates with the
+    full vectors."""
     hnsw_threshold: int = Field(20_000, ge=0)
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
     min_free_bytes: int = Field(256 * 1024 * 1024, ge=0)

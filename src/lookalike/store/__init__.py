@@ -36,12 +36,18 @@ def open_store(settings: Settings, url: str | None = None) -> Store:
     (``lookalike[server]``)."""
     url = settings.store if url is None else url
     if url.strip().lower() == "edge":
-        from lookalike.store.edge import EdgeStore
+        from lookalike.store.edge import EdgeLayout, EdgeSearch, EdgeStore
 
         return EdgeStore(
             settings.data_dir,
             hnsw_threshold=settings.hnsw_threshold,
             min_free_bytes=settings.min_free_bytes,
+            layout=EdgeLayout(
+                on_disk=settings.store_on_disk, quantization=settings.store_quantization
+            ),
+            search=EdgeSearch(
+                hnsw_ef=settings.hnsw_ef, oversampling=settings.quantization_oversampling
+            ),
         )
     if url.startswith(("http://", "https://", "qdrant-local:")):
         from lookalike.store.server import CreateOptions, ServerStore
@@ -52,6 +58,8 @@ def open_store(settings: Settings, url: str | None = None) -> Store:
             write_consistency=settings.store_write_consistency,
             on_disk=settings.store_on_disk,
             quantization=settings.store_quantization,
+            hnsw_ef=settings.hnsw_ef,
+            oversampling=settings.quantization_oversampling,
         )
         return ServerStore.connect(
             url, api_key=settings.store_api_key, prefix=settings.store_prefix, options=options

@@ -27,6 +27,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,11 +59,48 @@ from lookalike.store.edge_filter import to_edge_filter
 from lookalike.store.space import FreeSpace
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
+_QUANTILE = 0.99
+"""Scalar quantization clips the extreme 1 % of values (Qdrant's usual choice), giving the rest
+a finer int8 step."""
 _META_POINT = point_id(META_ID)
 _CONFIG = "config"
 """Payload key of the configuration point holding the configuration."""
 LEGACY_CONFIG = "collection.json"
 """Where schema version 1 kept the configuration."""
+
+
+@dataclass(frozen=True)
+class EdgeLayout:
+    """Where a new collection keeps its dense vectors (settings ``store_on_disk``,
+    ``store_quantization``; fixed when the collection is created).
+
+    ``on_disk``: the full vectors stay in memory-mapped files that are not read in ahead (the
+    page cache holds what searches touch, and gives it back under pressure). ``quantization``:
+    an int8 copy of each vector (a quarter of the size) is kept in RAM; the HNSW graph is
+    searched on it and the best ``oversampling`` x ``limit`` candidates are rescored with the
+    full vectors, so the scores returned are the exact ones. Both take effect when the search
+    index is built (at ``hnsw_threshold`` points): smaller collections are searched exactly."""
+
+    on_disk: bool = False
+    quantization: bool = False
+
+
+@dataclass(frozen=True)
+class EdgeSearch:
+    """How nearest-neighbour searches of an indexed collection run (settings ``hnsw_ef``,
+    ``quantization_oversampling``); a per-process choice, not stored."""
+
+    hnsw_ef: int | None = None
+    """Candidates the graph search keeps; None: the store's default (its ``ef_construct``)."""
+    oversampling: float = 2.0
+    """Candidates rescored with the full vectors, as a multiple of ``limit`` (quantized
+    collections only)."""
+
+    def params(self) -> qe.SearchParams:
+        return qe.SearchParams(
+            hnsw_ef=self.hnsw_ef,
+            quantization=qe.QuantizationSearchParams(rescore=True, oversampling=self.oversampling),
+        )
 
 
 class EdgeStore:
@@ -71,12 +109,20 @@ class EdgeStore:
     url = "edge"
 
     def __init__(
-        self, data_dir: Path, *, hnsw_threshold: int = 20_000, min_free_bytes: int = 0
+        self,
+        data_dir: Path,
+        *,
+        hnsw_threshold: int = 20_000,
+        min_free_bytes: int = 0,
+        layout: EdgeLayout | None = None,
+        search: EdgeSearch | None = None,
     ) -> None:
         self.root = Path(data_dir) / "collections"
         self.hnsw_threshold = hnsw_threshold
         self.min_free_bytes = min_free_bytes
         self._aliases = AliasFile(self.root)
+        self.layout = layout or EdgeLayout()
+        self.search = search or EdgeSearch()
 
     def _dir(self, name: str) -> Path:
         return self.root / validate_name(name)
@@ -173,6 +219,7 @@ class EdgeStore:
         FreeSpace(folder, self.min_free_bytes).check()
         folder.mkdir(parents=True, exist_ok=True)
         max_dim = max((v.size for v in vectors if not v.sparse), default=1)
+        layout = self.layout
         edge_config = qe.EdgeConfig(
             vectors={
                 v.name: qe.EdgeVectorParams(
@@ -183,10 +230,18 @@ class EdgeStore:
                         if v.multivector
                         else None
                     ),
+                    memory=qe.Memory.Cold if layout.on_disk else None,
                 )
                 for v in vectors
                 if not v.sparse
             },
+            quantization_config=(
+                qe.ScalarQuantizationConfig(
+                    qe.ScalarType.Int8, quantile=_QUANTILE, memory=qe.Memory.Pinned
+                )
+                if layout.quantization
+                else None
+            ),
             sparse_vectors={
                 v.name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
                 for v in vectors
@@ -200,6 +255,7 @@ class EdgeStore:
             **config,
             "vectors": [v.__dict__ for v in vectors],
             "hnsw_threshold": self.hnsw_threshold,  # the shard's optimizer was built with it
+            "layout": {"on_disk": layout.on_disk, "quantization": layout.quantization},
             schema.VERSION_KEY: schema.SCHEMA_VERSION,
         }
         with _lock(folder, name):
@@ -226,6 +282,7 @@ class EdgeStore:
             raise NotFound(f"no collection named {name!r}")
         collection = EdgeCollection(folder, name, self.hnsw_threshold)
         collection.space = FreeSpace(folder, self.min_free_bytes)
+        collection.params = self.search.params()
         try:
             schema.ensure_version(name, collection)
         except BaseException:
@@ -270,6 +327,8 @@ class EdgeCollection:
         """Held by each write and for the whole of an index build, whose copy must see them all."""
         self.space = FreeSpace(folder, 0)
         """Set by the store that opens the collection: the reserve checked before writes."""
+        self.params: qe.SearchParams | None = None
+        """Set by the store that opens the collection: how nearest-neighbour searches run."""
 
     def _read_config(self) -> dict[str, Any]:
         records = _call(self._shard.retrieve, [_META_POINT], True, False)
@@ -333,7 +392,7 @@ class EdgeCollection:
         score_threshold: float | None = None,
         with_vectors: bool = False,
     ) -> list[Hit]:
-        request = _request(query, limit, filter, score_threshold, with_vectors)
+        request = _request(query, limit, filter, score_threshold, with_vectors, self.params)
         return [_hit(p) for p in _call(self._shard.query, request)]
 
     def search_batch(
@@ -347,7 +406,7 @@ class EdgeCollection:
         if not queries:
             return []
         batch = qe.QueryBatchRequest(
-            [_request(q, limit, filter, None, with_vectors) for q in queries]
+            [_request(q, limit, filter, None, with_vectors, self.params) for q in queries]
         )
         return [[_hit(p) for p in points] for points in _call(self._shard.query_batch, batch)]
 
@@ -555,6 +614,8 @@ def _to_edge(vector: Vector | Sequence[float]) -> Any:
         return qe.SparseVector(list(vector.indices), [float(x) for x in vector.values])
     if isinstance(vector, MultiVector):
         return [[float(x) for x in v] for v in vector.vectors]
+    if isinstance(vector, list):
+        return vector  # already what the shard takes: no copy (a million of them at ingest)
     return [float(x) for x in vector]
 
 
@@ -564,6 +625,7 @@ def _request(
     filter: Node | None,
     score_threshold: float | None,
     with_vectors: bool,
+    params: qe.SearchParams | None = None,
 ) -> qe.QueryRequest:
     if query.vector is not None:
         scoring = qe.Query.Nearest(_to_edge(query.vector), using=query.using)
@@ -580,6 +642,7 @@ def _request(
         score_threshold=score_threshold,
         with_payload=_light_payload(),
         with_vector=with_vectors,
+        params=params,
     )
 
 

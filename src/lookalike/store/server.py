@@ -80,6 +80,16 @@ class CreateOptions:
     write_consistency: int = 1
     on_disk: bool = False
     quantization: bool = False
+    hnsw_ef: int | None = None
+    """Search time, not creation: candidates an HNSW search keeps (None: the server's)."""
+    oversampling: float = 2.0
+    """Search time: candidates rescored with the full vectors, as a multiple of the limit."""
+
+    def search_params(self) -> m.SearchParams:
+        return m.SearchParams(
+            hnsw_ef=self.hnsw_ef,
+            quantization=m.QuantizationSearchParams(rescore=True, oversampling=self.oversampling),
+        )
 
 
 class ServerStore:
@@ -277,6 +287,8 @@ class ServerStore:
         if not self.exists(name):
             raise NotFound(f"no collection named {name!r}")
         collection = ServerCollection(self.client, self._qualified(name), name)
+        if not self.local:  # local mode searches exactly, and warns about search parameters
+            collection.params = self.options.search_params()
         schema.ensure_version(name, collection)
         return collection
 
@@ -299,6 +311,8 @@ class ServerCollection:
         self.name = name
         self._config = self._read_config()
         self._vector_count = max(1, len(self._config.get("vectors", [])))
+        self.params: m.SearchParams | None = None
+        """Set by the store that opens the collection: how nearest-neighbour searches run."""
 
     def _read_config(self) -> dict[str, Any]:
         records = _call(self.client.retrieve, self.qualified, [_META_POINT], with_payload=True)
@@ -359,7 +373,7 @@ class ServerCollection:
         score_threshold: float | None = None,
         with_vectors: bool = False,
     ) -> list[Hit]:
-        request = _request(query, limit, filter, score_threshold, with_vectors)
+        request = _request(query, limit, filter, score_threshold, with_vectors, self.params)
         answer = _call(self.client.query_points, self.qualified, **_as_kwargs(request))
         return [_hit(p) for p in answer.points]
 
@@ -373,7 +387,7 @@ class ServerCollection:
     ) -> list[list[Hit]]:
         if not queries:
             return []
-        requests = [_request(q, limit, filter, None, with_vectors) for q in queries]
+        requests = [_request(q, limit, filter, None, with_vectors, self.params) for q in queries]
         answers = _call(self.client.query_batch_points, self.qualified, requests)
         return [[_hit(p) for p in answer.points] for answer in answers]
 
@@ -493,6 +507,7 @@ def _request(
     filter: Node | None,
     score_threshold: float | None,
     with_vectors: bool,
+    params: m.SearchParams | None = None,
 ) -> m.QueryRequest:
     if query.vector is not None:
         scoring: Any = m.NearestQuery(nearest=_to_server(query.vector))
@@ -512,6 +527,7 @@ def _request(
         score_threshold=score_threshold,
         with_payload=_light_payload(),
         with_vector=with_vectors,
+        params=params,
     )
 
 
@@ -524,6 +540,7 @@ def _as_kwargs(request: m.QueryRequest) -> dict[str, Any]:
         "score_threshold": request.score_threshold,
         "with_payload": request.with_payload,
         "with_vectors": request.with_vector,
+        "search_params": request.params,
     }
 
 

@@ -1,0 +1,81 @@
+"""The embedded store's memory layouts: vectors on disk, int8 copies in RAM, rescoring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lookalike.config import Settings
+from lookalike.store import open_store
+from lookalike.store.base import StoredPoint, VectorQuery, VectorSpec
+from lookalike.store.edge import EdgeCollection, EdgeLayout, EdgeSearch, EdgeStore
+
+POINTS, DIMS = 1_500, 32
+
+
+def _vectors() -> np.ndarray:
+    x = np.random.default_rng(5).standard_normal((POINTS, DIMS)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _built(folder: Path, layout: EdgeLayout, search: EdgeSearch | None = None) -> EdgeCollection:
+    store = EdgeStore(folder, hnsw_threshold=1_000, layout=layout, search=search)
+    store.create_collection("c", [VectorSpec("v", DIMS)], {"signals": []})
+    collection = store.open_collection("c")
+    x = _vectors()
+    collection.upsert([StoredPoint(str(i), {"n": i}, {"v": x[i].tolist()}) for i in range(POINTS)])
+    assert collection.maintain()
+    assert collection.status().indexed == POINTS
+    return collection
+
+
+def _files(folder: Path, name: str) -> list[Path]:
+    return list((folder / "collections" / "c" / "shard").rglob(name))
+
+
+def test_quantized_on_disk_collection_answers_exact_scores(tmp_path: Path) -> None:
+    collection = _built(tmp_path, EdgeLayout(on_disk=True, quantization=True))
+    try:
+        assert collection.config()["layout"] == {"on_disk": True, "quantization": True}
+        assert _files(tmp_path, "quantized.data"), "the index build made no int8 copies"
+        shard_config = json.loads(_files(tmp_path, "edge_config.json")[0].read_text())
+        assert shard_config["vectors"]["v"]["memory"] == "cold"
+        x = _vectors()
+        for i in (0, 17, 999):
+            hits = collection.search(VectorQuery("v", x[i].tolist()), limit=5)
+            exact = x @ x[i]
+            assert hits[0].id == str(i)
+            # rescored with the full vectors: the scores are the exact cosines, not int8 ones
+            for hit in hits:
+                assert hit.score == pytest.approx(float(exact[int(hit.id)]), abs=1e-5)
+    finally:
+        collection.close()
+
+
+def test_plain_layout_keeps_no_quantized_copy(tmp_path: Path) -> None:
+    collection = _built(tmp_path, EdgeLayout())
+    collection.close()
+    assert not _files(tmp_path, "quantized.data")
+
+
+def test_search_settings_reach_the_collection(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        store_on_disk=True,
+        store_quantization=True,
+        hnsw_ef=40,
+        quantization_oversampling=3.0,
+    )
+    store = open_store(settings)
+    assert isinstance(store, EdgeStore)
+    assert store.layout == EdgeLayout(on_disk=True, quantization=True)
+    store.create_collection("c", [VectorSpec("v", DIMS)], {"signals": []})
+    with store.open_collection("c") as collection:
+        assert collection.params is not None
+        assert collection.params.hnsw_ef == 40
+        assert collection.params.quantization is not None
+        assert collection.params.quantization.oversampling == 3.0
+        assert collection.params.quantization.rescore is True
