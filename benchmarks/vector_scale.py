@@ -112,7 +112,8 @@ def payload(i: int) -> dict[str, Any]:
 
 
 def exact_top(shape: Shape, total: int, chunk: int, queries: np.ndarray, k: int) -> np.ndarray:
-    """The ids of the exact ``k`` nearest points of each query, chunk by chunk."""
+    """The ids of the exact ``k`` nearest points of each query, chunk by chunk (chunks of the
+    size the ingest wrote: a chunk's vectors depend on its index and size)."""
     best_ids = np.full((len(queries), k), -1, dtype=np.int64)
     best_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
     for index, start, length in chunks(total, chunk):
@@ -343,7 +344,7 @@ def main() -> None:
     shape = Shape(dims=args.dims, clusters=args.clusters, manifold=args.manifold)
     queries = shape.chunk(0, args.queries, stream=2)
     started = time.perf_counter()
-    truth = exact_top(shape, args.points, 10_000, queries, 10)
+    truth = exact_top(shape, args.points, args.batch, queries, 10)  # the chunks ingest makes
     exact_s = time.perf_counter() - started
     root = args.folder or Path(tempfile.mkdtemp(prefix="vector-scale-"))
     results: dict[str, Any] = {
