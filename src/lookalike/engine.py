@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lookalike.config import Settings
 from lookalike.decode_workers import DecodePool, decode_plan, wants_pool
-from lookalike.errors import BadInput, Conflict, ModelMismatch, NotFound
+from lookalike.errors import BadInput, ConfigChanged, Conflict, ModelMismatch, NotFound
 from lookalike.fieldsummary import summarize
 from lookalike.filters import HasIds, Not, parse_filter
 from lookalike.images import decode, set_pixel_budget
@@ -83,6 +83,10 @@ __all__ = ["Collection", "Engine"]
 
 RETIRE_AFTER = 5.0
 """Seconds a collection replaced by a switch stays open for searches already inside it."""
+
+_T = TypeVar("_T")
+_PEOPLE_TRIES = 5
+"""Times an edit of the people is run again when another process changed them meanwhile."""
 
 
 class Engine:
@@ -575,8 +579,7 @@ class Collection:
         """What follows every ingest, wherever it ran: new faces join the people grouped
         before (once people were grouped), and the listeners hear of the run."""
         if report.indexed and "faces" in self.config["signals"] and self._people().clustered:
-            with self._people_lock:
-                self._people().cluster(count=False)
+            self._edit_people(lambda people: people.cluster(count=False))
         for listener in self.engine.ingest_listeners:
             listener(self.name, report)
 
@@ -852,8 +855,27 @@ class Collection:
     # people -----------------------------------------------------------------------------
 
     def _people(self) -> People:
+        """The people table as the store holds it now: another process sharing a server store
+        may have changed it (on the embedded store this reads this process's own copy)."""
+        self.config = self.store.config()
         threshold = self.signal("faces").calibration.inverse(self.settings.face_cluster_threshold)
         return People(self.store, self.config, threshold)
+
+    def _edit_people(self, edit: Callable[[People], _T]) -> _T:
+        """Run an edit of the people on the table as it is now; if another process changed the
+        configuration before the edit was saved (nothing of it is written then), run it again
+        on the new table."""
+        with self._people_lock:
+            for _ in range(_PEOPLE_TRIES):
+                try:
+                    return edit(self._people())
+                except ConfigChanged:
+                    continue
+        raise Conflict(
+            f"the people of collection {self.name!r} kept changing during this edit (other "
+            "processes are editing them): try again",
+            detail={"collection": self.name},
+        )
 
     def people(self) -> list[Person]:
         """The people grouped so far, most faces first (see :meth:`cluster_people`)."""
@@ -863,30 +885,31 @@ class Collection:
         """Group faces into people: the faces not grouped yet join the people there are or
         start new ones; ``full`` regroups every face (keeping the ids and names of the people
         most of each group's faces had). Once run, indexing new images runs it too."""
-        with self._people_lock:
-            return self._people().cluster(full=full)
+        return self._edit_people(lambda people: people.cluster(full=full))
 
     def name_person(self, person: int | str, name: str | None) -> int:
         """Name a person (by id or current name); ``None`` removes the name."""
-        with self._people_lock:
-            people = self._people()
+
+        def edit(people: People) -> int:
             pid = people.resolve(person)
             people.name(pid, name)
             return pid
 
+        return self._edit_people(edit)
+
     def merge_people(self, persons: Sequence[int | str], *, into: int | str | None = None) -> int:
         """Make several people one person; answers its id (``into``, else the first given)."""
-        with self._people_lock:
-            people = self._people()
+
+        def edit(people: People) -> int:
             pids = [people.resolve(p) for p in persons]
             return people.merge(pids, None if into is None else people.resolve(into))
+
+        return self._edit_people(edit)
 
     def split_person(self, person: int | str, faces: Sequence[str | tuple[str, int]]) -> int:
         """Move the person's faces in these records (or ``(record id, face index)`` pairs) to a
         new person; answers the new id."""
-        with self._people_lock:
-            people = self._people()
-            return people.split(people.resolve(person), faces)
+        return self._edit_people(lambda people: people.split(people.resolve(person), faces))
 
     def close(self) -> None:
         store = self.__dict__.pop("store", None)  # once, whoever closes first

@@ -118,6 +118,13 @@ class NameTaken(Conflict):
     code = "name_taken"
 
 
+class ConfigChanged(Conflict):
+    """A collection's configuration changed since it was read (another process wrote it): a
+    change made on the condition that it had not was refused. Read it again and retry."""
+
+    code = "config_changed"
+
+
 class ModelUnavailable(LookalikeError):
     status, exit_code, code = 503, 5, "model_unavailable"
 

@@ -8,11 +8,18 @@ from typing import Any
 
 import pytest
 
-from lookalike.errors import BadInput, Conflict, NotFound
+from lookalike.errors import BadInput, ConfigChanged, Conflict, NotFound
 from lookalike.filters import And, HasIds, Match, Not, Or, parse_filter
 from lookalike.payload import THUMBNAIL
 from lookalike.store import CollectionStore, Store
-from lookalike.store.base import MultiVector, SparseVector, StoredPoint, VectorQuery, VectorSpec
+from lookalike.store.base import (
+    MultiVector,
+    SparseVector,
+    StoredPoint,
+    VectorQuery,
+    VectorSpec,
+    revision,
+)
 from lookalike.store.schema import SCHEMA_VERSION, VERSION_KEY
 from tests.integration.test_edge_filter import CASES, ID_CASES, RECORDS, expected_ids
 from tests.store.conftest import StoreFactory
@@ -76,6 +83,17 @@ def test_configuration_and_schema_version_are_kept(make_store: StoreFactory) -> 
     assert again.config()["people"] == {"next": 3, "names": {"1": "Ada"}}
     assert again.count() == 0  # the configuration is not a record
     again.close()
+
+
+def test_a_configuration_change_on_a_stale_revision_is_refused(coll: CollectionStore) -> None:
+    read = revision(coll.config())
+    first = coll.update_config({"people": {"next": 2}}, expect=read)
+    assert revision(first) == read + 1
+    with pytest.raises(ConfigChanged):  # made on the revision read before the first change
+        coll.update_config({"people": {"next": 9}}, expect=read)
+    assert coll.config()["people"] == {"next": 2}
+    merged = coll.update_config({"note": "kept"})  # no revision asked: merged into the newest
+    assert merged["people"] == {"next": 2} and revision(merged) == read + 2
 
 
 def test_a_collection_of_a_newer_schema_is_refused(make_store: StoreFactory) -> None:

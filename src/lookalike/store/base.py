@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from lookalike.errors import BadInput
+from lookalike.errors import BadInput, ConfigChanged
 from lookalike.filters import And, HasIds, Node, Not
 from lookalike.payload import RETRIEVE_ONLY, THUMBNAIL
 
@@ -29,8 +29,10 @@ __all__ = [
     "StoredPoint",
     "VectorQuery",
     "VectorSpec",
+    "REVISION_KEY",
     "merge_config",
     "point_id",
+    "revision",
     "scroll_all",
     "validate_name",
 ]
@@ -182,10 +184,18 @@ class CollectionStore(Protocol):
         version), as kept in the store."""
         ...
 
-    def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+    def update_config(
+        self, changes: dict[str, Any], *, expect: int | None = None
+    ) -> dict[str, Any]:
         """Set top-level keys of the collection's configuration (e.g. its people table), a key
         given ``None`` being removed (:func:`merge_config`); answers the whole new
-        configuration."""
+        configuration, whose :data:`REVISION_KEY` is one more than before.
+
+        Without ``expect`` the change is merged into the configuration as the store holds it
+        now (a key another process changed meanwhile is kept). With ``expect`` it is made only
+        if the configuration is still at that revision, else :class:`ConfigChanged`: what a
+        read-modify-write of one key (the people table) needs when several processes share
+        the store."""
         ...
 
     def close(self) -> None: ...
@@ -236,10 +246,31 @@ META_ID = "\x00lookalike:collection"
 id starts with a NUL). Backends leave it out of every count, scroll and sample."""
 
 
+REVISION_KEY = "revision"
+"""Configuration key counting the configuration's writes (absent: 0); each backend sets it."""
+
+
+def revision(config: dict[str, Any]) -> int:
+    """The revision of a configuration as read (see :meth:`CollectionStore.update_config`)."""
+    return int(config.get(REVISION_KEY, 0))
+
+
 def merge_config(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with the top-level keys of ``changes`` set, those given ``None`` removed."""
+    """``config`` with the top-level keys of ``changes`` set, those given ``None`` removed,
+    and its revision one more (a revision in ``changes`` is not taken)."""
+    changes = {k: v for k, v in changes.items() if k != REVISION_KEY}
     merged = {**config, **changes}
-    return {k: v for k, v in merged.items() if not (k in changes and changes[k] is None)}
+    out = {k: v for k, v in merged.items() if not (k in changes and changes[k] is None)}
+    out[REVISION_KEY] = revision(config) + 1
+    return out
+
+
+def stale(name: str, expected: int, found: int) -> ConfigChanged:
+    return ConfigChanged(
+        f"the configuration of collection {name!r} changed since it was read (revision "
+        f"{found}, not {expected}): another process wrote it; read it again and retry",
+        detail={"collection": name, "expected": expected, "revision": found},
+    )
 
 
 def visible(filter: Node | None) -> Node:

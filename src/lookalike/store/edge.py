@@ -51,6 +51,8 @@ from lookalike.store.base import (
     VectorSpec,
     merge_config,
     point_id,
+    revision,
+    stale,
     validate_name,
     visible,
 )
@@ -494,12 +496,19 @@ class EdgeCollection:
     def config(self) -> dict[str, Any]:
         return dict(self._config)
 
-    def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        config = merge_config(self._config, changes)
-        _write_meta(self._shard, config)  # under the lock this process holds
-        _call(self._shard.flush)
-        (self.folder / LEGACY_CONFIG).unlink(missing_ok=True)
-        self._config = config
+    def update_config(
+        self, changes: dict[str, Any], *, expect: int | None = None
+    ) -> dict[str, Any]:
+        # This process holds the collection's lock: its copy of the configuration is the
+        # store's. The write waits for an index build, whose copy of the shard must see it.
+        with self._writes:
+            if expect is not None and revision(self._config) != expect:
+                raise stale(self.name, expect, revision(self._config))
+            config = merge_config(self._config, changes)
+            _write_meta(self._shard, config)
+            _call(self._shard.flush)
+            (self.folder / LEGACY_CONFIG).unlink(missing_ok=True)
+            self._config = config
         return dict(config)
 
     def close(self) -> None:

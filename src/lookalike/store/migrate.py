@@ -17,6 +17,7 @@ from typing import Any
 
 from lookalike.errors import BadInput, Conflict, StoreUnavailable
 from lookalike.store.base import (
+    REVISION_KEY,
     CollectionStore,
     MultiVector,
     SparseVector,
@@ -30,7 +31,7 @@ from lookalike.types import MigrationReport
 
 MIGRATION_KEY = "migration"
 """Configuration key present on a target while a copy into it is unfinished."""
-_BACKEND_KEYS = ("vectors", VERSION_KEY, "hnsw_threshold", MIGRATION_KEY)
+_BACKEND_KEYS = ("vectors", VERSION_KEY, "hnsw_threshold", "layout", REVISION_KEY, MIGRATION_KEY)
 """Configuration keys each store writes for itself, never copied."""
 
 MigrateProgress = Callable[[int, int], None]

@@ -30,6 +30,7 @@ from lookalike.store import schema
 from lookalike.store.aliases import check_alias, check_drop, check_new_name
 from lookalike.store.base import (
     META_ID,
+    REVISION_KEY,
     Announce,
     Hit,
     IndexStatus,
@@ -41,7 +42,9 @@ from lookalike.store.base import (
     VectorSpec,
     merge_config,
     point_id,
+    revision,
     scroll_all,
+    stale,
     validate_name,
     visible,
 )
@@ -58,6 +61,9 @@ from lookalike.store.server_filter import to_server_filter
 
 _META_POINT = point_id(META_ID)
 _CONFIG = "config"
+_WRITER = "writer"
+"""Payload key of the configuration point: a token of the update that wrote it last."""
+_CONFIG_TRIES = 8
 _DISTANCE = {"cosine": m.Distance.COSINE, "dot": m.Distance.DOT}
 _INDEX_KIND = {
     "keyword": m.PayloadSchemaType.KEYWORD,
@@ -443,14 +449,33 @@ class ServerCollection:
         return False
 
     def config(self) -> dict[str, Any]:
+        """The configuration as the store holds it now (another process may have changed it)."""
+        self._config = self._read_config()
         return dict(self._config)
 
-    def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        config = merge_config(self._read_config(), changes)  # another process may have
-        # changed it since this one read it
-        _write_meta(self.client, self.qualified, config)
-        self._config = config
-        return dict(config)
+    def update_config(
+        self, changes: dict[str, Any], *, expect: int | None = None
+    ) -> dict[str, Any]:
+        """Compare-and-set on the configuration point: the write is conditioned on the revision
+        read just before (Qdrant's conditional upsert), and a token written with it tells this
+        writer whether it was the one that won. A writer that lost merges its change into the
+        newer configuration and tries again, unless it asked for a revision (``expect``)."""
+        token = uuid.uuid4().hex
+        for _ in range(_CONFIG_TRIES):
+            current = self._read_config()
+            if expect is not None and revision(current) != expect:
+                raise stale(self.name, expect, revision(current))
+            config = merge_config(current, changes)
+            _write_meta(self.client, self.qualified, config, token=token, on=revision(current))
+            written = _call(self.client.retrieve, self.qualified, [_META_POINT], with_payload=True)
+            payload = dict(written[0].payload or {}) if written else {}
+            if payload.get(_WRITER) == token:
+                self._config = dict(payload.get(_CONFIG) or {})
+                return dict(self._config)
+            if expect is not None:  # another process wrote between the read and the write
+                found = revision(dict(payload.get(_CONFIG) or {}))
+                raise stale(self.name, expect, found)
+        raise stale(self.name, revision(current), revision(self._read_config()))
 
     def close(self) -> None:
         """Nothing to release: the connection belongs to the store."""
@@ -482,9 +507,28 @@ def _filter(node: Node | None) -> m.Filter | None:
     return to_server_filter(node, point_id=point_id)
 
 
-def _write_meta(client: QdrantClient, qualified: str, config: dict[str, Any]) -> None:
-    point = m.PointStruct(id=_META_POINT, vector={}, payload={_CONFIG: config})
-    _call(client.upsert, qualified, [point], wait=True)
+def _write_meta(
+    client: QdrantClient,
+    qualified: str,
+    config: dict[str, Any],
+    *,
+    token: str | None = None,
+    on: int | None = None,
+) -> None:
+    """Write the configuration point; with ``on``, only if its revision is still ``on``."""
+    payload: dict[str, Any] = {_CONFIG: config}
+    if token is not None:
+        payload[_WRITER] = token
+    point = m.PointStruct(id=_META_POINT, vector={}, payload=payload)
+    condition = None
+    if on is not None:
+        key = f"{_CONFIG}.{REVISION_KEY}"
+        condition = (
+            m.Filter(must=[m.FieldCondition(key=key, match=m.MatchValue(value=on))])
+            if on
+            else m.Filter(must=[m.IsEmptyCondition(is_empty=m.PayloadField(key=key))])
+        )
+    _call(client.upsert, qualified, [point], wait=True, update_filter=condition)
 
 
 def _light_payload() -> m.PayloadSelectorExclude:

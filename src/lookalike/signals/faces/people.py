@@ -36,6 +36,7 @@ from lookalike.store.base import (
     MultiVector,
     StoredPoint,
     VectorQuery,
+    revision,
     scroll_all,
 )
 from lookalike.types import ClusterReport as ClusterReport
@@ -69,9 +70,14 @@ class People:
         """Whether people were grouped before (new images then join them as indexed)."""
 
     def _save(self) -> None:
+        """Write the table, on the condition that nobody changed the configuration since it was
+        read (:class:`~lookalike.errors.ConfigChanged` otherwise): processes sharing a store
+        never hand out one person id twice nor undo each other's edits. Each edit saves the
+        table before it writes faces, so a refused edit has written nothing."""
         names = {str(k): v for k, v in sorted(self.names.items())}
         table = {"names": names, "next_id": self.next_id}
-        self.config.update(self.store.update_config({TABLE_KEY: table}))
+        expect = revision(self.config)
+        self.config.update(self.store.update_config({TABLE_KEY: table}, expect=expect))
         self.clustered = True
 
     # reading ------------------------------------------------------------------------------
@@ -135,9 +141,10 @@ class People:
                 self._regroup(faces, groups, report)
             else:
                 self._join(faces, matrix, groups, report)
-            self._write(faces)
         if faces or not self.clustered:
             self._save()
+        if faces:
+            self._write(faces)
         if count:
             report.people = len(self.summary())
         report.seconds = time.perf_counter() - start
@@ -255,7 +262,6 @@ class People:
             for i, face in enumerate(point.payload.get("faces") or []):
                 if face.get("person") in others:
                     changes.setdefault(point.id, {})[i] = target
-        self._rewrite(changes)
         if target not in self.names:
             named = [self.names[p] for p in others if p in self.names]
             if named:
@@ -263,6 +269,7 @@ class People:
         for p in others:
             self.names.pop(p, None)
         self._save()
+        self._rewrite(changes)
         return target
 
     def split(self, pid: int, faces: Sequence[str | tuple[str, int]]) -> int:
@@ -291,8 +298,8 @@ class People:
                 raise BadInput(f"record {rid!r} has no such face of person {pid}")
             changes[rid] = dict.fromkeys(chosen)
         new = self._new_id()
-        self._rewrite({r: dict.fromkeys(c, new) for r, c in changes.items()})
         self._save()
+        self._rewrite({r: dict.fromkeys(c, new) for r, c in changes.items()})
         return new
 
     # helpers ------------------------------------------------------------------------------
