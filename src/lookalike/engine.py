@@ -53,7 +53,13 @@ from lookalike.store import Store, open_store
 from lookalike.store.aliases import check_drop
 from lookalike.store.backup import backup as backup_collection
 from lookalike.store.backup import restore as restore_collection
-from lookalike.store.base import CollectionStore, StoredPoint, scroll_all, validate_name
+from lookalike.store.base import (
+    CollectionStore,
+    StoredPoint,
+    revision,
+    scroll_all,
+    validate_name,
+)
 from lookalike.store.migrate import MigrateProgress
 from lookalike.types import (
     COPY_THRESHOLD,
@@ -86,7 +92,8 @@ RETIRE_AFTER = 5.0
 
 _T = TypeVar("_T")
 _PEOPLE_TRIES = 5
-"""Times an edit of the people is run again when another process changed them meanwhile."""
+"""Times an edit of the people (or another read-modify-write of the configuration) is run
+again when another process changed the configuration meanwhile."""
 
 
 class Engine:
@@ -652,9 +659,16 @@ class Collection:
     def mark_not_duplicates(self, a: str, b: str) -> set[tuple[str, str]]:
         """Remember that ``a`` and ``b`` are not duplicates: later groupings leave the pair
         out. Answers every pair marked so far."""
-        pairs = self.not_duplicates() | {pair(a, b)}
-        self.store.update_config({DISMISSED_KEY: sorted(list(p) for p in pairs)})
-        return pairs
+        for _ in range(_PEOPLE_TRIES):  # on the list as it is now, if another process wrote
+            config = self.store.config()
+            pairs = read_pairs(config.get(DISMISSED_KEY)) | {pair(a, b)}
+            changes = {DISMISSED_KEY: sorted(list(p) for p in pairs)}
+            try:
+                self.store.update_config(changes, expect=revision(config))
+            except ConfigChanged:
+                continue
+            return pairs
+        raise Conflict(f"the configuration of collection {self.name!r} kept changing: try again")
 
     @property
     def thumbnails(self) -> bool:
