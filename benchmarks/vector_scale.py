@@ -242,13 +242,15 @@ def serve(folder: Path, queries_file: Path, efs: list[int], oversampling: list[f
     before = memory()
     store = EdgeStore(folder)
     collection = store.open_collection(COLLECTION)
+    quantized = bool((collection.config().get("layout") or {}).get("quantization"))
     opened = memory()
     runs = []
     for vector in queries[: min(50, len(queries))]:  # warm-up: first touches of the files
         collection.search(VectorQuery(VECTOR, vector.tolist()), limit=10)
     for ef in efs:
         for over in oversampling:
-            collection.params = EdgeSearch(hnsw_ef=ef, oversampling=over).params()
+            search = EdgeSearch(hnsw_ef=ef, oversampling=over)
+            collection.params = search.params(quantized=quantized)
             times, found = [], []
             for vector in queries:
                 as_list = vector.tolist()

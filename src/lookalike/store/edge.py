@@ -98,10 +98,17 @@ class EdgeSearch:
     """Candidates rescored with the full vectors, as a multiple of ``limit`` (quantized
     collections only)."""
 
-    def params(self) -> qe.SearchParams:
+    def params(self, *, quantized: bool) -> qe.SearchParams | None:
+        """The search parameters of a collection; None (the store's own) when nothing is set."""
+        if self.hnsw_ef is None and not quantized:
+            return None
         return qe.SearchParams(
             hnsw_ef=self.hnsw_ef,
-            quantization=qe.QuantizationSearchParams(rescore=True, oversampling=self.oversampling),
+            quantization=(
+                qe.QuantizationSearchParams(rescore=True, oversampling=self.oversampling)
+                if quantized
+                else None
+            ),
         )
 
 
@@ -284,7 +291,8 @@ class EdgeStore:
             raise NotFound(f"no collection named {name!r}")
         collection = EdgeCollection(folder, name, self.hnsw_threshold)
         collection.space = FreeSpace(folder, self.min_free_bytes)
-        collection.params = self.search.params()
+        layout = collection.config().get("layout") or {}
+        collection.params = self.search.params(quantized=bool(layout.get("quantization")))
         try:
             schema.ensure_version(name, collection)
         except BaseException:
