@@ -163,6 +163,8 @@ def main() -> None:
         help="also send this many semantic uploads at once, with query batching on and off",
     )
     args = parser.parse_args()
+    if args.images < 11:
+        parser.error("--images: at least 11, so that every query (an id leaves itself out) has 10")
     clip = build_reference_clip(args.cache / "clip-vit-b32-random")
     export_text_tower(clip)
     size = (args.side, args.side * 2 // 3)
