@@ -216,3 +216,26 @@ def test_people_keep_their_names_and_faces_after_a_reindex(tmp_path: Path) -> No
         assert {r.id for r in after.search(person="Ada")} == {"person_a_1.jpg", "person_a_2.jpg"}
         assert after.count({"faces_pending": True}) == 0
         assert after.not_duplicates() == {("person_a_1.jpg", "person_a_2.jpg")}
+
+
+def test_records_added_and_deleted_during_the_rebuild_are_caught_up(
+    tmp_path: Path, photos: Path, tiny_model: Path, other_model: Path
+) -> None:
+    items = catalog(photos)
+    late, early = items[0], items[1]
+    with Engine(settings_for("edge", tmp_path, batch_size=2)) as engine:
+        engine.create_collection("photos", model=str(tiny_model)).add(items[1:])
+        changed: list[bool] = []
+
+        def meanwhile(p: Progress) -> None:
+            if p.indexed >= 2 and not changed:  # a writer, while the new version is built
+                changed.append(True)
+                old = engine.collection("photos")
+                old.add([late])
+                old.delete([early["id"]])
+
+        report = engine.reindex("photos", model=str(other_model), progress=meanwhile)
+        assert changed and report.current == "photos@v2"
+        after = records(engine, "photos")
+        assert set(after) == {i["id"] for i in items} - {early["id"]}
+        assert after[late["id"]] == (late["metadata"], late["group"])
