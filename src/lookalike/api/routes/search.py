@@ -99,7 +99,7 @@ class SearchOptions(BaseModel):
         "model run (faces); the cheap ones (semantic, duplicate) are always scored.",
     )
 
-    @field_validator("top_k", "face", "person", mode="before")
+    @field_validator("top_k", "group_top", "face", "person", mode="before")
     @classmethod
     def _whole_number(cls, value: Any) -> Any:
         return whole_number(value)
