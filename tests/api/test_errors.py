@@ -200,7 +200,7 @@ def test_changed_model_files_are_409(
     with in_process(server_settings) as api:
         for body in ({"text": "x"}, {"text": "x"}, {"id": record_id("rocket")}):  # every time
             r = api.post("/collections/photos/search", json=body)
-            assert "indexed with" in _error(r, 409, "conflict")["message"]
+            assert "indexed with" in _error(r, 409, "model_mismatch")["message"]
 
 
 def test_missing_model_files_are_503_and_health_says_degraded(

@@ -101,7 +101,9 @@ def test_version_prints_the_installed_version(env: dict[str, str]) -> None:
 def test_a_missing_query_is_a_one_line_usage_error(env: dict[str, str]) -> None:
     done = _run(env, "search", "-c", "nothing")
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["error: give --image, --text, --id or --person"]
+    assert done.stderr.strip().splitlines() == [
+        "error: give --image, --text, --id, --person or --like"
+    ]
 
 
 def test_shell_completion_completes_commands_and_options(env: dict[str, str]) -> None:
