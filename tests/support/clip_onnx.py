@@ -29,6 +29,22 @@ MAX_TOKENS = 77
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
+#: CLIP's own preprocessing (shortest edge 224, bicubic, centre crop 224, CLIP's mean and std),
+#: written as the model's ``preprocessor_config.json``.
+PREPROCESSOR: dict[str, Any] = {
+    "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+    "do_center_crop": True,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": CLIP_MEAN,
+    "image_processor_type": "CLIPImageProcessor",
+    "image_std": CLIP_STD,
+    "resample": 3,
+    "rescale_factor": 1 / 255,
+    "size": {"shortest_edge": IMAGE_SIZE},
+}
 # A handful of byte-pair merges, so the tokenizer is a real (if tiny) BPE like CLIP's.
 _MERGES = [
     ("t", "h"),
@@ -135,23 +151,7 @@ def _write_vision(
 ) -> None:
     part.mkdir(parents=True, exist_ok=True)
     _save(graph, part / "model.onnx", weights)
-    _write_json(
-        part / "preprocessor_config.json",
-        {
-            "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-            "do_center_crop": True,
-            "do_convert_rgb": True,
-            "do_normalize": True,
-            "do_rescale": True,
-            "do_resize": True,
-            "image_mean": CLIP_MEAN,
-            "image_processor_type": "CLIPImageProcessor",
-            "image_std": CLIP_STD,
-            "resample": 3,
-            "rescale_factor": 1 / 255,
-            "size": {"shortest_edge": IMAGE_SIZE},
-        },
-    )
+    _write_json(part / "preprocessor_config.json", PREPROCESSOR)
     _write_json(
         part / "config.json",
         {

@@ -17,30 +17,12 @@ from typing import Any
 
 from tests.support.clip_onnx import (
     BOS,
-    CLIP_MEAN,
-    CLIP_STD,
     EOS,
     IMAGE_SIZE,
     MAX_TOKENS,
+    PREPROCESSOR,
     _write_tokenizer,
 )
-
-#: CLIP's own preprocessing (shortest edge 224, bicubic, centre crop 224, CLIP's mean and std):
-#: written as lookalike's ``preprocessor_config.json`` and given to CLIPImageProcessor alike.
-PREPROCESSOR: dict[str, Any] = {
-    "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-    "do_center_crop": True,
-    "do_convert_rgb": True,
-    "do_normalize": True,
-    "do_rescale": True,
-    "do_resize": True,
-    "image_mean": CLIP_MEAN,
-    "image_processor_type": "CLIPImageProcessor",
-    "image_std": CLIP_STD,
-    "resample": 3,
-    "rescale_factor": 1 / 255,
-    "size": {"shortest_edge": IMAGE_SIZE},
-}
 
 #: A CLIP small enough to build, export and run in a second or two: the real layer types.
 TINY: dict[str, Any] = {
