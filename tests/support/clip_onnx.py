@@ -29,6 +29,18 @@ MAX_TOKENS = 77
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
+#: CLIP's tokenizer settings, written as the text tower's ``tokenizer_config.json``.
+TOKENIZER_CONFIG: dict[str, Any] = {
+    "add_prefix_space": False,
+    "bos_token": BOS,
+    "do_lower_case": True,
+    "eos_token": EOS,
+    "errors": "replace",
+    "model_max_length": MAX_TOKENS,
+    "pad_token": EOS,
+    "tokenizer_class": "CLIPTokenizer",
+    "unk_token": EOS,
+}
 #: CLIP's own preprocessing (shortest edge 224, bicubic, centre crop 224, CLIP's mean and std),
 #: written as the model's ``preprocessor_config.json``.
 PREPROCESSOR: dict[str, Any] = {
@@ -181,20 +193,7 @@ def _write_text(part: Path, rng: np.random.Generator, dim: int) -> None:
             "unk_token": {"content": EOS, **token},
         },
     )
-    _write_json(
-        part / "tokenizer_config.json",
-        {
-            "add_prefix_space": False,
-            "bos_token": BOS,
-            "do_lower_case": True,
-            "eos_token": EOS,
-            "errors": "replace",
-            "model_max_length": MAX_TOKENS,
-            "pad_token": EOS,
-            "tokenizer_class": "CLIPTokenizer",
-            "unk_token": EOS,
-        },
-    )
+    _write_json(part / "tokenizer_config.json", TOKENIZER_CONFIG)
     _write_json(
         part / "config.json",
         {

@@ -21,6 +21,7 @@ from tests.support.clip_onnx import (
     IMAGE_SIZE,
     MAX_TOKENS,
     PREPROCESSOR,
+    TOKENIZER_CONFIG,
     _write_tokenizer,
 )
 
@@ -145,17 +146,7 @@ def build_text_tower(reference: ReferenceClip) -> Path:
             "pad_token": EOS,
             "unk_token": {"content": EOS, **token},
         },
-        "tokenizer_config.json": {
-            "add_prefix_space": False,
-            "bos_token": BOS,
-            "do_lower_case": True,
-            "eos_token": EOS,
-            "errors": "replace",
-            "model_max_length": MAX_TOKENS,
-            "pad_token": EOS,
-            "tokenizer_class": "CLIPTokenizer",
-            "unk_token": EOS,
-        },
+        "tokenizer_config.json": TOKENIZER_CONFIG,
         "config.json": {
             "architectures": ["CLIPTextModelWithProjection"],
             "model_type": "clip_text_model",
