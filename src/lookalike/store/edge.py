@@ -56,7 +56,7 @@ from lookalike.store.base import (
     validate_name,
     visible,
 )
-from lookalike.store.edge_build import copy_shard, optimize_in_child
+from lookalike.store.edge_build import copy_shard, optimize_in_child, write_back
 from lookalike.store.edge_filter import to_edge_filter
 from lookalike.store.space import FreeSpace
 
@@ -593,6 +593,7 @@ def _recover_build(folder: Path) -> None:
 
 def _retire(shard: Any, folder: Path) -> None:
     try:
+        write_back(folder)
         shard.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

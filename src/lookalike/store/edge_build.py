@@ -12,6 +12,7 @@ prints ``built`` or ``unchanged``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -24,7 +25,7 @@ from typing import Any
 
 from lookalike.errors import StoreUnavailable
 
-__all__ = ["copy_shard", "optimize_in_child"]
+__all__ = ["copy_shard", "optimize_in_child", "write_back"]
 
 
 def copy_shard(source: Path, target: Path) -> None:
@@ -51,6 +52,27 @@ def optimize_in_child(shard_dir: Path) -> bool:
     return done.stdout.strip().endswith("built")
 
 
+def write_back(folder: Path) -> None:
+    """Write a shard's dirty pages to disk without holding the interpreter lock.
+
+    Closing a shard flushes it (``msync`` and ``fsync`` of each of its files) while holding the
+    lock: after an ingest that is every page written since the last flush, 0.3 s of silence for
+    12,000 points. ``os.fsync`` lets the lock go, so after it the close finds clean pages."""
+    for path in sorted(folder.rglob("*")):
+        try:
+            if not path.is_file():
+                continue
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def _die_with_parent() -> None:
     """Linux: end this build when the process that asked for it dies (kill -9 included), so no
     orphan keeps writing a copy that the next open deletes. The build holds the interpreter lock,
@@ -67,10 +89,21 @@ def _die_with_parent() -> None:
 _PR_SET_PDEATHSIG = 1
 
 
+def _yield_the_cpu() -> None:
+    """Give the serving process the CPU first: the build's threads run at the lowest priority
+    (nice 19, the batch scheduler), so request threads are not slowed by a build using every
+    core, and the build takes what they leave."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    with contextlib.suppress(OSError):
+        os.nice(19)
+
+
 def _main(shard_dir: str) -> None:
     import qdrant_edge as qe
 
     _die_with_parent()
+    _yield_the_cpu()
 
     shard = qe.EdgeShard.load(shard_dir)
     try:
