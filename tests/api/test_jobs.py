@@ -3,12 +3,15 @@ restart keeps (the records) and forgets (the jobs)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import lookalike.store.edge as edge
 from lookalike.api.routes.records import SYNC_MAX_ITEMS
 from lookalike.config import Settings
 from tests.support.encoded import b64, corrupt_jpeg, image_bytes
@@ -100,3 +103,43 @@ def test_a_queued_job_can_be_cancelled_and_holds_its_collection(
         assert client.get("/collections/c/count").json()["count"] == 100 + cancelled["indexed"]
         assert client.get("/jobs/nope").status_code == 404
         assert client.delete("/collections/c").status_code == 200
+
+
+def test_a_job_shows_its_index_build_and_its_time_while_the_server_answers(
+    server_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The build is held open until the test has seen it: what the job shows then, and that the
+    # server answers meanwhile, does not depend on how long a build takes.
+    release, entered = threading.Event(), threading.Event()
+    build = edge.optimize_in_child
+
+    def held(shard_dir: Path) -> bool:
+        entered.set()
+        release.wait(60)
+        return build(shard_dir)
+
+    monkeypatch.setattr(edge, "optimize_in_child", held)
+    settings = server_settings.replace(default_signals=("duplicate",), hnsw_threshold=20)
+    with in_process(settings) as client:
+        client.post("/collections", json={"name": "c"})
+        r = client.post(
+            "/collections/c/records", json={"items": _items(30, "i"), "background": True}
+        )
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        try:
+            assert entered.wait(120), "no index build was started"
+            first = client.get(f"/jobs/{job_id}").json()
+            time.sleep(0.3)
+            second = client.get(f"/jobs/{job_id}").json()
+            assert client.get("/health").status_code == 200
+            hits = client.post("/collections/c/search", json={"id": "i0", "top_k": 1})
+            assert hits.status_code == 200, hits.text
+        finally:
+            release.set()
+        assert first["status"] == second["status"] == "running"
+        assert first["phase"] == second["phase"] == "building index"
+        assert second["phase_seconds"] >= first["phase_seconds"] + 0.3
+        done = _wait(client, job_id)
+    assert done["status"] == "done" and done["phase_seconds"] is None
+    assert done["report"]["index_built"] is True

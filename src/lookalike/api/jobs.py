@@ -72,6 +72,7 @@ class Job:
     result: ReindexReport | None = None
     """A reindex job's report."""
     _started: float | None = field(default=None, init=False, repr=False)
+    _phase_since: float = field(default_factory=time.monotonic, init=False, repr=False)
     _ended: float | None = field(default=None, init=False, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
@@ -87,6 +88,18 @@ class Job:
         elapsed = (self._ended or time.monotonic()) - self._started
         return self.indexed / elapsed if elapsed > 0 else 0.0
 
+    def enter(self, phase: str) -> None:
+        """Move to ``phase`` (a long one, such as ``building index``, shows its time so far)."""
+        if phase != self.phase:
+            self.phase, self._phase_since = phase, time.monotonic()
+
+    @property
+    def phase_seconds(self) -> float | None:
+        """Seconds spent in the current phase so far; None once the job has ended."""
+        if self.finished:
+            return None
+        return round(time.monotonic() - self._phase_since, 1)
+
     def to_dict(
         self, *, report: bool = True, offset: int = 0, limit: int | None = None
     ) -> dict[str, Any]:
@@ -98,6 +111,7 @@ class Job:
             "collection": self.collection,
             "status": self.status,
             "phase": self.phase,
+            "phase_seconds": self.phase_seconds,
             "total": self.total,
             "done": self.done,
             "indexed": self.indexed,
@@ -217,7 +231,8 @@ class JobRegistry:
         if job._cancel.is_set():
             self._finish(job, "cancelled")
             return
-        job.status, job.phase = "running", "indexing"
+        job.status = "running"
+        job.enter("indexing")
         job.started_at, job._started = _now(), time.monotonic()
         log.info(
             "job %s started: %s, %d items into %s", job.id, job.kind, job.total, job.collection
@@ -251,7 +266,8 @@ class JobRegistry:
     @staticmethod
     def _progress(job: Job) -> Callable[[Progress], None]:
         def update(p: Progress) -> None:
-            job.done, job.indexed, job.failed, job.phase = p.done, p.indexed, p.failed, p.phase
+            job.done, job.indexed, job.failed = p.done, p.indexed, p.failed
+            job.enter(p.phase)
             job.total = max(job.total, p.total)
             if job._cancel.is_set():
                 raise _Cancelled
@@ -262,7 +278,7 @@ class JobRegistry:
     def _finish(job: Job, status: JobStatus) -> None:
         job._ended = time.monotonic()
         job.finished_at = _now()
-        job.phase = status
+        job.enter(status)
         if job.report is not None:
             job.indexed, job.failed = job.report.indexed, len(job.report.failed)
             job.done = job.total
