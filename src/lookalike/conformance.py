@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lookalike.client import Client, RemoteCollection
     from lookalike.engine import Collection, Engine
-    from lookalike.interface import CollectionAPI, EngineAPI
+    from lookalike.interface import CollectionAPI, EngineAPI, LocalCollection, LocalEngine
 
     def _both_satisfy(
         engine: Engine, collection: Collection, client: Client, remote: RemoteCollection
     ) -> None:
         engines: list[EngineAPI] = [engine, client]
         collections: list[CollectionAPI] = [collection, remote]
-        del engines, collections
+        local_engine: LocalEngine = engine
+        local_collection: LocalCollection = collection
+        del engines, collections, local_engine, local_collection

@@ -5,13 +5,17 @@
 ``Engine`` and ``Client``), so a function typed with it takes either; mypy checks both against
 it (:func:`_both_satisfy`). :func:`check_existing` is the rule ``create_collection(...,
 exist_ok=True)`` follows on both sides. Light on purpose: the SDK imports it.
+
+:class:`LocalCollection` and :class:`LocalEngine` add what only an engine in this process has
+(its store, its settings, switching a name): the workflows built on the engine (evaluation,
+reindex) are typed with them, so that they need not import the engine that calls them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lookalike.errors import Conflict, ModelMismatch
 from lookalike.sources import Item, ItemError
@@ -29,7 +33,11 @@ from lookalike.types import (
     SearchResult,
 )
 
-__all__ = ["CollectionAPI", "EngineAPI", "check_existing"]
+if TYPE_CHECKING:
+    from lookalike.config import Settings
+    from lookalike.store.base import CollectionStore, Store
+
+__all__ = ["CollectionAPI", "EngineAPI", "LocalCollection", "LocalEngine", "check_existing"]
 
 Box = tuple[float, float, float, float]
 
@@ -164,6 +172,38 @@ class EngineAPI(Protocol):
     def set_alias(self, alias: str, target: str | None) -> dict[str, str]: ...
 
     def moderate(self, image: QueryImage) -> dict[str, Any]: ...
+
+
+class LocalCollection(CollectionAPI, Protocol):
+    """A collection in this process (:class:`lookalike.Collection`)."""
+
+    config: dict[str, Any]
+    settings: Settings
+
+    @property
+    def store(self) -> CollectionStore: ...
+
+
+class LocalEngine(EngineAPI, Protocol):
+    """An engine in this process (:class:`lookalike.Engine`)."""
+
+    store: Store
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        signals: str | Sequence[str] | None = None,
+        model: str | None = None,
+        exist_ok: bool = False,
+        on_unsafe: OnUnsafe | None = None,
+        thumbnails: bool | None = None,
+        precision: Precision | None = None,
+    ) -> LocalCollection: ...
+
+    def collection(self, name: str) -> LocalCollection: ...
+
+    def switch(self, name: str, target: str, *, keep_as: str) -> None: ...
 
 
 def check_existing(

@@ -45,7 +45,7 @@ from lookalike.types import (
 )
 
 if TYPE_CHECKING:
-    from lookalike.engine import Collection, Engine
+    from lookalike.interface import LocalCollection, LocalEngine
 
 __all__ = ["PAGE", "reindex", "version_name"]
 
@@ -62,7 +62,7 @@ def version_name(name: str, number: int) -> str:
 
 
 def reindex(
-    engine: Engine,
+    engine: LocalEngine,
     name: str,
     *,
     model: str | None = None,
@@ -131,7 +131,9 @@ def _options(
     }
 
 
-def _version(engine: Engine, name: str, old: Collection, options: dict[str, Any]) -> Collection:
+def _version(
+    engine: LocalEngine, name: str, old: LocalCollection, options: dict[str, Any]
+) -> LocalCollection:
     """The version being built for ``name``: an unfinished one (continued), else a new one."""
     pattern = re.compile(re.escape(name) + r"@v(\d+)$")
     numbers = {}
@@ -203,7 +205,7 @@ def _pages(points: Iterator[StoredPoint]) -> Iterator[list[StoredPoint]]:
 
 
 def _index(
-    new: Collection,
+    new: LocalCollection,
     points: Sequence[StoredPoint],
     report: ReindexReport,
     progress: ProgressCallback | None,
@@ -239,7 +241,10 @@ def _index(
 
 
 def _build(
-    old: Collection, new: Collection, report: ReindexReport, progress: ProgressCallback | None
+    old: LocalCollection,
+    new: LocalCollection,
+    report: ReindexReport,
+    progress: ProgressCallback | None,
 ) -> None:
     report.records = old.store.count()
     seen = 0
@@ -249,12 +254,15 @@ def _build(
         _index(new, page, report, progress)
 
 
-def _ids(collection: Collection) -> set[str]:
+def _ids(collection: LocalCollection) -> set[str]:
     return {p.id for p in scroll_all(collection.store, page=1024)}
 
 
 def _catch_up(
-    old: Collection, new: Collection, report: ReindexReport, progress: ProgressCallback | None
+    old: LocalCollection,
+    new: LocalCollection,
+    report: ReindexReport,
+    progress: ProgressCallback | None,
 ) -> None:
     """Records added to or deleted from the old version while the new one was built."""
     before, after = _ids(old), _ids(new)
@@ -269,7 +277,7 @@ def _catch_up(
         _index(new, page, report, progress)
 
 
-def _carry(old: Collection, new: Collection) -> int:
+def _carry(old: LocalCollection, new: LocalCollection) -> int:
     """Carry what is not in the images: pairs marked not duplicates, and people (the table of
     names, and each face's person where the new version found the face at the same place).
     Answers the faces that kept their person."""

@@ -17,8 +17,7 @@ from lookalike.payload import GROUP
 from lookalike.ranking import rank_key
 from lookalike.scoring import reaches, reciprocal_rank_fusion
 from lookalike.signals import default_signal
-from lookalike.signals.base import Signal
-from lookalike.signals.query import Found, SignalQuery
+from lookalike.signals.base import Found, Signal, SignalQuery
 from lookalike.sources import Fetcher, query_image_bytes
 from lookalike.store.base import CollectionStore
 from lookalike.types import Example, QueryImage

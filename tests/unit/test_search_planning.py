@@ -129,7 +129,7 @@ def test_fusion_counts_the_rank_in_each_list_not_the_scores() -> None:
 
 def test_a_group_scores_by_its_best_photo_or_the_mean_of_its_best_photos() -> None:
     from lookalike.search import Query, _by_group
-    from lookalike.signals.query import Found
+    from lookalike.signals.base import Found
 
     def found(rid: str, group: str, score: float) -> Found:
         return Found(rid, score, {"group": group})

@@ -12,7 +12,7 @@ from lookalike.config import Settings
 from lookalike.errors import InvalidQuery
 from lookalike.scoring import IDENTITY, Calibration
 from lookalike.search import Query, Searcher
-from lookalike.signals.query import Found, SignalQuery
+from lookalike.signals.base import Found, SignalQuery
 from lookalike.store.base import Vector, VectorSpec
 
 

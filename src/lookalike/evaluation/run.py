@@ -27,7 +27,7 @@ from lookalike.sources import Item, ItemError, iter_items
 from lookalike.store.base import scroll_all
 
 if TYPE_CHECKING:
-    from lookalike.engine import Collection, Engine
+    from lookalike.interface import LocalCollection, LocalEngine
 
 __all__ = [
     "DEFAULT_KS",
@@ -145,7 +145,7 @@ def load_queries(source: str | os.PathLike[str]) -> list[QuerySpec]:
 
 
 def evaluate_collection(
-    collection: Collection,
+    collection: LocalCollection,
     *,
     queries: Sequence[QuerySpec] | None = None,
     protocol: str = "leave-one-out",
@@ -205,13 +205,13 @@ def evaluate_collection(
     )
 
 
-def _records(collection: Collection) -> list[Labelled]:
+def _records(collection: LocalCollection) -> list[Labelled]:
     points = scroll_all(collection.store, page=512)
     items = [Labelled(p.id, p.payload.get(GROUP), p.payload.get(SOURCE)) for p in points]
     return sorted(items, key=lambda item: item.id)
 
 
-def _with_catalog_size(collection: Collection, q: QuerySpec) -> QuerySpec:
+def _with_catalog_size(collection: LocalCollection, q: QuerySpec) -> QuerySpec:
     """A group query ranking records: how many records of its group there are to find."""
     if q.expected or q.group is None:
         return q
@@ -225,7 +225,7 @@ def _with_catalog_size(collection: Collection, q: QuerySpec) -> QuerySpec:
 
 
 def evaluate_dataset(
-    engine: Engine,
+    engine: LocalEngine,
     items: Sequence[Item] | Sequence[Labelled],
     variants: Sequence[Variant],
     *,
@@ -300,12 +300,12 @@ def evaluate_dataset(
 
 
 def _collection_for(
-    engine: Engine,
+    engine: LocalEngine,
     variant: Variant,
     items: Sequence[Item] | Sequence[Labelled],
     fingerprint: str,
     progress: PhaseCallback | None,
-) -> Collection:
+) -> LocalCollection:
     """The variant's collection, named after the data and its ``create`` options, holding
     every item (a rerun skips the unchanged ones)."""
     create = dict(variant.create)
@@ -353,7 +353,7 @@ def _rank_by(value: str | None, queries: Sequence[QuerySpec]) -> RankBy:
 
 
 def _evaluate(
-    collection: Collection,
+    collection: LocalCollection,
     name: str,
     queries: Sequence[QuerySpec],
     *,
@@ -414,7 +414,7 @@ def _evaluate(
     )
 
 
-def _configured_threshold(collection: Collection, signal: str) -> float | None:
+def _configured_threshold(collection: LocalCollection, signal: str) -> float | None:
     """The score from which the signal calls two images the same: a copy (duplicate) or the
     same person (faces). Similarity signals have none."""
     if signal == "duplicate":

@@ -17,7 +17,7 @@ from lookalike.evaluation.metrics import Hit, QueryResult
 from lookalike.evaluation.protocols import QuerySpec
 
 if TYPE_CHECKING:
-    from lookalike.engine import Collection
+    from lookalike.interface import LocalCollection
     from lookalike.types import SearchResult
 
 __all__ = ["RANK_BY", "RankBy", "StateFile", "check_rank_by", "run_queries"]
@@ -82,7 +82,7 @@ class StateFile:
 
 
 def run_queries(
-    collection: Collection,
+    collection: LocalCollection,
     queries: Sequence[QuerySpec],
     *,
     top_k: int,
@@ -127,7 +127,7 @@ def run_queries(
 
 
 def _run_one(
-    collection: Collection, spec: QuerySpec, options: Mapping[str, Any], rank_by: RankBy
+    collection: LocalCollection, spec: QuerySpec, options: Mapping[str, Any], rank_by: RankBy
 ) -> QueryResult:
     relevant = len(spec.expected) if spec.expected else (1 if rank_by == "group" else 0)
     if not spec.expected and rank_by == "record":

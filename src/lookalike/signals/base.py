@@ -9,21 +9,28 @@ Search asks the signal itself: :meth:`Signal.search` takes a :class:`SignalQuery
 its filter, its image decoded and embedded on demand) and answers records best first, scored
 on the shared scale and explained (``match``). ``takes`` says which kinds of query it answers,
 ``text_calibration`` whether and how it scores a text query. The searcher composes signals and
-fuses them; it never tests a signal's name.
+fuses them; it never tests a signal's name. The protocol and the query it is handed name each
+other, so they live together; the vector search most signals share is in
+:mod:`lookalike.signals.nearest`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+import contextvars
+import math
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
+from typing import Any, Protocol
 
-from lookalike.errors import InvalidQuery
-from lookalike.images import DecodedImage
+from lookalike.config import Settings
+from lookalike.errors import BadInput, InvalidQuery, NotFound
+from lookalike.filters import Node, parse_filter
+from lookalike.images import DecodedImage, decode
 from lookalike.scoring import Calibration
-from lookalike.store.base import Vector, VectorSpec
-
-if TYPE_CHECKING:
-    from lookalike.signals.query import Found, SignalQuery
+from lookalike.stages import stage
+from lookalike.store.base import CollectionStore, StoredPoint, Vector, VectorSpec
 
 Preparer = Callable[[DecodedImage], Any]
 
@@ -102,3 +109,199 @@ class FieldsOnly:
         raise InvalidQuery(
             f"the {self.name} signal is not searched by score: filter by its fields instead"
         )
+
+
+KINDS = ("image", "text", "id", "vector", "person")
+"""What a query searches by: one of them at most (or positive examples alone)."""
+
+
+class QueryFields(Protocol):
+    """The fields of a query that signals read (``lookalike.search.Query``)."""
+
+    @property
+    def image(self) -> Any: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def vector(self) -> Sequence[float] | None: ...
+    @property
+    def positive(self) -> tuple[str, ...]: ...
+    @property
+    def negative(self) -> tuple[str, ...]: ...
+    @property
+    def weights(self) -> Mapping[str, float]: ...
+    @property
+    def region(self) -> tuple[float, float, float, float] | None: ...
+    @property
+    def filter(self) -> Any: ...
+    @property
+    def threshold(self) -> float | None: ...
+    @property
+    def face(self) -> int | None: ...
+    @property
+    def box(self) -> tuple[float, float, float, float] | None: ...
+    @property
+    def person(self) -> int | None: ...
+    @property
+    def scores(self) -> tuple[str, ...]: ...
+
+
+@dataclass
+class Found:
+    """One record a signal found: its calibrated score (shared scale), every signal's score,
+    and the signal's explanation of the match (face box, copy region, matched lines)."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+    scores: dict[str, float] = field(default_factory=dict)
+    match: dict[str, Any] | None = None
+
+
+class SignalQuery:
+    """A query, with what signals search by computed when first asked for."""
+
+    def __init__(
+        self,
+        query: QueryFields,
+        store: CollectionStore,
+        signals: Sequence[Signal],
+        settings: Settings,
+        image_bytes: Callable[[], tuple[bytes, str]],
+        person_vector: Callable[[int], list[float]] | None = None,
+    ) -> None:
+        self.query = query
+        self.store = store
+        self.signals = list(signals)
+        self.settings = settings
+        self.image_bytes = image_bytes
+        """The query image's bytes and a name for messages (fetched or read on each call)."""
+        self.person_vector = person_vector
+        self._prepared: dict[str, Any] = {}
+        self._vectors: dict[str, dict[str, Vector]] = {}
+
+    @cached_property
+    def filter(self) -> Node | None:
+        """The user's filter, parsed."""
+        return parse_filter(self.query.filter)
+
+    @cached_property
+    def record(self) -> StoredPoint | None:
+        """The record an ``id`` query names, with its vectors."""
+        return None if self.query.id is None else self.records([self.query.id])[0]
+
+    def records(self, ids: Sequence[str]) -> list[StoredPoint]:
+        """Records with their vectors, in order; a missing one is :class:`NotFound`."""
+        with stage("store"):
+            points = {p.id: p for p in self.store.retrieve(list(ids), with_vectors=True)}
+        missing = [i for i in ids if i not in points]
+        if missing:
+            raise NotFound(f"no record {missing[0]!r} in this collection", detail={"ids": missing})
+        return [points[i] for i in ids]
+
+    @cached_property
+    def decoded(self) -> DecodedImage:
+        """The query image (its ``region`` only, when given), decoded at the size an indexed
+        image is decoded at, so that its vectors are comparable with the stored ones."""
+        data, name = self.image_bytes()
+        min_side = max(s.min_side for s in self.signals)
+        region = self.query.region
+        with stage("decode"):
+            decoded = decode(
+                data,
+                name=name,
+                min_side=None if region else min_side,
+                max_pixels=self.settings.max_pixels,
+            )
+            if region is not None:
+                decoded = _crop(decoded, region, min_side)
+        return decoded
+
+    def prepared(self, signal: Signal) -> Any:
+        """``signal``'s preparation of the query image (e.g. the faces found), made once."""
+        if signal.name not in self._prepared:
+            decoded = self.decoded
+            with stage("embed"):
+                self._prepared[signal.name] = signal.preparer(decoded)
+        return self._prepared[signal.name]
+
+    def image_vectors(self, signal: Signal) -> dict[str, Vector]:
+        """``signal``'s vectors of the query image, computed once and only when asked for: a
+        query pays for the signals it searches and scores by, never for the others."""
+        if signal.name not in self._vectors:
+            prepared = self.prepared(signal)
+            with stage("embed"):
+                self._vectors[signal.name] = signal.embed([prepared])[0]
+        return self._vectors[signal.name]
+
+    def score_vectors_soon(self, signal: Signal) -> Callable[[], dict[str, Vector]]:
+        """Start computing, beside the caller, the query image's vectors by which the other
+        dense signals score ``signal``'s results (see :meth:`vectors`); the function returned
+        waits for them. The models and OpenCV release the interpreter lock, so a copy search's
+        keypoints and the semantic embedding it also needs take one core each."""
+        others = [
+            s
+            for s in self.signals
+            if s.name != signal.name and not all(v.sparse for v in s.vector_specs())
+        ]
+        if not others:
+            return dict
+        self.decoded  # noqa: B018 - decoded once, here, before two threads read it
+        work = contextvars.copy_context()
+        return _beside().submit(work.run, self._score_vectors, others).result
+
+    def _score_vectors(self, others: Sequence[Signal]) -> dict[str, Vector]:
+        vectors: dict[str, Vector] = {}
+        for other in others:
+            if other.name in self.query.scores:
+                vectors.update(self.image_vectors(other))
+            else:
+                vectors.update(other.score_vectors(self))
+        return vectors
+
+    def vectors(self, signal: Signal) -> dict[str, Vector]:
+        """The query's vectors: for an image, ``signal``'s and those by which the other dense
+        signals score cheaply (:meth:`Signal.score_vectors`) or that the query's ``scores``
+        names; the record's for an id; the raw
+        vector as ``signal``'s (checked against its size); none for other queries."""
+        q = self.query
+        if q.image is not None:
+            others = self.score_vectors_soon(signal)
+            return {**self.image_vectors(signal), **others()}
+        if self.record is not None:
+            return self.record.vectors
+        if q.vector is not None:
+            size = next(s.size for s in signal.vector_specs())
+            if len(q.vector) != size:
+                raise InvalidQuery(
+                    f"vector has {len(q.vector)} numbers; {signal.name} needs {size}"
+                )
+            return {signal.name: [float(x) for x in q.vector]}
+        return {}
+
+
+@cache
+def _beside() -> ThreadPoolExecutor:
+    """Threads computing a query's other signals' vectors beside its own (one per query at
+    most, so as many as queries run at once)."""
+    return ThreadPoolExecutor(max_workers=32, thread_name_prefix="query-beside")
+
+
+def _crop(
+    decoded: DecodedImage, region: tuple[float, float, float, float], min_side: int
+) -> DecodedImage:
+    left, top, right, bottom = region
+    img = decoded.image
+    if max(region) <= 1.0:  # fractions of the image
+        left, right = left * img.width, right * img.width
+        top, bottom = top * img.height, bottom * img.height
+    if not (0 <= left < right <= img.width and 0 <= top < bottom <= img.height):
+        raise BadInput(f"region {region} is not inside the query image ({img.width}x{img.height})")
+    cropped = img.crop((int(left), int(top), int(math.ceil(right)), int(math.ceil(bottom))))
+    scale = min_side / min(cropped.size)
+    if scale < 1:
+        size = (max(1, round(cropped.width * scale)), max(1, round(cropped.height * scale)))
+        cropped = cropped.resize(size)
+    return replace(decoded, image=cropped, width=cropped.width, height=cropped.height)

@@ -25,7 +25,8 @@ from lookalike.errors import InvalidQuery, ModelUnavailable
 from lookalike.images import DecodedImage, box_fraction
 from lookalike.models.detector import locate_detector, open_detector
 from lookalike.scoring import Calibration
-from lookalike.signals.query import Found, SignalQuery, cosine, nearest
+from lookalike.signals.base import Found, SignalQuery
+from lookalike.signals.nearest import cosine, nearest
 from lookalike.signals.semantic import SemanticSignal
 from lookalike.stages import stage
 from lookalike.store.base import Hit, MultiVector, Vector, VectorSpec

@@ -30,7 +30,8 @@ from lookalike.models.clip import (
 )
 from lookalike.models.specs import find_spec
 from lookalike.scoring import IDENTITY, Calibration
-from lookalike.signals.query import Found, SignalQuery, nearest
+from lookalike.signals.base import Found, SignalQuery
+from lookalike.signals.nearest import nearest
 from lookalike.stages import stage
 from lookalike.store.base import Vector, VectorSpec
 from lookalike.types import Precision

@@ -18,6 +18,7 @@ from PIL import Image
 from lookalike.admission import copy_searches
 from lookalike.filters import HasIds, Not
 from lookalike.images import DecodedImage
+from lookalike.signals.base import Found, SignalQuery
 from lookalike.signals.duplicate.copies import find_copies, image_copy_query, record_copy_query
 from lookalike.signals.duplicate.hashes import (
     CALIBRATION,
@@ -27,7 +28,7 @@ from lookalike.signals.duplicate.hashes import (
     phash_bits,
 )
 from lookalike.signals.duplicate.localfeatures import MIN_SIDE, extract, visual_words
-from lookalike.signals.query import Found, SignalQuery, narrow, nearest, other_scores
+from lookalike.signals.nearest import narrow, nearest, other_scores
 from lookalike.stages import stage
 from lookalike.store.base import SparseVector, Vector, VectorSpec
 

@@ -20,7 +20,8 @@ from lookalike.filters import Match, Node
 from lookalike.images import DecodedImage, box_fraction
 from lookalike.models.faces import DETECTORS, EMBEDDING_DIM, face_models, require_faces
 from lookalike.scoring import Calibration
-from lookalike.signals.query import Found, SignalQuery, cosine, nearest
+from lookalike.signals.base import Found, SignalQuery
+from lookalike.signals.nearest import cosine, nearest
 from lookalike.store.base import Hit, MultiVector, Vector, VectorSpec
 
 #: Images are decoded with this shorter side (as for the duplicate signal, so adding faces costs

@@ -15,7 +15,8 @@ from lookalike.filters import HasIds, Not
 from lookalike.images import DecodedImage, decode
 from lookalike.models.ocr import OcrLine, read_text, require_ocr
 from lookalike.scoring import Calibration, reaches
-from lookalike.signals.query import Found, SignalQuery, narrow
+from lookalike.signals.base import Found, SignalQuery
+from lookalike.signals.nearest import narrow
 from lookalike.signals.text.keywords import document_vector
 from lookalike.signals.text.matches import find_text
 from lookalike.store.base import Vector, VectorSpec
