@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from lookalike.config import Settings
 from lookalike.errors import LookalikeError
 from lookalike.types import IngestReport, SearchResult
+from lookalike.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from lookalike.engine import Collection, Engine
 
 __all__ = ["Collection", "Engine", "IngestReport", "LookalikeError", "SearchResult", "Settings"]
-__version__ = "0.1.0"
 
 _LAZY = {"Collection": "lookalike.engine", "Engine": "lookalike.engine"}
 

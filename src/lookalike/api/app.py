@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from lookalike import __version__
 from lookalike.api.docs import install_docs
 from lookalike.api.errors import install_error_handlers
 from lookalike.api.limits import BodyLimit
@@ -23,6 +22,7 @@ from lookalike.api.state import ServerState
 from lookalike.config import Settings
 from lookalike.engine import Engine
 from lookalike.ingest import IngestReport
+from lookalike.version import __version__
 
 log = logging.getLogger("lookalike.server")
 

@@ -20,13 +20,13 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from lookalike import __version__
 from lookalike.backupfile import FORMAT, MANIFEST, read_manifest
 from lookalike.errors import BadInput
 from lookalike.store.base import Store, validate_name
 from lookalike.store.migrate import MigrateProgress, migrate
 from lookalike.store.schema import VERSION_KEY
 from lookalike.types import BackupReport, MigrationReport
+from lookalike.version import __version__
 
 _FOLDER = "collection"
 

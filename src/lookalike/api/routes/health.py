@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from lookalike import __version__
 from lookalike.api.errors import error_body
 from lookalike.api.state import ServerState, State
 from lookalike.errors import LookalikeError, ModelUnavailable
 from lookalike.models.files import locate
+from lookalike.version import __version__
 
 router = APIRouter(tags=["health"])
 
