@@ -10,10 +10,14 @@ them, unflushed), builds its index in the serving process while a separate proce
 ``/health`` every 10 ms, and keeps asking until the replaced shard is closed. Both sides run in
 one run, alternating:
 
-- ``before``: the child at the serving process's priority, and the replaced shard closed as it
-  is (its close writes its unflushed pages to disk while holding the lock);
-- ``after``: the child at the lowest priority (``edge_build._yield_the_cpu``), and the replaced
-  shard's pages written back without the lock before its close (``edge_build.write_back``).
+- ``before``: the child at the serving process's priority, the built copy loaded as it is (its
+  close in the child dropped its pages from the page cache, so the load reads them from disk
+  while holding the lock), and the replaced shard closed as it is (its close writes its
+  unflushed pages to disk while holding the lock);
+- ``after``: the child at the lowest priority (``edge_build._yield_the_cpu``), the built copy's
+  files read into the page cache without the lock before its load (``edge_build.read_ahead``),
+  and the replaced shard's pages written back without the lock before its close
+  (``edge_build.write_back``).
 
 Printed per build: how many probes answered, their p50, p99 and max in milliseconds, how many
 took over 100 ms, how long the swap's load and the replaced shard's close held the lock, and the
@@ -130,6 +134,7 @@ def one_build(url: str, folder: Path, args: argparse.Namespace, after: bool) -> 
     with (
         patched(edge, "optimize_in_child", edge.optimize_in_child if after else before_child),
         patched(edge, "write_back", edge.write_back if after else lambda folder: None),
+        patched(edge, "read_ahead", edge.read_ahead if after else lambda folder: None),
         patched(shard_class, "load", staticmethod(timed(shard_class.load, loads))),
         patched(edge, "_retire", retire_timed(closes)),
     ):

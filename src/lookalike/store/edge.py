@@ -56,7 +56,7 @@ from lookalike.store.base import (
     validate_name,
     visible,
 )
-from lookalike.store.edge_build import copy_shard, optimize_in_child, write_back
+from lookalike.store.edge_build import copy_shard, optimize_in_child, read_ahead, write_back
 from lookalike.store.edge_filter import to_edge_filter
 from lookalike.store.space import FreeSpace
 
@@ -489,6 +489,7 @@ class EdgeCollection:
             except BaseException:
                 shutil.rmtree(building, ignore_errors=True)
                 raise
+            read_ahead(building)
             old = self._shard
             shard_dir.rename(retired)
             building.rename(shard_dir)

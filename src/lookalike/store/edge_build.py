@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ from typing import Any
 
 from lookalike.errors import StoreUnavailable
 
-__all__ = ["copy_shard", "optimize_in_child", "write_back"]
+__all__ = ["copy_shard", "optimize_in_child", "read_ahead", "write_back"]
 
 
 def copy_shard(source: Path, target: Path) -> None:
@@ -71,6 +72,46 @@ def write_back(folder: Path) -> None:
             pass
         finally:
             os.close(fd)
+
+
+def read_ahead(folder: Path) -> None:
+    """Bring into the page cache, without holding the interpreter lock, what loading the shard at
+    ``folder`` reads while holding it.
+
+    The load maps the files of the segments' in-memory parts and faults them in (``madvise``
+    populate), under the lock; the build child's close has just dropped them from the page
+    cache, so that read went to the disk: reading them first halved the load (143 ms to 81 ms
+    at 12,000 points). Left out: what the load does not read (the payload storage, kept on
+    disk; the vectors of a segment that keeps them on disk)."""
+    buffer = bytearray(1 << 20)
+    for segment in [folder, *sorted((folder / "segments").glob("*"))]:
+        on_disk_vectors = segment != folder and not _vectors_in_ram(segment)
+        files = segment.glob("wal/*") if segment == folder else segment.rglob("*")
+        for path in sorted(files):
+            relative = path.relative_to(segment).parts
+            if not path.is_file() or relative[0] == "payload_storage":
+                continue
+            if (
+                on_disk_vectors
+                and relative[0].startswith("vector_storage")
+                and (path.name == "matrix.dat" or path.name.startswith("chunk_"))
+            ):
+                continue
+            try:
+                with open(path, "rb", buffering=0) as fh:
+                    while fh.readinto(buffer):
+                        pass
+            except OSError:
+                continue
+
+
+def _vectors_in_ram(segment: Path) -> bool:
+    """Whether every dense vector storage of a segment is kept in memory (``InRam...``)."""
+    try:
+        config = json.loads((segment / "segment.json").read_text())["config"]["vector_data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all("InRam" in str(v.get("storage_type", "")) for v in config.values())
 
 
 def _die_with_parent() -> None:
