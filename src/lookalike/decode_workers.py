@@ -79,7 +79,7 @@ def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -
     thumbnail = None
     if plan.thumbnail_side:
         start = time.perf_counter()
-        thumbnail = encode_thumbnail(decoded.image, plan.thumbnail_side)
+        thumbnail = _thumbnail(plan, decoded.image)
         timings["thumbnail"] = 1000 * (time.perf_counter() - start)
     return Prepared(
         digest,
@@ -91,6 +91,17 @@ def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -
         timings,
         thumbnail,
     )
+
+
+def make_thumbnail(plan: DecodePlan, data: bytes, name: str) -> bytes:
+    """The thumbnail ingest keeps of these image bytes (decoded at the plan's size): what a
+    backfill makes for records indexed without one (:mod:`lookalike.thumbnails`)."""
+    decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
+    return _thumbnail(plan, decoded.image)
+
+
+def _thumbnail(plan: DecodePlan, image: Any) -> bytes:
+    return encode_thumbnail(image, plan.thumbnail_side or THUMBNAIL_SIDE)
 
 
 def decode_plan(

@@ -61,6 +61,8 @@ from lookalike.store.base import (
     validate_name,
 )
 from lookalike.store.migrate import MigrateProgress
+from lookalike.store.ordering import ordered_page, parse_sort
+from lookalike.thumbnails import OpenFile, backfill_thumbnails, local_file
 from lookalike.types import (
     COPY_THRESHOLD,
     BackupReport,
@@ -77,6 +79,7 @@ from lookalike.types import (
     QueryImage,
     ReindexReport,
     SearchResult,
+    ThumbnailReport,
     check_on_duplicate,
     check_on_unsafe,
     check_precision,
@@ -672,7 +675,8 @@ class Collection:
 
     @property
     def thumbnails(self) -> bool:
-        """Whether records keep a JPEG thumbnail (a choice made when the collection is made)."""
+        """Whether records keep a JPEG thumbnail (chosen when the collection is made, turned on
+        later by :meth:`make_thumbnails`)."""
         return bool(self.config.get("thumbnails", False))
 
     @property
@@ -702,7 +706,10 @@ class Collection:
     def thumbnail(self, record_id: str) -> bytes:
         """The record's JPEG thumbnail (collections made with ``thumbnails``)."""
         if not self.thumbnails:
-            raise NotFound(f"collection {self.name!r} keeps no thumbnails (made without them)")
+            raise NotFound(
+                f"collection {self.name!r} keeps no thumbnails (made without them; "
+                "make_thumbnails turns them on)"
+            )
         points = self.store.retrieve([record_id])
         if not points:
             raise NotFound(f"no record {record_id!r} in collection {self.name!r}")
@@ -710,6 +717,21 @@ class Collection:
         if not isinstance(encoded, str):
             raise NotFound(f"record {record_id!r} has no thumbnail; re-index its image")
         return base64.b64decode(encoded)
+
+    def make_thumbnails(
+        self, *, progress: ProgressCallback | None = None, open_file: OpenFile | None = None
+    ) -> ThumbnailReport:
+        """Turn thumbnails on (when the collection was made without them) and make the missing
+        ones from the sources that are still there (:mod:`lookalike.thumbnails`): every record
+        gets its outcome, records that have one are left alone, so running it again finishes
+        what a run could not. ``open_file``: which recorded files may be read (default: any;
+        a server allows its ``allowed_roots``)."""
+        if not self.thumbnails:
+            self.config = self.store.update_config({"thumbnails": True})
+        plan = decode_plan(self.signals, self.settings, thumbnails=True)
+        return backfill_thumbnails(
+            self.store, plan, self.settings, open_file=open_file or local_file, progress=progress
+        )
 
     def update(
         self,
@@ -752,10 +774,26 @@ class Collection:
         filter: Mapping[str, Any] | str | None = None,
         limit: int = 100,
         offset: str | None = None,
+        sort: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        points, next_offset = self.store.scroll(
-            filter=parse_filter(filter), limit=limit, offset=offset
-        )
+        """A page of records and the cursor of the next (None after the last).
+
+        ``sort``: ``-indexed_at`` (newest first), ``indexed_at``, ``-taken_at`` (latest
+        capture time first) or ``taken_at``; records without the field (no EXIF time) come
+        last. None: the store's own order (fastest). A cursor goes with the sort it came from.
+        """
+        if sort is None:
+            points, next_offset = self.store.scroll(
+                filter=parse_filter(filter), limit=limit, offset=offset
+            )
+        else:
+            points, next_offset = ordered_page(
+                self.store,
+                parse_sort(sort),
+                filter=parse_filter(filter),
+                limit=limit,
+                cursor=offset,
+            )
         return [_record(p) for p in points], next_offset
 
     def random_records(

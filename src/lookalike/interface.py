@@ -31,6 +31,7 @@ from lookalike.types import (
     ProgressCallback,
     QueryImage,
     SearchResult,
+    ThumbnailReport,
 )
 
 if TYPE_CHECKING:
@@ -127,11 +128,14 @@ class CollectionAPI(Protocol):
         filter: Mapping[str, Any] | str | None = None,
         limit: int = 100,
         offset: str | None = None,
+        sort: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def info(self) -> dict[str, Any]: ...
 
     def thumbnail(self, record_id: str) -> bytes: ...
+
+    def make_thumbnails(self, *, progress: ProgressCallback | None = None) -> ThumbnailReport: ...
 
     def people(self) -> list[Person]: ...
 

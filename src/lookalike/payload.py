@@ -50,10 +50,15 @@ RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL,)
 KEYWORD_INDEXED: Final[tuple[str, ...]] = (ID, GROUP)
 """Fields every backend indexes as keywords (lookups by id, grouping)."""
 
+ORDER_INDEXED: Final[tuple[str, ...]] = (INDEXED_AT, "exif.taken_at")
+"""Datetime fields every backend range-indexes, so listings sort by them
+(:mod:`lookalike.store.ordering`); collections made before are indexed on their first sort."""
+
 FIELD_INDEXES: Final[dict[str, str]] = {
     ID: "keyword",
     GROUP: "keyword",
     "nsfw": "float",
+    INDEXED_AT: "datetime",
     "exif.taken_at": "datetime",
     "exif.location": "geo",
 }

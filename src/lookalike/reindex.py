@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lookalike.errors import BadInput, Conflict
-from lookalike.payload import FACES, GROUP, METADATA, SOURCE
+from lookalike.payload import FACES, GROUP, METADATA, PATH, SOURCE
 from lookalike.signals import parse_signals
 from lookalike.signals.duplicate.dismissed import CONFIG_KEY as DISMISSED_KEY
 from lookalike.signals.faces.people import TABLE_KEY as PEOPLE_KEY
@@ -173,7 +173,7 @@ def _version(
     return new
 
 
-def _item(point: StoredPoint) -> Item | MissingSource:
+def recorded_item(point: StoredPoint) -> Item | MissingSource:
     """The record as an ingest item read from its recorded source, or why it cannot be."""
     payload = point.payload
     source = payload.get(SOURCE)
@@ -187,7 +187,8 @@ def _item(point: StoredPoint) -> Item | MissingSource:
         return MissingSource(
             point.id, source, "no_source", "indexed from uploaded bytes: no source to read again"
         )
-    path = Path(source)
+    recorded = payload.get(PATH)  # the absolute path, where the source may be relative
+    path = Path(recorded if isinstance(recorded, str) and recorded else source)
     if not path.is_file():
         return MissingSource(point.id, source, "not_found", f"{source}: no such file any more")
     return Item(id=point.id, source=source, path=path.absolute(), **common)
@@ -212,7 +213,7 @@ def _index(
 ) -> None:
     items: list[Item] = []
     for p in points:
-        entry = _item(p)
+        entry = recorded_item(p)
         if isinstance(entry, MissingSource):
             report.missing.append(entry)
         else:

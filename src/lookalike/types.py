@@ -45,6 +45,9 @@ __all__ = [
     "QueryImage",
     "ReindexReport",
     "SearchResult",
+    "ThumbnailOutcome",
+    "ThumbnailReport",
+    "ThumbnailStatus",
     "check_on_duplicate",
     "check_on_unsafe",
     "check_precision",
@@ -447,4 +450,52 @@ class ReindexReport:
     def to_dict(self) -> dict[str, Any]:
         out = {**self.__dict__, "seconds": round(self.seconds, 3)}
         out["missing"] = [m.__dict__ for m in self.missing]
+        return out
+
+
+# thumbnails -------------------------------------------------------------------------------
+
+ThumbnailStatus = Literal["made", "source_missing", "failed"]
+
+
+@dataclass
+class ThumbnailOutcome:
+    """What making one record's thumbnail did. ``source_missing``: the file is gone, the URL
+    answers 404/410, or the image was uploaded (no source to read again); ``failed``: the
+    source is there but could not be read or decoded, or may not be read (``code`` says why)."""
+
+    id: str
+    status: ThumbnailStatus
+    source: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class ThumbnailReport:
+    """What ``make_thumbnails`` did: records that had a thumbnail are ``kept`` and not
+    visited; each visited one has its outcome."""
+
+    total: int = 0
+    """Records visited: those without a thumbnail."""
+    made: int = 0
+    source_missing: int = 0
+    failed: int = 0
+    kept: int = 0
+    """Records that already had a thumbnail."""
+    outcomes: list[ThumbnailOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, outcome: ThumbnailOutcome) -> None:
+        self.outcomes.append(outcome)
+        if outcome.status == "made":
+            self.made += 1
+        elif outcome.status == "source_missing":
+            self.source_missing += 1
+        else:
+            self.failed += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {**self.__dict__, "seconds": round(self.seconds, 3)}
+        out["outcomes"] = [o.__dict__ for o in self.outcomes]
         return out

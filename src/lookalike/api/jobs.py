@@ -26,7 +26,8 @@ from lookalike.engine import Collection, Engine
 from lookalike.errors import Conflict, LookalikeError, NotFound
 from lookalike.ingest import IngestReport, OnDuplicate, Progress
 from lookalike.sources import Item, ItemError
-from lookalike.types import ReindexReport
+from lookalike.thumbnails import OpenFile
+from lookalike.types import ReindexReport, ThumbnailReport
 
 log = logging.getLogger("lookalike.jobs")
 
@@ -38,7 +39,7 @@ KEEP_REPORTS = 10
 """Finished jobs whose final report is kept; older ones keep only their counts."""
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-JobKind = Literal["index", "reindex"]
+JobKind = Literal["index", "reindex", "thumbnails"]
 Work = Callable[[Callable[[Progress], None]], None]
 """A job's work, given the progress callback that updates (and may cancel) it."""
 
@@ -71,6 +72,8 @@ class Job:
     kind: JobKind = "index"
     result: ReindexReport | None = None
     """A reindex job's report."""
+    thumbnails: ThumbnailReport | None = None
+    """A thumbnails job's report (shown as its ``result``, outcomes paged as a report's)."""
     _started: float | None = field(default=None, init=False, repr=False)
     _phase_since: float = field(default_factory=time.monotonic, init=False, repr=False)
     _ended: float | None = field(default=None, init=False, repr=False)
@@ -128,6 +131,15 @@ class Job:
                 out["report_dropped"] = True
         if self.result is not None:
             out["result"] = self.result.to_dict()
+        if self.thumbnails is not None:
+            made = self.thumbnails.to_dict()
+            outcomes = made["outcomes"]
+            end = len(outcomes) if limit is None else min(len(outcomes), offset + limit)
+            made["outcomes"] = outcomes[offset:end] if report else []
+            made["outcomes_total"] = len(outcomes)
+            made["outcomes_offset"] = offset
+            made["next_offset"] = end if report and end < len(outcomes) else None
+            out["result"] = made
         return out
 
 
@@ -180,6 +192,26 @@ class JobRegistry:
             job.result = engine.reindex(name, progress=progress, **options)
             job.indexed = job.result.indexed
             job.failed = len(job.result.missing)
+
+        return self._start(job, work)
+
+    def submit_thumbnails(self, collection: Collection, open_file: OpenFile) -> Job:
+        """Turn thumbnails on for ``collection`` and make the missing ones
+        (:meth:`Collection.make_thumbnails`) in the background. One at a time per collection."""
+        running = [
+            j
+            for j in self.active(collection.name)
+            if j.kind == "thumbnails" and j.collection == collection.name
+        ]
+        if running:
+            raise Conflict(
+                f"thumbnails of {collection.name!r} are being made by job {running[0].id}",
+                detail={"jobs": [j.id for j in running]},
+            )
+        job = Job(id=uuid.uuid4().hex, collection=collection.name, total=0, kind="thumbnails")
+
+        def work(progress: Callable[[Progress], None]) -> None:
+            job.thumbnails = collection.make_thumbnails(progress=progress, open_file=open_file)
 
         return self._start(job, work)
 
@@ -285,6 +317,9 @@ class JobRegistry:
         if job.result is not None:
             job.indexed, job.failed = job.result.indexed, len(job.result.missing)
             job.done = job.total
+        if job.thumbnails is not None:
+            job.total = job.done = job.thumbnails.total
+            job.indexed, job.failed = job.thumbnails.made, job.thumbnails.failed
         job.status = status  # last: a client seeing the status sees the rest
 
     def _forget_old(self) -> None:
@@ -295,6 +330,8 @@ class JobRegistry:
         for job in finished[: max(0, len(finished) - KEEP_REPORTS)]:
             if job.report is not None:
                 job.report, job.report_dropped = None, True
+            if job.thumbnails is not None and job.thumbnails.outcomes:
+                job.thumbnails.outcomes, job.report_dropped = [], True
 
 
 def job_registry(state: ServerState) -> JobRegistry:

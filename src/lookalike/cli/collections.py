@@ -1,4 +1,4 @@
-"""``lookalike collections``: list, create, show, drop, alias."""
+"""``lookalike collections``: list, create, show, drop, alias, thumbnails."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from lookalike.cli.options import (
     Yes,
 )
 from lookalike.cli.output import err, out, print_json
+from lookalike.cli.progress import ingest_bar
 from lookalike.errors import BadInput
 
 
@@ -136,3 +137,33 @@ def collections_alias(
         err.print(f"removed alias {name}", markup=False)
     else:
         err.print(f"{name} -> {target}", markup=False)
+
+
+@collections_app.command("thumbnails")
+def collections_thumbnails(
+    name: str,
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+    server: ServerUrl = None,
+) -> None:
+    """Turn thumbnails on for a collection and make the missing ones from the sources that are
+    still there (files, URLs); each record's outcome is reported, and running it again makes
+    only the ones still missing. Through a server, it reads files under its allowed_roots."""
+    with engine_for(data_dir, server) as engine, ingest_bar() as show:
+        report = engine.collection(name).make_thumbnails(progress=show)
+    if json_out:
+        print_json(report.to_dict())
+    err.print(
+        f"thumbnails made {report.made}, source missing {report.source_missing}, failed "
+        f"{report.failed}, already there {report.kept} in {report.seconds:.1f}s",
+        markup=False,
+    )
+    problems = [o for o in report.outcomes if o.status != "made"]
+    for o in problems[:50]:
+        err.print(
+            f"  {o.status.replace('_', ' ')}: {o.id} ({o.source}): {o.message}",
+            markup=False,
+            soft_wrap=True,
+        )
+    if len(problems) > 50:
+        err.print(f"  ... and {len(problems) - 50} more (use --json for all)")

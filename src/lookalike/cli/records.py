@@ -30,14 +30,22 @@ def records(
         str | None,
         typer.Option("--cursor", help="Where to go on: the next_cursor of the page before."),
     ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="-indexed_at (newest first), indexed_at, -taken_at (latest capture time "
+            "first) or taken_at; records without the time come last. Default: store order.",
+        ),
+    ] = None,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
 ) -> None:
-    """List records, a page at a time; --cursor goes on where a page ended."""
+    """List records, a page at a time; --cursor goes on where a page ended (same --sort)."""
     with engine_for(data_dir, server) as engine:
         found, next_cursor = engine.collection(collection).list_records(
-            filter=filter, limit=limit, offset=cursor
+            filter=filter, limit=limit, offset=cursor, sort=sort
         )
     if json_out:
         print_json({"records": found, "next_cursor": next_cursor})

@@ -41,6 +41,7 @@ from lookalike.types import (
     ProgressCallback,
     ReindexReport,
     SearchResult,
+    ThumbnailReport,
 )
 
 T = TypeVar("T")
@@ -399,14 +400,22 @@ class AsyncRemoteCollection:
         filter: Mapping[str, Any] | str | None = None,
         limit: int = 100,
         offset: str | None = None,
+        sort: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         return await self.client.run(
-            plans.list_records(self.name, filter=filter, limit=limit, offset=offset)
+            plans.list_records(self.name, filter=filter, limit=limit, offset=offset, sort=sort)
         )
 
     async def info(self) -> dict[str, Any]:
         self.config = await self.client.run(plans.collection_info(self.name))
         return self.config
+
+    async def make_thumbnails(self, *, progress: ProgressCallback | None = None) -> ThumbnailReport:
+        """As ``Collection.make_thumbnails``, run by the server as a job polled to its end
+        (files are read there, under its ``allowed_roots``)."""
+        result = await self.client.run(plans.make_thumbnails(self.name, progress))
+        self.config["thumbnails"] = True
+        return from_dict(ThumbnailReport, result)
 
     async def thumbnail(self, record_id: str) -> bytes:
         return await self.client.run(plans.thumbnail(self.name, record_id))

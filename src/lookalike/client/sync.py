@@ -39,6 +39,7 @@ from lookalike.types import (
     ProgressCallback,
     ReindexReport,
     SearchResult,
+    ThumbnailReport,
 )
 
 T = TypeVar("T")
@@ -420,14 +421,22 @@ class RemoteCollection:
         filter: Mapping[str, Any] | str | None = None,
         limit: int = 100,
         offset: str | None = None,
+        sort: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         return self.client.run(
-            plans.list_records(self.name, filter=filter, limit=limit, offset=offset)
+            plans.list_records(self.name, filter=filter, limit=limit, offset=offset, sort=sort)
         )
 
     def info(self) -> dict[str, Any]:
         self.config = self.client.run(plans.collection_info(self.name))
         return self.config
+
+    def make_thumbnails(self, *, progress: ProgressCallback | None = None) -> ThumbnailReport:
+        """As ``Collection.make_thumbnails``, run by the server as a job polled to its end
+        (files are read there, under its ``allowed_roots``)."""
+        result = self.client.run(plans.make_thumbnails(self.name, progress))
+        self.config["thumbnails"] = True
+        return from_dict(ThumbnailReport, result)
 
     def thumbnail(self, record_id: str) -> bytes:
         """The record's JPEG thumbnail (collections made with ``thumbnails``)."""

@@ -13,11 +13,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from lookalike.errors import BadInput, ConfigChanged
 from lookalike.filters import And, HasIds, Node, Not
 from lookalike.payload import RETRIEVE_ONLY, THUMBNAIL
+
+if TYPE_CHECKING:
+    from lookalike.store.ordering import Order
 
 __all__ = [
     "RETRIEVE_ONLY",
@@ -165,6 +168,14 @@ class CollectionStore(Protocol):
         offset: str | None = None,
         with_vectors: bool = False,
     ) -> tuple[list[StoredPoint], str | None]: ...
+
+    def scroll_ordered(
+        self, order: Order, *, filter: Node | None = None, limit: int = 256
+    ) -> list[tuple[int, StoredPoint]]:
+        """The first ``limit`` points holding ``order.field`` as a datetime, sorted by it, each
+        with its value in microseconds since the epoch; equal values in any order, and no
+        cursor: :func:`lookalike.store.ordering.ordered_page` pages with it."""
+        ...
 
     def count(self, filter: Node | None = None) -> int: ...
 

@@ -35,7 +35,7 @@ import qdrant_edge as qe
 
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.payload import KEYWORD_INDEXED, RETRIEVE_ONLY
+from lookalike.payload import KEYWORD_INDEXED, ORDER_INDEXED, RETRIEVE_ONLY
 from lookalike.store import schema
 from lookalike.store.aliases import AliasFile, check_alias, check_drop, check_new_name
 from lookalike.store.base import (
@@ -58,6 +58,7 @@ from lookalike.store.base import (
 )
 from lookalike.store.edge_build import copy_shard, optimize_in_child, read_ahead, write_back
 from lookalike.store.edge_filter import to_edge_filter
+from lookalike.store.ordering import Order
 from lookalike.store.space import FreeSpace
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
@@ -278,6 +279,9 @@ class EdgeStore:
                 for field in KEYWORD_INDEXED:
                     op = qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword)
                     shard.update(op)
+                for field in ORDER_INDEXED:
+                    op = qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Datetime)
+                    shard.update(op)
                 _write_meta(shard, stored)
                 shard.flush()
             finally:
@@ -339,6 +343,8 @@ class EdgeCollection:
         """Set by the store that opens the collection: the reserve checked before writes."""
         self.params: qe.SearchParams | None = None
         """Set by the store that opens the collection: how nearest-neighbour searches run."""
+        self._ordered: set[str] = set()
+        """Fields known to have a range index."""
 
     def _read_config(self) -> dict[str, Any]:
         records = _call(self._shard.retrieve, [_META_POINT], True, False)
@@ -442,6 +448,32 @@ class EdgeCollection:
         )
         records, next_offset = _call(self._shard.scroll, request)
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
+
+    def scroll_ordered(
+        self, order: Order, *, filter: Node | None = None, limit: int = 256
+    ) -> list[tuple[int, StoredPoint]]:
+        self._range_index(order.field)
+        direction = qe.Direction.Desc if order.descending else qe.Direction.Asc
+        request = qe.ScrollRequest(
+            limit=limit,
+            filter=_filter(visible(filter)),
+            with_payload=_light_payload(),
+            with_vector=False,
+            order_by=qe.OrderBy(order.field, direction),
+        )
+        records, _ = _call(self._shard.scroll, request)
+        return [(int(r.order_value), _stored(r)) for r in records]
+
+    def _range_index(self, field: str) -> None:
+        """Index ``field`` as a datetime if the shard does not yet (collections made before
+        sorting existed): one pass over the payloads, once."""
+        if field in self._ordered:
+            return
+        with self._writes:
+            if field not in (self._shard.info().payload_schema or {}):
+                op = qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Datetime)
+                _call(self._shard.update, op)
+            self._ordered.add(field)
 
     def count(self, filter: Node | None = None) -> int:
         request = qe.CountRequest(exact=True, filter=_filter(visible(filter)))

@@ -57,6 +57,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "a Qdrant server store needs qdrant-client: pip install 'lookalike[server]'"
     ) from exc
 
+from lookalike.store.ordering import Order
 from lookalike.store.server_filter import to_server_filter
 
 _META_POINT = point_id(META_ID)
@@ -295,6 +296,7 @@ class ServerStore:
         collection = ServerCollection(self.client, self._qualified(name), name)
         if not self.local:  # local mode searches exactly, and warns about search parameters
             collection.params = self.options.search_params()
+        collection.range_indexes = not self.local  # local mode sorts without one
         schema.ensure_version(name, collection)
         return collection
 
@@ -319,6 +321,9 @@ class ServerCollection:
         self._vector_count = max(1, len(self._config.get("vectors", [])))
         self.params: m.SearchParams | None = None
         """Set by the store that opens the collection: how nearest-neighbour searches run."""
+        self.range_indexes = True
+        """Whether sorting needs a range index on the field (not in local mode)."""
+        self._ordered: set[str] = set()
 
     def _read_config(self) -> dict[str, Any]:
         records = _call(self.client.retrieve, self.qualified, [_META_POINT], with_payload=True)
@@ -420,6 +425,40 @@ class ServerCollection:
             with_vectors=with_vectors,
         )
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
+
+    def scroll_ordered(
+        self, order: Order, *, filter: Node | None = None, limit: int = 256
+    ) -> list[tuple[int, StoredPoint]]:
+        self._range_index(order.field)
+        records, _ = _call(
+            self.client.scroll,
+            self.qualified,
+            scroll_filter=_filter(visible(filter)),
+            limit=limit,
+            order_by=m.OrderBy(
+                key=order.field,
+                direction=m.Direction.DESC if order.descending else m.Direction.ASC,
+            ),
+            with_payload=_light_payload(),
+            with_vectors=False,
+        )
+        return [(int(r.order_value), _stored(r)) for r in records]
+
+    def _range_index(self, field: str) -> None:
+        """Index ``field`` as a datetime if the collection does not yet (made before sorting
+        existed); the server builds it once."""
+        if not self.range_indexes or field in self._ordered:
+            return
+        info = _call(self.client.get_collection, self.qualified)
+        if field not in (info.payload_schema or {}):
+            _call(
+                self.client.create_payload_index,
+                self.qualified,
+                field,
+                m.PayloadSchemaType.DATETIME,
+                wait=True,
+            )
+        self._ordered.add(field)
 
     def count(self, filter: Node | None = None) -> int:
         answer = _call(

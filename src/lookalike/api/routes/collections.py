@@ -1,11 +1,14 @@
-"""Collections: create, list, show, drop."""
+"""Collections: create, list, show, drop; turn thumbnails on (a job making the missing ones)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
+from lookalike.api.inputs import allowed_path
 from lookalike.api.jobs import job_registry
 from lookalike.api.schemas import CollectionCreate
 from lookalike.api.state import State
@@ -63,3 +66,20 @@ def drop_collection(name: str, state: State) -> dict[str, Any]:
             )
         state.engine.drop_collection(name)
     return {"deleted": name}
+
+
+@router.post("/collections/{name}/thumbnails", status_code=202, response_model=None)
+def make_thumbnails(name: str, state: State) -> JSONResponse:
+    """Turn thumbnails on for the collection and make the missing ones, as a job (``202``,
+    then ``GET /jobs/{id}``: progress, and a result with each record's outcome: ``made``,
+    ``source_missing``, ``failed``). Files are read only under ``allowed_roots``, URLs
+    fetched with the server's address checks. Records that have one are left alone, so
+    running it again finishes what a run could not."""
+    collection = state.collection(name)
+    roots = state.settings.allowed_roots
+
+    def open_file(path: Path) -> Path:
+        return allowed_path(path, roots)
+
+    job = job_registry(state).submit_thumbnails(collection, open_file)
+    return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/jobs/{job.id}"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -23,6 +23,8 @@ from lookalike.errors import BadInput, NotFound
 from lookalike.sources import Item, ItemError
 
 router = APIRouter(tags=["records"])
+
+Sort = Literal["-indexed_at", "indexed_at", "-taken_at", "taken_at"]
 
 
 class AnyText(Convertor[str]):
@@ -114,9 +116,18 @@ def list_records(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: str | None = None,
     filter: Annotated[str | None, Query(description="a filter as JSON")] = None,
+    sort: Annotated[
+        Sort | None,
+        Query(
+            description="`-indexed_at`: newest first; `indexed_at`: oldest first; "
+            "`-taken_at`: latest capture time (EXIF) first; `taken_at`: earliest first; records "
+            "without the time come last. Absent: the store's order. Page on with `next_offset`, "
+            "keeping the same sort."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     records, next_offset = state.collection(name).list_records(
-        filter=filter, limit=limit, offset=offset
+        filter=filter, limit=limit, offset=offset, sort=sort
     )
     return {"records": records, "next_offset": next_offset}
 

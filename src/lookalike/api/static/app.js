@@ -13,7 +13,7 @@ import { openCollectionDialog, setupCollectionDialog } from "./newcollection.js"
 import { clearFilterControls, filterNear, setupFilterControls } from "./filters.js";
 import { VIEWS, readRoute, routeHref, saveRoute } from "./route.js";
 import { closeViewer, openViewer, setupViewer } from "./viewer.js";
-import { clearBrowse, setupBrowse, showBrowse } from "./browse.js";
+import { browseSort, clearBrowse, setBrowseSort, setupBrowse, showBrowse } from "./browse.js";
 import { clearRegion, setupRegion, showRegion } from "./region.js";
 
 export const COLLECTION_STORE = "lookalike.collection";
@@ -446,7 +446,9 @@ export async function applyRoute(route, entry = history.state) {
       && state.collections.some((c) => c.name === route.collection)) {
     await chooseCollection(route.collection, { push: false });
   }
+  if (route.view === "browse") setBrowseSort(route.sort);
   showView(route.view);
+  if (route.view === "browse") showBrowse();
   if (route.view === "search") {
     $("query-filter").value = route.filter || "";
     $("min-score").value = route.min || "";
@@ -506,7 +508,7 @@ async function ensurePeople() {
 export function goToView(view) {
   const route = view === "search" && state.query
     ? searchRoute(state.query, state.page)
-    : { view, collection: state.collection };
+    : { view, collection: state.collection, ...(view === "browse" ? { sort: browseSort() } : {}) };
   saveRoute(route);
   showView(view);
 }
@@ -654,6 +656,10 @@ export function setupEvents() {
     await refreshInfo();
     clearBrowse();
   });
+  on("browse-sort", (sort) => {
+    saveRoute({ view: "browse", collection: state.collection, sort });
+    showBrowse();
+  });
   on("filter-changed", () => {
     if (!$("view-browse").hidden) showBrowse();
     else if (state.query) runQuery(state.query);
@@ -681,6 +687,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupFilterControls();
   const route = readRoute();
   if (location.hash) saveRoute(route, { replace: true }); // an old #/view address
+  setBrowseSort(route.sort);
   showView(route.view);
   loadCollections().then(() => {
     const now = readRoute();

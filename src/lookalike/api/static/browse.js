@@ -1,6 +1,8 @@
 // The browse view: every image of the collection as tiles, a page at a time from
 // GET /collections/{name}/records and its cursor (next_offset), the next page loaded as the
-// end of the grid comes into view. Honours the search view's filter. Tiles open the viewer.
+// end of the grid comes into view. Sorted newest first unless the address names another sort
+// (`sort=`, the records route's values); images without a capture time come last when sorted
+// by it. Honours the search view's filter. Tiles open the viewer.
 
 import { api, collectionPath, thumbnailPath } from "./http.js";
 import { $, guarded, para, setEmpty, showError } from "./ui.js";
@@ -9,10 +11,12 @@ import { sourceName, tile } from "./results.js";
 import { emit } from "./events.js";
 
 export const BROWSE_PAGE = 48;
+export const DEFAULT_SORT = "-indexed_at";
+const SORTS = ["-indexed_at", "indexed_at", "-taken_at", "taken_at"];
 
 let cursor = null; // next_offset of the last page; null before the first and after the last
 let loaded = null; // the collection and filter the grid shows
-let busy = false;
+let busy = null; // the grid a page is being loaded for
 let observer = null;
 
 export function clearBrowse() {
@@ -26,10 +30,21 @@ export function clearBrowse() {
 
 const filterText = () => $("query-filter").value.trim();
 
+// The sort shown, as the address writes it ("" for the default).
+export function browseSort() {
+  const sort = $("browse-sort").value;
+  return sort === DEFAULT_SORT ? "" : sort;
+}
+
+// Shows the sort an address names (an unknown one reads as the default).
+export function setBrowseSort(sort) {
+  $("browse-sort").value = SORTS.includes(sort) ? sort : DEFAULT_SORT;
+}
+
 // Shows the collection in force from its first page, unless the grid already shows it.
 export async function showBrowse() {
   const name = state.collection;
-  const key = `${name}\n${filterText()}`;
+  const key = `${name}\n${filterText()}\n${$("browse-sort").value}`;
   if (loaded === key) return;
   clearBrowse();
   if (!name) {
@@ -41,16 +56,16 @@ export async function showBrowse() {
 }
 
 async function loadPage(key) {
-  if (busy || loaded !== key) return;
+  if (busy === key || loaded !== key) return;
   const name = state.collection;
-  busy = true;
-  const params = new URLSearchParams({ limit: String(BROWSE_PAGE) });
+  busy = key;
+  const params = new URLSearchParams({ limit: String(BROWSE_PAGE), sort: $("browse-sort").value });
   if (cursor) params.set("offset", cursor);
   if (filterText()) params.set("filter", filterText());
   $("browse-summary").textContent = "Loading…";
   const body = await guarded(() => api("GET", `${collectionPath(name)}/records?${params}`),
     (err) => showError(err, "Browse failed"));
-  busy = false;
+  if (busy === key) busy = null;
   if (loaded !== key) return;
   if (!body) {
     $("browse-summary").textContent = "";
@@ -101,6 +116,7 @@ async function loadPage(key) {
 
 export function setupBrowse() {
   const more = $("browse-more");
+  $("browse-sort").addEventListener("change", () => emit("browse-sort", browseSort()));
   more.addEventListener("click", () => loadPage(loaded));
   observer = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting) && cursor && !$("view-browse").hidden) loadPage(loaded);

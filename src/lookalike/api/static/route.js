@@ -6,8 +6,8 @@
 export const VIEWS = ["search", "browse", "duplicates", "people"];
 
 // The parameters, in the order they appear in the address.
-const KEYS = ["view", "collection", "id", "text", "url", "person", "signal", "filter", "min", "k",
-  "page", "open"];
+const KEYS = ["view", "collection", "sort", "id", "text", "url", "person", "signal", "filter", "min",
+  "k", "page", "open"];
 
 // The route in the address bar; an old "#/people" address reads as view=people.
 export function readRoute(href = location.href) {

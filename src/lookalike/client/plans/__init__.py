@@ -10,6 +10,7 @@ from lookalike.client.plans.collections import (
     create_collection,
     drop_collection,
     list_collections,
+    make_thumbnails,
     reindex,
     set_alias,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "list_collections",
     "list_jobs",
     "list_records",
+    "make_thumbnails",
     "merge_people",
     "moderate",
     "name_person",

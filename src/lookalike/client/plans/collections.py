@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.client.plans.common import body_of, coll, q
-from lookalike.client.plans.jobs import get_job, job_of, wait_job
-from lookalike.client.wire import Call, Plan
+from lookalike.client.plans.jobs import RUNNING, get_job, job_of, wait_job
+from lookalike.client.wire import Call, Pause, Plan, error_from
 from lookalike.errors import Conflict, NotFound
 from lookalike.interface import check_existing
 from lookalike.signals import parse_signals
-from lookalike.types import check_on_unsafe, check_precision
+from lookalike.types import Progress, ProgressCallback, check_on_unsafe, check_precision
 
 
 def list_collections() -> Plan[list[dict[str, Any]]]:
@@ -119,3 +119,34 @@ def reindex(
     yield from wait_job(str(job["id"]), on_progress)
     done = yield from get_job(str(job["id"]))
     return dict(done["result"])
+
+
+def make_thumbnails(name: str, progress: ProgressCallback | None) -> Plan[dict[str, Any]]:
+    """Start the server's thumbnails job and poll it to its end: the job's result, with every
+    record's outcome (read a page at a time)."""
+    job = job_of(body_of((yield Call("POST", f"{coll(name)}/thumbnails"))))
+    path, delay = f"/jobs/{q(str(job['id']))}", 0.1
+    while True:
+        job = yield from get_job(str(job["id"]))
+        if progress is not None:
+            total, done = int(job.get("total") or 0), int(job.get("done") or 0)
+            made, failed = int(job.get("indexed") or 0), int(job.get("failed") or 0)
+            progress(Progress(total, done, made, failed, str(job.get("phase") or "thumbnails")))
+        if job.get("status") not in RUNNING:
+            break
+        yield Pause(delay)
+        delay = min(1.0, delay * 1.5)
+    result = job.get("result")
+    if job.get("status") != "done" or not isinstance(result, dict):
+        error = job.get("error")
+        raise error_from(error if isinstance(error, dict) else {"message": str(error)})
+    outcomes = list(result["outcomes"])
+    while result.get("next_offset") is not None:
+        params = {"offset": int(result["next_offset"]), "limit": OUTCOMES_PAGE}
+        result = job_of(body_of((yield Call("GET", path, params=params))))["result"]
+        outcomes += result["outcomes"]
+    return {**result, "outcomes": outcomes}
+
+
+OUTCOMES_PAGE = 10_000
+"""Outcomes read per request once a job ended."""

@@ -41,11 +41,18 @@ def count(name: str, filter: Mapping[str, Any] | str | None) -> Plan[int]:
 
 
 def list_records(
-    name: str, *, filter: Mapping[str, Any] | str | None, limit: int, offset: str | None
+    name: str,
+    *,
+    filter: Mapping[str, Any] | str | None,
+    limit: int,
+    offset: str | None,
+    sort: str | None = None,
 ) -> Plan[tuple[list[dict[str, Any]], str | None]]:
     params: dict[str, str | int] = {"limit": limit, **filter_param(filter)}
     if offset is not None:
         params["offset"] = offset
+    if sort is not None:
+        params["sort"] = sort
     body = body_of((yield Call("GET", f"{coll(name)}/records", params=params)))
     return list(body["records"]), body.get("next_offset")
 
