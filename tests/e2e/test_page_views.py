@@ -240,6 +240,7 @@ def test_browse_pages_through_the_collection(page: Page, site: Site, shots: Path
     offset = None
     while True:
         params: dict[str, Any] = {"limit": 3, **({"offset": offset} if offset else {})}
+        params["sort"] = "-indexed_at"  # the browse view's order unless the address names one
         body = site.api.get("/collections/photos/records", params=params).json()
         listed += [r["id"] for r in body["records"]]
         offset = body["next_offset"]

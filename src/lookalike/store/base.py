@@ -170,11 +170,18 @@ class CollectionStore(Protocol):
     ) -> tuple[list[StoredPoint], str | None]: ...
 
     def scroll_ordered(
-        self, order: Order, *, filter: Node | None = None, limit: int = 256
+        self,
+        order: Order,
+        *,
+        filter: Node | None = None,
+        limit: int = 256,
+        start: int | None = None,
     ) -> list[tuple[int, StoredPoint]]:
         """The first ``limit`` points holding ``order.field`` as a datetime, sorted by it, each
         with its value in microseconds since the epoch; equal values in any order, and no
-        cursor: :func:`lookalike.store.ordering.ordered_page` pages with it."""
+        cursor: :func:`lookalike.store.ordering.ordered_page` pages with it. ``start``: begin
+        at that value (included), read from the range index there: a filter alone would have
+        the store skip every point before it."""
         ...
 
     def count(self, filter: Node | None = None) -> int: ...

@@ -58,7 +58,7 @@ from lookalike.store.base import (
 )
 from lookalike.store.edge_build import copy_shard, optimize_in_child, read_ahead, write_back
 from lookalike.store.edge_filter import to_edge_filter
-from lookalike.store.ordering import Order
+from lookalike.store.ordering import Order, moment
 from lookalike.store.space import FreeSpace
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
@@ -450,16 +450,22 @@ class EdgeCollection:
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
 
     def scroll_ordered(
-        self, order: Order, *, filter: Node | None = None, limit: int = 256
+        self,
+        order: Order,
+        *,
+        filter: Node | None = None,
+        limit: int = 256,
+        start: int | None = None,
     ) -> list[tuple[int, StoredPoint]]:
         self._range_index(order.field)
         direction = qe.Direction.Desc if order.descending else qe.Direction.Asc
+        begin = None if start is None else moment(start).isoformat()
         request = qe.ScrollRequest(
             limit=limit,
             filter=_filter(visible(filter)),
             with_payload=_light_payload(),
             with_vector=False,
-            order_by=qe.OrderBy(order.field, direction),
+            order_by=qe.OrderBy(order.field, direction, start_from=begin),
         )
         records, _ = _call(self._shard.scroll, request)
         return [(int(r.order_value), _stored(r)) for r in records]

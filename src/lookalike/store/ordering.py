@@ -12,10 +12,11 @@ last page stopped:
 - ``v`` value at: records equal to ``value`` are being given in point-id order from ``at``;
 - ``m`` at: the records without the field, from ``at``.
 
-A page costs one or two ordered reads of at most ``limit`` points (the range index is read in
-order: no sort of the collection) and, when a page ends inside a run of equal values, one
-filtered scroll of that run. Writes between pages never repeat or skip a record that was there
-before and is still there: the cursor is a position in the order, not a count.
+A page costs one or two ordered reads of at most ``limit`` points, each starting in the range
+index at the cursor's value (no sort of the collection, and no skipping over the records before
+it), and, when a page ends inside a run of equal values, one filtered read of that run. Writes
+between pages never repeat or skip a record that was there before and is still there: the
+cursor is a position in the order, not a count.
 """
 
 from __future__ import annotations
@@ -134,7 +135,10 @@ def ordered_page(
                 when = moment(at.value)
                 beyond = DateRange(key, lt=when) if order.descending else DateRange(key, gt=when)
             got = store.scroll_ordered(
-                order, filter=filter if beyond is None else _both(filter, beyond), limit=need
+                order,
+                filter=filter if beyond is None else _both(filter, beyond),
+                limit=need,
+                start=at.value,
             )
             sign = -1 if order.descending else 1
             got.sort(key=lambda pair: (sign * pair[0], point_id(pair[1].id)))

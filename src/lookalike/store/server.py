@@ -57,7 +57,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "a Qdrant server store needs qdrant-client: pip install 'lookalike[server]'"
     ) from exc
 
-from lookalike.store.ordering import Order
+from lookalike.store.ordering import Order, moment
 from lookalike.store.server_filter import to_server_filter
 
 _META_POINT = point_id(META_ID)
@@ -427,7 +427,12 @@ class ServerCollection:
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
 
     def scroll_ordered(
-        self, order: Order, *, filter: Node | None = None, limit: int = 256
+        self,
+        order: Order,
+        *,
+        filter: Node | None = None,
+        limit: int = 256,
+        start: int | None = None,
     ) -> list[tuple[int, StoredPoint]]:
         self._range_index(order.field)
         records, _ = _call(
@@ -438,6 +443,7 @@ class ServerCollection:
             order_by=m.OrderBy(
                 key=order.field,
                 direction=m.Direction.DESC if order.descending else m.Direction.ASC,
+                start_from=None if start is None else moment(start),
             ),
             with_payload=_light_payload(),
             with_vectors=False,

@@ -660,6 +660,12 @@ export function setupEvents() {
     saveRoute({ view: "browse", collection: state.collection, sort });
     showBrowse();
   });
+  on("thumbnails-made", async (name) => {
+    if (state.collection !== name) return;
+    await refreshInfo();
+    clearBrowse();
+    if (!$("view-browse").hidden) showBrowse();
+  });
   on("filter-changed", () => {
     if (!$("view-browse").hidden) showBrowse();
     else if (state.query) runQuery(state.query);

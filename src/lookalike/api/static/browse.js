@@ -4,7 +4,7 @@
 // (`sort=`, the records route's values); images without a capture time come last when sorted
 // by it. Honours the search view's filter. Tiles open the viewer.
 
-import { api, collectionPath, thumbnailPath } from "./http.js";
+import { api, collectionPath, thumbnailPath, waitForJob } from "./http.js";
 import { $, guarded, para, setEmpty, showError } from "./ui.js";
 import { state } from "./state.js";
 import { sourceName, tile } from "./results.js";
@@ -41,8 +41,48 @@ export function setBrowseSort(sort) {
   $("browse-sort").value = SORTS.includes(sort) ? sort : DEFAULT_SORT;
 }
 
+// Turning thumbnails on for a collection made without them: POST .../thumbnails starts a job
+// that makes them from the sources still there; its progress and outcome show beside it.
+let making = null; // the collection whose thumbnails are being made
+let reported = null; // the collection the progress line speaks of
+
+function showThumbnailTool() {
+  const info = state.info;
+  $("browse-thumbnails").hidden = !info || info.thumbnails || making === state.collection;
+  if (reported !== state.collection) $("thumbnails-progress").textContent = "";
+}
+
+async function makeThumbnails() {
+  const name = state.collection;
+  if (!name || making) return;
+  making = reported = name;
+  showThumbnailTool();
+  const status = $("thumbnails-progress");
+  status.textContent = "Making thumbnails…";
+  const started = await guarded(() => api("POST", collectionPath(name) + "/thumbnails"),
+    (err) => showError(err, "Thumbnails failed"));
+  const job = started && await guarded(() => waitForJob(started.id, (j) => {
+    if (state.collection === name && j.total) {
+      status.textContent = `Making thumbnails: ${j.done.toLocaleString()} of ${j.total.toLocaleString()}…`;
+    }
+  }), (err) => showError(err, "Thumbnails failed"));
+  making = null;
+  if (!job || state.collection !== name) {
+    if (state.collection === name) status.textContent = "";
+    showThumbnailTool();
+    return;
+  }
+  const r = job.result || {};
+  status.textContent = job.status === "done"
+    ? `Thumbnails: ${r.made} made` + (r.source_missing ? `, ${r.source_missing} without a source left` : "")
+      + (r.failed ? `, ${r.failed} failed` : "") + "."
+    : `Thumbnails stopped: ${(job.error && job.error.message) || job.status}.`;
+  await emit("thumbnails-made", name);
+}
+
 // Shows the collection in force from its first page, unless the grid already shows it.
 export async function showBrowse() {
+  showThumbnailTool();
   const name = state.collection;
   const key = `${name}\n${filterText()}\n${$("browse-sort").value}`;
   if (loaded === key) return;
@@ -117,6 +157,7 @@ async function loadPage(key) {
 export function setupBrowse() {
   const more = $("browse-more");
   $("browse-sort").addEventListener("change", () => emit("browse-sort", browseSort()));
+  $("browse-thumbnails").addEventListener("click", makeThumbnails);
   more.addEventListener("click", () => loadPage(loaded));
   observer = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting) && cursor && !$("view-browse").hidden) loadPage(loaded);

@@ -55,6 +55,18 @@ export async function api(method, path, body) {
   return response.json();
 }
 
+export const JOB_POLL_MS = 700;
+
+// Polls a background job (GET /jobs/{id}) until it ends; onProgress sees each answer.
+export async function waitForJob(id, onProgress) {
+  for (;;) {
+    const job = await api("GET", "jobs/" + encodeURIComponent(id));
+    onProgress(job);
+    if (!["queued", "running"].includes(job.status)) return job;
+    await new Promise((r) => setTimeout(r, JOB_POLL_MS));
+  }
+}
+
 export const collectionPath = (name) => "collections/" + encodeURIComponent(name);
 export const thumbnailPath = (name, id) =>
   collectionPath(name) + "/thumbnails/" + encodeURIComponent(id);

@@ -1,13 +1,12 @@
 // Adding images: multipart uploads in batches, progress from XHR upload events, jobs.
 
-import { ApiError, api, authHeaders, collectionPath, unreachable } from "./http.js";
+import { ApiError, api, authHeaders, collectionPath, unreachable, waitForJob } from "./http.js";
 import { $, button, clearError, guarded, para, showError } from "./ui.js";
 import { state } from "./state.js";
 import { emit } from "./events.js";
 
 export const UPLOAD_BATCH_BYTES = 16 * 1024 * 1024; // well under the server's default body cap
 export const UPLOAD_BATCH_FILES = 32;
-export const JOB_POLL_MS = 700;
 
 // ---- upload -------------------------------------------------------------------------
 
@@ -100,15 +99,6 @@ export function tally(body, counts, failures, files, seen = new Map(), notes = [
 // A background job (202): its id, to follow at GET /jobs/{id}.
 export function jobIdOf(body) {
   return (body && body.id) || null;
-}
-
-export async function waitForJob(id, onProgress) {
-  for (;;) {
-    const job = await api("GET", "jobs/" + encodeURIComponent(id));
-    onProgress(job);
-    if (!["queued", "running"].includes(job.status)) return job;
-    await new Promise((r) => setTimeout(r, JOB_POLL_MS));
-  }
 }
 
 export async function uploadFiles(fileList) {
