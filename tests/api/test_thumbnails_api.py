@@ -3,6 +3,7 @@ files under ``allowed_roots``, with progress and each record's outcome."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lookalike.client import Client
+from lookalike.client import AsyncClient, Client
 from lookalike.config import Settings
 from lookalike.types import ThumbnailReport
 from tests.support.encoded import b64, image_bytes
@@ -103,3 +104,17 @@ def test_the_sdk_waits_for_the_job_and_answers_the_report(served: tuple[ApiClien
     assert (report.made, report.source_missing) == (4, 1)
     assert {o.id: o.status for o in report.outcomes}["uploaded"] == "source_missing"
     assert seen and seen[-1] == 5 and coll.config["thumbnails"] is True
+
+
+def test_the_async_sdk_too(served: tuple[ApiClient, Path]) -> None:
+    api, _ = served
+
+    async def scenario() -> ThumbnailReport:
+        async with AsyncClient(IN_PROCESS, http=api.async_client()) as client:
+            coll = await client.collection("c")
+            page, cursor = await coll.list_records(limit=2, sort="-indexed_at")
+            assert len(page) == 2 and cursor is not None
+            return await coll.make_thumbnails()
+
+    report = asyncio.run(scenario())
+    assert (report.made, report.source_missing, report.total) == (4, 1, 5)
