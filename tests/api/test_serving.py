@@ -22,7 +22,11 @@ from fastapi.responses import Response
 from lookalike.config import Settings
 from tests.support.server import free_port, live_server
 
-STALL_SECONDS = 12.0
+FETCH_TIMEOUT = 5.0
+"""The server's ``fetch_timeout``: longer than the 1.5 s wait before the checks plus the 3 s
+allowed to ``GET /collections``, so that no search can have given up before they are made."""
+STALL_SECONDS = FETCH_TIMEOUT + 1.0
+"""How long the image host answers nothing: past the fetch timeout, so each fetch times out."""
 XIMILAR = {"collection-id": "c"}
 """The Ximilar-style routes' collection header (the other routes ignore it)."""
 STALLED_URL = "{stalled}"
@@ -42,6 +46,7 @@ def _stalling_image(app: FastAPI) -> None:
     app.include_router(router)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "query"),
     [  # the REST search and the compatibility routes' searches
@@ -54,7 +59,7 @@ def test_a_stalled_query_url_holds_no_thread_of_the_other_requests(
     server_settings: Settings, path: str, query: dict[str, Any]
 ) -> None:
     settings = server_settings.replace(
-        allowed_networks=("127.0.0.0/8",), fetch_retries=0, fetch_timeout=8.0
+        allowed_networks=("127.0.0.0/8",), fetch_retries=0, fetch_timeout=FETCH_TIMEOUT
     )
     with live_server(settings, setup=_stalling_image) as url:
         client = httpx.Client(base_url=url, timeout=60)
