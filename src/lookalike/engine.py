@@ -641,11 +641,12 @@ class Collection:
         self,
         *,
         threshold: float | None = None,
-        keep: str = "largest",
+        keep: str = "original",
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Cluster]:
         """Clusters of near-duplicates across the collection, with the record to keep in each
-        (``largest``, ``least-compressed``, ``oldest`` or ``FIELD:min|max``)."""
+        (``original``, the default: the largest that is neither a framed copy nor a crop of another;
+        ``largest``, ``least-compressed``, ``oldest`` or ``FIELD:min|max``)."""
         self.signal("duplicate")
         clusters = find_clusters(
             self.store,

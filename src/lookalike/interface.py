@@ -101,7 +101,7 @@ class CollectionAPI(Protocol):
         self,
         *,
         threshold: float | None = None,
-        keep: str = "largest",
+        keep: str = "original",
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Cluster]: ...
 

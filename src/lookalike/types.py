@@ -87,8 +87,11 @@ Precision = Literal["fp32", "int8"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "int8")
 """How a collection's semantic model runs: ``fp32`` (the model as published) or ``int8`` (its
 dynamically quantized copy: faster on CPU, vectors close to but not equal to fp32's)."""
-KEEP_RULES = ("largest", "least-compressed", "oldest")
-"""The named rules picking the record to keep in a duplicate cluster (besides ``FIELD:min|max``)."""
+KEEP_RULES = ("original", "largest", "least-compressed", "oldest")
+"""The named rules picking the record to keep in a duplicate cluster (besides ``FIELD:min|max``);
+the first is the default."""
+Region = tuple[float, float, float, float]
+"""A part of an image: left, top, right, bottom as fractions of its width and height."""
 COPY_THRESHOLD = 0.75
 """Duplicate scores at or above this mean "a copy" (unless configured): the calibration of
 :mod:`lookalike.signals.duplicate.localfeatures.verification` puts 8 distinct inliers there,
@@ -329,6 +332,9 @@ class Member:
     """Keypoints verified by geometry on that link; None when the hashes alone decided."""
     hash_distance: int | None = None
     """Bits of 64 by which the two perceptual hashes differ (None: not among hash neighbours)."""
+    region: Region | None = None
+    """The part of this image that matched the other's on that link (None when the hashes
+    alone decided)."""
 
 
 @dataclass

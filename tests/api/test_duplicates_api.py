@@ -39,15 +39,25 @@ def test_clusters_keep_rules_and_deleting_copies(
         r = api.post(route)  # no body: the defaults
         assert r.status_code == 200, r.text
         data = r.json()
-        assert data["threshold"] == COPY_THRESHOLD and data["keep"] == "largest"
+        assert data["threshold"] == COPY_THRESHOLD and data["keep"] == "original"
         clusters = {c["keep"]: c for c in data["clusters"]}
         assert set(clusters) == {record_id(n) for n in COPIED}
+        largest = api.post(route, json={"keep": "largest"}).json()  # the former default
+        assert largest["keep"] == "largest"
+        assert {c["keep"] for c in largest["clusters"]} == set(clusters)
         for name, copy in zip(COPIED, copies, strict=True):
             cluster = clusters[record_id(name)]
             assert cluster["copies"] == [copy]
             roles = {m["id"]: m["role"] for m in cluster["members"]}
             assert roles == {record_id(name): "keep", copy: "copy"}
             assert all(m["score"] >= COPY_THRESHOLD for m in cluster["members"])
+            for m in cluster["members"]:  # why it was grouped: inliers and region, or the hash
+                assert m["linked_to"] in roles and m["linked_to"] != m["id"]
+                if m["inliers"] is not None:
+                    left, top, right, bottom = m["region"]
+                    assert 0 <= left < right <= 1 and 0 <= top < bottom <= 1
+                else:
+                    assert m["region"] is None and m["hash_distance"] is not None
 
         by_field = api.post(route, json={"keep": "metadata.n:max"}).json()
         assert sorted(c["keep"] for c in by_field["clusters"]) == sorted(copies)

@@ -104,7 +104,7 @@ def test_grouping_finds_the_known_clusters(engine: Engine, photos: Path, tmp_pat
         ["coffee-caption.jpg", "coffee.jpg"],
     ]
     by_keep = {cl.keep for cl in clusters}
-    assert by_keep == {"astronaut.jpg", "coffee.jpg"}  # largest
+    assert by_keep == {"astronaut.jpg", "coffee.jpg"}  # neither a crop nor a copy
     smallest = c.duplicates(keep="width:min")
     assert "astronaut-small.jpg" in {cl.keep for cl in smallest}
     with pytest.raises(BadInput):

@@ -26,8 +26,10 @@ def duplicates(
     ] = None,
     keep: Annotated[
         str,
-        typer.Option(help="Which to keep: largest, least-compressed, oldest, or FIELD:min|max."),
-    ] = "largest",
+        typer.Option(
+            help="Which to keep: original, largest, least-compressed, oldest, or FIELD:min|max."
+        ),
+    ] = "original",
     report: Annotated[
         Path | None, typer.Option(help="Write the clusters to this file (.json or .csv).")
     ] = None,
@@ -81,4 +83,9 @@ def _evidence(m: Member) -> str:
         parts.append(f"{m.inliers} inliers")
     if m.hash_distance is not None:
         parts.append(f"hash {m.hash_distance} bits")
+    if m.region is not None:
+        left, top, right, bottom = m.region
+        parts.append(f"region {left:.2f},{top:.2f}-{right:.2f},{bottom:.2f} of it")
+    if m.linked_to is not None:
+        parts.append(f"linked to {m.linked_to}")
     return ", ".join(parts)

@@ -342,7 +342,7 @@ class AsyncRemoteCollection:
         self,
         *,
         threshold: float | None = None,
-        keep: str = "largest",
+        keep: str = "original",
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Cluster]:
         plan = plans.duplicates(self.name, threshold=threshold, keep=keep)

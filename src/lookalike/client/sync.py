@@ -364,7 +364,7 @@ class RemoteCollection:
         self,
         *,
         threshold: float | None = None,
-        keep: str = "largest",
+        keep: str = "original",
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Cluster]:
         """As ``Collection.duplicates``; ``progress`` only hears the end (the server works in

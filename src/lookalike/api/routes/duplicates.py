@@ -22,9 +22,9 @@ class DuplicatesRequest(BaseModel):
         default=None, ge=0.0, le=1.0, description="Score from which two images are copies."
     )
     keep: str = Field(
-        default="largest",
+        default="original",
         max_length=200,
-        description="largest, least-compressed, oldest, or FIELD:min / FIELD:max.",
+        description="original, largest, least-compressed, oldest, or FIELD:min / FIELD:max.",
     )
     delete_copies: bool = Field(default=False, description="Delete every copy once grouped.")
 
@@ -40,6 +40,11 @@ class DuplicateMember(BaseModel):
     linked_to: str | None = None
     inliers: int | None = None
     hash_distance: int | None = None
+    region: tuple[float, float, float, float] | None = Field(
+        default=None,
+        description="The part of this image that matched linked_to (left, top, right, bottom "
+        "as fractions); null when the hashes alone decided.",
+    )
 
 
 class DuplicateCluster(BaseModel):

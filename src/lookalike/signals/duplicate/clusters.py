@@ -2,7 +2,9 @@
 
 Never compares all pairs: each record asks the store for its candidates (hash and visual-word
 searches) and verifies a bounded few, so the work grows linearly with the collection. Linked
-records are joined with union-find; the keeper of a cluster is chosen by a rule.
+records are joined with union-find; the keeper of a cluster is chosen by a rule: by default
+``original``, the largest member that is neither a framed copy nor a crop of another
+(:mod:`.framing`).
 
 A link needs the evidence of a copy, not of a look-alike: geometry verified by local features
 at the threshold, or perceptual hashes within :data:`SAME_PICTURE_BITS` (recompressed and
@@ -24,13 +26,25 @@ from typing import Any
 
 from lookalike.errors import BadInput
 from lookalike.filters import HasIds, Not
-from lookalike.signals.duplicate.copies import CopyHit, find_copies, record_copy_query
+from lookalike.signals.duplicate.copies import (
+    CopyHit,
+    find_copies,
+    record_copy_query,
+    stored_features,
+)
+from lookalike.signals.duplicate.framing import judge
 from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
 from lookalike.signals.duplicate.hashes import HASH_BITS, colour_distance
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all
-from lookalike.types import KEEP_RULES, Member
+from lookalike.types import KEEP_RULES, Member, Region
 from lookalike.types import Cluster as Cluster
 
+ORIGINAL = "original"
+"""The default keep rule: the largest member that is neither a framed copy nor a crop of
+another."""
+COMPARED = 12
+"""Members of a cluster compared pair by pair by the ``original`` rule (the largest ones): the
+pairs verified grow with its square."""
 NEIGHBOURS = 10
 VERIFY = 4
 """Candidates verified per record: the top word and strong hash neighbours."""
@@ -77,11 +91,12 @@ class _Link:
     other: str
     inliers: int | None
     hash_distance: int | None
+    region: Region | None
 
 
 def keep_key(rule: str) -> Callable[[dict[str, Any]], Any]:
     """Sort key of a rule: the record with the largest key is kept."""
-    if rule == "largest":
+    if rule in ("largest", ORIGINAL):
         return lambda p: ((p.get("width") or 0) * (p.get("height") or 0), p.get("byte_size") or 0)
     if rule == "least-compressed":
         return lambda p: (
@@ -108,6 +123,26 @@ def keep_key(rule: str) -> Callable[[dict[str, Any]], Any]:
     return by_field
 
 
+def choose_keeper(
+    ids: list[str], payloads: dict[str, dict[str, Any]], rule: str, store: CollectionStore
+) -> str:
+    """The member of a cluster to keep by ``rule``; for ``original``, the largest of those that
+    are neither framed copies of another member (borders, filled rotation corners, a screen's
+    surround) nor crops of one (:func:`.framing.judge`), the most bytes breaking ties."""
+    key = keep_key(rule)
+    ranked = sorted(ids)
+    if rule != ORIGINAL:
+        return max(ranked, key=lambda i: key(payloads[i]))
+    compared = sorted(ranked, key=lambda i: key(payloads[i]), reverse=True)[:COMPARED]
+    features = {}
+    for point in store.retrieve(compared):
+        found = stored_features(point.payload)
+        if found is not None:
+            features[point.id] = found
+    framed, cropped = judge(features)
+    return max(compared, key=lambda i: (i not in framed, i not in cropped, key(payloads[i])))
+
+
 def _negated(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
@@ -116,11 +151,11 @@ def find_clusters(
     store: CollectionStore,
     *,
     threshold: float,
-    keep: str = "largest",
+    keep: str = ORIGINAL,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Cluster]:
     """Clusters of records that are copies of each other (score >= ``threshold``)."""
-    key = keep_key(keep)
+    keep_key(keep)  # an unknown rule fails before the work
     total = store.count()
     parent: dict[str, str] = {}
     best: dict[str, _Link] = {}
@@ -149,10 +184,15 @@ def find_clusters(
                 if not is_link(hit, threshold, colours):
                     continue
                 parent[root(hit.id)] = root(point.id)
-                inliers = hit.match.inliers if hit.match is not None else None
-                for rid, other in ((hit.id, point.id), (point.id, hit.id)):
+                m = hit.match
+                inliers = m.inliers if m is not None else None
+                for rid, other, region in (
+                    (hit.id, point.id, m.candidate_box if m is not None else None),
+                    (point.id, hit.id, m.query_box if m is not None else None),
+                ):
                     if rid not in best or hit.score > best[rid].score:
-                        best[rid] = _Link(hit.score, other, inliers, hit.hash_distance)
+                        rounded = None if region is None else _region(region)
+                        best[rid] = _Link(hit.score, other, inliers, hit.hash_distance, rounded)
         if progress is not None:
             progress(done, total)
     groups: dict[str, list[str]] = {}
@@ -160,7 +200,7 @@ def find_clusters(
         groups.setdefault(root(rid), []).append(rid)
     clusters = []
     for ids in groups.values():
-        keeper = max(sorted(ids), key=lambda i: key(payloads[i]))
+        keeper = choose_keeper(ids, payloads, keep, store)
         members = [
             Member(
                 id=i,
@@ -173,12 +213,18 @@ def find_clusters(
                 linked_to=best[i].other,
                 inliers=best[i].inliers,
                 hash_distance=best[i].hash_distance,
+                region=best[i].region,
             )
             for i in sorted(ids, key=lambda i: (i != keeper, i))
         ]
         clusters.append(Cluster(keeper, members))
     clusters.sort(key=lambda c: (-len(c.members), c.keep))
     return clusters
+
+
+def _region(box: tuple[float, float, float, float]) -> Region:
+    left, top, right, bottom = (round(float(v), 4) + 0.0 for v in box)
+    return (left, top, right, bottom)
 
 
 def _summary(point: StoredPoint) -> dict[str, Any]:
@@ -205,13 +251,13 @@ def write_report(clusters: list[Cluster], path: Path, *, threshold: float, keep:
             writer = csv.writer(fh)
             writer.writerow(
                 ["cluster", "id", "role", "score", "linked_to", "inliers", "hash_distance"]
-                + ["source", "width", "height", "byte_size"]
+                + ["region", "source", "width", "height", "byte_size"]
             )
             for n, cluster in enumerate(clusters, 1):
                 for m in cluster.members:
                     writer.writerow(
                         [n, m.id, m.role, m.score, m.linked_to, m.inliers, m.hash_distance]
-                        + [m.source, m.width, m.height, m.byte_size]
+                        + [_region_text(m.region), m.source, m.width, m.height, m.byte_size]
                     )
         return
     data = {
@@ -223,3 +269,7 @@ def write_report(clusters: list[Cluster], path: Path, *, threshold: float, keep:
         ],
     }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _region_text(region: Region | None) -> str:
+    return "" if region is None else " ".join(f"{v:g}" for v in region)

@@ -29,6 +29,8 @@ _WORK_MIN_SIDE = 384
 _WORK_MAX_SIDE = 1024
 _MAX_UPSCALE = 4.0
 _TINY = 16
+EDGE_PIXELS = 31
+"""ORB finds no keypoint this close to the edge of the image it works on (its edge threshold)."""
 
 _MAGIC = b"LF"
 _VERSION = 1
@@ -131,18 +133,23 @@ def _work_image(image: Image.Image) -> tuple[NDArray[np.uint8] | None, float]:
     width, height = image.size
     if min(width, height) < _TINY:
         return None, 1.0
-    scale = 1.0
-    if max(width, height) > _WORK_MAX_SIDE:
-        scale = _WORK_MAX_SIDE / max(width, height)
-    elif min(width, height) < _WORK_MIN_SIDE:
-        scale = min(_WORK_MIN_SIDE / min(width, height), _WORK_MAX_SIDE / max(width, height))
-        scale = max(1.0, min(scale, _MAX_UPSCALE))
+    scale = work_scale(width, height)
     gray = np.asarray(image.convert("L"))
     if scale != 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         method = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
         gray = cv2.resize(gray, size, interpolation=method)
     return np.ascontiguousarray(gray), scale
+
+
+def work_scale(width: int, height: int) -> float:
+    """The factor from an image of this size to the one keypoints are detected on."""
+    if max(width, height) > _WORK_MAX_SIDE:
+        return _WORK_MAX_SIDE / max(width, height)
+    if min(width, height) < _WORK_MIN_SIDE:
+        scale = min(_WORK_MIN_SIDE / min(width, height), _WORK_MAX_SIDE / max(width, height))
+        return max(1.0, min(scale, _MAX_UPSCALE))
+    return 1.0
 
 
 def _spread(
