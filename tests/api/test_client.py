@@ -31,7 +31,7 @@ from lookalike.errors import (
     Unauthorized,
 )
 from lookalike.sources import encode_png
-from lookalike.types import ClusterReport, Person, Progress, SearchResult
+from lookalike.types import Cluster, ClusterReport, Person, Progress, SearchResult
 from tests.support.faces import face_folder
 from tests.support.samples import PHOTO_NAMES, photo
 from tests.support.server import IN_PROCESS, WIRE_KEYS, ApiClient, Wire, free_port, in_process
@@ -88,9 +88,17 @@ def test_index_and_search_answer_as_the_local_engine_does(
         assert info["count"] == local.info()["count"] == n
         assert info["signals"] == ["semantic", "duplicate"]
         assert remote.copy_threshold == local.copy_threshold
-        clusters = [(c.keep, c.copies) for c in remote.duplicates()]
-        assert clusters == [(c.keep, c.copies) for c in local.duplicates()]
-        assert clusters == [("coffee.jpg", ["copy.jpg"])]
+        clusters = remote.duplicates()
+
+        def links(found: list[Cluster]) -> list[tuple[Any, ...]]:
+            return [
+                (m.id, m.role, m.linked_to, m.inliers, m.hash_distance, m.region)
+                for c in found
+                for m in c.members
+            ]
+
+        assert links(clusters) == links(local.duplicates())
+        assert [(c.keep, c.copies) for c in clusters] == [("coffee.jpg", ["copy.jpg"])]
 
     top = remote.search(image=photos / "coffee.jpg", top_k=1)[0]
     assert top.id == "coffee.jpg" and top.scores["duplicate"] >= 0.99

@@ -281,7 +281,10 @@ def test_duplicates_command_reports_and_deletes_copies(
     assert copy["id"] == "coffee-small.jpg" and copy["linked_to"] == "coffee.jpg"
     assert copy["score"] >= 0.75
     assert copy["inliers"] is not None or copy["hash_distance"] is not None  # the evidence
+    assert (copy["region"] is None) == (copy["inliers"] is None)  # and where, when verified
     assert "coffee-small.jpg" in report.read_text()
+    text = run(env, "duplicates", "-c", "d").stdout
+    assert "cluster 1: keep coffee.jpg" in text and "linked to coffee.jpg" in text
     refused = run(env, "duplicates", "-c", "d", "--delete-copies", input="", ok=False)
     assert refused.returncode == 2 and "--yes" in refused.stderr
     run(env, "duplicates", "-c", "d", "--delete-copies", "--yes")

@@ -201,3 +201,11 @@ def test_results_print_readably() -> None:
 def _one(call: Call):  # type: ignore[no-untyped-def]
     """A plan of one call."""
     yield call
+
+
+def test_a_duplicate_member_read_from_json_has_its_region_as_the_core_gives_it() -> None:
+    from lookalike.client.shapes import from_dict
+
+    member = from_dict(Member, {"id": "b", "role": "copy", "score": 0.9, "region": [0, 0.1, 1, 1]})
+    assert member.region == (0, 0.1, 1, 1) and member.source is None
+    assert from_dict(Member, {"id": "a", "role": "keep", "score": 1.0}).region is None

@@ -36,6 +36,8 @@ def _value(hint: Any, value: Any) -> Any:
             return [from_dict(arg, v) for v in value]  # type: ignore[arg-type]
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):
         return from_dict(hint, value)  # type: ignore[arg-type]
+    if isinstance(value, list) and any(get_origin(a) is tuple for a in (hint, *get_args(hint))):
+        return tuple(value)  # JSON has no tuples: a region comes back as the core gives it
     return value
 
 
