@@ -155,3 +155,30 @@ def test_a_cluster_does_not_absorb_a_look_alike_graphic(engine: Engine, tmp_path
     copy = next(m for m in clusters[0].members if m.id == "france-small.jpg")
     assert copy.hash_distance is not None and copy.hash_distance <= SAME_PICTURE_BITS
     assert copy.linked_to in {"france.png", "france-flipped.png"}
+
+
+def test_stopping_at_a_certain_match_keeps_the_answer(dup, photos: Path, tmp_path: Path) -> None:
+    """Verification stops once a candidate is certain: the first answer, its score and its
+    matched region are what verifying every candidate gives."""
+    from lookalike.images import decode
+    from lookalike.signals.duplicate.copies import find_copies, image_copy_query
+    from lookalike.signals.duplicate.signal import DuplicateSignal, prepare
+
+    signal = DuplicateSignal()
+    Image.open(photos / "coffee.jpg").convert("RGB").save(tmp_path / "re.jpg", quality=30)
+    flipped = Image.open(photos / "chelsea.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    flipped.convert("RGB").save(tmp_path / "flip.jpg", quality=70)
+    queries = {
+        "coffee.jpg": tmp_path / "re.jpg",
+        "chelsea.jpg": tmp_path / "flip.jpg",
+        "astronaut.jpg": captioned(photos / "astronaut.jpg", tmp_path / "cap.jpg"),
+    }
+    for original, path in queries.items():
+        decoded = decode(path.read_bytes(), min_side=signal.min_side)
+        query = image_copy_query(decoded, signal.embed([prepare(decoded)])[0])
+        fast = find_copies(dup.store, query, limit=3)
+        full = find_copies(dup.store, query, limit=3, early_exit=False)
+        assert fast[0].id == full[0].id == original
+        assert fast[0].score == full[0].score >= COPY_THRESHOLD
+        assert fast[0].match == full[0].match
+        assert all(r.score < COPY_THRESHOLD for r in fast[1:])

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+
+from PIL import Image
 
 from lookalike import ranking
 from lookalike.filters import Node
@@ -42,6 +45,13 @@ PER_QUERY = 12
 HASH_FLOOR = 0.5
 """Hash neighbours below this calibrated score are not worth a verification (unrelated photos
 sit near 0); crops and other heavy edits reach verification through the visual words."""
+CERTAIN = 1.0
+"""A verification score nothing can beat (:data:`.localfeatures.CALIBRATION`'s top): once a
+candidate reaches it, the mirrored query is not tried on it, and the candidates left are
+verified only when their hash says they are copies too (the query's other copies)."""
+CERTAIN_HASH = 0.9
+"""Hash score (within 8 bits of 64) at which a candidate is verified even after a certain match:
+a near-identical copy of the query, whose matched region the caller expects."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,24 @@ class CopyQuery:
     features: LocalFeatures
     mirrored: LocalFeatures | None = None
     semantic: Sequence[float] | None = None
+    image: Image.Image | None = None
+    """The query image, whose mirrored keypoints are extracted when first needed (a copy that
+    verifies as given with certainty never needs them) unless ``mirrored`` is given."""
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+    _mirror: list[LocalFeatures] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    def mirrored_features(self) -> LocalFeatures | None:
+        """Keypoints of the mirrored query: ``mirrored``, else extracted once from ``image``."""
+        if self.mirrored is not None or self.image is None:
+            return self.mirrored
+        with self._lock:
+            if not self._mirror:
+                self._mirror.append(extract_mirrored(self.image))
+            return self._mirror[0]
 
 
 @dataclass
@@ -96,7 +124,7 @@ def image_copy_query(decoded: DecodedImage, vectors: dict[str, Vector]) -> CopyQ
         hashes=dihedral_hashes(decoded.image),
         words=words if isinstance(words, SparseVector) else None,
         features=extract(decoded.image, max_points=QUERY_POINTS),
-        mirrored=extract_mirrored(decoded.image),
+        image=decoded.image,
         semantic=semantic if isinstance(semantic, list) else None,
     )
 
@@ -140,11 +168,13 @@ def find_copies(
     threshold: float | None = None,
     max_verify: int = MAX_VERIFY,
     verify_below: float | None = None,
+    early_exit: bool = True,
 ) -> list[CopyHit]:
     """Best copies of the query image in ``store``, best first.
 
     ``verify_below``: skip verifying candidates whose hash score already reaches it (for bulk
-    work that needs the decision, not the matched region)."""
+    work that needs the decision, not the matched region). ``early_exit``: stop verifying once a
+    candidate is certain (:data:`CERTAIN`); off, every chosen candidate is verified."""
     searches = [VectorQuery("duplicate", list(h)) for h in query.hashes]
     if query.words is not None and query.words.indices:
         searches.append(VectorQuery("duplicate_words", query.words))
@@ -174,25 +204,46 @@ def find_copies(
         if features is not None:
             to_verify.append((copy, features))
         found.append(copy)
-    # OpenCV releases the GIL: verifying on every core divides a query's latency.
     with stage("verify"):
-        matches = list(_verifier().map(lambda pair: _best_match(query, pair[1]), to_verify))
-    for (copy, _), match in zip(to_verify, matches, strict=True):
-        copy.match = match
-        if match is not None:
-            copy.score = max(copy.score, match.score)
+        _verify(query, to_verify, early_exit=early_exit)
     return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
 
 
+def _verify(
+    query: CopyQuery, to_verify: list[tuple[CopyHit, LocalFeatures]], *, early_exit: bool
+) -> None:
+    """Verify the candidates in their order (the best of each store search first), as many at
+    once as there are cores (OpenCV releases the GIL), and stop once one is certain: the rest
+    cannot beat it, and those whose hash makes them copies too are still verified."""
+    pool, width = _verifier()
+    left = list(to_verify)
+    certain = False
+    while left:
+        if certain:
+            left = [pair for pair in left if pair[0].hash_score >= CERTAIN_HASH]
+        chunk, left = left[:width], left[width:]
+        matches = pool.map(lambda pair: _best_match(query, pair[1]), chunk)
+        for (copy, _), match in zip(chunk, matches, strict=True):
+            copy.match = match
+            if match is not None:
+                copy.score = max(copy.score, match.score)
+                certain = certain or (early_exit and match.score >= CERTAIN)
+
+
 @cache
-def _verifier() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="verify")
+def _verifier() -> tuple[ThreadPoolExecutor, int]:
+    """The verification pool every query shares, and its width."""
+    width = os.cpu_count() or 1
+    return ThreadPoolExecutor(max_workers=width, thread_name_prefix="verify"), width
 
 
 def _best_match(query: CopyQuery, features: LocalFeatures) -> Match | None:
     best = verify(query.features, features)
-    if query.mirrored is not None:
-        flipped = verify(query.mirrored, features)
+    if best is not None and best.score >= CERTAIN:
+        return best  # the mirrored query can only tie
+    mirrored = query.mirrored_features()
+    if mirrored is not None:
+        flipped = verify(mirrored, features)
         if flipped is not None and (best is None or flipped.score > best.score):
             best = flipped
     return best
