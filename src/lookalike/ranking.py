@@ -75,16 +75,23 @@ def search_batch(
     limit: int,
     filter: Node | None = None,
     with_vectors: bool = False,
+    settle_from: Sequence[float | None] | None = None,
 ) -> list[list[Hit]]:
     """:func:`search` for several queries in one pass; a query whose cut falls in a tie is
-    asked again, alone, wider."""
+    asked again, alone, wider.
+
+    ``settle_from``: per query, the raw score below which a tie at the cut is left as the store
+    cut it (the hits there are not worth a wider read: thousands of records tie at a middling
+    Hamming distance in a large collection); None settles every tie."""
     with stage("store"):
         batch = store.search_batch(
             queries, limit=limit + 1, filter=filter, with_vectors=with_vectors
         )
+    floors = list(settle_from) if settle_from is not None else [None] * len(queries)
     out = []
-    for query, hits in zip(queries, batch, strict=True):
-        if _settled(hits, limit, limit + 1):
+    for query, hits, floor in zip(queries, batch, floors, strict=True):
+        below = floor is not None and len(hits) > limit and hits[limit - 1].score < floor
+        if below or _settled(hits, limit, limit + 1):
             out.append(best_first(hits)[:limit])
         else:
             out.append(search(store, query, limit=limit, filter=filter, with_vectors=with_vectors))

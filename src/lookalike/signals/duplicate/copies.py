@@ -180,8 +180,11 @@ def find_copies(
         searches.append(VectorQuery("duplicate_words", query.words))
     if query.semantic is not None:
         searches.append(VectorQuery("semantic", list(query.semantic)))
-    results = ranking.search_batch(store, searches, limit=max(PER_QUERY, limit), filter=filter)
     n_hash = len(query.hashes)
+    floors = [HASH_CALIBRATION.inverse(HASH_FLOOR)] * n_hash + [None] * (len(searches) - n_hash)
+    results = ranking.search_batch(
+        store, searches, limit=max(PER_QUERY, limit), filter=filter, settle_from=floors
+    )
     hash_raw: dict[str, float] = {}
     for hits in results[:n_hash]:
         for h in hits:
