@@ -12,7 +12,8 @@ same collection, in turns A B A B, and the run prints each side's queries per se
 ratio, and per transform the share of queries whose first answer is the original at or above
 the threshold, with how many top answers (id and score to 3 decimals) differ between the sides.
 
-    python benchmarks/copy_throughput.py [--images 10000] [--originals 12] [--vs /tmp/base/src]
+    python benchmarks/copy_throughput.py [--images 10000] [--originals 12] [--every 1]
+        [--vs /tmp/base/src]
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def run_side(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", "--data", str(args.data)]
     cmd += ["--images", str(args.images), "--originals", str(args.originals)]
     cmd += ["--negatives", str(args.negatives), "--clients", str(args.clients)]
+    cmd += ["--every", str(args.every)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{src}: exit {out.returncode}\n{out.stderr[-2000:]}")
@@ -118,12 +120,13 @@ def main() -> None:
     parser.add_argument("--originals", type=int, default=12)
     parser.add_argument("--negatives", type=int, default=5)
     parser.add_argument("--clients", type=int, default=1, help="queries at once")
+    parser.add_argument("--every", type=int, default=1, help="run every n-th query only")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side")
     parser.add_argument("--vs", type=Path, help="another version's src folder (the baseline)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
-    queries = prepare(args.data, args.images, args.originals, args.negatives)
+    queries = prepare(args.data, args.images, args.originals, args.negatives)[:: args.every]
     if args.child:
         print(json.dumps(child(args.data, queries, args.clients)))
         return
@@ -143,7 +146,15 @@ def main() -> None:
     for name, qps in speed.items():
         print(f"{name:<9} {qps:6.2f} queries/s (median of {len(runs[name])})")
     if "baseline" in speed:
-        print(f"ratio     {speed['this'] / speed['baseline']:.2f}x")
+        pairs = [
+            a["queries_per_second"] / b["queries_per_second"]
+            for a, b in zip(runs["this"], runs["baseline"], strict=True)
+        ]
+        print(
+            f"ratio     {statistics.median(pairs):.2f}x (median of the turns' ratios: "
+            + ", ".join(f"{r:.2f}" for r in pairs)
+            + ")"
+        )
     answers = {n: rs[0]["answers"] for n, rs in runs.items()}
     table = {n: rates(queries, a) for n, a in answers.items()}
     differ: dict[str, int] = defaultdict(int)
