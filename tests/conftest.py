@@ -3,7 +3,9 @@ server in process, and the one real server of the session for what needs a socke
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,33 @@ from lookalike import Engine, Settings
 from tests.support.clip_onnx import build_tiny_clip
 from tests.support.samples import PHOTO_NAMES, photo
 from tests.support.server import WIRE_KEYS, ApiClient, Wire, in_process, live_server
+
+WORKERS = 4
+"""Workers of a parallel run of the suite (``-n auto`` in pyproject.toml): its tests wait on
+sockets, subprocesses, browsers and timers as much as they compute, so four overlap well even
+on two cores."""
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: :data:`WORKERS` for the suite or a folder of it; one worker per module for
+    a few modules named by path (each module runs whole on one worker); none (a serial run in
+    this process) for one module."""
+    targets = {Path(arg.split("::")[0]) for arg in config.args}
+    if not targets or any(not target.is_file() for target in targets):
+        return WORKERS
+    return 0 if len(targets) == 1 else min(WORKERS, len(targets))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In a worker of a parallel run: the modules with the most slow tests first, each kept
+    whole, so that the workers start on the longest work (each module runs on one worker,
+    ``--dist loadfile``, in this order with ``--no-loadscope-reorder``) and none is left alone
+    with a long one at the end. A serial run (``-n 0``) keeps pytest's order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.path])
 
 
 @pytest.fixture(scope="session")
