@@ -60,6 +60,7 @@ MIXES: dict[str, tuple[str, ...]] = {
     "quality": ("jpeg30", "jpeg15", "jpeg5", "scale25", "blur", "gray", "jitter"),
     "same-frame": ("flip", "rot90", "caption", "jitter"),
     "all": ALL,
+    "all-but-upscaled": tuple(t for t in ALL if t != "upscale150"),
 }
 """Several copies of each original at once; ``pairs`` (each transform alone) is added too."""
 
