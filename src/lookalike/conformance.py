@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     def _both_satisfy(
         engine: Engine, collection: Collection, client: Client, remote: RemoteCollection
     ) -> None:
-        engines: list[EngineAPI] = [engine, client]
+        engines: list[EngineAPI[CollectionAPI]] = [engine, client]
         collections: list[CollectionAPI] = [collection, remote]
         local_engine: LocalEngine = engine
         local_collection: LocalCollection = collection

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lookalike.errors import Conflict, ModelMismatch
 from lookalike.sources import Item, ItemError
@@ -150,8 +150,12 @@ class CollectionAPI(Protocol):
     def split_person(self, person: int | str, faces: Sequence[str | tuple[str, int]]) -> int: ...
 
 
-class EngineAPI(Protocol):
-    """The engine's methods over collections, in process or through a server."""
+C_co = TypeVar("C_co", bound=CollectionAPI, covariant=True)
+
+
+class EngineAPI(Protocol[C_co]):
+    """The engine's methods over collections, in process or through a server; ``C_co``: the
+    collections it answers (``EngineAPI[CollectionAPI]`` takes either side)."""
 
     def list_collections(self) -> list[str]: ...
 
@@ -165,9 +169,9 @@ class EngineAPI(Protocol):
         on_unsafe: OnUnsafe | None = None,
         thumbnails: bool | None = None,
         precision: Precision | None = None,
-    ) -> CollectionAPI: ...
+    ) -> C_co: ...
 
-    def collection(self, name: str) -> CollectionAPI: ...
+    def collection(self, name: str) -> C_co: ...
 
     def drop_collection(self, name: str) -> None: ...
 
@@ -188,24 +192,10 @@ class LocalCollection(CollectionAPI, Protocol):
     def store(self) -> CollectionStore: ...
 
 
-class LocalEngine(EngineAPI, Protocol):
+class LocalEngine(EngineAPI[LocalCollection], Protocol):
     """An engine in this process (:class:`lookalike.Engine`)."""
 
     store: Store
-
-    def create_collection(
-        self,
-        name: str,
-        *,
-        signals: str | Sequence[str] | None = None,
-        model: str | None = None,
-        exist_ok: bool = False,
-        on_unsafe: OnUnsafe | None = None,
-        thumbnails: bool | None = None,
-        precision: Precision | None = None,
-    ) -> LocalCollection: ...
-
-    def collection(self, name: str) -> LocalCollection: ...
 
     def switch(self, name: str, target: str, *, keep_as: str) -> None: ...
 

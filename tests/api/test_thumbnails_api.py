@@ -14,17 +14,14 @@ import pytest
 from lookalike.client import AsyncClient, Client
 from lookalike.config import Settings
 from lookalike.types import ThumbnailReport
-from tests.support.encoded import b64, image_bytes
+from tests.support.encoded import b64, image_bytes, photo_folder
 from tests.support.samples import PHOTO_NAMES
 from tests.support.server import IN_PROCESS, ApiClient, in_process
 
 
 @pytest.fixture
 def served(server_settings: Settings, tmp_path: Path) -> Iterator[tuple[ApiClient, Path]]:
-    root = tmp_path / "images"
-    root.mkdir()
-    for name in PHOTO_NAMES[:4]:
-        (root / f"{name}.jpg").write_bytes(image_bytes(name, side=300))
+    root = photo_folder(tmp_path / "images", 4, side=300)
     settings = server_settings.replace(allowed_roots=(str(root),))
     with in_process(settings) as api:
         made = api.post(

@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run
-from tests.support.encoded import image_bytes
+from tests.support.encoded import photo_folder
 from tests.support.samples import PHOTO_NAMES
 
 
 @pytest.fixture
 def sources(tmp_path: Path) -> Path:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for name in PHOTO_NAMES[:5]:
-        (folder / f"{name}.jpg").write_bytes(image_bytes(name, side=400))
-    return folder
+    return photo_folder(tmp_path / "images", 5, side=400)
 
 
 def test_the_cli_turns_thumbnails_on_and_reports(env: dict[str, str], sources: Path) -> None:

@@ -11,18 +11,14 @@ from lookalike import Engine
 from lookalike.config import Settings
 from lookalike.errors import ForbiddenPath, NotFound
 from lookalike.types import Progress
-from tests.support.encoded import corrupt_jpeg, image_bytes
+from tests.support.encoded import corrupt_jpeg, image_bytes, photo_folder
 from tests.support.image_server import serving
 from tests.support.samples import PHOTO_NAMES
 
 
 @pytest.fixture
 def sources(tmp_path: Path) -> Path:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for name in PHOTO_NAMES[:5]:
-        (folder / f"{name}.jpg").write_bytes(image_bytes(name, side=400))
-    return folder
+    return photo_folder(tmp_path / "images", 5, side=400)
 
 
 def test_thumbnails_are_made_from_the_sources_still_there(

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.support.samples import photo
+from tests.support.samples import PHOTO_NAMES, photo
 
 
 def encode(im: Image.Image, fmt: str = "JPEG", **options: Any) -> bytes:
@@ -25,6 +25,14 @@ def image_bytes(name: str, fmt: str = "JPEG", *, side: int | None = None) -> byt
     if side is not None:
         im.thumbnail((side, side))
     return encode(im, fmt)
+
+
+def photo_folder(folder: Path, count: int, *, side: int) -> Path:
+    """``folder`` made and holding the first ``count`` sample photos as ``NAME.jpg``."""
+    folder.mkdir(parents=True)
+    for name in PHOTO_NAMES[:count]:
+        (folder / f"{name}.jpg").write_bytes(image_bytes(name, side=side))
+    return folder
 
 
 def b64(data: bytes) -> str:
