@@ -12,8 +12,8 @@ import pytest
 from lookalike.errors import BadInput
 from lookalike.filters import parse_filter
 from lookalike.store import CollectionStore, Store
-from lookalike.store.base import StoredPoint, VectorSpec
-from lookalike.store.ordering import Order, ordered_page, parse_sort
+from lookalike.store.base import Order, StoredPoint, VectorSpec
+from lookalike.store.ordering import ordered_page, parse_sort
 
 SPECS = [VectorSpec("v", 2)]
 START = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)

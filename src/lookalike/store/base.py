@@ -13,14 +13,12 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, Protocol
 
 from lookalike.errors import BadInput, ConfigChanged
 from lookalike.filters import And, HasIds, Node, Not
 from lookalike.payload import RETRIEVE_ONLY, THUMBNAIL
-
-if TYPE_CHECKING:
-    from lookalike.store.ordering import Order
 
 __all__ = [
     "RETRIEVE_ONLY",
@@ -28,12 +26,14 @@ __all__ = [
     "CollectionStore",
     "Hit",
     "IndexStatus",
+    "Order",
     "Store",
     "StoredPoint",
     "VectorQuery",
     "VectorSpec",
     "REVISION_KEY",
     "merge_config",
+    "moment",
     "point_id",
     "revision",
     "scroll_all",
@@ -86,6 +86,23 @@ class MultiVector:
 
 
 Vector = list[float] | SparseVector | MultiVector
+
+
+@dataclass(frozen=True)
+class Order:
+    """Sort by the datetime payload field ``field``; newest first when ``descending``
+    (:meth:`CollectionStore.scroll_ordered`; paged by :mod:`lookalike.store.ordering`)."""
+
+    field: str
+    descending: bool = True
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def moment(micros: int) -> datetime:
+    """The datetime of an order value (microseconds since the epoch, as the stores give)."""
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 @dataclass

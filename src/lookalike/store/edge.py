@@ -44,12 +44,14 @@ from lookalike.store.base import (
     Hit,
     IndexStatus,
     MultiVector,
+    Order,
     SparseVector,
     StoredPoint,
     Vector,
     VectorQuery,
     VectorSpec,
     merge_config,
+    moment,
     point_id,
     revision,
     stale,
@@ -58,7 +60,6 @@ from lookalike.store.base import (
 )
 from lookalike.store.edge_build import copy_shard, optimize_in_child, read_ahead, write_back
 from lookalike.store.edge_filter import to_edge_filter
-from lookalike.store.ordering import Order, moment
 from lookalike.store.space import FreeSpace
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}

@@ -24,18 +24,18 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lookalike.errors import BadInput
 from lookalike.filters import And, DateRange, Node, Not
 from lookalike.payload import INDEXED_AT
-from lookalike.store.base import point_id
+from lookalike.store.base import Order, moment, point_id
 
 if TYPE_CHECKING:
     from lookalike.store.base import CollectionStore, StoredPoint
 
-__all__ = ["ORDER_FIELDS", "SORTS", "Order", "ordered_page", "parse_sort"]
+__all__ = ["ORDER_FIELDS", "SORTS", "ordered_page", "parse_sort"]
 
 ORDER_FIELDS: dict[str, str] = {"indexed_at": INDEXED_AT, "taken_at": "exif.taken_at"}
 """Sort names and the datetime payload field each sorts by (every backend range-indexes them)."""
@@ -43,16 +43,7 @@ ORDER_FIELDS: dict[str, str] = {"indexed_at": INDEXED_AT, "taken_at": "exif.take
 SORTS: tuple[str, ...] = ("-indexed_at", "indexed_at", "-taken_at", "taken_at")
 """The sorts a listing takes: a field name, newest first with a leading ``-``."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class Order:
-    """Sort by the datetime payload field ``field``; newest first when ``descending``."""
-
-    field: str
-    descending: bool = True
 
 
 def parse_sort(sort: str) -> Order:
@@ -66,11 +57,6 @@ def parse_sort(sort: str) -> Order:
             detail={"sort": sort, "known": list(SORTS)},
         )
     return Order(field, descending)
-
-
-def moment(micros: int) -> datetime:
-    """The datetime of an order value (microseconds since the epoch, as the stores give)."""
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,14 @@ from lookalike.store.base import (
     Hit,
     IndexStatus,
     MultiVector,
+    Order,
     SparseVector,
     StoredPoint,
     Vector,
     VectorQuery,
     VectorSpec,
     merge_config,
+    moment,
     point_id,
     revision,
     scroll_all,
@@ -57,7 +59,6 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "a Qdrant server store needs qdrant-client: pip install 'lookalike[server]'"
     ) from exc
 
-from lookalike.store.ordering import Order, moment
 from lookalike.store.server_filter import to_server_filter
 
 _META_POINT = point_id(META_ID)
