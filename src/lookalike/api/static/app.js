@@ -440,8 +440,10 @@ export function clearPreview() {
 // ---- the address: views and searches as history entries ------------------------------
 
 // Shows what `route` names: its collection, view, search and open record. From the address
-// on load and on Back/Forward, so nothing is pushed here.
-export async function applyRoute(route, entry = history.state) {
+// on load and on Back/Forward, so nothing is pushed here. On load (`initial`) an address without
+// a search leaves the search form alone: what the user typed, or a search already started while
+// the collections loaded, is kept.
+export async function applyRoute(route, entry = history.state, initial = false) {
   if (route.collection && route.collection !== state.collection
       && state.collections.some((c) => c.name === route.collection)) {
     await chooseCollection(route.collection, { push: false });
@@ -481,6 +483,8 @@ export async function applyRoute(route, entry = history.state) {
     } else if (route.person) {
       await ensurePeople();
       searchByPerson({ id: route.person }, { push: false });
+    } else if (initial) {
+      if (!state.query) showSearchEmpty();
     } else {
       state.query = null;
       state.shown = null;
@@ -697,6 +701,6 @@ document.addEventListener("DOMContentLoaded", () => {
   showView(route.view);
   loadCollections().then(() => {
     const now = readRoute();
-    if (now.collection === state.collection || !now.collection) applyRoute(now);
+    if (now.collection === state.collection || !now.collection) applyRoute(now, history.state, true);
   });
 });
