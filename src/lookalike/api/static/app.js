@@ -452,10 +452,14 @@ export async function applyRoute(route, entry = history.state, initial = false) 
   showView(route.view);
   if (route.view === "browse") showBrowse();
   if (route.view === "search") {
-    $("query-filter").value = route.filter || "";
-    $("min-score").value = route.min || "";
-    $("top-k").value = route.k || "24";
-    if (![...$("top-k").options].some((o) => o.selected && o.value === (route.k || "24"))) $("top-k").value = "24";
+    // on load, only what the address gives: a filter or option set while the collections
+    // loaded is kept
+    if (!initial || route.filter) $("query-filter").value = route.filter || "";
+    if (!initial || route.min) $("min-score").value = route.min || "";
+    if (!initial || route.k) {
+      $("top-k").value = route.k || "24";
+      if (![...$("top-k").options].some((o) => o.selected && o.value === (route.k || "24"))) $("top-k").value = "24";
+    }
     const page = Number(route.page) || 1;
     const href = routeHref(route.open ? { ...route, open: "" } : route);
     const known = entry && remembered.get(entry.key);
