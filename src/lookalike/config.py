@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     # server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    """API processes ``lookalike serve`` starts on its one port (also ``--workers``); more than
+    one needs a Qdrant server store, which several processes can open."""
     api_keys: Names = ()
     """Keys accepted by the server (``X-API-Key``, ``Authorization: Bearer|Token``). Without
     keys the server refuses to listen beyond localhost unless told to."""

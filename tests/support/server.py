@@ -67,11 +67,15 @@ class ApiClient(httpx.Client):
 
 @contextmanager
 def in_process(
-    settings: Settings, *, setup: Callable[[FastAPI], None] | None = None
+    settings: Settings,
+    *,
+    setup: Callable[[FastAPI], None] | None = None,
+    engine: Engine | None = None,
 ) -> Iterator[ApiClient]:
     """Serve ``settings`` in this process until the block ends, started and shut down as a
-    real server is; yields a client of it. ``setup`` may add routes."""
-    app = create_app(settings)
+    real server is; yields a client of it. ``setup`` may add routes; ``engine`` is the app's
+    (made from ``settings`` if not given), closed with it."""
+    app = create_app(settings, engine=engine)
     if setup:
         setup(app)
     with (

@@ -6,6 +6,10 @@ every record a job reported as indexed is in the store, since the engine counts 
 once its batch is written. Finished jobs are kept for inspection, the most recent
 :data:`KEEP_FINISHED` of them, and the per-item reports of the last :data:`KEEP_REPORTS`: with
 at most ``max_request_items`` items a job, what the registry holds is bounded.
+
+With several workers on one port (``serve --workers N``) each worker also writes its jobs'
+snapshots to the data folder (:mod:`lookalike.api.jobshare`), and answers for the jobs of the
+others from them: a client may poll, page and cancel a job through any worker.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Literal
 
+from lookalike.api.jobshare import JobFiles, jobs_folder, page_outcomes, process_alive
 from lookalike.api.state import ServerState
 from lookalike.engine import Collection, Engine
 from lookalike.errors import Conflict, LookalikeError, NotFound
@@ -31,12 +37,15 @@ from lookalike.types import ReindexReport, ThumbnailReport
 
 log = logging.getLogger("lookalike.jobs")
 
-__all__ = ["Job", "JobRegistry", "job_registry"]
+__all__ = ["Job", "JobRegistry", "SharedJob", "job_registry"]
 
 KEEP_FINISHED = 100
 """Finished jobs remembered; older ones are forgotten first."""
 KEEP_REPORTS = 10
 """Finished jobs whose final report is kept; older ones keep only their counts."""
+PUBLISH_EVERY = 0.2
+"""Seconds between two snapshots of a running job's progress (and two looks for a cancel
+asked through another worker), when workers share jobs."""
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 JobKind = Literal["index", "reindex", "thumbnails"]
@@ -78,6 +87,8 @@ class Job:
     _phase_since: float = field(default_factory=time.monotonic, init=False, repr=False)
     _ended: float | None = field(default=None, init=False, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _changed: bool = field(default=False, init=False, repr=False)
+    """Progress made since the last snapshot, when workers share jobs."""
 
     @property
     def finished(self) -> bool:
@@ -132,15 +143,21 @@ class Job:
         if self.result is not None:
             out["result"] = self.result.to_dict()
         if self.thumbnails is not None:
-            made = self.thumbnails.to_dict()
-            outcomes = made["outcomes"]
-            end = len(outcomes) if limit is None else min(len(outcomes), offset + limit)
-            made["outcomes"] = outcomes[offset:end] if report else []
-            made["outcomes_total"] = len(outcomes)
-            made["outcomes_offset"] = offset
-            made["next_offset"] = end if report and end < len(outcomes) else None
-            out["result"] = made
+            out["result"] = page_outcomes(self.thumbnails.to_dict(), offset, limit, include=report)
         return out
+
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """What other workers read: the job without its report, with the wall-clock times
+        they compute the live fields from; and, once it ended, the job with its whole report."""
+        mono, wall = time.monotonic(), time.time()
+        summary = self.to_dict(report=False)
+        summary["_share"] = {
+            "started": None if self._started is None else wall - (mono - self._started),
+            "phase_since": wall - (mono - self._phase_since),
+            "report_dropped": self.report_dropped,
+        }
+        whole = self.finished and (self.report is not None or self.thumbnails is not None)
+        return summary, self.to_dict() if whole else None
 
 
 def _paged(report: IngestReport, offset: int, limit: int | None) -> dict[str, Any]:
@@ -153,14 +170,110 @@ def _paged(report: IngestReport, offset: int, limit: int | None) -> dict[str, An
     return out
 
 
+WORKER_LOST = {
+    "code": "worker_lost",
+    "message": "the server process that ran this job stopped before it ended; the records "
+    "it reported as indexed are kept: send the rest again",
+}
+
+
+@dataclass
+class SharedJob(Job):
+    """A job another worker holds, as its last snapshot shows it. One whose worker is gone
+    before it ended shows as failed (``worker_lost``)."""
+
+    files: JobFiles | None = field(default=None, repr=False)
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def read(cls, data: dict[str, Any] | None, files: JobFiles) -> SharedJob | None:
+        """The job a snapshot shows; None for a file that is no job's snapshot."""
+        if data is None:
+            return None
+        try:
+            return cls.of(data, files)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @classmethod
+    def of(cls, data: dict[str, Any], files: JobFiles) -> SharedJob:
+        share = data.get("_share") or {}
+        job = cls(
+            id=data["id"],
+            collection=data["collection"],
+            total=data["total"],
+            status=data["status"],
+            done=data["done"],
+            indexed=data["indexed"],
+            failed=data["failed"],
+            phase=data["phase"],
+            created_at=data["created_at"],
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            error=data.get("error"),
+            report_dropped=bool(share.get("report_dropped")),
+            kind=data.get("kind", "index"),
+            files=files,
+            shared=data,
+        )
+        if not job.finished and not process_alive(int(data.get("owner", 0))):
+            job.status, job.phase, job.error = "failed", "failed", dict(WORKER_LOST)
+        return job
+
+    @property
+    def rate(self) -> float:
+        if self.finished:
+            return float(self.shared.get("rate") or 0.0)
+        started = (self.shared.get("_share") or {}).get("started")
+        elapsed = time.time() - started if started is not None else 0.0
+        return self.indexed / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def phase_seconds(self) -> float | None:
+        if self.finished:
+            return None
+        since = float((self.shared.get("_share") or {}).get("phase_since") or time.time())
+        return round(max(0.0, time.time() - since), 1)
+
+    def to_dict(
+        self, *, report: bool = True, offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        out = {k: v for k, v in self.shared.items() if k not in ("_share", "owner")}
+        out.update(
+            status=self.status,
+            phase=self.phase,
+            error=self.error,
+            phase_seconds=self.phase_seconds,
+            rate=round(self.rate, 2),
+        )
+        whole = self.files.report(self.id) if report and self.files and self.finished else None
+        if report:
+            ended = whole.get("report") if whole else None
+            out["report"] = None if ended is None else page_outcomes(ended, offset, limit)
+            if self.report_dropped:
+                out["report_dropped"] = True
+        if self.kind == "thumbnails" and whole and whole.get("result") is not None:
+            out["result"] = page_outcomes(whole["result"], offset, limit, include=report)
+        return out
+
+
 class JobRegistry:
     """Runs ingest jobs one at a time by default (they share the machine with searches)."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, *, shared: Path | None = None) -> None:
+        """``shared``: the folder where the workers of one server share their jobs
+        (:mod:`lookalike.api.jobshare`); None keeps them in this process's memory only."""
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lookalike-job")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._files = None if shared is None else JobFiles(shared)
+        self._publishing = threading.Lock()
+        self._stopped = threading.Event()
+        if self._files is not None:
+            threading.Thread(
+                target=self._publish_progress, name="lookalike-job-share", daemon=True
+            ).start()
 
     def submit(
         self,
@@ -221,18 +334,32 @@ class JobRegistry:
                 raise LookalikeError("the server is shutting down; no new jobs")
             self._jobs[job.id] = job
             self._forget_old()
+        self._publish(job)
         self._pool.submit(self._run, job, work)
         return job
 
     def get(self, job_id: str) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)
+        if job is None and self._files is not None:
+            job = SharedJob.read(self._files.summary(job_id), self._files)
         if job is None:
             raise NotFound(f"no job {job_id!r} (jobs are forgotten when the server restarts)")
         return job
 
     def jobs(self) -> list[Job]:
-        """Every job remembered, newest first."""
+        """Every job remembered (by every worker, when they share jobs), newest first."""
+        found = self.own_jobs()
+        if self._files is not None:
+            mine = {j.id for j in found}
+            for data in self._files.summaries():
+                job = None if data.get("id") in mine else SharedJob.read(data, self._files)
+                if job is not None:
+                    found.append(job)
+        return sorted(found, key=lambda j: j.created_at, reverse=True)
+
+    def own_jobs(self) -> list[Job]:
+        """The jobs this process took, newest first."""
         with self._lock:
             return sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
 
@@ -241,9 +368,14 @@ class JobRegistry:
         return [j for j in self.jobs() if j.collection == collection and not j.finished]
 
     def cancel(self, job_id: str) -> Job:
-        """Ask a job to stop after the item in hand; what it indexed so far stays."""
+        """Ask a job to stop after the item in hand; what it indexed so far stays. A job of
+        another worker is asked through its files; that worker stops it at its next progress."""
         job = self.get(job_id)
-        job._cancel.set()
+        if isinstance(job, SharedJob):
+            if not job.finished and self._files is not None:
+                self._files.ask_cancel(job_id)
+        else:
+            job._cancel.set()
         return job
 
     def close(self, timeout: float = 30.0) -> None:
@@ -258,14 +390,16 @@ class JobRegistry:
         for job in jobs:
             while not job.finished and time.monotonic() < deadline:
                 time.sleep(0.02)
+        self._stopped.set()
 
     def _run(self, job: Job, work: Work) -> None:
-        if job._cancel.is_set():
+        if job._cancel.is_set() or (self._files and self._files.cancel_asked(job.id)):
             self._finish(job, "cancelled")
             return
         job.status = "running"
         job.enter("indexing")
         job.started_at, job._started = _now(), time.monotonic()
+        self._publish(job)
         log.info(
             "job %s started: %s, %d items into %s", job.id, job.kind, job.total, job.collection
         )
@@ -295,19 +429,57 @@ class JobRegistry:
         with self._lock:
             self._forget_old()
 
-    @staticmethod
-    def _progress(job: Job) -> Callable[[Progress], None]:
+    def _progress(self, job: Job) -> Callable[[Progress], None]:
+        shared = self._files is not None
+
         def update(p: Progress) -> None:
             job.done, job.indexed, job.failed = p.done, p.indexed, p.failed
+            phase = job.phase
             job.enter(p.phase)
             job.total = max(job.total, p.total)
+            if shared:
+                job._changed = True
+                if job.phase != phase:  # a long phase (an index build) shows at once
+                    self._publish(job)
             if job._cancel.is_set():
                 raise _Cancelled
 
         return update
 
+    def _publish(self, job: Job) -> None:
+        """Write ``job``'s snapshot for the other workers (when they share jobs)."""
+        if self._files is None:
+            return
+        with self._publishing:
+            job._changed = False
+            summary, whole = job.snapshot()
+            try:
+                self._files.publish(summary, whole)
+            except OSError as exc:  # the job goes on; the other workers see it late
+                log.warning("cannot share job %s with the other workers: %s", job.id, exc)
+
+    def _publish_progress(self) -> None:
+        """While workers share jobs: every :data:`PUBLISH_EVERY` seconds, the progress of the
+        running jobs for the other workers, and the cancels asked through them."""
+        files = self._files
+        assert files is not None
+        while not self._stopped.wait(PUBLISH_EVERY):
+            for job in self.own_jobs():
+                if job.finished:
+                    continue
+                if job._changed:
+                    self._publish(job)
+                if files.cancel_asked(job.id):
+                    job._cancel.set()
+
+    def _finish(self, job: Job, status: JobStatus) -> None:
+        self._settle(job, status)
+        if self._files is not None:
+            self._publish(job)
+            self._files.forget_cancel(job.id)  # after the snapshot: no cancel of an ended job
+
     @staticmethod
-    def _finish(job: Job, status: JobStatus) -> None:
+    def _settle(job: Job, status: JobStatus) -> None:
         job._ended = time.monotonic()
         job.finished_at = _now()
         job.enter(status)
@@ -327,11 +499,16 @@ class JobRegistry:
         finished.sort(key=lambda j: j.finished_at or "")
         for job in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[job.id]
+            if self._files is not None:
+                self._files.remove(job.id)
         for job in finished[: max(0, len(finished) - KEEP_REPORTS)]:
+            dropped = job.report_dropped
             if job.report is not None:
                 job.report, job.report_dropped = None, True
             if job.thumbnails is not None and job.thumbnails.outcomes:
                 job.thumbnails.outcomes, job.report_dropped = [], True
+            if job.report_dropped and not dropped and job.id in self._jobs:
+                self._publish(job)
 
 
 def job_registry(state: ServerState) -> JobRegistry:
@@ -339,7 +516,9 @@ def job_registry(state: ServerState) -> JobRegistry:
     with state.lock:
         registry = state.extras.get("jobs")
         if registry is None:
-            registry = state.extras["jobs"] = JobRegistry()
+            workers = state.settings.workers
+            shared = jobs_folder(state.settings.data_dir) if workers > 1 else None
+            registry = state.extras["jobs"] = JobRegistry(shared=shared)
             state.extras.setdefault("on_shutdown", []).append(registry.close)
         assert isinstance(registry, JobRegistry)
         return registry

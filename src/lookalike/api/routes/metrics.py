@@ -53,7 +53,7 @@ def job_counts(state: ServerState) -> dict[str, int]:
     registry = state.extras.get("jobs")
     if not isinstance(registry, JobRegistry):
         return {}
-    counts = Counter(job.status for job in registry.jobs())
+    counts = Counter(job.status for job in registry.own_jobs())  # per process
     return {
         status: counts.get(status, 0)
         for status in ("queued", "running", "done", "failed", "cancelled")
