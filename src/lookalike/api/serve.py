@@ -1,5 +1,6 @@
-"""Running the server: bind rules, the announcement, and the ``server.json`` marker that tells
-other lookalike processes (the CLI) that a server holds this data folder."""
+"""Running the server: bind rules, the announcement, the ``server.json`` marker that tells
+other lookalike processes (the CLI) that a server holds this data folder, and the workers of
+``serve --workers N`` (one app per process, made by :func:`worker_app`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lookalike.config import Settings
 from lookalike.errors import BadInput
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 MARKER = "server.json"
+WORKER_SETTINGS = "_LOOKALIKE_WORKER_SETTINGS"
+"""Environment variable through which ``serve --workers N`` hands its settings (flags, file
+and environment already resolved) to the worker processes uvicorn starts."""
+WORKER_HEALTHCHECK = 60
+"""Seconds a worker may take to answer its supervisor's first ping. Uvicorn's default (5 s)
+is shorter than a worker takes to import lookalike on a busy machine, and a worker that does
+not answer in time is killed and started again, over and over."""
 
 
 def is_loopback(host: str) -> bool:
@@ -48,6 +59,26 @@ def check_bind(settings: Settings, *, allow_unauthenticated: bool) -> list[str]:
             "use in allowed_hosts (LOOKALIKE_ALLOWED_HOSTS)"
         )
     return notes
+
+
+def check_workers(settings: Settings) -> None:
+    """Several workers need a store several processes can open: a Qdrant server."""
+    if settings.workers == 1:
+        return
+    store = settings.store.strip()
+    if store.lower().startswith(("http://", "https://")):
+        return
+    if store.lower() == "edge":
+        which = "the embedded store (store = edge) is opened by one process only"
+    elif store.startswith("qdrant-local:"):
+        which = f"qdrant-client's local mode ({store}) is opened by one process only"
+    else:
+        which = f"{store!r} is not a Qdrant server"
+    raise BadInput(
+        f"workers = {settings.workers} needs a Qdrant server store: {which}; set store to "
+        "http(s)://HOST:6333 (see docs/scaling.md) or serve with --workers 1",
+        detail={"workers": settings.workers, "store": store},
+    )
 
 
 def base_url(settings: Settings) -> str:
@@ -84,6 +115,7 @@ def run(
     from lookalike.api.app import create_app
     from lookalike.logs import configure, settings_summary
 
+    check_workers(settings)
     configure(settings, level=log_level)
     logging.getLogger("lookalike.server").info(
         "starting lookalike on %s:%d",
@@ -91,6 +123,11 @@ def run(
         settings.port,
         extra={"settings": json.dumps(settings_summary(settings), default=str)},
     )
+    if settings.workers > 1:
+        if log_level is not None:  # the workers read the level from their settings
+            settings = settings.replace(log_level=log_level.lower())
+        run_workers(settings, announce=announce)
+        return
     app = create_app(settings)
     url = base_url(settings)
     announce(f"lookalike serving {settings.data_dir} at {url}")
@@ -117,6 +154,54 @@ def run(
         )
     finally:
         remove_marker(marker)
+
+
+def run_workers(settings: Settings, *, announce: Callable[[str], None]) -> None:
+    """Serve with ``settings.workers`` processes on one port: uvicorn's supervisor binds the
+    socket, starts the workers (each builds its own app with :func:`worker_app`) and restarts
+    one that dies. This process writes ``server.json`` once, with its own pid."""
+    import uvicorn
+
+    from lookalike.api.jobshare import JobFiles, jobs_folder
+    from lookalike.store import open_store
+
+    open_store(settings).close()  # a store that cannot be reached fails here, in one line
+    JobFiles.clear(jobs_folder(settings.data_dir))  # jobs do not outlive the server
+    os.environ[WORKER_SETTINGS] = settings.model_dump_json()
+    url = base_url(settings)
+    announce(f"lookalike serving {settings.data_dir} at {url} with {settings.workers} workers")
+    root = settings.root_path
+    announce(f"page: {url}{root}/   API docs: {url}{root}/docs")
+    if root:
+        announce(f"serving under {root}/ (a proxy may strip it or keep it)")
+    marker = write_marker(settings)
+    try:
+        uvicorn.run(
+            f"{__name__}:worker_app",
+            factory=True,
+            workers=settings.workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,
+        )
+    finally:
+        remove_marker(marker)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker of ``serve --workers N``, in the process uvicorn started for it,
+    from the settings the parent resolved."""
+    from lookalike.api.app import create_app
+    from lookalike.logs import configure
+
+    settings = Settings(**json.loads(os.environ[WORKER_SETTINGS]))
+    configure(settings)
+    return create_app(settings)
 
 
 def remove_marker(marker: Path) -> None:
