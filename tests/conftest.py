@@ -3,8 +3,10 @@ server in process, and the one real server of the session for what needs a socke
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
+import lookalike
 from lookalike import Engine, Settings
 from tests.support.clip_onnx import build_tiny_clip
 from tests.support.samples import PHOTO_NAMES, photo
@@ -22,6 +25,15 @@ WORKERS = 4
 """Workers of a parallel run of the suite (``-n auto`` in pyproject.toml): its tests wait on
 sockets, subprocesses, browsers and timers as much as they compute, so four overlap well even
 on two cores."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Once a run, before any worker starts: compile the package's bytecode when this
+    environment says not to write it (``PYTHONDONTWRITEBYTECODE``), so that each of the
+    hundreds of Python processes the tests start (the CLI, servers, decode and build children,
+    Ray workers) loads it instead of compiling every module again."""
+    if sys.dont_write_bytecode and not os.environ.get("PYTEST_XDIST_WORKER"):
+        compileall.compile_dir(Path(lookalike.__file__).parent, quiet=1)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

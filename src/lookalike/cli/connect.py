@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from lookalike.cli.output import err
 from lookalike.config import Settings
-from lookalike.engine import Engine
 
 if TYPE_CHECKING:
     from lookalike.client import Client
+    from lookalike.engine import Engine
 
 
 def engine_for(data_dir: Path | None, server: str | None = None) -> Engine | Client:
@@ -23,6 +23,8 @@ def engine_for(data_dir: Path | None, server: str | None = None) -> Engine | Cli
 
         marker = read_marker(settings.data_dir)
         if marker is None:
+            from lookalike.engine import Engine
+
             return Engine(settings)
         url, found_by = str(marker["url"]), f"found in {settings.data_dir / MARKER}"
     from lookalike.client import Client

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,16 +21,11 @@ from lookalike.cli.connect import engine_for
 from lookalike.cli.options import DataDir, JsonOut
 from lookalike.cli.output import err, out, print_json, print_table
 from lookalike.config import Settings
-from lookalike.engine import Collection, Engine
 from lookalike.errors import BadInput
-from lookalike.evaluation import EvalReport, Variant, evaluate_dataset, load_dataset, load_queries
-from lookalike.evaluation.run import evaluate_collection
-from lookalike.evaluation.table import (
-    FAILURE_COLUMNS,
-    comparison,
-    failure_rows,
-    threshold_advice,
-)
+
+if TYPE_CHECKING:
+    from lookalike.engine import Collection
+    from lookalike.evaluation import EvalReport, Variant
 
 
 @app.command(name="eval")
@@ -213,9 +208,13 @@ def _on_dataset(
 ) -> EvalReport:
     settings = Settings.load(data_dir=work / "collections", store="edge")
     variants = _variants(signals, choices, specs)
+    from lookalike.evaluation import evaluate_dataset, load_dataset
+
     items, skipped = load_dataset(data, max_bytes=settings.max_image_bytes)
     for e in skipped[:20]:
         err.print(f"  left out: {e.source}: {e.error.message}", markup=False, soft_wrap=True)
+    from lookalike.engine import Engine
+
     with Engine(settings) as engine:
         return evaluate_dataset(
             engine,
@@ -243,6 +242,9 @@ def _on_collections(
     options: dict[str, Any],
     progress: Callable[[str, int, int], None] | None,
 ) -> EvalReport:
+    from lookalike.evaluation import load_queries
+    from lookalike.evaluation.run import evaluate_collection
+
     queries = load_queries(queries_file) if queries_file is not None else None
     searches: list[dict[str, Any]] = [{"signal": s} for s in signal_names or []]
     if not searches and not specs:
@@ -252,6 +254,8 @@ def _on_collections(
         if create:
             raise BadInput(f"--variant {spec!r}: an existing collection is not created anew")
         searches.append({**search, "name": name})
+    from lookalike.engine import Engine
+
     engine = engine_for(data_dir, None)
     if not isinstance(engine, Engine):
         engine.close()
@@ -320,6 +324,8 @@ def _variants(
 ) -> list[Variant]:
     """Every combination of --model, --precision and --signal (named by what differs), then
     each --variant."""
+    from lookalike.evaluation import Variant
+
     base: dict[str, Any] = {} if signals is None else {"signals": signals}
     variants = []
     if choices or not specs:
@@ -355,6 +361,8 @@ def _parse_variant(spec: str) -> tuple[str | None, dict[str, Any], dict[str, Any
             pairs[last] += "," + part.strip()
         else:
             raise BadInput(f"--variant {spec!r}: want KEY=VALUE,... (e.g. signal=duplicate)")
+    from lookalike.engine import Collection, Engine
+
     creates = set(inspect.signature(Engine.create_collection).parameters) - {"self", "name"}
     searches = set(inspect.signature(Collection.search).parameters) - {"self"} - _SET_BY_EVAL
     name = pairs.pop("name", None)
@@ -414,6 +422,13 @@ def _show(report: EvalReport, json_out: bool, failures: int) -> None:
         f"{report.queries} queries; protocol {report.protocol}{seed}; "
         f"ranked by {report.rank_by}, top {report.top_k}"
     )
+    from lookalike.evaluation.table import (
+        FAILURE_COLUMNS,
+        comparison,
+        failure_rows,
+        threshold_advice,
+    )
+
     columns, rows = comparison(report)
     print_table(columns, _cells(rows), title=title)
     for v in report.variants:

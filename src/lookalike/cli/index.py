@@ -21,7 +21,6 @@ from lookalike.cli.options import (
 )
 from lookalike.cli.output import print_report
 from lookalike.cli.progress import ingest_bar
-from lookalike.engine import Collection
 from lookalike.errors import BadInput
 from lookalike.types import IngestReport
 
@@ -126,6 +125,8 @@ def index(
         )
         index_with: Callable[..., IngestReport] = coll.index
         if ray is not None:
+            from lookalike.engine import Collection
+
             if not isinstance(coll, Collection):
                 raise BadInput("--ray indexes from this machine, not through a server")
             index_with = partial(

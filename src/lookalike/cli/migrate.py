@@ -12,8 +12,6 @@ from lookalike.cli.options import DataDir, JsonOut
 from lookalike.cli.output import out, print_json
 from lookalike.cli.progress import count_bar
 from lookalike.config import Settings
-from lookalike.store import open_store
-from lookalike.store.migrate import migrate as migrate_collection
 
 
 @app.command()
@@ -46,6 +44,9 @@ def migrate(
     people; resumable (rerun after an interruption), verified at the end."""
     settings = Settings.load(data_dir=data_dir)
     target_settings = settings.replace(data_dir=to_data_dir) if to_data_dir else settings
+    from lookalike.store import open_store
+    from lookalike.store.migrate import migrate as migrate_collection
+
     from_store = open_store(settings, source)
     to_store = open_store(target_settings, to)
     try:

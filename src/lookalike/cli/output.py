@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lookalike.errors import LookalikeError
-from lookalike.ingest import IngestReport
+from lookalike.types import IngestReport
 
 err = Console(stderr=True)
 out = Console(highlight=False)

@@ -11,7 +11,6 @@ from lookalike.cli.app import people_app
 from lookalike.cli.connect import engine_for
 from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl
 from lookalike.cli.output import err, out, print_json, print_table
-from lookalike.signals.faces.people import face_ref
 
 if TYPE_CHECKING:
     from lookalike.client import RemoteCollection
@@ -114,6 +113,8 @@ def people_split(
     server: ServerUrl = None,
 ) -> None:
     """Move some faces of a person to a new person."""
+    from lookalike.signals.faces.people import face_ref
+
     faces = [face_ref(spec) for spec in records]
     with engine_for(data_dir, server) as engine:
         coll = engine.collection(collection)

@@ -18,7 +18,7 @@ from rich.progress import (
 from rich.text import Text
 
 from lookalike.cli.output import err
-from lookalike.ingest import Progress as IngestProgress
+from lookalike.types import Progress as IngestProgress
 
 
 class _RateColumn(ProgressColumn):

@@ -12,7 +12,6 @@ from lookalike.cli.connect import engine_for
 from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl
 from lookalike.cli.output import err, out, print_json
 from lookalike.cli.progress import ingest_bar
-from lookalike.engine import Engine
 from lookalike.types import Progress, ReindexReport, check_precision
 
 
@@ -42,6 +41,8 @@ def reindex(
     keep using it, then switch its name to the new version (NAME@vN) atomically. Ids, metadata,
     groups and people names are kept; records whose source is gone are listed. Interrupted, the
     same command continues it. The previous version is kept unless --drop-previous."""
+    from lookalike.client import Client
+
     with engine_for(data_dir, server) as engine, ingest_bar() as show:
         run = partial(
             engine.reindex,
@@ -51,10 +52,10 @@ def reindex(
             precision=None if precision is None else check_precision(precision),
             drop_previous=drop_previous,
         )
-        if isinstance(engine, Engine):
-            report = run(progress=show)
-        else:  # a server's job, polled: its total is not known here
+        if isinstance(engine, Client):  # a server's job, polled: its total is not known here
             report = run(progress=lambda done, ok, failed: show(Progress(0, done, ok, failed)))
+        else:
+            report = run(progress=show)
     _print(report, json_out)
 
 

@@ -13,7 +13,6 @@ from lookalike.cli.connect import engine_for
 from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl
 from lookalike.cli.output import print_json, query_error, results_table
 from lookalike.errors import BadInput, LookalikeError
-from lookalike.sources import Item, iter_items
 
 
 @app.command()
@@ -183,6 +182,8 @@ def _region(text: str | None) -> tuple[float, float, float, float] | None:
 
 def _expand_images(specs: list[str]) -> list[str]:
     """Query images: a folder is walked as ``index`` walks it; ``-`` reads lines from stdin."""
+    from lookalike.sources import Item, iter_items
+
     expanded: list[str] = []
     for spec in specs:
         if spec == "-":
