@@ -117,6 +117,10 @@ class Engine:
         the searches in flight on them are over."""
         self.ingest_listeners: list[Callable[[str, IngestReport], None]] = []
         """Called with the collection's name and the report after each ``add`` (server metrics)."""
+        self.collection_listeners: list[Callable[[str], None]] = []
+        """Called with a collection's name after this engine created, dropped or switched it
+        (the workers of one server tell each other, so that they let go of what they hold
+        open)."""
         self.decode_pool: DecodePool | None = None
         """Decode workers kept between ingests (see :meth:`keep_decode_workers`)."""
 
@@ -206,6 +210,7 @@ class Engine:
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
         self.store.create_collection(name, specs, config)
+        self._changed(name)
         return self.collection(name)
 
     def resolve(self, name: str) -> str:
@@ -235,6 +240,18 @@ class Engine:
             if name in self._open:
                 self._open.pop(name).close()
             self.store.drop_collection(name)
+        self._changed(name)
+
+    def _changed(self, name: str) -> None:
+        for listener in self.collection_listeners:
+            listener(name)
+
+    def forget(self) -> None:
+        """Let go of the collections held open, without closing them (requests in flight go
+        on with theirs): the next use opens each again, with its configuration as the store
+        holds it now. For a store that other processes change."""
+        with self._lock:
+            self._open.clear()
 
     # aliases ------------------------------------------------------------------------------
 
@@ -266,6 +283,7 @@ class Engine:
         finally:
             with self._lock:
                 self._switching.pop(name, None)
+        self._changed(name)
 
     def _retire(self, collection: Collection, keep_as: str) -> None:
         """Close a collection a little later: a search that got it just before the switch may
@@ -407,6 +425,7 @@ class _EngineStore:
 
     def create_collection(self, name: str, vectors: Any, config: dict[str, Any]) -> None:
         self.engine.store.create_collection(name, vectors, config)
+        self.engine._changed(name)
 
     def open_collection(self, name: str) -> CollectionStore:
         return _Lent(self.engine.collection(name).store)

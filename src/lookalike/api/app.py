@@ -18,7 +18,7 @@ from lookalike.api.requestlog import RequestLog
 from lookalike.api.routes.backup import RESTORE_PATH
 from lookalike.api.routes.metrics import watch as watch_metrics
 from lookalike.api.security import RequestGuard, require_key
-from lookalike.api.state import ServerState
+from lookalike.api.state import CHANGES, ServerState
 from lookalike.config import Settings
 from lookalike.engine import Engine
 from lookalike.ingest import IngestReport
@@ -62,7 +62,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or (engine.settings if engine else Settings.load())
     engine = engine or Engine(settings)
     engine.keep_decode_workers()  # jobs reuse warm workers and the models they loaded
-    state = ServerState(settings=settings, engine=engine)
+    # the workers of one port tell each other of the collections they create and drop
+    changes = settings.data_dir / CHANGES if settings.workers > 1 else None
+    state = ServerState(settings=settings, engine=engine, changes=changes)
     metrics = state.extras.setdefault("metrics", Metrics())
     watch_metrics(metrics, state)
     engine.ingest_listeners.append(metrics.observe_ingest)

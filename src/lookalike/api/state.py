@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -11,6 +14,10 @@ from fastapi import Depends, Request
 from lookalike.config import Settings
 from lookalike.engine import Collection, Engine
 from lookalike.errors import BadInput, NotFound
+
+CHANGES = "collections.changed"
+"""The file in the data folder through which the workers of one server (``serve --workers N``)
+tell each other that a collection was created, dropped or switched."""
 
 
 @dataclass
@@ -22,10 +29,49 @@ class ServerState:
     store is safe for that)."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Per-feature state (jobs, metrics, ...), keyed by feature name."""
+    changes: Path | None = None
+    """With several workers on one port: the file a worker rewrites when it has created,
+    dropped or switched a collection, and the others read before each use of one: when it
+    changed, they let go of the collections they hold open, whose configuration may be gone."""
+    _seen: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.changes is not None:
+            self.changes.parent.mkdir(parents=True, exist_ok=True)
+            self._seen = self._stamp()
+            self.engine.collection_listeners.append(self._announce)
+
+    def _stamp(self) -> str:
+        assert self.changes is not None
+        try:
+            return self.changes.read_text()
+        except OSError:
+            return ""
+
+    def _announce(self, name: str) -> None:
+        """Tell the other workers that the collections changed."""
+        assert self.changes is not None
+        stamp = uuid.uuid4().hex
+        part = self.changes.with_name(f".{self.changes.name}.{os.getpid()}.{stamp}")
+        part.write_text(stamp)
+        os.replace(part, self.changes)
+        with self.lock:
+            self._seen = stamp
+
+    def _catch_up(self) -> None:
+        """Let go of the open collections if another worker created, dropped or switched one."""
+        if self.changes is None:
+            return
+        stamp = self._stamp()
+        if stamp != self._seen:
+            with self.lock:
+                self._seen = stamp
+                self.engine.forget()
 
     def collection(self, name: str) -> Collection:
         """An existing collection; the engine keeps it open, so this costs no disk access
         after the first request."""
+        self._catch_up()
         with self.lock:
             try:
                 return self.engine.collection(name)
@@ -35,6 +81,7 @@ class ServerState:
     def collection_or_create(self, name: str) -> Collection:
         """For the compatibility routes: a collection is created on first insert, with the
         server's default signals."""
+        self._catch_up()
         with self.lock:
             try:
                 return self.engine.collection(name)
