@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from benchmarks.copydays import CACHE as PHOTO_CACHE  # noqa: E402
 from benchmarks.copydays import normalised_pool  # noqa: E402
-from tests.support.clip_torch import build_reference_clip, build_text_tower  # noqa: E402
+from tests.support.clip_torch import build_reference_clip, export_text_tower  # noqa: E402
 
 from lookalike.config import Settings  # noqa: E402
 from lookalike.models.clip import (  # noqa: E402
@@ -227,7 +227,7 @@ def main() -> None:
     print(f"CPU: {report['cpu']['model']} x{report['cpu']['cpus']}; {flags}")
     print(f"load average before: {report['load_before']}")
 
-    folder = build_text_tower(build_reference_clip(args.model_cache))
+    folder = export_text_tower(build_reference_clip(args.model_cache)).parent
     with tempfile.TemporaryDirectory() as data:
         settings = Settings(data_dir=Path(data), offline=True)
         threads = args.threads

@@ -7,13 +7,20 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from lookalike import Settings
 from lookalike.errors import ModelUnavailable
-from lookalike.models import MODELS, download_model, load_image_encoder, load_text_encoder
+from lookalike.models import (
+    MODELS,
+    TextEncoder,
+    download_model,
+    load_image_encoder,
+    load_text_encoder,
+)
 from tests.support.clip_onnx import build_tiny_clip, build_vit_b32_vision
 from tests.support.samples import photo
 
@@ -129,6 +136,81 @@ def test_text_vectors(tiny_model: Path, settings: Settings) -> None:
     np.testing.assert_allclose(again[0], vectors[0], atol=1e-6)
     assert cosine(vectors[0], vectors[1]) < 0.99
     assert encoder.embed([]).shape == (0, 32)
+
+
+class _Fed:
+    """Stands in for a text tower's ONNX Runtime session, keeping the shape of each input fed."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.shapes: list[tuple[int, ...]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+    def run(self, names: Any, feed: dict[str, np.ndarray]) -> Any:
+        self.shapes.append(tuple(feed["input_ids"].shape))
+        return self.session.run(names, feed)
+
+
+def _watched(encoder: TextEncoder) -> _Fed:
+    inner = encoder._embedding.model  # fastembed's TextEmbedding → model → ORT session
+    fed = _Fed(inner.model)
+    inner.model = fed
+    return fed
+
+
+def test_text_queries_feed_their_own_tokens_only(tiny_model: Path, settings: Settings) -> None:
+    """A text of a few tokens runs the tower on those, not on 77; padding to 77 (trim off)
+    gives the same vector, since the tower pools under its attention mask."""
+    texts = ["a cat", "a photo of a dog on a red sofa"]
+    trimmed = load_text_encoder(str(tiny_model), settings)
+    padded = load_text_encoder(str(tiny_model), settings, trim=False)
+    fed_trimmed, fed_padded = _watched(trimmed), _watched(padded)
+
+    one = np.vstack([trimmed.embed([t]) for t in texts])
+    both = trimmed.embed(texts)
+
+    assert trimmed.padded_to is None and padded.padded_to == 77
+    short, long = (len(trimmed._embedding.model.tokenizer.encode(t).ids) for t in texts)
+    assert short < long < 77
+    assert fed_trimmed.shapes == [(1, short), (1, long), (2, long)]
+    np.testing.assert_allclose(padded.embed(texts), one, atol=1e-6)
+    assert fed_padded.shapes == [(2, 77)]
+    np.testing.assert_allclose(both, one, atol=1e-6)
+
+
+def test_a_text_graph_of_fixed_length_is_padded_to_it(
+    tiny_model: Path, settings: Settings, tmp_path: Path
+) -> None:
+    import onnx
+
+    fixed = tmp_path / "fixed"
+    shutil.copytree(tiny_model, fixed)
+    graph = onnx.load(str(fixed / "text" / "model.onnx"))
+    for name in ("input_ids", "attention_mask"):
+        entry = next(i for i in graph.graph.input if i.name == name)
+        entry.type.tensor_type.shape.dim[1].dim_value = 77
+    onnx.save(graph, str(fixed / "text" / "model.onnx"))
+    encoder = load_text_encoder(str(fixed), settings)  # trims by default, but cannot here
+    fed = _watched(encoder)
+
+    got = encoder.embed(["a cat"])
+
+    assert encoder.padded_to == 77 and fed.shapes == [(1, 77)]
+    np.testing.assert_allclose(got, load_text_encoder(str(tiny_model), settings).embed(["a cat"]))
+
+
+def test_which_known_models_trim_their_text_queries() -> None:
+    """SigLIP 2 pools at the last of 64 positions, so its texts keep their padding; the others
+    pool at the end token of a causal tower (CLIP) or under the attention mask."""
+    trims = {name: spec.text_trim for name, spec in MODELS.items()}
+    assert trims == {
+        "clip-vit-b-32": True,
+        "siglip2-base-patch16-224": False,
+        "jina-clip-v1": True,
+        "nomic-embed-v1.5": True,
+    }
 
 
 def test_threads_reach_onnx_runtime(tiny_model: Path, settings: Settings) -> None:

@@ -10,6 +10,9 @@ a bicubic resize: pixels within a grey level or two of a full decode and resize;
 lowest measured) while two different photos of the set reach at most about 0.9, so a decode that
 changed what a vector means fails it; and each photo's vector must be nearest to its own
 reference vector.
+
+Text queries too: lookalike feeds a text's own tokens only (no padding to 77), and CLIP's
+causal text tower, pooled at the end token, gives transformers' vector for the text padded to 77.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from PIL import Image
 from transformers import CLIPModel, CLIPProcessor
 
 from lookalike import Engine, Settings
-from tests.support.clip_torch import TINY, ReferenceClip, build_reference_clip
+from lookalike.models import load_text_encoder
+from tests.support.clip_torch import TINY, ReferenceClip, build_reference_clip, export_text_tower
 from tests.support.samples import PHOTO_NAMES, photo
 
 pytestmark = pytest.mark.slow
@@ -94,3 +98,33 @@ def test_ingested_vectors_equal_the_reference_clip_pipeline(
     assert list(cross.argmax(axis=1)) == list(range(len(paths)))
     others = cross[~np.eye(len(paths), dtype=bool)]
     assert others.max() < MIN_CENTRED_COSINE - 0.05
+
+
+TEXTS = ["a cat", "a photo of a dog on a red sofa", "Two people walking along a beach", "x"]
+
+
+def test_unpadded_text_vectors_equal_the_reference_clip_padded_to_77(
+    reference: ReferenceClip, tmp_path: Path
+) -> None:
+    export_text_tower(reference)
+    settings = Settings(data_dir=tmp_path / "data", offline=True)
+    trimmed = load_text_encoder(str(reference.onnx), settings)
+    padded = load_text_encoder(str(reference.onnx), settings, trim=False)
+    model = CLIPModel.from_pretrained(str(reference.hf)).eval()
+    processor = CLIPProcessor.from_pretrained(str(reference.hf))
+    inputs = processor(text=TEXTS, padding="max_length", max_length=77, return_tensors="pt")
+    with torch.no_grad():
+        features = model.get_text_features(**inputs)
+    expected = _unit(getattr(features, "pooler_output", features).numpy().astype(np.float64))
+
+    one_by_one = np.vstack([trimmed.embed([text]) for text in TEXTS])  # each its own tokens
+
+    assert inputs["input_ids"].shape == (len(TEXTS), 77)
+    assert trimmed.padded_to is None and padded.padded_to == 77
+    np.testing.assert_allclose(one_by_one, expected, atol=1e-5)
+    np.testing.assert_allclose(trimmed.embed(TEXTS), expected, atol=1e-5)  # to the longest
+    np.testing.assert_allclose(padded.embed(TEXTS), expected, atol=1e-5)
+    # the check can tell texts apart: their centred vectors are far from one another
+    centred = _centred(expected)
+    others = (centred @ centred.T)[~np.eye(len(TEXTS), dtype=bool)]
+    assert others.max() < 0.9

@@ -19,7 +19,6 @@ from tests.support.clip_onnx import (
     BOS,
     EOS,
     IMAGE_SIZE,
-    MAX_TOKENS,
     PREPROCESSOR,
     TOKENIZER_CONFIG,
     _write_tokenizer,
@@ -72,16 +71,25 @@ def build_reference_clip(
         CLIPTokenizerFast,
     )
 
+    built.hf.mkdir(parents=True, exist_ok=True)
+    vocab = _write_tokenizer(built.hf)
+    # the text tower pools at the end token of the tokenizer it is given, as CLIP's does
+    arguments = dict(config or {})
+    arguments["text_config"] = {
+        **arguments.get("text_config", {}),
+        "bos_token_id": vocab[BOS],
+        "eos_token_id": vocab[EOS],
+        "pad_token_id": vocab[EOS],
+    }
     torch.manual_seed(seed)
-    model = CLIPModel(CLIPConfig(**(config or {}))).eval()
+    model = CLIPModel(CLIPConfig(**arguments)).eval()
     model.save_pretrained(built.hf)
-    _write_tokenizer(built.hf)
     tokenizer = CLIPTokenizerFast(
         tokenizer_file=str(built.hf / "tokenizer.json"),
-        bos_token="<|startoftext|>",
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=EOS,
+        unk_token=EOS,
     )
     processor = CLIPProcessor(
         image_processor=CLIPImageProcessor(**PREPROCESSOR), tokenizer=tokenizer
@@ -92,80 +100,8 @@ def build_reference_clip(
     return built
 
 
-def build_text_tower(reference: ReferenceClip) -> Path:
-    """Export the text tower of ``reference``'s CLIPModel beside its image tower, as
-    ``reference.onnx/text`` (the layout of the hub's ``Qdrant/clip-ViT-B-32-text``), once; for
-    measuring text queries with the real architecture. Returns the model folder."""
-    part = reference.onnx / "text"
-    if (part / "model.onnx").is_file():
-        return reference.onnx
-    import shutil
-
-    import torch
-    from transformers import CLIPModel
-
-    tmp = reference.onnx / ".text-tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    vocab = _write_tokenizer(tmp)
-    tokens = {"bos_token_id": vocab[BOS], "eos_token_id": vocab[EOS], "pad_token_id": vocab[EOS]}
-    model = CLIPModel.from_pretrained(reference.hf).eval()
-    model.text_model.eos_token_id = tokens["eos_token_id"]  # pool at this tokenizer's end token
-
-    class Text(torch.nn.Module):
-        """input_ids, attention_mask -> text_embeds (projected, not normalised)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = model
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            out = self.clip.text_model(input_ids=input_ids, attention_mask=attention_mask)
-            return self.clip.text_projection(out.pooler_output)
-
-    ids = torch.full((1, 8), tokens["eos_token_id"], dtype=torch.int64)
-    ids[0, 0] = tokens["bos_token_id"]
-    axes = {0: "batch_size", 1: "sequence_length"}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Text().eval(),
-            (ids, torch.ones_like(ids)),
-            str(tmp / "model.onnx"),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["text_embeds"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "text_embeds": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    token = {"lstrip": False, "normalized": True, "rstrip": False, "single_word": False}
-    files: dict[str, dict[str, Any]] = {
-        "special_tokens_map.json": {
-            "bos_token": {"content": BOS, **token},
-            "eos_token": {"content": EOS, **token},
-            "pad_token": EOS,
-            "unk_token": {"content": EOS, **token},
-        },
-        "tokenizer_config.json": TOKENIZER_CONFIG,
-        "config.json": {
-            "architectures": ["CLIPTextModelWithProjection"],
-            "model_type": "clip_text_model",
-            "hidden_size": model.config.text_config.hidden_size,
-            "max_position_embeddings": MAX_TOKENS,
-            "projection_dim": model.config.projection_dim,
-            "vocab_size": len(vocab),
-            **tokens,
-            "torch_dtype": "float32",
-        },
-    }
-    for name, data in files.items():
-        (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.rename(part)
-    return reference.onnx
-
-
 def _stamp(config: dict[str, Any] | None, seed: int) -> str:
-    return json.dumps({"config": config, "seed": seed, "version": 1}, sort_keys=True)
+    return json.dumps({"config": config, "seed": seed, "version": 2}, sort_keys=True)
 
 
 def _export_vision(model: Any, part: Path) -> None:
@@ -217,13 +153,22 @@ def _export_vision(model: Any, part: Path) -> None:
     )
 
 
+TEXT_EXPORT = "text-export-v2"
+"""Written beside an exported text tower; before v2 the tower pooled at transformers' default end
+token (49407), which the tiny tokenizer never emits, so every text gave its first token's vector."""
+
+
 def export_text_tower(built: ReferenceClip) -> Path:
     """Export the text tower of a built CLIP to ``built.onnx / "text"`` (``input_ids`` and
     ``attention_mask`` in, ``text_embeds`` out, the tokenizer files beside it), once; returns
-    that folder. Text queries then run through lookalike's own text encoder."""
+    that folder. Text queries then run through lookalike's own text encoder. The tower pools at
+    this tokenizer's end token, as CLIP's own tower pools at CLIP's."""
     part = built.onnx / "text"
-    if (part / "model.onnx").is_file():
+    stamp = part / ".export"
+    if stamp.is_file() and stamp.read_text() == TEXT_EXPORT:
         return part
+    import shutil
+
     import torch
     from transformers import CLIPModel
 
@@ -241,10 +186,11 @@ def export_text_tower(built: ReferenceClip) -> Path:
             projected: torch.Tensor = self.clip.text_projection(out.pooler_output)
             return projected
 
-    part.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
     vocab = _write_tokenizer(part)
-    ids = torch.full((1, 8), vocab["<|endoftext|>"], dtype=torch.int64)
-    ids[0, 0] = vocab["<|startoftext|>"]
+    ids = torch.full((1, 8), vocab[EOS], dtype=torch.int64)
+    ids[0, 0] = vocab[BOS]
     axes = {0: "batch_size", 1: "sequence_length"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -259,12 +205,13 @@ def export_text_tower(built: ReferenceClip) -> Path:
             dynamo=False,
         )
     _write_text_files(part, vocab, model.config.text_config)
+    stamp.write_text(TEXT_EXPORT)
     return part
 
 
 def _write_text_files(part: Path, vocab: dict[str, int], text: Any) -> None:
     """The tokenizer and config files of a text tower, as the hub's CLIP text repo has them."""
-    bos, eos = "<|startoftext|>", "<|endoftext|>"
+    bos, eos = BOS, EOS
     token = {"lstrip": False, "normalized": True, "rstrip": False, "single_word": False}
     files: dict[str, dict[str, Any]] = {
         "special_tokens_map.json": {
@@ -273,17 +220,7 @@ def _write_text_files(part: Path, vocab: dict[str, int], text: Any) -> None:
             "pad_token": eos,
             "unk_token": {"content": eos, **token},
         },
-        "tokenizer_config.json": {
-            "add_prefix_space": False,
-            "bos_token": bos,
-            "do_lower_case": True,
-            "eos_token": eos,
-            "errors": "replace",
-            "model_max_length": 77,
-            "pad_token": eos,
-            "tokenizer_class": "CLIPTokenizer",
-            "unk_token": eos,
-        },
+        "tokenizer_config.json": TOKENIZER_CONFIG,
         "config.json": {
             "architectures": ["CLIPTextModelWithProjection"],
             "model_type": "clip_text_model",

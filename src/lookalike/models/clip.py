@@ -30,6 +30,11 @@ made them and is stored with each: the spec name for a known model, and for a fo
 ``folder:<absolute path>#<hash of the vision ONNX file>`` (the text encoder of a folder carries the
 same id, since its vectors live in the vision tower's space).
 
+A text query runs the text tower on its own tokens, not padded to the tower's length (CLIP's 77):
+the same vector for a causal tower pooled at its end token (CLIP's) or one pooling under its
+attention mask, at a fraction of the compute. A spec with ``text_trim`` off (SigLIP 2), or a
+graph whose sequence length is fixed, gets every text padded to that length instead.
+
 ``precision="int8"`` loads both towers' int8 copies instead (:mod:`lookalike.models.int8`: made
 once beside the model files); their vectors carry the id ``<id>@int8``.
 """
@@ -94,12 +99,16 @@ class TextEncoder:
         dim: int,
         prefix: str = "",
         layer_norm: bool = False,
+        padded_to: int | None = None,
     ) -> None:
         self._embedding = embedding
         self.model_id = model_id
         self.dim = dim
         self._prefix = prefix
         self._layer_norm = layer_norm
+        self.padded_to = padded_to
+        """The fixed token length every text is padded to; None: a text's own tokens only (a
+        batch of texts padded to its longest)."""
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) float32, one L2-normalised row per text, in order."""
@@ -138,21 +147,26 @@ def load_text_encoder(
     *,
     threads: int | None = None,
     precision: Precision = "fp32",
+    trim: bool | None = None,
 ) -> TextEncoder:
-    """Load the text tower of ``model``; ModelUnavailable if it has none."""
+    """Load the text tower of ``model``; ModelUnavailable if it has none. ``trim``: feed a
+    text's own tokens only (None: as the model's spec says; a folder trims), else pad every text
+    to the tower's length; a graph whose sequence length is fixed is always padded to it."""
     located = _at_precision(locate(model, settings, "text"), "text", precision, settings)
     embedding = _open(located, "text", threads)
+    spec = located.spec
+    padded_to = _pad_tokens(embedding, spec.text_trim if trim is None and spec else trim)
     dim = _output_dim(embedding, located)
     if dim is None:
         dim = int(np.stack(list(embedding.embed([_PROBE_TEXT]))).shape[1])
     _check_dim(located, dim, "text")
-    spec = located.spec
     return TextEncoder(
         embedding,
         located.model_id,
         dim,
         prefix=spec.text_prefix if spec else "",
         layer_norm=spec.text_layer_norm if spec else False,
+        padded_to=padded_to,
     )
 
 
@@ -223,6 +237,47 @@ def _check_dim(located: Located, dim: int, part: str) -> None:
             "files there, or use the folder itself as the model (--model PATH)",
             detail={"model": spec.name, "folder": str(where), "dim": dim, "expected": spec.dim},
         )
+
+
+def _pad_tokens(embedding: Any, trim: bool | None) -> int | None:
+    """Set the tokenizer's padding for the tower; the fixed length it pads to, or None.
+
+    A CLIP text tower is causal and pools at its end token, so the padding after that token
+    never reaches the pooled vector: a query of 6 tokens costs 6 positions, not 77. A graph
+    built for one sequence length gets it whatever ``trim`` says; otherwise ``trim`` False pads
+    to the tokenizer's length (SigLIP 2 pools at the last position of 64)."""
+    inner = getattr(embedding, "model", None)
+    tokenizer = getattr(inner, "tokenizer", None)
+    padding = getattr(tokenizer, "padding", None)
+    if tokenizer is None or padding is None:
+        return None
+    truncation = tokenizer.truncation or {}
+    longest = truncation.get("max_length")
+    length = _fixed_sequence(getattr(inner, "model", None))
+    if length is not None and (longest is None or longest > length):
+        tokenizer.enable_truncation(
+            max_length=length, direction=str(truncation.get("direction", "right")).lower()
+        )
+    elif length is None and trim is False:
+        length = longest
+    tokenizer.enable_padding(
+        direction=str(padding["direction"]).lower(),
+        pad_id=padding["pad_id"],
+        pad_type_id=padding["pad_type_id"],
+        pad_token=padding["pad_token"],
+        pad_to_multiple_of=padding.get("pad_to_multiple_of"),
+        length=length,
+    )
+    return length if isinstance(length, int) else None
+
+
+def _fixed_sequence(session: Any) -> int | None:
+    """The sequence length of the graph's ``input_ids`` when the graph fixes it, else None."""
+    inputs = session.get_inputs() if session is not None else []
+    shape = next((i.shape for i in inputs if i.name == "input_ids"), None)
+    if shape is not None and len(shape) == 2 and isinstance(shape[1], int) and shape[1] > 0:
+        return int(shape[1])
+    return None
 
 
 def _output_dim(embedding: Any, located: Located) -> int | None:

@@ -43,6 +43,11 @@ class ModelSpec:
     """Prepended to every text query (some towers were trained with task prefixes)."""
     text_layer_norm: bool = False
     """Layer-normalise text vectors before the L2 norm, as the model's reference code does."""
+    text_trim: bool = True
+    """Feed a text query's own tokens only, not padded to the tower's length (77 for CLIP): the
+    same vector at a fraction of the compute for a tower whose pooled token sees no padding (a
+    causal tower pooled at its end token, as CLIP's; one pooling under its attention mask).
+    False for a tower that pools at a fixed position of a padded sequence (SigLIP 2 pads to 64)."""
     image_calibration: Calibration | None = None
     """Image-to-image cosine to the shared score scale; None: not measured for this model."""
     text_calibration: Calibration | None = None
@@ -78,6 +83,7 @@ MODELS: dict[str, ModelSpec] = {
             dim=768,
             license="apache-2.0",
             description="Google SigLIP 2 base, patch 16: more accurate, multilingual, ~4x slower.",
+            text_trim=False,
         ),
         ModelSpec(
             name="jina-clip-v1",
