@@ -223,6 +223,20 @@ def test_threads_reach_onnx_runtime(tiny_model: Path, settings: Settings) -> Non
     np.testing.assert_allclose(one.embed([image]), default.embed([image]), atol=1e-5)
 
 
+def test_text_tower_threads_reach_onnx_runtime_and_never_spin(
+    tiny_model: Path, settings: Settings
+) -> None:
+    """A text query's threads sleep while they wait: spinning holds a core other queries need."""
+    one = load_text_encoder(str(tiny_model), settings, threads=1)
+    default = load_text_encoder(str(tiny_model), settings)
+
+    for encoder, threads in ((one, 1), (default, 0)):
+        options = encoder._embedding.model.model.get_session_options()
+        assert options.intra_op_num_threads == threads
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    np.testing.assert_allclose(one.embed(["a cat"]), default.embed(["a cat"]), atol=1e-6)
+
+
 # ---------------------------------------------------------------- identity
 
 

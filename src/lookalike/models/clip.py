@@ -215,14 +215,50 @@ def _open(
         options["specific_model_path"] = str(located.folder)
     else:
         options["local_files_only"] = True
+    if part == "text":
+        options["lazy_load"] = True  # its session is opened below, with threads that never spin
     where = located.folder or located.cache_dir
     try:
-        return factory(located.name, **options)
+        embedding = factory(located.name, **options)
+        if part == "text":
+            _open_text_session(embedding.model, threads)
+        return embedding
     except Exception as exc:  # fastembed and onnxruntime raise plain ValueError/RuntimeError/...
         raise ModelUnavailable(
             f"cannot load the {part} tower of model {located.model_id!r} from {where}: {exc}",
             detail={"model": located.model_id, "looked_in": [str(where)]},
         ) from exc
+
+
+def _open_text_session(model: Any, threads: int | None) -> None:
+    """Open the ONNX Runtime session of fastembed's text ``model`` (made with ``lazy_load``) on
+    the CPU, with threads that sleep rather than spin while they wait for work.
+
+    A text query is one short run of the tower among other work (image queries, indexing, other
+    processes). ONNX Runtime's threads spin between operators by default, holding a core while
+    the thread they wait for may have none: on a busy machine a new text took 1.6-1.9x as long
+    (docs/performance.md). fastembed exposes no such option, so the session is opened here as
+    fastembed opens it, with that one setting more."""
+    import onnxruntime
+    from fastembed.common.onnx_external_data import link_external_data
+
+    description = model.model_description
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    folder = Path(model._model_dir)
+    try:
+        path = link_external_data(folder, description.model_file, description.additional_files)
+    except OSError:  # a read-only cache: loaded from where it lies, as fastembed does
+        path = folder / description.model_file
+    model.model = onnxruntime.InferenceSession(
+        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    model._ensure_tokenizer()
 
 
 def _check_dim(located: Located, dim: int, part: str) -> None:
