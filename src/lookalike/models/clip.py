@@ -236,7 +236,7 @@ def _open_text_session(model: Any, threads: int | None) -> None:
 
     A text query is one short run of the tower among other work (image queries, indexing, other
     processes). ONNX Runtime's threads spin between operators by default, holding a core while
-    the thread they wait for may have none: on a busy machine a new text took 1.6-1.9x as long
+    the thread they wait for may have none: on a busy machine a new text took 1.5-1.7x as long
     (docs/performance.md). fastembed exposes no such option, so the session is opened here as
     fastembed opens it, with that one setting more."""
     import onnxruntime
