@@ -16,8 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, cast
@@ -35,6 +34,7 @@ from lookalike.sources import Item
 from lookalike.store.server import ServerStore
 from lookalike.types import Outcome
 from tests.support.encoded import b64, corrupt_jpeg, image_bytes
+from tests.support.image_server import loopback
 from tests.support.server import free_port, in_process
 
 
@@ -335,18 +335,6 @@ class _ProbeOnly(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-@contextmanager
-def _probe_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ProbeOnly)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.slow
 def test_a_real_server_with_two_workers_answers_and_stops(tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -356,7 +344,7 @@ def test_a_real_server_with_two_workers_answers_and_stops(tmp_path: Path) -> Non
     port = free_port()
     log_path = tmp_path / "server.log"
     workers: set[int] = set()
-    with _probe_server() as qdrant, open(log_path, "wb") as log:
+    with loopback(_ProbeOnly) as qdrant, open(log_path, "wb") as log:
         env = {**os.environ, "LOOKALIKE_DATA_DIR": str(data), "LOOKALIKE_OFFLINE": "true"}
         server = subprocess.Popen(
             [sys.executable, "-m", "lookalike", "--store", qdrant, "serve"]

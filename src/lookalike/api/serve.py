@@ -129,12 +129,7 @@ def run(
         run_workers(settings, announce=announce)
         return
     app = create_app(settings)
-    url = base_url(settings)
-    announce(f"lookalike serving {settings.data_dir} at {url}")
-    root = settings.root_path
-    announce(f"page: {url}{root}/   API docs: {url}{root}/docs")
-    if root:
-        announce(f"serving under {root}/ (a proxy may strip it or keep it)")
+    _announce(settings, announce, "")
     marker = write_marker(settings)
     # Removed on shutdown by the app itself: after a SIGTERM, uvicorn raises the signal again
     # once the app has stopped, which ends the process before the ``finally`` below runs.
@@ -156,6 +151,15 @@ def run(
         remove_marker(marker)
 
 
+def _announce(settings: Settings, announce: Callable[[str], None], how: str) -> None:
+    url = base_url(settings)
+    announce(f"lookalike serving {settings.data_dir} at {url}{how}")
+    root = settings.root_path
+    announce(f"page: {url}{root}/   API docs: {url}{root}/docs")
+    if root:
+        announce(f"serving under {root}/ (a proxy may strip it or keep it)")
+
+
 def run_workers(settings: Settings, *, announce: Callable[[str], None]) -> None:
     """Serve with ``settings.workers`` processes on one port: uvicorn's supervisor binds the
     socket, starts the workers (each builds its own app with :func:`worker_app`) and restarts
@@ -168,12 +172,7 @@ def run_workers(settings: Settings, *, announce: Callable[[str], None]) -> None:
     open_store(settings).close()  # a store that cannot be reached fails here, in one line
     JobFiles.clear(jobs_folder(settings.data_dir))  # jobs do not outlive the server
     os.environ[WORKER_SETTINGS] = settings.model_dump_json()
-    url = base_url(settings)
-    announce(f"lookalike serving {settings.data_dir} at {url} with {settings.workers} workers")
-    root = settings.root_path
-    announce(f"page: {url}{root}/   API docs: {url}{root}/docs")
-    if root:
-        announce(f"serving under {root}/ (a proxy may strip it or keep it)")
+    _announce(settings, announce, f" with {settings.workers} workers")
     marker = write_marker(settings)
     try:
         uvicorn.run(
