@@ -10,7 +10,8 @@ through plain HTTP, top 10:
 
 - image, semantic signal: base64 in a JSON body, and a multipart upload;
 - image, duplicate signal (copy search): the same two ways;
-- by id (semantic, duplicate), by text (a repeated text: cached; a new text each time).
+- by id (semantic, duplicate), by text (a repeated text: cached; a new text each time, a long
+  one and one of a few words).
 
 Each line prints p50 and p99 of the end-to-end latency, its ratio to the seed path's p50, and
 the server's ``Server-Timing`` stages (median ms): ``http`` is what the client waited beyond the
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import functools
+import itertools
 import json
 import os
 import statistics
@@ -50,6 +52,9 @@ from tests.support.server_process import server_process  # noqa: E402
 from lookalike import Engine, Settings  # noqa: E402
 
 STAGES = ("base64", "decode", "embed", "store", "queue", "verify")
+FEW_WORDS = (f"{n} {thing}" for n in itertools.count(2) for thing in ("dogs", "cars", "boats"))
+"""Short query texts, each new: "2 dogs on a beach" is 7 tokens with CLIP's tokenizer (13 with
+the test tokenizer, which has few merges), where the "new each time" line's text has 26 (35)."""
 
 
 class SeedPipeline:
@@ -267,6 +272,7 @@ def run(client: httpx.Client, seed: SeedPipeline, queries: list[Path]) -> list[L
         ("id, duplicate", lambda i: body(id=ids[i], signal="duplicate")),
         ("text, repeated", lambda i: body(text="a photo of a cat on a sofa")),
         ("text, new each time", lambda i: body(text=f"a photo number {i} of a {time.time()}")),
+        ("text, new, a few words", lambda i: body(text=f"{next(FEW_WORDS)} on a beach")),
     ]
     seed_line = Line("seed-003 path (in process)")
     lines = [Line(name) for name, _ in kinds]
