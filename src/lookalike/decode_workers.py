@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.config import Settings
-from lookalike.images import decode, encode_thumbnail
-from lookalike.signals.base import Preparer, Signal
+from lookalike.images import DecodedImage, decode, encode_thumbnail
+from lookalike.signals.base import Preparer, Signal, own_side
 from lookalike.sources import content_hash, read_file_bytes
 
 #: Below this many images to decode, a process pool costs more than it saves.
@@ -41,6 +41,9 @@ class DecodePlan:
     max_pixels: int
     max_bytes: int
     preparers: tuple[tuple[str, Preparer], ...]
+    own_sides: tuple[tuple[str, int], ...] = ()
+    """Signals that read their own copy of the image, decoded at this larger shorter edge
+    (:func:`lookalike.signals.base.own_side`); the others share the one at ``min_side``."""
     thumbnail_side: int = 0
     """Longer side of the JPEG thumbnail kept with each record; 0 keeps none."""
 
@@ -72,9 +75,17 @@ def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -
     digest = content_hash(data)
     timings = {"decode": 1000 * (time.perf_counter() - start)}
     outputs = {}
+    own = dict(plan.own_sides)
+    copies: dict[int, DecodedImage] = {}
     for signal, fn in plan.preparers:
         start = time.perf_counter()
-        outputs[signal] = fn(decoded)
+        image = decoded
+        if signal in own:  # its own decode counts in its time
+            side = own[signal]
+            if side not in copies:
+                copies[side] = decode(data, name=name, min_side=side, max_pixels=plan.max_pixels)
+            image = copies[side]
+        outputs[signal] = fn(image)
         timings[signal] = 1000 * (time.perf_counter() - start)
     thumbnail = None
     if plan.thumbnail_side:
@@ -107,8 +118,15 @@ def _thumbnail(plan: DecodePlan, image: Any) -> bytes:
 def decode_plan(
     signals: Sequence[Signal], settings: Settings, *, thumbnails: bool = False
 ) -> DecodePlan:
+    sides = {s.name: own_side(s) for s in signals}
+    min_side = max(s.min_side for s in signals)
+    if all(side is not None for side in sides.values()):  # one decode is enough (text alone)
+        min_side = max(min_side, *(side or 0 for side in sides.values()))
     return DecodePlan(
-        min_side=max(s.min_side for s in signals),
+        min_side=min_side,
+        own_sides=tuple(
+            (name, side) for name, side in sides.items() if side is not None and side > min_side
+        ),
         max_pixels=settings.max_pixels,
         max_bytes=settings.max_image_bytes,
         preparers=tuple((s.name, s.preparer) for s in signals),

@@ -42,8 +42,9 @@ def font_files() -> dict[str, Path | None]:
     }
 
 
-def load_font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    path = font_files()[name]
+def load_font(name: str | Path, size: int) -> ImageFont.FreeTypeFont:
+    """A font of this module (by name), or any TrueType file (by path)."""
+    path = name if isinstance(name, Path) else font_files()[name]
     if path is None:
         font = ImageFont.load_default(size=size)
         assert isinstance(font, ImageFont.FreeTypeFont)
@@ -67,7 +68,7 @@ def render(
     background: Image.Image,
     words: tuple[str, ...],
     *,
-    font: str,
+    font: str | Path,
     size: float,
     angle: float = 0.0,
     style: str = "outline",
@@ -105,7 +106,8 @@ def render(
     base.paste(layer, (x, y), layer)
     w, h = base.size
     box = (x / w, y / h, (x + layer.width) / w, (y + layer.height) / h)
-    return TextImage(base, tuple(words), font, size, angle, box)
+    name = font if isinstance(font, str) else font.stem
+    return TextImage(base, tuple(words), name, size, angle, box)
 
 
 def background(name: str, long_side: int) -> Image.Image:

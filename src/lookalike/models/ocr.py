@@ -54,18 +54,26 @@ def read_text(
     image: Image.Image,
     *,
     detect_side: int,
+    detect_max_side: int | None = None,
+    box_threshold: float = 0.5,
     min_confidence: float = 0.5,
     threads: int | None = None,
 ) -> list[OcrLine]:
     """The lines of text in ``image`` (RGB), top to bottom.
 
     ``detect_side``: the detector looks at the image with its shorter edge at least this long
-    (smaller images are enlarged to it; larger ones are read as they are). ``threads``: ONNX
-    Runtime threads; None is 1 in a worker process, else ONNX Runtime's default.
+    (smaller images are enlarged to it); larger ones are read as they are, or with their longer
+    edge at most ``detect_max_side`` when given (the lines found are still read from the image
+    at full size). ``box_threshold``: the detector's mean text probability a line's box needs.
+    ``threads``: ONNX Runtime threads; None is 1 in a worker process, else ONNX Runtime's
+    default.
     """
     if threads is None:
         threads = 1 if multiprocessing.parent_process() is not None else 0
-    engine = _engine(detect_side, threads)
+    if detect_max_side is not None and min(image.size) >= detect_side:
+        engine = _engine(detect_max_side, "max", box_threshold, threads)
+    else:
+        engine = _engine(detect_side, "min", box_threshold, threads)
     bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
     result = engine(bgr, text_score=min_confidence)
     if not getattr(result, "txts", None) or getattr(result, "boxes", None) is None:
@@ -85,7 +93,7 @@ def read_text(
 
 
 @cache
-def _engine(detect_side: int, threads: int) -> Any:
+def _engine(detect_side: int, limit: str, box_threshold: float, threads: int) -> Any:
     require_ocr()
     from rapidocr import RapidOCR
 
@@ -93,7 +101,8 @@ def _engine(detect_side: int, threads: int) -> Any:
         params={
             "Global.log_level": "critical",  # it logs "nothing found" as a warning otherwise
             "Det.limit_side_len": detect_side,
-            "Det.limit_type": "min",
+            "Det.limit_type": limit,
+            "Det.box_thresh": box_threshold,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads or -1,
         }
     )

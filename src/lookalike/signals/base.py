@@ -94,6 +94,15 @@ class Signal(Protocol):
         ...
 
 
+def own_side(signal: Signal) -> int | None:
+    """The shorter edge a signal decodes its own copy of each image at, when it needs more
+    pixels than the shared decode (``min_side``) gives the others: the text signal, whose small
+    text needs them, while faces or keypoints on that many pixels would cost several times more.
+    None: the signal reads the shared image."""
+    side = getattr(signal, "own_side", None)
+    return side if isinstance(side, int) else None
+
+
 class FieldsOnly:
     """The query side of a signal that only adds payload fields (moderation, EXIF): it is
     used in filters and never searched by score."""
@@ -219,10 +228,26 @@ class SignalQuery:
                 decoded = _crop(decoded, region, min_side)
         return decoded
 
+    def _decoded_at(self, side: int) -> DecodedImage:
+        """The query image (its region) decoded at ``side``, for a signal with its own size."""
+        data, name = self.image_bytes()
+        region = self.query.region
+        with stage("decode"):
+            decoded = decode(
+                data,
+                name=name,
+                min_side=None if region else side,
+                max_pixels=self.settings.max_pixels,
+            )
+            return decoded if region is None else _crop(decoded, region, side)
+
     def prepared(self, signal: Signal) -> Any:
         """``signal``'s preparation of the query image (e.g. the faces found), made once."""
         if signal.name not in self._prepared:
             decoded = self.decoded
+            side = own_side(signal)
+            if side is not None and side > max(s.min_side for s in self.signals):
+                decoded = self._decoded_at(side)
             with stage("embed"):
                 self._prepared[signal.name] = signal.preparer(decoded)
         return self._prepared[signal.name]

@@ -8,6 +8,7 @@ over the cores.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lookalike.errors import InvalidQuery
@@ -21,11 +22,33 @@ from lookalike.signals.text.keywords import document_vector
 from lookalike.signals.text.matches import find_text
 from lookalike.store.base import Vector, VectorSpec
 
+
+@dataclass(frozen=True)
+class Reading:
+    """How the OCR reads an image: the lines are found on a small copy of it (the detector's
+    cost grows with its pixels) and read from the image decoded at ``decode_side`` (reading one
+    line costs the same at any size, and small text needs the pixels)."""
+
+    decode_side: int
+    """Shorter edge, in pixels, the image is decoded at (smaller images are kept as they are)."""
+    detect_side: int
+    """Shorter edge the detector enlarges smaller images to."""
+    detect_max_side: int | None
+    """Longer edge the detector shrinks larger images to; None: it reads them as decoded."""
+    box_threshold: float = 0.5
+    """Mean text probability the detector needs over a line's box."""
+
+
+READING = Reading(decode_side=1024, detect_side=480, detect_max_side=800, box_threshold=0.3)
+"""Measured by ``benchmarks/ocr.py --words`` (60 photos of 1600 px width, one word each, 10 font
+families, text 14 to 72 px high, -15 to 15 degrees): detecting and reading at 480 px on the
+shorter edge (the reading before this one) missed most words under 18 px, and detection at a
+larger size alone misses 24 px words on some backgrounds at the default box threshold; this
+reading found every word, at about twice the cost (docs/text.md)."""
+
 MIN_SIDE = 480
-"""Shorter edge the OCR reads images at. Measured by ``benchmarks/ocr.py`` (30 photos of
-1600 px with two rendered words each, 5 fonts, 3-8 % text height, 0-25 degrees): 320 px finds
-87 % of the words (70 % of the smallest) at 130 ms per image and core, 480 px 93 % (90 %) at
-230 ms, 640 px 93 % at 380 ms, 800 px 97 % at 550 ms."""
+"""Shorter edge the text signal asks of the image shared with the other signals (it reads its
+own copy, at ``READING.decode_side``)."""
 
 #: Raw score: the share of the query's words that the image's text contains (1.0: all of them
 #: as whole words; a partial word counts by the share of it typed, see keywords.word_credit).
@@ -34,14 +57,25 @@ MIN_SIDE = 480
 CALIBRATION = Calibration.of([(0.0, 0.0), (0.5, 0.6), (0.75, 0.75), (0.95, 0.9), (1.0, 1.0)])
 
 
-def prepare(decoded: DecodedImage) -> tuple[OcrLine, ...]:
-    """The image's lines of text (runs in decode workers)."""
-    return tuple(read_text(decoded.image, detect_side=MIN_SIDE))
+def prepare(
+    decoded: DecodedImage, reading: Reading = READING, threads: int | None = None
+) -> tuple[OcrLine, ...]:
+    """The image's lines of text (runs in decode workers; ``threads`` as in ``read_text``)."""
+    return tuple(
+        read_text(
+            decoded.image,
+            detect_side=reading.detect_side,
+            detect_max_side=reading.detect_max_side,
+            box_threshold=reading.box_threshold,
+            threads=threads,
+        )
+    )
 
 
 class TextSignal:
     name = "text"
     min_side = MIN_SIDE
+    own_side = READING.decode_side
     preparer = staticmethod(prepare)
     calibration = CALIBRATION
     text_calibration = CALIBRATION
@@ -100,7 +134,7 @@ class TextSignal:
         """The text OCR reads in the query image."""
         data, name = query.image_bytes()
         decoded = decode(
-            data, name=name, min_side=self.min_side, max_pixels=query.settings.max_pixels
+            data, name=name, min_side=self.own_side, max_pixels=query.settings.max_pixels
         )
         text = "\n".join(line.text for line in prepare(decoded))
         if not text.strip():
