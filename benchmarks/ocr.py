@@ -202,6 +202,7 @@ READINGS = {
     "960": Reading(960, 960, None),
     "1024-det960": Reading(1024, 480, 960),
     "1024-det960-box0.3": Reading(1024, 480, 960, box_threshold=0.3),
+    "1024-det800-box0.3": Reading(1024, 480, 800, box_threshold=0.3),
     "1600-det960-box0.3": Reading(1600, 480, 960, box_threshold=0.3),
 }
 

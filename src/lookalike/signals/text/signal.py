@@ -39,12 +39,13 @@ class Reading:
     """Mean text probability the detector needs over a line's box."""
 
 
-READING = Reading(decode_side=1024, detect_side=480, detect_max_side=800, box_threshold=0.3)
+READING = Reading(decode_side=1024, detect_side=480, detect_max_side=640, box_threshold=0.3)
 """Measured by ``benchmarks/ocr.py --words`` (60 photos 1600 px wide, one word each, 10 font
 families, text 14 to 72 px high, -15 to 15 degrees; docs/text.md): decoding and detecting at
 480 px, the reading before this one, put the word's photo first for 0.75 of the words (0.1 of
-the 14 px ones) at 370 ms of CPU per image; this reading for 0.98, at 640 ms. Decoding and
-detecting at 960 px found 0.93 at 1370 ms; lines read from the full 1600 px are no better."""
+the 14 px ones) at 380 ms of CPU per image; this reading for 0.97, at 460 ms. The detector at
+800 px found 0.98 at 1.7 times the old cost, but read two close words of a larger line as one
+(tests/api/test_signals_api.py); decoding and detecting at 960 px found 0.93 at 3.7 times."""
 
 MIN_SIDE = 480
 """Shorter edge the text signal asks of the image shared with the other signals (it reads its
