@@ -80,9 +80,10 @@ def search_batch(
     """:func:`search` for several queries in one pass; a query whose cut falls in a tie is
     asked again, alone, wider.
 
-    ``settle_from``: per query, the raw score below which a tie at the cut is left as the store
-    cut it (the hits there are not worth a wider read: thousands of records tie at a middling
-    Hamming distance in a large collection); None settles every tie."""
+    ``settle_from``: per query, the raw score below which a tie at the cut is left out whole
+    instead of read wider (thousands of records tie at a middling Hamming distance in a large
+    collection: not worth a wider read, and the part of them the store returns depends on the
+    order they were written in); None settles every tie."""
     with stage("store"):
         batch = store.search_batch(
             queries, limit=limit + 1, filter=filter, with_vectors=with_vectors
@@ -90,9 +91,11 @@ def search_batch(
     floors = list(settle_from) if settle_from is not None else [None] * len(queries)
     out = []
     for query, hits, floor in zip(queries, batch, floors, strict=True):
-        below = floor is not None and len(hits) > limit and hits[limit - 1].score < floor
-        if below or _settled(hits, limit, limit + 1):
+        if _settled(hits, limit, limit + 1):
             out.append(best_first(hits)[:limit])
+        elif floor is not None and hits[limit - 1].score < floor:
+            tie = hits[limit - 1].score
+            out.append(best_first(h for h in hits if h.score > tie))
         else:
             out.append(search(store, query, limit=limit, filter=filter, with_vectors=with_vectors))
     return out

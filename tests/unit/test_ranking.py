@@ -100,6 +100,19 @@ def test_batch_settles_each_query_like_a_single_search() -> None:
         assert [[h.id for h in hits] for hits in batch] == [[h.id for h in s] for s in single]
 
 
+def test_a_tie_below_its_floor_is_left_out_whole_without_a_wider_read() -> None:
+    """Below ``settle_from`` a tie at the cut is not read wider, and no part of it is kept: the
+    part the store returns would depend on the order the records were written in."""
+    points = [("top", [2.0, 0.0])] + [(f"r{i:03d}", ONE) for i in range(50, 0, -1)]
+    for order in (points, [points[0], *reversed(points[1:])]):
+        store = TieStore(order)
+        hits = ranking.search_batch(store, [VectorQuery("v", ONE)], limit=3, settle_from=[1.5])
+        assert [h.id for h in hits[0]] == ["top"]
+        assert store.asked == []
+        settled = ranking.search_batch(store, [VectorQuery("v", ONE)], limit=3, settle_from=[1.0])
+        assert [h.id for h in settled[0]] == ["top", "r001", "r002"]
+
+
 def test_fused_ties_order_by_id() -> None:
     fusion = reciprocal_rank_fusion([["q", "p"], ["p", "q"]])
     assert fusion["p"] == fusion["q"]

@@ -28,6 +28,7 @@ from lookalike.scoring import reaches
 from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
 from lookalike.signals.duplicate.hashes import HASH_BITS, bits_to_vector, dihedral_hashes
 from lookalike.signals.duplicate.localfeatures import (
+    COPY_THRESHOLD,
     QUERY_POINTS,
     LocalFeatures,
     Match,
@@ -181,7 +182,7 @@ def find_copies(
     if query.semantic is not None:
         searches.append(VectorQuery("semantic", list(query.semantic)))
     n_hash = len(query.hashes)
-    floors = [HASH_CALIBRATION.inverse(HASH_FLOOR)] * n_hash + [None] * (len(searches) - n_hash)
+    floors = [HASH_CALIBRATION.inverse(COPY_THRESHOLD)] * n_hash + [None] * (len(searches) - n_hash)
     results = ranking.search_batch(
         store, searches, limit=max(PER_QUERY, limit), filter=filter, settle_from=floors
     )
