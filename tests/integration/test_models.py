@@ -213,12 +213,18 @@ def test_which_known_models_trim_their_text_queries() -> None:
     }
 
 
-def test_threads_reach_onnx_runtime(tiny_model: Path, settings: Settings) -> None:
+def test_image_tower_threads_reach_onnx_runtime_and_never_spin(
+    tiny_model: Path, settings: Settings
+) -> None:
+    """Image-tower threads sleep while they wait: spinning holds cores id and text searches need."""
     one = load_image_encoder(str(tiny_model), settings, threads=1)
     default = load_image_encoder(str(tiny_model), settings)
 
-    session = one._embedding.model.model  # fastembed's ImageEmbedding → model → ORT session
-    assert session.get_session_options().intra_op_num_threads == 1
+    for encoder, threads in ((one, 1), (default, 0)):
+        # fastembed's ImageEmbedding → model → ORT session
+        options = encoder._embedding.model.model.get_session_options()
+        assert options.intra_op_num_threads == threads
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     image = photo("chelsea")
     np.testing.assert_allclose(one.embed([image]), default.embed([image]), atol=1e-5)
 

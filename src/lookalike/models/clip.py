@@ -215,13 +215,11 @@ def _open(
         options["specific_model_path"] = str(located.folder)
     else:
         options["local_files_only"] = True
-    if part == "text":
-        options["lazy_load"] = True  # its session is opened below, with threads that never spin
+    options["lazy_load"] = True  # its session is opened below, with threads that never spin
     where = located.folder or located.cache_dir
     try:
         embedding = factory(located.name, **options)
-        if part == "text":
-            _open_text_session(embedding.model, threads)
+        _open_session(embedding.model, threads, providers)
         return embedding
     except Exception as exc:  # fastembed and onnxruntime raise plain ValueError/RuntimeError/...
         raise ModelUnavailable(
@@ -230,15 +228,15 @@ def _open(
         ) from exc
 
 
-def _open_text_session(model: Any, threads: int | None) -> None:
-    """Open the ONNX Runtime session of fastembed's text ``model`` (made with ``lazy_load``) on
-    the CPU, with threads that sleep rather than spin while they wait for work.
+def _open_session(model: Any, threads: int | None, providers: list[str] | None) -> None:
+    """Open the ONNX Runtime session of fastembed's ``model`` (made with ``lazy_load``) as
+    fastembed opens it, with threads that sleep rather than spin while they wait for work.
 
-    A text query is one short run of the tower among other work (image queries, indexing, other
-    processes). ONNX Runtime's threads spin between operators by default, holding a core while
-    the thread they wait for may have none: on a busy machine a new text took 1.5-1.7x as long
-    (docs/performance.md). fastembed exposes no such option, so the session is opened here as
-    fastembed opens it, with that one setting more."""
+    ONNX Runtime's threads spin between operators by default, holding a core while the thread
+    they wait for may have none. A query is one short run among other work (other queries,
+    indexing, other processes): on a busy machine a new text took 1.5-1.7x as long, and spinning
+    image-tower threads take the cores id and text searches need (docs/performance.md).
+    fastembed exposes no such option, so the session is opened here."""
     import onnxruntime
     from fastembed.common.onnx_external_data import link_external_data
 
@@ -256,9 +254,14 @@ def _open_text_session(model: Any, threads: int | None) -> None:
     except OSError:  # a read-only cache: loaded from where it lies, as fastembed does
         path = folder / description.model_file
     model.model = onnxruntime.InferenceSession(
-        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
     )
-    model._ensure_tokenizer()
+    if hasattr(model, "_ensure_tokenizer"):
+        model._ensure_tokenizer()
+    else:
+        from fastembed.common.preprocessor_utils import load_preprocessor
+
+        model.processor = load_preprocessor(model_dir=folder)
 
 
 def _check_dim(located: Located, dim: int, part: str) -> None:
