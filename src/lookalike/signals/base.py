@@ -214,19 +214,7 @@ class SignalQuery:
     def decoded(self) -> DecodedImage:
         """The query image (its ``region`` only, when given), decoded at the size an indexed
         image is decoded at, so that its vectors are comparable with the stored ones."""
-        data, name = self.image_bytes()
-        min_side = max(s.min_side for s in self.signals)
-        region = self.query.region
-        with stage("decode"):
-            decoded = decode(
-                data,
-                name=name,
-                min_side=None if region else min_side,
-                max_pixels=self.settings.max_pixels,
-            )
-            if region is not None:
-                decoded = _crop(decoded, region, min_side)
-        return decoded
+        return self._decoded_at(max(s.min_side for s in self.signals))
 
     def _decoded_at(self, side: int) -> DecodedImage:
         """The query image (its region) decoded at ``side``, for a signal with its own size."""
