@@ -232,10 +232,11 @@ class SignalQuery:
     def prepared(self, signal: Signal) -> Any:
         """``signal``'s preparation of the query image (e.g. the faces found), made once."""
         if signal.name not in self._prepared:
-            decoded = self.decoded
             side = own_side(signal)
             if side is not None and side > max(s.min_side for s in self.signals):
-                decoded = self._decoded_at(side)
+                decoded = self._decoded_at(side)  # its own copy only, not the shared one too
+            else:
+                decoded = self.decoded
             with stage("embed"):
                 self._prepared[signal.name] = signal.preparer(decoded)
         return self._prepared[signal.name]
