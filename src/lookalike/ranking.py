@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 
 from lookalike.filters import Node
 from lookalike.stages import stage
-from lookalike.store.base import CollectionStore, Hit, VectorQuery
+from lookalike.store.base import CollectionStore, Hit, VectorQuery, WithVectors
 
 
 class Ranked(Protocol):
@@ -50,7 +50,7 @@ def search(
     limit: int,
     filter: Node | None = None,
     score_threshold: float | None = None,
-    with_vectors: bool = False,
+    with_vectors: WithVectors = False,
 ) -> list[Hit]:
     """The store's best ``limit`` hits for ``query``, ties at the cut settled by record id."""
     asked = limit + 1
@@ -74,7 +74,7 @@ def search_batch(
     *,
     limit: int,
     filter: Node | None = None,
-    with_vectors: bool = False,
+    with_vectors: WithVectors = False,
     settle_from: Sequence[float | None] | None = None,
 ) -> list[list[Hit]]:
     """:func:`search` for several queries in one pass; a query whose cut falls in a tie is

@@ -139,6 +139,23 @@ def test_upsert_retrieve_set_payload_delete(coll: CollectionStore) -> None:
     assert coll.count() == 1
 
 
+def test_reads_return_only_the_vectors_named(coll: CollectionStore) -> None:
+    """A search scoring with one vector asks for that one; the sparse and multivectors beside
+    it are not read (each read vector costs the caller Python objects)."""
+    sparse, faces = SparseVector([3], [1.0]), MultiVector([unit(1, 0, 0)])
+    coll.upsert([StoredPoint("a", {}, {"v": unit(1, 0, 0, 0), "text": sparse, "faces": faces})])
+    query = VectorQuery("v", unit(1, 0, 0, 0))
+    assert set(coll.search(query, limit=1, with_vectors=["v"])[0].vectors) == {"v"}
+    assert set(coll.search_batch([query], limit=1, with_vectors=["faces"])[0][0].vectors) == {
+        "faces"
+    }
+    assert set(coll.retrieve(["a"], with_vectors=["text", "v"])[0].vectors) == {"text", "v"}
+    page, _ = coll.scroll(limit=1, with_vectors=["v"])
+    assert set(page[0].vectors) == {"v"}
+    assert coll.search(query, limit=1, with_vectors=[])[0].vectors == {}
+    assert set(coll.retrieve(["a"], with_vectors=True)[0].vectors) == {"v", "text", "faces"}
+
+
 def test_thumbnails_come_only_with_retrieve(coll: CollectionStore) -> None:
     coll.upsert([point("a", unit(1, 0, 0, 0), **{THUMBNAIL: "AAAA", "source": "s"})])
     assert coll.retrieve(["a"])[0].payload[THUMBNAIL] == "AAAA"

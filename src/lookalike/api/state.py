@@ -72,11 +72,10 @@ class ServerState:
         """An existing collection; the engine keeps it open, so this costs no disk access
         after the first request."""
         self._catch_up()
-        with self.lock:
-            try:
-                return self.engine.collection(name)
-            except (NotFound, BadInput):  # an invalid name names no collection either
-                raise NotFound(f"no collection {name!r}") from None
+        try:  # the engine guards its own cache: no second lock on every request's way
+            return self.engine.collection(name)
+        except (NotFound, BadInput):  # an invalid name names no collection either
+            raise NotFound(f"no collection {name!r}") from None
 
     def collection_or_create(self, name: str) -> Collection:
         """For the compatibility routes: a collection is created on first insert, with the

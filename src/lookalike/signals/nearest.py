@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from lookalike import ranking
 from lookalike.errors import InvalidQuery
 from lookalike.filters import And, HasIds, Node, Not
@@ -69,13 +71,17 @@ def nearest(
     if exclude:
         node = narrow(node, Not(HasIds(tuple(sorted(exclude)))))
     raw = raw_threshold(calibration, q.threshold)
+    scored = [s for s in query.signals if s.name != name and s.name in vectors] if others else []
+    wanted = [s.name for s in scored if not isinstance(vectors[s.name], SparseVector)]
+    if vq.vector is None or explain is not None:  # rescored, or described, by its own vector
+        wanted.insert(0, name)
     if vq.vector is None:
         weighted = any(w != 1.0 for side in weights for w in side)
         wider = limit * 4 if weighted else limit  # weights reorder the store's candidates
-        hits = _rescore(_search(query.store, vq, node, None, wider), vq, raw, weights)[:limit]
+        candidates = _search(query.store, vq, node, None, wider, wanted)
+        hits = _rescore(candidates, vq, raw, weights)[:limit]
     else:
-        hits = _search(query.store, vq, node, raw, limit)
-    scored = [s for s in query.signals if s.name != name and s.name in vectors] if others else []
+        hits = _search(query.store, vq, node, raw, limit, wanted)
     found = []
     for hit in hits:
         score = calibration(hit.score)
@@ -96,10 +102,17 @@ def other_scores(
 ) -> None:
     """Add to each of ``found`` the scores of the other dense signals whose vectors the query
     has (read from the store), for a signal whose own search does not return vectors."""
-    others = [s for s in query.signals if s.name != signal.name and s.name in vectors]
+    others = [
+        s
+        for s in query.signals
+        if s.name != signal.name
+        and s.name in vectors
+        and not isinstance(vectors[s.name], SparseVector)
+    ]
     ids = [f.id for f in found] if others else []
     with stage("store"):
-        stored = {p.id: p for p in query.store.retrieve(ids, with_vectors=True)}
+        read = query.store.retrieve(ids, with_vectors=[s.name for s in others])
+        stored = {p.id: p for p in read}
     for f in found:
         point = stored.get(f.id)
         if point is None:
@@ -111,10 +124,16 @@ def other_scores(
 
 
 def _search(
-    store: CollectionStore, vq: VectorQuery, node: Node | None, raw: float | None, limit: int
+    store: CollectionStore,
+    vq: VectorQuery,
+    node: Node | None,
+    raw: float | None,
+    limit: int,
+    wanted: list[str],
 ) -> list[Hit]:
+    """The store's hits with only the ``wanted`` vectors: a cheap query reads no more."""
     return ranking.search(
-        store, vq, limit=limit, filter=node, score_threshold=raw, with_vectors=True
+        store, vq, limit=limit, filter=node, score_threshold=raw, with_vectors=wanted
     )
 
 
@@ -157,7 +176,8 @@ def cosine(a: Vector | Sequence[float], b: Vector | Sequence[float]) -> float:
         return max(cosine(x, y) for x in rows_a for y in rows_b)
     if isinstance(a, SparseVector) or isinstance(b, SparseVector):
         return 0.0
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"vectors of {x.size} and {y.size} dimensions")
+    na, nb = float(np.sqrt(x @ x)), float(np.sqrt(y @ y))
+    return float(x @ y) / (na * nb) if na and nb else 0.0

@@ -87,6 +87,16 @@ class MultiVector:
 
 Vector = list[float] | SparseVector | MultiVector
 
+WithVectors = bool | Sequence[str]
+"""Which vectors a read returns: all (``True``), none, or those named (a search asking for
+the one it scores with costs less than one asking for all: each vector read becomes Python
+objects while the store holds the interpreter lock)."""
+
+
+def vector_selection(with_vectors: WithVectors) -> bool | list[str]:
+    """``with_vectors`` as both backends take it (no names: no vectors)."""
+    return with_vectors if isinstance(with_vectors, bool) else list(with_vectors) or False
+
 
 @dataclass(frozen=True)
 class Order:
@@ -152,7 +162,9 @@ class CollectionStore(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]: ...
+    def retrieve(
+        self, ids: Sequence[str], *, with_vectors: WithVectors = False
+    ) -> list[StoredPoint]: ...
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None: ...
 
@@ -163,7 +175,7 @@ class CollectionStore(Protocol):
         limit: int,
         filter: Node | None = None,
         score_threshold: float | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[Hit]: ...
 
     def search_batch(
@@ -172,7 +184,7 @@ class CollectionStore(Protocol):
         *,
         limit: int,
         filter: Node | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[list[Hit]]:
         """Several searches planned as one pass; one hit list per query, in order."""
         ...
@@ -183,7 +195,7 @@ class CollectionStore(Protocol):
         filter: Node | None = None,
         limit: int = 256,
         offset: str | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> tuple[list[StoredPoint], str | None]: ...
 
     def scroll_ordered(
@@ -319,7 +331,7 @@ def scroll_all(
     *,
     filter: Node | None = None,
     page: int = 256,
-    with_vectors: bool = False,
+    with_vectors: WithVectors = False,
 ) -> Iterator[StoredPoint]:
     """Every point matching ``filter``, read ``page`` points at a time: whole-collection
     passes (pruning, copy grouping, face grouping) never hold the collection in memory."""

@@ -50,12 +50,14 @@ from lookalike.store.base import (
     Vector,
     VectorQuery,
     VectorSpec,
+    WithVectors,
     merge_config,
     moment,
     point_id,
     revision,
     stale,
     validate_name,
+    vector_selection,
     visible,
 )
 from lookalike.store.edge_build import copy_shard, optimize_in_child, read_ahead, write_back
@@ -387,10 +389,14 @@ class EdgeCollection:
                     self._shard.update, qe.UpdateOperation.delete_points([point_id(i) for i in ids])
                 )
 
-    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
+    def retrieve(
+        self, ids: Sequence[str], *, with_vectors: WithVectors = False
+    ) -> list[StoredPoint]:
         if not ids:
             return []
-        records = _call(self._shard.retrieve, [point_id(i) for i in ids], True, with_vectors)
+        records = _call(
+            self._shard.retrieve, [point_id(i) for i in ids], True, vector_selection(with_vectors)
+        )
         return [_stored(r) for r in records]
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
@@ -407,7 +413,7 @@ class EdgeCollection:
         limit: int,
         filter: Node | None = None,
         score_threshold: float | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[Hit]:
         request = _request(query, limit, filter, score_threshold, with_vectors, self.params)
         return [_hit(p) for p in _call(self._shard.query, request)]
@@ -418,7 +424,7 @@ class EdgeCollection:
         *,
         limit: int,
         filter: Node | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[list[Hit]]:
         if not queries:
             return []
@@ -433,7 +439,7 @@ class EdgeCollection:
         filter: Node | None = None,
         limit: int = 256,
         offset: str | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> tuple[list[StoredPoint], str | None]:
         if offset is not None:
             try:
@@ -445,7 +451,7 @@ class EdgeCollection:
             limit=limit,
             filter=_filter(visible(filter)),
             with_payload=_light_payload(),
-            with_vector=with_vectors,
+            with_vector=vector_selection(with_vectors),
         )
         records, next_offset = _call(self._shard.scroll, request)
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
@@ -682,7 +688,7 @@ def _request(
     limit: int,
     filter: Node | None,
     score_threshold: float | None,
-    with_vectors: bool,
+    with_vectors: WithVectors,
     params: qe.SearchParams | None = None,
 ) -> qe.QueryRequest:
     if query.vector is not None:
@@ -699,7 +705,7 @@ def _request(
         filter=_filter(filter),
         score_threshold=score_threshold,
         with_payload=_light_payload(),
-        with_vector=with_vectors,
+        with_vector=vector_selection(with_vectors),
         params=params,
     )
 

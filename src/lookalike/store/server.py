@@ -41,6 +41,7 @@ from lookalike.store.base import (
     Vector,
     VectorQuery,
     VectorSpec,
+    WithVectors,
     merge_config,
     moment,
     point_id,
@@ -48,6 +49,7 @@ from lookalike.store.base import (
     scroll_all,
     stale,
     validate_name,
+    vector_selection,
     visible,
 )
 
@@ -354,7 +356,9 @@ class ServerCollection:
             selector = m.PointIdsList(points=[point_id(i) for i in ids])
             _call(self.client.delete, self.qualified, selector, wait=True)
 
-    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
+    def retrieve(
+        self, ids: Sequence[str], *, with_vectors: WithVectors = False
+    ) -> list[StoredPoint]:
         if not ids:
             return []
         records = _call(
@@ -362,7 +366,7 @@ class ServerCollection:
             self.qualified,
             [point_id(i) for i in ids],
             with_payload=True,
-            with_vectors=with_vectors,
+            with_vectors=vector_selection(with_vectors),
         )
         return [_stored(r) for r in records]
 
@@ -383,7 +387,7 @@ class ServerCollection:
         limit: int,
         filter: Node | None = None,
         score_threshold: float | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[Hit]:
         request = _request(query, limit, filter, score_threshold, with_vectors, self.params)
         answer = _call(self.client.query_points, self.qualified, **_as_kwargs(request))
@@ -395,7 +399,7 @@ class ServerCollection:
         *,
         limit: int,
         filter: Node | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> list[list[Hit]]:
         if not queries:
             return []
@@ -409,7 +413,7 @@ class ServerCollection:
         filter: Node | None = None,
         limit: int = 256,
         offset: str | None = None,
-        with_vectors: bool = False,
+        with_vectors: WithVectors = False,
     ) -> tuple[list[StoredPoint], str | None]:
         if offset is not None:
             try:
@@ -423,7 +427,7 @@ class ServerCollection:
             limit=limit,
             offset=offset,
             with_payload=_light_payload(),
-            with_vectors=with_vectors,
+            with_vectors=vector_selection(with_vectors),
         )
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
 
@@ -596,7 +600,7 @@ def _request(
     limit: int,
     filter: Node | None,
     score_threshold: float | None,
-    with_vectors: bool,
+    with_vectors: WithVectors,
     params: m.SearchParams | None = None,
 ) -> m.QueryRequest:
     if query.vector is not None:
@@ -616,7 +620,7 @@ def _request(
         limit=limit,
         score_threshold=score_threshold,
         with_payload=_light_payload(),
-        with_vector=with_vectors,
+        with_vector=vector_selection(with_vectors),
         params=params,
     )
 
