@@ -45,13 +45,15 @@ def _cheap_limit(idle_p50_ms: float) -> float:
 
     The target is 200 ms; it is not met in this test's setup, and docs/performance.md says so
     with the figures: on a quiet 2-core machine a lone id search takes 9 ms and, among the 20
-    clients, p99 1.0 s. Each request shares the server with up to 19 others, inserts and image
-    searches among them, which are not queued, and the test's 20 client threads run in the
-    server's own process, sharing its interpreter lock: 110x the lone latency was measured
-    there, hence 150x. On a machine loaded many times over by other jobs, the lone latency
-    grows with it (128 ms at a load average of 24 per core, p99 4.4 s under the load). What
-    the bound and the stricter check beside it (p99 under half a copy search's median) catch
-    is a cheap query waiting behind copy searches, as before their admission was bounded."""
+    clients, p99 1.0 s before searches read only the vectors they score with, about 0.3 s since
+    (0.2-0.25 s against a server process of its own, benchmarks/load_mix.py). Each request
+    shares the server with up to 19 others, inserts and image searches among them, which are not
+    queued, and the test's 20 client threads run in the server's own process, sharing its
+    interpreter lock: 110x the lone latency was measured there, hence 150x. On a machine loaded
+    many times over by other jobs, the lone latency grows with it (128 ms at a load average of
+    24 per core, p99 4.4 s under the load). What the bound and the stricter check beside it (p99
+    under half a copy search's median) catch is a cheap query waiting behind copy searches, as
+    before their admission was bounded."""
     return max(CHEAP_P99_MS, SHARE * idle_p50_ms)
 
 
