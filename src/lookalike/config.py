@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     copy_queue: int = Field(4, ge=0, le=10_000)
     """Copy searches that wait, in arrival order, for a turn; one more is refused with Busy
     (HTTP 503 and ``Retry-After``)."""
+    heavy_nice: int = Field(10, ge=0, le=19)
+    """Nice value (OS priority) at which the server runs heavy work: inserts, searches by
+    image, jobs (:mod:`lookalike.priority`); searches by id or text keep the process's own and
+    so get the cores first. 0 runs everything alike."""
 
     # faces
     face_detector: Literal["hog", "cnn"] = "hog"

@@ -39,6 +39,7 @@ from lookalike.payload import (
     THUMBNAIL,
     WIDTH,
 )
+from lookalike.priority import Lane
 from lookalike.search import Query, Searcher, examples, image_bytes
 from lookalike.signals import build_signal, parse_signals
 from lookalike.signals.base import Signal
@@ -123,12 +124,21 @@ class Engine:
         open)."""
         self.decode_pool: DecodePool | None = None
         """Decode workers kept between ingests (see :meth:`keep_decode_workers`)."""
+        self.lane: Lane | None = None
+        """Where heavy work runs, at a lower OS priority (see :meth:`run_heavy_work_apart`)."""
 
     def keep_decode_workers(self) -> None:
         """Keep the decode worker processes between ingests, with the models they loaded: for a
         long-lived process such as the server, where each job would otherwise start them anew."""
         if self.decode_pool is None:
             self.decode_pool = DecodePool(self.settings)
+
+    def run_heavy_work_apart(self) -> None:
+        """Run inserts and searches by image on threads of a lower OS priority
+        (``heavy_nice``), so that searches by id or text get the cores first: for a server,
+        where both arrive at once."""
+        if self.lane is None and self.settings.heavy_nice > 0:
+            self.lane = Lane(self.settings.heavy_nice)
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None, **settings: Any) -> Engine:
@@ -402,6 +412,8 @@ class Engine:
             self.store.list_collections()  # lets the store finish moving them
         if self.decode_pool is not None:
             self.decode_pool.close()
+        if self.lane is not None:
+            self.lane.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -586,6 +598,15 @@ class Collection:
 
         ``on_duplicate`` checks each new image against the collection first: ``flag`` records
         ``duplicate_of``, ``skip`` leaves copies out, ``reject`` fails them."""
+        lane = self.engine.lane
+        if lane is not None and not lane.inside():
+            return lane.run(
+                self.add,
+                items,
+                progress=progress,
+                prune_roots=prune_roots,
+                on_duplicate=on_duplicate,
+            )
         check_on_duplicate(on_duplicate)
         limit = self.settings.max_image_bytes
         batch = [as_item(i, limit) for i in items]
@@ -867,6 +888,11 @@ class Collection:
         Face search (``signal="faces"``): by the largest face of the query image or record, or
         the ``face``-th (largest first), or the one ``box`` covers; or every image of a
         ``person`` (id or name)."""
+        lane = self.engine.lane
+        if image is not None and lane is not None and not lane.inside():
+            asked = dict(locals())  # the arguments as given: nothing else is bound yet
+            del asked["self"], asked["lane"]
+            return lane.run(self.search, **asked)  # decoded and embedded apart
         people = self._people() if person is not None else None
         pos, neg, weights = examples(positive, negative)
         query = Query(

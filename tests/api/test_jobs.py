@@ -139,7 +139,8 @@ def test_a_job_shows_its_index_build_and_its_time_while_the_server_answers(
             release.set()
         assert first["status"] == second["status"] == "running"
         assert first["phase"] == second["phase"] == "building index"
-        assert second["phase_seconds"] >= first["phase_seconds"] + 0.3
+        # 0.3 s apart, shown rounded to 0.1 s (and 1.1 + 0.3 > 1.4 in floating point)
+        assert second["phase_seconds"] >= first["phase_seconds"] + 0.15
         done = _wait(client, job_id)
     assert done["status"] == "done" and done["phase_seconds"] is None
     assert done["report"]["index_built"] is True

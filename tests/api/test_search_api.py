@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -328,3 +330,36 @@ def test_a_copy_search_beyond_the_queue_is_refused_at_once_with_retry_after(
     assert by_id["results"]  # other queries are not held up by the copy searches' queue
     again = served.api.post("/collections/photos/search", json=body)
     assert again.status_code == 200 and again.json()["results"][0]["id"] == record_id("coffee")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice per thread: Linux")
+def test_inserts_and_image_searches_run_at_lower_priority_id_and_text_do_not(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lane = served.api.app.state.lookalike.engine.lane
+    assert lane is not None and lane.nice == served.settings.heavy_nice == 10
+    ran: list[int] = []
+    hand_over = lane.run
+
+    def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def watched() -> Any:
+            ran.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return fn(*args, **kwargs)
+
+        return hand_over(watched)
+
+    monkeypatch.setattr(lane, "run", run)
+    _search(served, {"id": record_id(PHOTO_NAMES[0])})
+    _search(served, {"text": "a photo"})
+    assert ran == []
+    photo = file_b64(served.folder / f"{PHOTO_NAMES[0]}.jpg")
+    assert _ids(_search(served, {"image_base64": photo}))[0] == record_id(PHOTO_NAMES[0])
+    r = served.api.post(
+        "/collections/photos/records", json={"items": [{"id": "lane/1", "base64": photo}]}
+    )
+    assert r.status_code == 200 and r.json()["indexed"] == 1, r.text
+    assert (
+        served.api.delete(f"/collections/photos/records/{quote('lane/1', safe='')}").status_code
+        == 200
+    )
+    assert len(ran) == 2 and min(ran) >= 10

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or (engine.settings if engine else Settings.load())
     engine = engine or Engine(settings)
     engine.keep_decode_workers()  # jobs reuse warm workers and the models they loaded
+    engine.run_heavy_work_apart()  # searches by id and text get the cores first
     # the workers of one port tell each other of the collections they create and drop
     changes = settings.data_dir / CHANGES if settings.workers > 1 else None
     state = ServerState(settings=settings, engine=engine, changes=changes)

@@ -23,6 +23,7 @@ from PIL import Image
 from lookalike import ranking
 from lookalike.filters import Node
 from lookalike.images import DecodedImage
+from lookalike.priority import background_thread
 from lookalike.ranking import best_first
 from lookalike.scoring import reaches
 from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
@@ -238,7 +239,8 @@ def _verify(
 def _verifier() -> tuple[ThreadPoolExecutor, int]:
     """The verification pool every query shares, and its width."""
     width = os.cpu_count() or 1
-    return ThreadPoolExecutor(max_workers=width, thread_name_prefix="verify"), width
+    pool = ThreadPoolExecutor(width, thread_name_prefix="verify", initializer=background_thread)
+    return pool, width
 
 
 def _best_match(query: CopyQuery, features: LocalFeatures) -> Match | None:
