@@ -24,21 +24,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from tests.support.clients import run_clients  # noqa: E402
 from tests.support.clip_onnx import build_tiny_clip  # noqa: E402
-from tests.support.encoded import b64, encode  # noqa: E402
+from tests.support.encoded import b64, image_bytes  # noqa: E402
 from tests.support.samples import PHOTO_NAMES, photo  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
 
@@ -124,21 +123,10 @@ def run(src: Path, seconds: float, model: Path, photos: Path) -> dict[str, dict[
                 for n in PHOTO_NAMES
             ]
             c.post("/collections/load/records", json={"items": items}).raise_for_status()
-        jpegs = []
-        for name in PHOTO_NAMES:
-            im = Image.open(photos / f"{name}.jpg").convert("RGB")
-            im.thumbnail((256, 256))
-            jpegs.append(encode(im, "JPEG", quality=85))
+        jpegs = [image_bytes(name, side=256) for name in PHOTO_NAMES]
         out: dict[str, list[tuple[float, float]]] = {}
         deadline = time.monotonic() + seconds
-        threads = [
-            threading.Thread(target=_client, args=(url, n, deadline, jpegs, out))
-            for n in range(CLIENTS)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_clients(CLIENTS, lambda n: _client(url, n, deadline, jpegs, out))
     finally:
         proc.terminate()
         proc.wait(timeout=60)

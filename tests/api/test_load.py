@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from lookalike.admission import copy_searches
-from tests.support.encoded import b64, encode
+from tests.support.clients import run_clients
+from tests.support.encoded import b64, image_bytes
 from tests.support.photo_collection import add_photos, record_id
 from tests.support.samples import PHOTO_NAMES
 from tests.support.server import Wire
@@ -70,15 +70,6 @@ class Tally:
             self.latencies.setdefault(kind, []).append(seconds)
             if error is not None:
                 self.errors.append(f"{kind}: {error}")
-
-
-def _small_jpegs(folder: Path) -> list[bytes]:
-    out = []
-    for name in PHOTO_NAMES:
-        im = Image.open(folder / f"{name}.jpg").convert("RGB")
-        im.thumbnail((256, 256))
-        out.append(encode(im, "JPEG", quality=85))
-    return out
 
 
 def _client_loop(wire: Wire, n: int, deadline: float, jpegs: list[bytes], tally: Tally) -> None:
@@ -172,21 +163,16 @@ def _indexed_total(wire: Wire) -> int:
 def test_twenty_clients_search_and_insert_without_errors(wire: Wire, photo_files: Path) -> None:
     add_photos(wire.engine, photo_files, COLLECTION)
     indexed_before = _indexed_total(wire)  # the photos above, added through the server's engine
-    jpegs = _small_jpegs(photo_files)
+    jpegs = [image_bytes(name, side=256) for name in PHOTO_NAMES]
     idle = _alone(wire)
     tally = Tally()
     started = time.monotonic()
     deadline = started + SECONDS
-    threads = [
-        threading.Thread(target=_client_loop, args=(wire, n, deadline, jpegs, tally))
-        for n in range(CLIENTS)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=SECONDS + 120)
+    ended = run_clients(
+        CLIENTS, lambda n: _client_loop(wire, n, deadline, jpegs, tally), timeout=SECONDS + 120
+    )
     elapsed = time.monotonic() - started
-    assert not any(t.is_alive() for t in threads), "a client hung"
+    assert ended, "a client hung"
     indexed_after = _indexed_total(wire)
     collection = wire.engine.collection(COLLECTION)
     count = collection.count()
