@@ -74,7 +74,7 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def json_body(request: Request) -> None:
+async def json_body(request: Request) -> None:
     """Route dependency: a body sent as anything but JSON is a 415, not a confusing 422 (no
     Content-Type at all is read as JSON)."""
     media = media_type(request)

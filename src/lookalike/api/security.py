@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookalike.api.errors import error_response
 from lookalike.api.prefix import route_path
-from lookalike.api.state import get_state
+from lookalike.api.state import state_of
 
 OPEN_PATHS = frozenset({"/health", "/", "/favicon.ico"})
 """Reachable without a key: the liveness probe and the page shell (the page asks for a key)."""
@@ -43,9 +43,10 @@ def key_is_valid(key: str | None, keys: tuple[str, ...]) -> bool:
     return ok
 
 
-def require_key(request: Request) -> None:
-    """Router dependency: with keys configured, every route but OPEN_PATHS needs one."""
-    keys = get_state(request).settings.api_keys
+async def require_key(request: Request) -> None:
+    """Router dependency: with keys configured, every route but OPEN_PATHS needs one (async:
+    no blocking work, so no worker thread; see :func:`~lookalike.api.state.get_state`)."""
+    keys = state_of(request).settings.api_keys
     path = route_path(request.scope)
     if not keys or path in OPEN_PATHS or path.startswith("/static/"):
         return

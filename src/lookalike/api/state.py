@@ -88,9 +88,16 @@ class ServerState:
                 return self.engine.create_collection(name)
 
 
-def get_state(request: Request) -> ServerState:
+def state_of(request: Request) -> ServerState:
     state: ServerState = request.app.state.lookalike
     return state
+
+
+async def get_state(request: Request) -> ServerState:
+    """Route dependency. Async, as the other per-request dependencies that do no blocking
+    work: FastAPI runs a sync one on a worker thread, a hop that costs a request several turns
+    of the interpreter lock when the server is busy."""
+    return state_of(request)
 
 
 State = Annotated[ServerState, Depends(get_state)]

@@ -80,7 +80,7 @@ class RandomRequest(FieldsRequest):
     count: int = Field(default=10, ge=1, le=1000)
 
 
-def collection_id(
+async def collection_id(
     value: Annotated[str | None, Header(alias="collection-id")] = None,
 ) -> str:
     if not value:

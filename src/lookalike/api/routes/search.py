@@ -179,7 +179,8 @@ async def search(
 
     The ``Server-Timing`` header tells where the time went (``base64``, ``decode``, ``embed``,
     ``store``, ``queue``, ``verify``, and the whole ``search``, in ms)."""
-    await run_in_threadpool(state.collection, name)  # an unknown collection: 404 before fetching
+    if body.image_url is not None:  # an unknown collection: 404 before fetching
+        await run_in_threadpool(state.collection, name)
     fetched = await fetch_query_image(body.image_url, state)
     return await run_in_threadpool(_search_json, state, name, body, fetched, response)
 
@@ -191,6 +192,7 @@ def _search_json(
     fetched: bytes | None,
     response: Response,
 ) -> dict[str, Any]:
+    state.collection(name)  # an unknown collection: 404 before the image is decoded
     with timed() as stages:
         image = fetched
         if body.image_base64 is not None:
