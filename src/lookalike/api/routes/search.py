@@ -26,6 +26,7 @@ from lookalike.api.inputs import (
 )
 from lookalike.api.schemas import Finite, PersonName, whole_number
 from lookalike.api.state import ServerState, State
+from lookalike.engine import Collection
 from lookalike.search import MAX_TOP_K
 from lookalike.sources import decode_base64
 from lookalike.stages import server_timing, stage, timed
@@ -192,14 +193,14 @@ def _search_json(
     fetched: bytes | None,
     response: Response,
 ) -> dict[str, Any]:
-    state.collection(name)  # an unknown collection: 404 before the image is decoded
+    collection = state.collection(name)  # an unknown collection: 404 before the decode
     with timed() as stages:
         image = fetched
         if body.image_base64 is not None:
             with stage("base64"):
                 image = decode_base64(body.image_base64, max_bytes=state.settings.max_image_bytes)
         query = body.model_dump(exclude={"image_url", "image_base64"})
-        return _search(state, name, image, query, response, stages)
+        return _search(state, name, collection, image, query, response, stages)
 
 
 def _upload_body() -> dict[str, Any]:
@@ -257,18 +258,19 @@ def search_upload(
     options = _options(query)
     with timed() as stages:
         data = upload_bytes(image, state.settings.max_image_bytes)
-        return _search(state, name, data, options.model_dump(), response, stages)
+        collection = state.collection(name)
+        return _search(state, name, collection, data, options.model_dump(), response, stages)
 
 
 def _search(
     state: ServerState,
     name: str,
+    collection: Collection,
     image: bytes | str | None,
     query: dict[str, Any],
     response: Response,
     stages: dict[str, float],
 ) -> dict[str, Any]:
-    collection = state.collection(name)
     region, box = query.pop("region"), query.pop("box", None)
     started = time.perf_counter()
     results = collection.search(
