@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     store_quantization: bool = False
     """Scalar (int8) quantization, kept in RAM, for the dense vectors of new collections in
     every store; searches rescore with the full vectors."""
+    hnsw_m: int = Field(16, ge=4, le=128)
+    """Links per point in the HNSW graph of new collections, in every store: more finds more of
+    the true neighbours and costs memory and build time."""
+    hnsw_ef_construct: int = Field(100, ge=8, le=4096)
+    """Candidates kept while the HNSW graph of a new collection is built, in every store: fewer
+    builds faster and finds fewer of the true neighbours (docs/scaling.md has the trade)."""
     hnsw_ef: int | None = Field(None, ge=1, le=4096)
     """Candidates an HNSW search keeps: more finds more of the true neighbours, slower; unset:
     the store's default (its ``ef_construct``, 100)."""

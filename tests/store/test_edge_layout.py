@@ -39,7 +39,13 @@ def _files(folder: Path, name: str) -> list[Path]:
 def test_quantized_on_disk_collection_answers_exact_scores(tmp_path: Path) -> None:
     collection = _built(tmp_path, EdgeLayout(on_disk=True, quantization=True))
     try:
-        assert collection.config()["layout"] == {"on_disk": True, "quantization": True}
+        layout = collection.config()["layout"]
+        assert layout == {
+            "on_disk": True,
+            "quantization": True,
+            "hnsw_m": 16,
+            "hnsw_ef_construct": 100,
+        }
         assert _files(tmp_path, "quantized.data"), "the index build made no int8 copies"
         shard_config = json.loads(_files(tmp_path, "edge_config.json")[0].read_text())
         assert shard_config["vectors"]["v"]["memory"] == "cold"
@@ -61,19 +67,28 @@ def test_plain_layout_keeps_no_quantized_copy(tmp_path: Path) -> None:
     assert not _files(tmp_path, "quantized.data")
 
 
-def test_search_settings_reach_the_collection(tmp_path: Path) -> None:
+def test_build_and_search_settings_reach_the_collection(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path,
         store_on_disk=True,
         store_quantization=True,
         hnsw_ef=40,
         quantization_oversampling=3.0,
+        hnsw_m=12,
+        hnsw_ef_construct=48,
     )
     store = open_store(settings)
     assert isinstance(store, EdgeStore)
-    assert store.layout == EdgeLayout(on_disk=True, quantization=True)
+    assert store.layout == EdgeLayout(
+        on_disk=True, quantization=True, hnsw_m=12, hnsw_ef_construct=48
+    )
     store.create_collection("c", [VectorSpec("v", DIMS)], {"signals": []})
+    # the graph's shape is the shard's own setting, fixed at creation
+    shard_config = json.loads(_files(tmp_path, "edge_config.json")[0].read_text())
+    assert shard_config["hnsw_config"]["m"] == 12
+    assert shard_config["hnsw_config"]["ef_construct"] == 48
     with store.open_collection("c") as collection:
+        assert collection.config()["layout"]["hnsw_ef_construct"] == 48
         assert collection.params is not None
         assert collection.params.hnsw_ef == 40
         assert collection.params.quantization is not None

@@ -85,7 +85,13 @@ class Recorder:
 def test_a_server_collection_gets_the_cluster_options_and_field_indexes() -> None:
     client = Recorder()
     options = CreateOptions(
-        shards=3, replicas=2, write_consistency=2, on_disk=True, quantization=True
+        shards=3,
+        replicas=2,
+        write_consistency=2,
+        on_disk=True,
+        quantization=True,
+        hnsw_m=24,
+        hnsw_ef_construct=64,
     )
     store = ServerStore(client, url="http://qdrant:6333", prefix="p_", options=options)  # type: ignore[arg-type]
     store.create_collection("c", [VectorSpec("v", 4), VectorSpec("t", 0, sparse=True)], {})
@@ -94,4 +100,5 @@ def test_a_server_collection_gets_the_cluster_options_and_field_indexes() -> Non
     assert made["replication_factor"] == 2 and made["write_consistency_factor"] == 2
     assert made["vectors_config"]["v"].on_disk is True and "t" in made["sparse_vectors_config"]
     assert made["quantization_config"].scalar.always_ram is True
+    assert (made["hnsw_config"].m, made["hnsw_config"].ef_construct) == (24, 64)
     assert client.indexes == FIELD_INDEXES

@@ -43,7 +43,10 @@ def open_store(settings: Settings, url: str | None = None) -> Store:
             hnsw_threshold=settings.hnsw_threshold,
             min_free_bytes=settings.min_free_bytes,
             layout=EdgeLayout(
-                on_disk=settings.store_on_disk, quantization=settings.store_quantization
+                on_disk=settings.store_on_disk,
+                quantization=settings.store_quantization,
+                hnsw_m=settings.hnsw_m,
+                hnsw_ef_construct=settings.hnsw_ef_construct,
             ),
             search=EdgeSearch(
                 hnsw_ef=settings.hnsw_ef, oversampling=settings.quantization_oversampling
@@ -58,6 +61,8 @@ def open_store(settings: Settings, url: str | None = None) -> Store:
             write_consistency=settings.store_write_consistency,
             on_disk=settings.store_on_disk,
             quantization=settings.store_quantization,
+            hnsw_m=settings.hnsw_m,
+            hnsw_ef_construct=settings.hnsw_ef_construct,
             hnsw_ef=settings.hnsw_ef,
             oversampling=settings.quantization_oversampling,
         )

@@ -68,6 +68,9 @@ _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
 _QUANTILE = 0.99
 """Scalar quantization clips the extreme 1 % of values (Qdrant's usual choice), giving the rest
 a finer int8 step."""
+_FULL_SCAN_KB = 10_000
+"""A filtered search whose matches hold fewer vector kilobytes than this scans them instead of
+walking the graph (Qdrant's default)."""
 _META_POINT = point_id(META_ID)
 _CONFIG = "config"
 """Payload key of the configuration point holding the configuration."""
@@ -85,10 +88,14 @@ class EdgeLayout:
     an int8 copy of each vector (a quarter of the size) is kept in RAM; the HNSW graph is
     searched on it and the best ``oversampling`` x ``limit`` candidates are rescored with the
     full vectors, so the scores returned are the exact ones. Both take effect when the search
-    index is built (at ``hnsw_threshold`` points): smaller collections are searched exactly."""
+    index is built (at ``hnsw_threshold`` points): smaller collections are searched exactly.
+    ``hnsw_m`` and ``hnsw_ef_construct`` (settings of the same names) shape that graph: fewer
+    builds it faster and finds fewer of the true neighbours."""
 
     on_disk: bool = False
     quantization: bool = False
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,7 @@ class EdgeStore:
                 for v in vectors
                 if v.sparse
             },
+            hnsw_config=qe.HnswIndexConfig(layout.hnsw_m, layout.hnsw_ef_construct, _FULL_SCAN_KB),
             optimizers=qe.EdgeOptimizersConfig(
                 indexing_threshold=max(1, self.hnsw_threshold * max_dim * 4 // 1024)
             ),
@@ -268,7 +276,12 @@ class EdgeStore:
             **config,
             "vectors": [v.__dict__ for v in vectors],
             "hnsw_threshold": self.hnsw_threshold,  # the shard's optimizer was built with it
-            "layout": {"on_disk": layout.on_disk, "quantization": layout.quantization},
+            "layout": {
+                "on_disk": layout.on_disk,
+                "quantization": layout.quantization,
+                "hnsw_m": layout.hnsw_m,
+                "hnsw_ef_construct": layout.hnsw_ef_construct,
+            },
             schema.VERSION_KEY: schema.SCHEMA_VERSION,
         }
         with _lock(folder, name):

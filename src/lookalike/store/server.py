@@ -90,6 +90,8 @@ class CreateOptions:
     write_consistency: int = 1
     on_disk: bool = False
     quantization: bool = False
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
     hnsw_ef: int | None = None
     """Search time, not creation: candidates an HNSW search keeps (None: the server's)."""
     oversampling: float = 2.0
@@ -283,6 +285,7 @@ class ServerStore:
             replication_factor=opts.replicas,
             write_consistency_factor=opts.write_consistency,
             quantization_config=quantization,
+            hnsw_config=m.HnswConfigDiff(m=opts.hnsw_m, ef_construct=opts.hnsw_ef_construct),
         )
         for field, kind in FIELD_INDEXES.items() if not self.local else ():  # local: none
             _call(self.client.create_payload_index, qualified, field, _INDEX_KIND[kind])
