@@ -17,7 +17,8 @@ one run, alternating:
 - ``after``: the child at the lowest priority (``edge_build._yield_the_cpu``), the built copy's
   files read into the page cache without the lock before its load (``edge_build.read_ahead``),
   and the replaced shard's pages written back without the lock before its close
-  (``edge_build.write_back``).
+  (``edge_build.write_back``), and the payload indexes in memory-mapped files that the load
+  maps (``edge._KEYWORD_INDEX``) where the ``before`` side rebuilds them in RAM.
 
 Printed per build: how many probes answered, their p50, p99 and max in milliseconds, how many
 took over 100 ms, how long the swap's load and the replaced shard's close held the lock, and the
@@ -73,6 +74,11 @@ BEFORE_CHILD = (
 """The child as it was: same work, at the serving process's priority."""
 
 
+RAM_KEYWORD = edge.qe.PayloadSchemaType.Keyword
+RAM_DATETIME = edge.qe.PayloadSchemaType.Datetime
+"""Payload indexes as they were: rebuilt in RAM by every load."""
+
+
 def before_child(shard_dir: Path) -> bool:
     done = subprocess.run(
         [sys.executable, "-c", BEFORE_CHILD, str(shard_dir)], capture_output=True, text=True
@@ -81,9 +87,13 @@ def before_child(shard_dir: Path) -> bool:
     return done.stdout.strip().endswith("built")
 
 
-def fill(folder: Path, points: int, dim: int, batch: int) -> EdgeCollection:
+def fill(folder: Path, points: int, dim: int, batch: int, after: bool) -> EdgeCollection:
     store = EdgeStore(folder, hnsw_threshold=2_000)
-    store.create_collection("c", [VectorSpec("v", dim)], {})
+    with (
+        patched(edge, "_KEYWORD_INDEX", edge._KEYWORD_INDEX if after else RAM_KEYWORD),
+        patched(edge, "_DATETIME_INDEX", edge._DATETIME_INDEX if after else RAM_DATETIME),
+    ):
+        store.create_collection("c", [VectorSpec("v", dim)], {})
     coll = store.open_collection("c")
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((200, dim)).astype("float32")
@@ -121,7 +131,7 @@ def timed(fn: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
 
 
 def one_build(url: str, folder: Path, args: argparse.Namespace, after: bool) -> dict[str, Any]:
-    coll = fill(folder, args.points, args.dim, args.batch)
+    coll = fill(folder, args.points, args.dim, args.batch, after)
     old_shard = coll._shard
     stop = folder / "stop"
     probe = subprocess.Popen(

@@ -94,3 +94,26 @@ def test_build_and_search_settings_reach_the_collection(tmp_path: Path) -> None:
         assert collection.params.quantization is not None
         assert collection.params.quantization.oversampling == 3.0
         assert collection.params.quantization.rescore is True
+
+
+def test_payload_indexes_are_mapped_from_files_not_rebuilt_in_ram(tmp_path: Path) -> None:
+    """Loading a built shard holds the interpreter lock: its keyword and datetime indexes are
+    files the load maps, so the swap after an index build stays short at scale."""
+    store = EdgeStore(tmp_path)
+    store.create_collection("c", [VectorSpec("v", DIMS)], {"signals": []})
+    with store.open_collection("c") as collection:
+        x = _vectors()
+        collection.upsert(
+            [StoredPoint(str(i), {"group": f"g{i % 3}"}, {"v": x[i].tolist()}) for i in range(20)]
+        )
+        collection.flush()
+        assert [p.id for p in collection.retrieve(["7"])] == ["7"]
+    configs = _files(tmp_path, "config.json")
+    fields = {}
+    for path in configs:
+        if path.parent.name == "payload_index":
+            fields.update(json.loads(path.read_text())["indexed_fields"])
+    assert {"id", "group", "indexed_at"} <= set(fields)
+    assert {name: spec.get("memory") for name, spec in fields.items()} == dict.fromkeys(
+        fields, "cold"
+    )
