@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     builds faster and finds fewer of the true neighbours (docs/scaling.md has the trade)."""
     hnsw_ef: int | None = Field(None, ge=1, le=4096)
     """Candidates an HNSW search keeps: more finds more of the true neighbours, slower; unset:
-    the store's default (its ``ef_construct``, 100)."""
+    the collection's ``hnsw_ef_construct``."""
     quantization_oversampling: float = Field(2.0, ge=1, le=16)
     """A quantized collection's search rescores this many times ``top_k`` candidates with the
     full vectors."""

@@ -110,7 +110,7 @@ class EdgeSearch:
     ``quantization_oversampling``); a per-process choice, not stored."""
 
     hnsw_ef: int | None = None
-    """Candidates the graph search keeps; None: the store's default (its ``ef_construct``)."""
+    """Candidates the graph search keeps; None: the collection's ``hnsw_ef_construct``."""
     oversampling: float = 2.0
     """Candidates rescored with the full vectors, as a multiple of ``limit`` (quantized
     collections only)."""
