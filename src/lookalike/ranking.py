@@ -76,9 +76,12 @@ def search_batch(
     filter: Node | None = None,
     with_vectors: WithVectors = False,
     settle_from: Sequence[float | None] | None = None,
+    score_thresholds: Sequence[float | None] | None = None,
 ) -> list[list[Hit]]:
     """:func:`search` for several queries in one pass; a query whose cut falls in a tie is
     asked again, alone, wider.
+
+    ``score_thresholds``: per query, the raw score below which hits are left out.
 
     ``settle_from``: per query, the raw score below which a tie at the cut is left out whole
     instead of read wider (thousands of records tie at a middling Hamming distance in a large
@@ -86,18 +89,32 @@ def search_batch(
     order they were written in); None settles every tie."""
     with stage("store"):
         batch = store.search_batch(
-            queries, limit=limit + 1, filter=filter, with_vectors=with_vectors
+            queries,
+            limit=limit + 1,
+            filter=filter,
+            with_vectors=with_vectors,
+            score_thresholds=score_thresholds,
         )
     floors = list(settle_from) if settle_from is not None else [None] * len(queries)
+    thresholds = list(score_thresholds or [None] * len(queries))
     out = []
-    for query, hits, floor in zip(queries, batch, floors, strict=True):
+    for query, hits, floor, threshold in zip(queries, batch, floors, thresholds, strict=True):
         if _settled(hits, limit, limit + 1):
             out.append(best_first(hits)[:limit])
         elif floor is not None and hits[limit - 1].score < floor:
             tie = hits[limit - 1].score
             out.append(best_first(h for h in hits if h.score > tie))
         else:
-            out.append(search(store, query, limit=limit, filter=filter, with_vectors=with_vectors))
+            out.append(
+                search(
+                    store,
+                    query,
+                    limit=limit,
+                    filter=filter,
+                    score_threshold=threshold,
+                    with_vectors=with_vectors,
+                )
+            )
     return out
 
 

@@ -162,7 +162,7 @@ def test_stopping_at_a_certain_match_keeps_the_answer(dup, photos: Path, tmp_pat
     matched region are what verifying every candidate gives."""
     from lookalike.images import decode
     from lookalike.signals.duplicate.copies import find_copies, image_copy_query
-    from lookalike.signals.duplicate.signal import DuplicateSignal, prepare
+    from lookalike.signals.duplicate.signal import DuplicateSignal
 
     signal = DuplicateSignal()
     Image.open(photos / "coffee.jpg").convert("RGB").save(tmp_path / "re.jpg", quality=30)
@@ -175,10 +175,53 @@ def test_stopping_at_a_certain_match_keeps_the_answer(dup, photos: Path, tmp_pat
     }
     for original, path in queries.items():
         decoded = decode(path.read_bytes(), min_side=signal.min_side)
-        query = image_copy_query(decoded, signal.embed([prepare(decoded)])[0])
+        query = image_copy_query(decoded)
         fast = find_copies(dup.store, query, limit=3)
         full = find_copies(dup.store, query, limit=3, early_exit=False)
         assert fast[0].id == full[0].id == original
         assert fast[0].score == full[0].score >= COPY_THRESHOLD
         assert fast[0].match == full[0].match
         assert all(r.score < COPY_THRESHOLD for r in fast[1:])
+
+
+def test_verification_goes_where_the_evidence_points(
+    dup, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query without copies matches keypoints with a few likely candidates only, not every
+    neighbour, and never with its mirrored keypoints; a flipped copy is matched mirrored, and
+    its answer is the one verifying every candidate both ways gives."""
+    from lookalike.images import decode
+    from lookalike.signals.duplicate import copies
+    from lookalike.signals.duplicate.copies import FIRST_WORDS, find_copies, image_copy_query
+
+    matched: list[bool] = []
+    real = copies.verify
+
+    def counting(query, candidate):  # type: ignore[no-untyped-def]
+        matched.append(query.mirrored)
+        return real(query, candidate)
+
+    monkeypatch.setattr(copies, "verify", counting)
+    unrelated = Image.new("RGB", (640, 480), (30, 90, 160))
+    draw = ImageDraw.Draw(unrelated)
+    for i in range(0, 640, 40):
+        draw.ellipse((i, (i * 7) % 400, i + 30, (i * 7) % 400 + 30), fill=(240, 200, i % 255))
+    unrelated.save(tmp_path / "new.jpg", quality=90)
+    query = image_copy_query(decode((tmp_path / "new.jpg").read_bytes(), min_side=512))
+    every = find_copies(dup.store, query, limit=3, early_exit=False)
+    assert all(r.score < COPY_THRESHOLD for r in every)
+    matched.clear()
+    hits = find_copies(dup.store, query, limit=3)
+    assert all(r.score < COPY_THRESHOLD for r in hits)
+    assert 0 < len(matched) <= FIRST_WORDS + 1  # the first word neighbours and nearest hash
+    assert not any(matched)  # words are of the image as given: never matched mirrored
+
+    flipped = Image.open(photos / "chelsea.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    flipped.convert("RGB").save(tmp_path / "flip.jpg", quality=85)
+    query = image_copy_query(decode((tmp_path / "flip.jpg").read_bytes(), min_side=512))
+    matched.clear()
+    fast = find_copies(dup.store, query, limit=3)
+    assert True in matched and len(matched) <= 2  # the flip's hash neighbour, mirrored
+    full = find_copies(dup.store, query, limit=3, early_exit=False)
+    assert fast[0].id == full[0].id == "chelsea.jpg" and fast[0].match == full[0].match
+    assert fast[0].match is not None and fast[0].match.mirrored

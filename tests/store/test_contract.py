@@ -197,6 +197,8 @@ def test_search_batch_answers_each_query_in_order(coll: CollectionStore) -> None
     assert coll.search_batch([], limit=1) == []
     filtered = coll.search_batch(queries, limit=2, filter=HasIds(("a",)))
     assert [[h.id for h in r] for r in filtered] == [["a"], ["a"]]
+    near_only = coll.search_batch(queries, limit=2, score_thresholds=[0.5, None])
+    assert [[h.id for h in r] for r in near_only] == [["b"], ["a", "b"]]
 
 
 def test_sparse_search_weighs_rare_words_higher(coll: CollectionStore) -> None:

@@ -55,8 +55,13 @@ class TieStore:
         limit: int,
         filter: Node | None = None,
         with_vectors: bool = False,
+        score_thresholds: Sequence[float | None] | None = None,
     ) -> list[list[Hit]]:
-        return [self._ranked(q)[:limit] for q in queries]
+        thresholds = list(score_thresholds or [None] * len(queries))
+        return [
+            [h for h in self._ranked(q) if t is None or h.score >= t][:limit]
+            for q, t in zip(queries, thresholds, strict=True)
+        ]
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
         return []

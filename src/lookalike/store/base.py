@@ -185,8 +185,10 @@ class CollectionStore(Protocol):
         limit: int,
         filter: Node | None = None,
         with_vectors: WithVectors = False,
+        score_thresholds: Sequence[float | None] | None = None,
     ) -> list[list[Hit]]:
-        """Several searches planned as one pass; one hit list per query, in order."""
+        """Several searches planned as one pass; one hit list per query, in order.
+        ``score_thresholds``: per query, the raw score below which hits are left out."""
         ...
 
     def scroll(

@@ -443,11 +443,16 @@ class EdgeCollection:
         limit: int,
         filter: Node | None = None,
         with_vectors: WithVectors = False,
+        score_thresholds: Sequence[float | None] | None = None,
     ) -> list[list[Hit]]:
         if not queries:
             return []
+        thresholds = list(score_thresholds or [None] * len(queries))
         batch = qe.QueryBatchRequest(
-            [_request(q, limit, filter, None, with_vectors, self.params) for q in queries]
+            [
+                _request(q, limit, filter, threshold, with_vectors, self.params)
+                for q, threshold in zip(queries, thresholds, strict=True)
+            ]
         )
         return [[_hit(p) for p in points] for points in _call(self._shard.query_batch, batch)]
 

@@ -403,10 +403,15 @@ class ServerCollection:
         limit: int,
         filter: Node | None = None,
         with_vectors: WithVectors = False,
+        score_thresholds: Sequence[float | None] | None = None,
     ) -> list[list[Hit]]:
         if not queries:
             return []
-        requests = [_request(q, limit, filter, None, with_vectors, self.params) for q in queries]
+        thresholds = list(score_thresholds or [None] * len(queries))
+        requests = [
+            _request(q, limit, filter, threshold, with_vectors, self.params)
+            for q, threshold in zip(queries, thresholds, strict=True)
+        ]
         answers = _call(self.client.query_batch_points, self.qualified, requests)
         return [[_hit(p) for p in answer.points] for answer in answers]
 

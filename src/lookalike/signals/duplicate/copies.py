@@ -5,17 +5,26 @@ rotations and flips of the image, its bag of visual words (which survives heavy 
 semantic vector when the collection has one. Stage 2 verifies at most ``max_verify`` of them
 with keypoints + RANSAC against the keypoints stored at ingest, so a query never re-reads the
 indexed files and its cost does not grow with the collection.
+
+Verification is the query's cost (a few ms a candidate), so it goes where the evidence points:
+to the candidates a search ranks as likely copies (a hash within the copy distance, the first
+visual-word and semantic neighbours, the nearest hash), each in the orientation it was found in
+(keypoints are not mirror-invariant, so a candidate found by a flipped hash is matched with the
+mirrored keypoints, one found by words with the query's own); the others keep their hash
+score. A query without copies (most uploads a platform checks) thus matches a handful of
+candidates, not 24 twice (``benchmarks/copy_throughput.py``: 3x the queries a second).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from PIL import Image
@@ -27,15 +36,20 @@ from lookalike.priority import background_thread
 from lookalike.ranking import best_first
 from lookalike.scoring import reaches
 from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
-from lookalike.signals.duplicate.hashes import HASH_BITS, bits_to_vector, dihedral_hashes
+from lookalike.signals.duplicate.hashes import (
+    DIHEDRAL_TURNS,
+    HASH_BITS,
+    bits_to_vector,
+    dihedral_hashes,
+)
 from lookalike.signals.duplicate.localfeatures import (
     COPY_THRESHOLD,
-    QUERY_POINTS,
     LocalFeatures,
     Match,
-    extract,
     extract_mirrored,
+    extract_query,
     verify,
+    visual_words,
 )
 from lookalike.stages import stage
 from lookalike.store.base import CollectionStore, Hit, SparseVector, Vector, VectorQuery
@@ -54,36 +68,66 @@ verified only when their hash says they are copies too (the query's other copies
 CERTAIN_HASH = 0.9
 """Hash score (within 8 bits of 64) at which a candidate is verified even after a certain match:
 a near-identical copy of the query, whose matched region the caller expects."""
+FIRST_WORDS = 5
+"""Visual-word neighbours verified first. Measured on ``benchmarks/copy_throughput.py``'s 216
+copies among 10,000 images: of the 201 whose original the words found at all (top 12), 198 had
+it first and 3 fourth or fifth."""
+FIRST_SEMANTIC = 2
+"""Semantic neighbours verified first."""
 
 
 @dataclass(frozen=True)
 class CopyQuery:
-    """What copy detection needs of one image, all computed from its decoded pixels."""
+    """What copy detection needs of one image: its hashes, and its keypoints and visual words
+    given or extracted from ``image`` when first needed (beside the hash searches)."""
 
     hashes: Sequence[Sequence[float]]
     """+-1 pHash vectors of the image and of its rotations and flips (the first is as given)."""
-    words: SparseVector | None
-    features: LocalFeatures
+    words: SparseVector | None = None
+    features: LocalFeatures | None = None
+    mirrored_hashes: int = 0
+    """How many of ``hashes``, at their end, are of the mirrored image (a flip, alone or turned):
+    a candidate found only by them is matched with the mirrored keypoints."""
     mirrored: LocalFeatures | None = None
-    semantic: Sequence[float] | None = None
+    semantic: Sequence[float] | Callable[[], Sequence[float] | None] | None = None
+    """The semantic vector, or a function that waits for it (computed beside the keypoints)."""
     image: Image.Image | None = None
-    """The query image, whose mirrored keypoints are extracted when first needed (a copy that
-    verifies as given with certainty never needs them) unless ``mirrored`` is given."""
+    """The query image: its keypoints and words are extracted from it unless ``features`` is
+    given, its mirrored keypoints when first needed (a copy that verifies as given with
+    certainty never needs them) unless ``mirrored`` is given."""
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
-    _mirror: list[LocalFeatures] = field(
-        default_factory=list, init=False, repr=False, compare=False
-    )
+    _made: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def local(self) -> tuple[LocalFeatures | None, SparseVector | None]:
+        """The keypoints to verify with and the visual words to search by: as given, else
+        extracted once from ``image`` (:func:`.localfeatures.extract_query`)."""
+        if self.features is not None or self.image is None:
+            return self.features, self.words
+        with self._lock:
+            if "local" not in self._made:
+                features, record_like = extract_query(self.image)
+                indices, values = visual_words(record_like)
+                words = SparseVector(indices, values) if indices else None
+                self._made["local"] = (features, words)
+            made: tuple[LocalFeatures, SparseVector | None] = self._made["local"]
+            return made
+
+    @property
+    def can_mirror(self) -> bool:
+        """Whether the query has (or can extract) mirrored keypoints."""
+        return self.mirrored is not None or self.image is not None
 
     def mirrored_features(self) -> LocalFeatures | None:
         """Keypoints of the mirrored query: ``mirrored``, else extracted once from ``image``."""
         if self.mirrored is not None or self.image is None:
             return self.mirrored
         with self._lock:
-            if not self._mirror:
-                self._mirror.append(extract_mirrored(self.image))
-            return self._mirror[0]
+            if "mirrored" not in self._made:
+                self._made["mirrored"] = extract_mirrored(self.image)
+            mirrored: LocalFeatures = self._made["mirrored"]
+            return mirrored
 
 
 @dataclass
@@ -117,17 +161,18 @@ def _rounded(values: Sequence[float]) -> list[float]:
     return [round(float(v), 4) + 0.0 for v in values]  # + 0.0 turns -0.0 into 0.0
 
 
-def image_copy_query(decoded: DecodedImage, vectors: dict[str, Vector]) -> CopyQuery:
-    """A copy query from a decoded query image: more keypoints than a record keeps (they cost
-    nothing stored), and those of its mirror image (local features do not survive a flip)."""
-    words = vectors.get("duplicate_words")
-    semantic = vectors.get("semantic")
+def image_copy_query(
+    decoded: DecodedImage,
+    semantic: Sequence[float] | Callable[[], Sequence[float] | None] | None = None,
+) -> CopyQuery:
+    """A copy query from a decoded query image: its hashes now; more keypoints than a record
+    keeps (they cost nothing stored) when :func:`find_copies` asks, beside its hash searches."""
+    hashes = dihedral_hashes(decoded.image)
     return CopyQuery(
-        hashes=dihedral_hashes(decoded.image),
-        words=words if isinstance(words, SparseVector) else None,
-        features=extract(decoded.image, max_points=QUERY_POINTS),
+        hashes=hashes,
+        mirrored_hashes=len(hashes) - DIHEDRAL_TURNS,
         image=decoded.image,
-        semantic=semantic if isinstance(semantic, list) else None,
+        semantic=semantic,
     )
 
 
@@ -145,6 +190,7 @@ def record_copy_query(payload: dict[str, Any], vectors: dict[str, Vector]) -> Co
         hashes.append(bits_to_vector(bytes.fromhex(mirror)))
     return CopyQuery(
         hashes=hashes,
+        mirrored_hashes=len(hashes) - 1,
         words=words if isinstance(words, SparseVector) else None,
         features=features,
         semantic=semantic if isinstance(semantic, list) else None,
@@ -175,29 +221,49 @@ def find_copies(
     """Best copies of the query image in ``store``, best first.
 
     ``verify_below``: skip verifying candidates whose hash score already reaches it (for bulk
-    work that needs the decision, not the matched region). ``early_exit``: stop verifying once a
-    candidate is certain (:data:`CERTAIN`); off, every chosen candidate is verified."""
-    searches = [VectorQuery("duplicate", list(h)) for h in query.hashes]
-    if query.words is not None and query.words.indices:
-        searches.append(VectorQuery("duplicate_words", query.words))
-    if query.semantic is not None:
-        searches.append(VectorQuery("semantic", list(query.semantic)))
+    work that needs the decision, not the matched region). ``early_exit``: verify only the
+    likely copies (see the module's docstring) and stop once one is certain (:data:`CERTAIN`);
+    off, every candidate worth it (a hash at least related, the word and semantic neighbours)
+    is verified, up to ``max_verify``. Candidates not verified keep their hash score."""
     n_hash = len(query.hashes)
-    floors = [HASH_CALIBRATION.inverse(COPY_THRESHOLD)] * n_hash + [None] * (len(searches) - n_hash)
-    results = ranking.search_batch(
-        store, searches, limit=max(PER_QUERY, limit), filter=filter, settle_from=floors
+    searches = [VectorQuery("duplicate", list(h)) for h in query.hashes]
+    per_search = max(PER_QUERY, limit)
+    copy_distance = HASH_CALIBRATION.inverse(COPY_THRESHOLD)
+    # The image's turns and flips are searched for copies only: their neighbours farther out
+    # are not worth a verification, and the image as given already fills the near misses.
+    turned = [None] + [copy_distance] * (n_hash - 1)
+    # The hash searches hold the interpreter lock, extracting keypoints does not: both at once.
+    hashed = _verifier()[0].submit(
+        contextvars.copy_context().run,
+        partial(ranking.search_batch, store, list(searches), limit=per_search, filter=filter),
+        settle_from=[copy_distance] * n_hash,
+        score_thresholds=turned,
     )
+    with stage("embed"):
+        own, words = query.local()
+    if words is not None and words.indices:
+        searches.append(VectorQuery("duplicate_words", words))
+    semantic = query.semantic() if callable(query.semantic) else query.semantic
+    if semantic is not None:
+        searches.append(VectorQuery("semantic", list(semantic)))
+    others = searches[n_hash:]
+    results = hashed.result()
+    if others:
+        results += ranking.search_batch(store, others, limit=per_search, filter=filter)
     hash_raw: dict[str, float] = {}
     for hits in results[:n_hash]:
         for h in hits:
             hash_raw[h.id] = max(hash_raw.get(h.id, -1.0), h.score)
-    # Worth verifying: hash hits at least "related", and the word and semantic neighbours.
+    # Worth verifying: hash hits at least "related", and the word and semantic neighbours; the
+    # likely copies among them first.
     strong = [[h for h in hits if HASH_CALIBRATION(h.score) >= HASH_FLOOR] for hits in results]
-    worth = _interleave(strong[:n_hash] + results[n_hash:])[:max_verify]
+    evidence = _evidence(query, searches, results)
+    ordered = _interleave(strong[:n_hash] + results[n_hash:])
+    worth = [h for h in ordered if evidence[h.id][2] or not early_exit][:max_verify]
     chosen = {h.id for h in worth}
     rest = [h for h in _interleave(results) if h.id not in chosen]
     found: list[CopyHit] = []
-    to_verify: list[tuple[CopyHit, LocalFeatures]] = []
+    to_verify: list[_Candidate] = []
     for hit in (worth + rest)[: max(len(worth), limit)]:
         raw = hash_raw.get(hit.id)
         hash_score = HASH_CALIBRATION(-1.0 if raw is None else raw)
@@ -207,31 +273,73 @@ def find_copies(
         needed = verify_below is None or hash_score < verify_below
         features = stored_features(hit.payload) if hit.id in chosen and needed else None
         if features is not None:
-            to_verify.append((copy, features))
+            to_verify.append(_Candidate(copy, features, *evidence[hit.id]))
         found.append(copy)
     with stage("verify"):
-        _verify(query, to_verify, early_exit=early_exit)
+        if own is not None:
+            _verify(query, own, to_verify, early_exit=early_exit)
     return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
 
 
+@dataclass
+class _Candidate:
+    """A candidate to verify, and how: which keypoints of the query to match with its own."""
+
+    copy: CopyHit
+    features: LocalFeatures
+    plain: bool = False
+    """Match the query's keypoints as given (found by a hash of a turn, its words, semantics)."""
+    mirrored: bool = False
+    """Match the mirrored query's keypoints (found by a flip's hash, or by semantics)."""
+    first: bool = False
+    """A likely copy by the rank or distance it was found at: the only ones an early-exit
+    verification looks at."""
+
+
+def _evidence(
+    query: CopyQuery, searches: Sequence[VectorQuery], results: Sequence[Sequence[Hit]]
+) -> dict[str, tuple[bool, bool, bool]]:
+    """Per candidate: (plain, mirrored, first) of :class:`_Candidate`, from the searches that
+    found it and the ranks and scores they found it at."""
+    n_hash = len(query.hashes)
+    turns = n_hash - query.mirrored_hashes
+    out: dict[str, tuple[bool, bool, bool]] = {}
+    for i, (search, hits) in enumerate(zip(searches, results, strict=True)):
+        for rank, hit in enumerate(hits):
+            plain, mirrored, first = out.get(hit.id, (False, False, False))
+            if i < n_hash:
+                plain, mirrored = plain or i < turns, mirrored or i >= turns
+                score = HASH_CALIBRATION(hit.score)
+                likely = score >= COPY_THRESHOLD or (i == rank == 0 and score >= HASH_FLOOR)
+            elif search.using == "duplicate_words":
+                plain, likely = True, rank < FIRST_WORDS
+            else:  # semantic: blind to a flip
+                plain, mirrored, likely = True, True, rank < FIRST_SEMANTIC
+            out[hit.id] = (plain, mirrored, first or likely)
+    return out
+
+
 def _verify(
-    query: CopyQuery, to_verify: list[tuple[CopyHit, LocalFeatures]], *, early_exit: bool
+    query: CopyQuery, own: LocalFeatures, to_verify: list[_Candidate], *, early_exit: bool
 ) -> None:
     """Verify the candidates in their order (the best of each store search first), as many at
     once as there are cores (OpenCV releases the GIL), and stop once one is certain: the rest
-    cannot beat it, and those whose hash makes them copies too are still verified."""
+    cannot beat it, and those whose hash makes them copies too are still verified. A candidate
+    whose hash is within :data:`CERTAIN_HASH` goes alone: it is most often certain, and then
+    the one beside it would have been matched for nothing."""
     pool, width = _verifier()
     left = list(to_verify)
     certain = False
     while left:
         if certain:
-            left = [pair for pair in left if pair[0].hash_score >= CERTAIN_HASH]
-        chunk, left = left[:width], left[width:]
-        matches = pool.map(lambda pair: _best_match(query, pair[1]), chunk)
-        for (copy, _), match in zip(chunk, matches, strict=True):
-            copy.match = match
+            left = [c for c in left if c.copy.hash_score >= CERTAIN_HASH]
+        alone = not certain and early_exit and left and left[0].copy.hash_score >= CERTAIN_HASH
+        chunk, left = (left[:1], left[1:]) if alone else (left[:width], left[width:])
+        matches = pool.map(lambda c: _best_match(query, own, c), chunk)
+        for candidate, match in zip(chunk, matches, strict=True):
+            candidate.copy.match = match
             if match is not None:
-                copy.score = max(copy.score, match.score)
+                candidate.copy.score = max(candidate.copy.score, match.score)
                 certain = certain or (early_exit and match.score >= CERTAIN)
 
 
@@ -243,13 +351,17 @@ def _verifier() -> tuple[ThreadPoolExecutor, int]:
     return pool, width
 
 
-def _best_match(query: CopyQuery, features: LocalFeatures) -> Match | None:
-    best = verify(query.features, features)
-    if best is not None and best.score >= CERTAIN:
-        return best  # the mirrored query can only tie
-    mirrored = query.mirrored_features()
+def _best_match(query: CopyQuery, own: LocalFeatures, candidate: _Candidate) -> Match | None:
+    """The better of the query's match as given and mirrored, each tried when the candidate's
+    evidence points to it (as given, too, when the query has no mirrored keypoints)."""
+    best = None
+    if candidate.plain or not query.can_mirror:
+        best = verify(own, candidate.features)
+        if best is not None and best.score >= CERTAIN:
+            return best  # the mirrored query can only tie
+    mirrored = query.mirrored_features() if candidate.mirrored else None
     if mirrored is not None:
-        flipped = verify(mirrored, features)
+        flipped = verify(mirrored, candidate.features)
         if flipped is not None and (best is None or flipped.score > best.score):
             best = flipped
     return best

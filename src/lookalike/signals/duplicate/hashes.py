@@ -27,6 +27,9 @@ CALIBRATION = Calibration.of(
 )
 
 _HASH_SIDE = 32
+DIHEDRAL_TURNS = 4
+"""The first four of :func:`dihedral_hashes` are turns of the image as given; the last four are
+of its mirror image."""
 """imagehash's pHash: the image resized to 32 x 32 grey levels, the DCT's 8 x 8 low corner."""
 
 
@@ -37,7 +40,8 @@ def phash_bits(image: Image.Image) -> bytes:
 
 
 def dihedral_hashes(image: Image.Image) -> list[list[float]]:
-    """The hash vectors of the image under its 4 rotations and 4 flips (the first: as given).
+    """The hash vectors of the image under its :data:`DIHEDRAL_TURNS` rotations (the first: as
+    given), then under the 4 flips (mirror images, alone or turned).
 
     The image is resized once and the 32 x 32 grey levels are turned, not the image: a turn
     commutes with the resize, so the bits are pHash's of the turned image (up to the rounding

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -112,19 +112,23 @@ class DuplicateSignal:
         q = query.query
         copy = None
         if q.image is not None:
-            others = query.score_vectors_soon(self)  # the semantic embedding, beside the keypoints
-            own = query.image_vectors(self)
+            # The semantic embedding (when the collection has one) runs beside the keypoints,
+            # and the copy search waits for it only when it searches by it.
+            vectors_soon = query.score_vectors_soon(self)
+
+            def semantic() -> list[float] | None:
+                vector = vectors_soon().get("semantic")
+                return vector if isinstance(vector, list) else None
+
             with stage("embed"):
-                copy = image_copy_query(query.decoded, own)
-            vectors = {**own, **others()}
-            semantic = vectors.get("semantic")
-            copy = replace(copy, semantic=semantic if isinstance(semantic, list) else None)
+                copy = image_copy_query(query.decoded, semantic)
         else:
             vectors = query.vectors(self)
+            vectors_soon = lambda: vectors  # noqa: E731 - the same call as the image branch's
             if self.name in vectors and query.record is not None:
                 copy = record_copy_query(query.record.payload, vectors)
         if copy is None:
-            return nearest(query, self, vectors, self.calibration, limit)
+            return nearest(query, self, vectors_soon(), self.calibration, limit)
         node = query.filter
         if q.id is not None:
             node = narrow(node, Not(HasIds((q.id,))))
@@ -132,5 +136,5 @@ class DuplicateSignal:
         found = [
             Found(c.id, c.score, c.payload, {self.name: c.score}, c.match_dict()) for c in copies
         ]
-        other_scores(query, self, vectors, found)
+        other_scores(query, self, vectors_soon(), found)
         return found

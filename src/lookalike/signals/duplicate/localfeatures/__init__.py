@@ -34,6 +34,7 @@ from lookalike.signals.duplicate.localfeatures.keypoints import (
     LocalFeatures,
     extract,
     extract_mirrored,
+    extract_query,
 )
 from lookalike.signals.duplicate.localfeatures.verification import (
     CALIBRATION,
@@ -53,6 +54,7 @@ __all__ = [
     "Match",
     "extract",
     "extract_mirrored",
+    "extract_query",
     "verify",
     "visual_words",
 ]

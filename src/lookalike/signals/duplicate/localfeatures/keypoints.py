@@ -86,7 +86,7 @@ class LocalFeatures:
 
 def extract(image: Image.Image, *, max_points: int = INDEX_POINTS) -> LocalFeatures:
     """ORB keypoints of ``image`` spread over the frame; deterministic, empty when featureless."""
-    return _extract(image, max_points, mirrored=False)
+    return _extract(image, max_points, mirrored=False)[0]
 
 
 def extract_mirrored(image: Image.Image, *, max_points: int = QUERY_POINTS) -> LocalFeatures:
@@ -94,18 +94,31 @@ def extract_mirrored(image: Image.Image, *, max_points: int = QUERY_POINTS) -> L
 
     Points stay in ``image``'s own frame, so a match's ``query_box`` is where the user sees it.
     """
-    return _extract(image, max_points, mirrored=True)
+    return _extract(image, max_points, mirrored=True)[0]
 
 
-def _extract(image: Image.Image, max_points: int, *, mirrored: bool) -> LocalFeatures:
+def extract_query(image: Image.Image) -> tuple[LocalFeatures, LocalFeatures]:
+    """A query's keypoints from one detection: :data:`QUERY_POINTS` of them to verify with, and
+    the :data:`INDEX_POINTS` a record of the image would keep (spread the same way, from the
+    same detections), whose visual words are comparable with the records' own."""
+    many = _extract(image, QUERY_POINTS, mirrored=False, also=INDEX_POINTS)
+    return many[0], many[1]
+
+
+def _extract(
+    image: Image.Image, max_points: int, *, mirrored: bool, also: int | None = None
+) -> list[LocalFeatures]:
+    """Keypoints of ``image``, ``max_points`` of them; with ``also``, a second set of that many
+    spread from the same detections."""
     import cv2
 
     width, height = image.size
+    counts = [max_points] if also is None else [max_points, also]
     if mirrored:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     gray, scale = _work_image(image)
     if gray is None or max_points < 1:
-        return _empty(width, height, mirrored)
+        return [_empty(width, height, mirrored) for _ in counts]
     budget = max_points * _OVERSAMPLE
     keypoints: Sequence[cv2.KeyPoint] = ()
     descriptors = None
@@ -115,15 +128,18 @@ def _extract(image: Image.Image, max_points: int, *, mirrored: bool) -> LocalFea
         if len(keypoints) >= budget // 2:
             break
     if descriptors is None or not keypoints:
-        return _empty(width, height, mirrored)
-    points = np.array([k.pt for k in keypoints], dtype=np.float32)
+        return [_empty(width, height, mirrored) for _ in counts]
+    found = np.array([k.pt for k in keypoints], dtype=np.float32)
     response = np.array([k.response for k in keypoints], dtype=np.float32)
-    keep = _spread(points, response, gray.shape[1], gray.shape[0], max_points)
-    points = points[keep] / np.float32(scale)
-    if mirrored:
-        points[:, 0] = width - points[:, 0]
-    desc = np.ascontiguousarray(descriptors[keep], dtype=np.uint8)
-    return LocalFeatures(width, height, points.astype(np.float32), desc, mirrored=mirrored)
+    out = []
+    for n in counts:
+        keep = _spread(found, response, gray.shape[1], gray.shape[0], n)
+        points = found[keep] / np.float32(scale)
+        if mirrored:
+            points[:, 0] = width - points[:, 0]
+        desc = np.ascontiguousarray(descriptors[keep], dtype=np.uint8)
+        out.append(LocalFeatures(width, height, points.astype(np.float32), desc, mirrored=mirrored))
+    return out
 
 
 def _work_image(image: Image.Image) -> tuple[NDArray[np.uint8] | None, float]:
