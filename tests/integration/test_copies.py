@@ -177,7 +177,7 @@ def test_stopping_at_a_certain_match_keeps_the_answer(dup, photos: Path, tmp_pat
         decoded = decode(path.read_bytes(), min_side=signal.min_side)
         query = image_copy_query(decoded)
         fast = find_copies(dup.store, query, limit=3)
-        full = find_copies(dup.store, query, limit=3, early_exit=False)
+        full = find_copies(dup.store, query, limit=3, early_exit=False, likely_only=False)
         assert fast[0].id == full[0].id == original
         assert fast[0].score == full[0].score >= COPY_THRESHOLD
         assert fast[0].match == full[0].match
@@ -208,7 +208,7 @@ def test_verification_goes_where_the_evidence_points(
         draw.ellipse((i, (i * 7) % 400, i + 30, (i * 7) % 400 + 30), fill=(240, 200, i % 255))
     unrelated.save(tmp_path / "new.jpg", quality=90)
     query = image_copy_query(decode((tmp_path / "new.jpg").read_bytes(), min_side=512))
-    every = find_copies(dup.store, query, limit=3, early_exit=False)
+    every = find_copies(dup.store, query, limit=3, early_exit=False, likely_only=False)
     assert all(r.score < COPY_THRESHOLD for r in every)
     matched.clear()
     hits = find_copies(dup.store, query, limit=3)
@@ -222,6 +222,6 @@ def test_verification_goes_where_the_evidence_points(
     matched.clear()
     fast = find_copies(dup.store, query, limit=3)
     assert True in matched and len(matched) <= 2  # the flip's hash neighbour, mirrored
-    full = find_copies(dup.store, query, limit=3, early_exit=False)
+    full = find_copies(dup.store, query, limit=3, early_exit=False, likely_only=False)
     assert fast[0].id == full[0].id == "chelsea.jpg" and fast[0].match == full[0].match
     assert fast[0].match is not None and fast[0].match.mirrored

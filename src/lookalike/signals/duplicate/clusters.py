@@ -180,6 +180,7 @@ def find_clusters(
                 threshold=threshold,
                 max_verify=VERIFY,
                 verify_below=max(threshold, _SAME_PICTURE),
+                likely_only=False,  # a picture's copies beyond its likely few are links too
             ):
                 if not is_link(hit, threshold, colours):
                     continue

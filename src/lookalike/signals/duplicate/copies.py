@@ -217,14 +217,16 @@ def find_copies(
     max_verify: int = MAX_VERIFY,
     verify_below: float | None = None,
     early_exit: bool = True,
+    likely_only: bool = True,
 ) -> list[CopyHit]:
     """Best copies of the query image in ``store``, best first.
 
     ``verify_below``: skip verifying candidates whose hash score already reaches it (for bulk
-    work that needs the decision, not the matched region). ``early_exit``: verify only the
-    likely copies (see the module's docstring) and stop once one is certain (:data:`CERTAIN`);
-    off, every candidate worth it (a hash at least related, the word and semantic neighbours)
-    is verified, up to ``max_verify``. Candidates not verified keep their hash score."""
+    work that needs the decision, not the matched region). ``likely_only``: verify only the
+    likely copies (see the module's docstring); off, every candidate worth it (a hash at least
+    related, the word and semantic neighbours) up to ``max_verify``, as grouping needs to find
+    all of a picture's copies. ``early_exit``: stop once a candidate is certain
+    (:data:`CERTAIN`). Candidates not verified keep their hash score."""
     n_hash = len(query.hashes)
     searches = [VectorQuery("duplicate", list(h)) for h in query.hashes]
     per_search = max(PER_QUERY, limit)
@@ -259,7 +261,7 @@ def find_copies(
     strong = [[h for h in hits if HASH_CALIBRATION(h.score) >= HASH_FLOOR] for hits in results]
     evidence = _evidence(query, searches, results)
     ordered = _interleave(strong[:n_hash] + results[n_hash:])
-    worth = [h for h in ordered if evidence[h.id][2] or not early_exit][:max_verify]
+    worth = [h for h in ordered if evidence[h.id][2] or not likely_only][:max_verify]
     chosen = {h.id for h in worth}
     rest = [h for h in _interleave(results) if h.id not in chosen]
     found: list[CopyHit] = []
@@ -292,8 +294,8 @@ class _Candidate:
     mirrored: bool = False
     """Match the mirrored query's keypoints (found by a flip's hash, or by semantics)."""
     first: bool = False
-    """A likely copy by the rank or distance it was found at: the only ones an early-exit
-    verification looks at."""
+    """A likely copy by the rank or distance it was found at (``likely_only`` verifies only
+    these)."""
 
 
 def _evidence(

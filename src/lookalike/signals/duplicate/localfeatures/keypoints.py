@@ -129,7 +129,7 @@ def _extract(
             break
     if descriptors is None or not keypoints:
         return [_empty(width, height, mirrored) for _ in counts]
-    found = np.array([k.pt for k in keypoints], dtype=np.float32)
+    found = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
     response = np.array([k.response for k in keypoints], dtype=np.float32)
     out = []
     for n in counts:

@@ -40,7 +40,7 @@ def visual_words(features: LocalFeatures) -> tuple[list[int], list[float]]:
         for table, cols in enumerate(positions)
     ]
     indices = np.unique(np.concatenate(words))
-    return [int(i) for i in indices], [1.0] * len(indices)
+    return indices.tolist(), [1.0] * len(indices)
 
 
 @cache
