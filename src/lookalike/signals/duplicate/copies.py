@@ -256,8 +256,8 @@ def find_copies(
     for hits in results[:n_hash]:
         for h in hits:
             hash_raw[h.id] = max(hash_raw.get(h.id, -1.0), h.score)
-    # Worth verifying: hash hits at least "related", and the word and semantic neighbours; the
-    # likely copies among them first.
+    # Worth verifying: hash hits at least "related", and the word and semantic neighbours (with
+    # ``likely_only``, the likely copies among them).
     strong = [[h for h in hits if HASH_CALIBRATION(h.score) >= HASH_FLOOR] for hits in results]
     evidence = _evidence(query, searches, results)
     ordered = _interleave(strong[:n_hash] + results[n_hash:])

@@ -27,10 +27,10 @@ CALIBRATION = Calibration.of(
 )
 
 _HASH_SIDE = 32
+"""imagehash's pHash: the image resized to 32 x 32 grey levels, the DCT's 8 x 8 low corner."""
 DIHEDRAL_TURNS = 4
 """The first four of :func:`dihedral_hashes` are turns of the image as given; the last four are
 of its mirror image."""
-"""imagehash's pHash: the image resized to 32 x 32 grey levels, the DCT's 8 x 8 low corner."""
 
 
 def phash_bits(image: Image.Image) -> bytes:
