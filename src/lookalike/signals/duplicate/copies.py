@@ -261,7 +261,7 @@ def find_copies(
     strong = [[h for h in hits if HASH_CALIBRATION(h.score) >= HASH_FLOOR] for hits in results]
     evidence = _evidence(query, searches, results)
     ordered = _interleave(strong[:n_hash] + results[n_hash:])
-    worth = [h for h in ordered if evidence[h.id][2] or not likely_only][:max_verify]
+    worth = [h for h in ordered if evidence[h.id].likely or not likely_only][:max_verify]
     chosen = {h.id for h in worth}
     rest = [h for h in _interleave(results) if h.id not in chosen]
     found: list[CopyHit] = []
@@ -275,7 +275,7 @@ def find_copies(
         needed = verify_below is None or hash_score < verify_below
         features = stored_features(hit.payload) if hit.id in chosen and needed else None
         if features is not None:
-            to_verify.append(_Candidate(copy, features, *evidence[hit.id]))
+            to_verify.append(_Candidate(copy, features, evidence[hit.id]))
         found.append(copy)
     with stage("verify"):
         if own is not None:
@@ -283,32 +283,41 @@ def find_copies(
     return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
 
 
-@dataclass
-class _Candidate:
-    """A candidate to verify, and how: which keypoints of the query to match with its own."""
+@dataclass(frozen=True)
+class _Evidence:
+    """What the searches say of a candidate: which keypoints of the query to match with its own,
+    and whether it is a likely copy."""
 
-    copy: CopyHit
-    features: LocalFeatures
     plain: bool = False
     """Match the query's keypoints as given (found by a hash of a turn, its words, semantics)."""
     mirrored: bool = False
     """Match the mirrored query's keypoints (found by a flip's hash, or by semantics)."""
-    first: bool = False
+    likely: bool = False
     """A likely copy by the rank or distance it was found at (``likely_only`` verifies only
     these)."""
 
 
+@dataclass
+class _Candidate:
+    """A candidate to verify, and how."""
+
+    copy: CopyHit
+    features: LocalFeatures
+    evidence: _Evidence
+
+
 def _evidence(
     query: CopyQuery, searches: Sequence[VectorQuery], results: Sequence[Sequence[Hit]]
-) -> dict[str, tuple[bool, bool, bool]]:
-    """Per candidate: (plain, mirrored, first) of :class:`_Candidate`, from the searches that
-    found it and the ranks and scores they found it at."""
+) -> dict[str, _Evidence]:
+    """Per candidate, from the searches that found it and the ranks and scores they found it
+    at."""
     n_hash = len(query.hashes)
     turns = n_hash - query.mirrored_hashes
-    out: dict[str, tuple[bool, bool, bool]] = {}
+    out: dict[str, _Evidence] = {}
     for i, (search, hits) in enumerate(zip(searches, results, strict=True)):
         for rank, hit in enumerate(hits):
-            plain, mirrored, first = out.get(hit.id, (False, False, False))
+            seen = out.get(hit.id, _Evidence())
+            plain, mirrored = seen.plain, seen.mirrored
             if i < n_hash:
                 plain, mirrored = plain or i < turns, mirrored or i >= turns
                 score = HASH_CALIBRATION(hit.score)
@@ -317,7 +326,7 @@ def _evidence(
                 plain, likely = True, rank < FIRST_WORDS
             else:  # semantic: blind to a flip
                 plain, mirrored, likely = True, True, rank < FIRST_SEMANTIC
-            out[hit.id] = (plain, mirrored, first or likely)
+            out[hit.id] = _Evidence(plain, mirrored, seen.likely or likely)
     return out
 
 
@@ -357,11 +366,11 @@ def _best_match(query: CopyQuery, own: LocalFeatures, candidate: _Candidate) -> 
     """The better of the query's match as given and mirrored, each tried when the candidate's
     evidence points to it (as given, too, when the query has no mirrored keypoints)."""
     best = None
-    if candidate.plain or not query.can_mirror:
+    if candidate.evidence.plain or not query.can_mirror:
         best = verify(own, candidate.features)
         if best is not None and best.score >= CERTAIN:
             return best  # the mirrored query can only tie
-    mirrored = query.mirrored_features() if candidate.mirrored else None
+    mirrored = query.mirrored_features() if candidate.evidence.mirrored else None
     if mirrored is not None:
         flipped = verify(mirrored, candidate.features)
         if flipped is not None and (best is None or flipped.score > best.score):
