@@ -33,6 +33,8 @@ DUPLICATE_OF: Final = "duplicate_of"
 FACES: Final = "faces"
 THUMBNAIL: Final = "thumbnail"
 """The record's JPEG thumbnail (base64), in collections that keep one."""
+KEYPOINTS: Final = "keypoints"
+"""The duplicate signal's local features (base64, about 25 KB): read only for verification."""
 
 SIGNAL_FIELDS: Final[tuple[str, ...]] = (
     "ocr_text",
@@ -44,8 +46,10 @@ SIGNAL_FIELDS: Final[tuple[str, ...]] = (
 )
 """Payload fields of optional signals a record shows when its collection has them."""
 
-RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL,)
-"""Bulky fields that search and scroll leave out; a store's ``retrieve`` returns them."""
+RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL, KEYPOINTS)
+"""Bulky fields that search and scroll leave out; a store's ``retrieve`` returns them. A copy
+search reads the keypoints of the few candidates it verifies, not of every hit: carried by the
+hits of its eight hash searches they were most of the searches' time."""
 
 KEYWORD_INDEXED: Final[tuple[str, ...]] = (ID, GROUP)
 """Fields every backend indexes as keywords (lookups by id, grouping)."""

@@ -37,6 +37,7 @@ __all__ = [
     "point_id",
     "revision",
     "scroll_all",
+    "whole_pages",
     "validate_name",
 ]
 
@@ -343,5 +344,23 @@ def scroll_all(
             filter=filter, limit=page, offset=offset, with_vectors=with_vectors
         )
         yield from points
+        if offset is None:
+            return
+
+
+def whole_pages(store: CollectionStore, *, page: int = 256) -> Iterator[list[StoredPoint]]:
+    """Every point whole, ``page`` points at a time in scroll order: its vectors and the bulky
+    payload fields scroll leaves out (:data:`RETRIEVE_ONLY`), read by the ids a scroll gave."""
+    for ids in _id_pages(store, page):
+        found = {p.id: p for p in store.retrieve(ids, with_vectors=True)}
+        yield [found[i] for i in ids if i in found]  # one deleted meanwhile is gone
+
+
+def _id_pages(store: CollectionStore, page: int) -> Iterator[list[str]]:
+    offset: str | None = None
+    while True:
+        points, offset = store.scroll(limit=page, offset=offset)
+        if points:
+            yield [p.id for p in points]
         if offset is None:
             return

@@ -46,11 +46,11 @@ from lookalike.store.base import (
     moment,
     point_id,
     revision,
-    scroll_all,
     stale,
     validate_name,
     vector_selection,
     visible,
+    whole_pages,
 )
 
 try:
@@ -230,13 +230,8 @@ class ServerStore:
         specs = [VectorSpec(**v) for v in config.get("vectors", [])]
         self.create_collection(keep_as, specs, {**config, "name": keep_as})
         copy = self.open_collection(keep_as)
-        ids: list[str] = []
-        for p in scroll_all(old):  # scroll leaves thumbnails out; retrieve has everything
-            ids.append(p.id)
-            if len(ids) >= 256:
-                copy.upsert(old.retrieve(ids, with_vectors=True))
-                ids = []
-        copy.upsert(old.retrieve(ids, with_vectors=True))
+        for points in whole_pages(old):
+            copy.upsert(points)
         copy.update_config({k: v for k, v in config.items() if k not in ("name", "vectors")})
         naming = [alias for alias, named in self.aliases().items() if named == name]
         if naming:  # aliases of the old records keep naming them

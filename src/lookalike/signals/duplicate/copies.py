@@ -22,9 +22,9 @@ import contextvars
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 from PIL import Image
@@ -32,6 +32,7 @@ from PIL import Image
 from lookalike import ranking
 from lookalike.filters import Node
 from lookalike.images import DecodedImage
+from lookalike.payload import KEYPOINTS
 from lookalike.priority import background_thread
 from lookalike.ranking import best_first
 from lookalike.scoring import reaches
@@ -95,6 +96,8 @@ class CopyQuery:
     """The query image: its keypoints and words are extracted from it unless ``features`` is
     given, its mirrored keypoints when first needed (a copy that verifies as given with
     certainty never needs them) unless ``mirrored`` is given."""
+    extracting: Future[tuple[LocalFeatures, SparseVector | None]] | None = None
+    """The extraction of ``image``'s keypoints and words, already under way."""
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -105,12 +108,11 @@ class CopyQuery:
         extracted once from ``image`` (:func:`.localfeatures.extract_query`)."""
         if self.features is not None or self.image is None:
             return self.features, self.words
+        if self.extracting is not None:
+            return self.extracting.result()
         with self._lock:
             if "local" not in self._made:
-                features, record_like = extract_query(self.image)
-                indices, values = visual_words(record_like)
-                words = SparseVector(indices, values) if indices else None
-                self._made["local"] = (features, words)
+                self._made["local"] = _local(self.image)
             made: tuple[LocalFeatures, SparseVector | None] = self._made["local"]
             return made
 
@@ -165,15 +167,27 @@ def image_copy_query(
     decoded: DecodedImage,
     semantic: Sequence[float] | Callable[[], Sequence[float] | None] | None = None,
 ) -> CopyQuery:
-    """A copy query from a decoded query image: its hashes now; more keypoints than a record
-    keeps (they cost nothing stored) when :func:`find_copies` asks, beside its hash searches."""
-    hashes = dihedral_hashes(decoded.image)
+    """A copy query from a decoded query image: its hashes, and beside them and their searches
+    (in the verification pool) its keypoints, more than a record keeps (they cost nothing
+    stored), and visual words."""
+    image = decoded.image
+    extracting = _verifier()[0].submit(contextvars.copy_context().run, _local, image)
+    hashes = dihedral_hashes(image)
     return CopyQuery(
         hashes=hashes,
         mirrored_hashes=len(hashes) - DIHEDRAL_TURNS,
-        image=decoded.image,
+        image=image,
         semantic=semantic,
+        extracting=extracting,
     )
+
+
+def _local(image: Image.Image) -> tuple[LocalFeatures, SparseVector | None]:
+    """A query image's keypoints to verify with and its visual words to search by, from one
+    extraction (:func:`.localfeatures.extract_query`)."""
+    features, record_like = extract_query(image)
+    indices, values = visual_words(record_like)
+    return features, SparseVector(indices, values) if indices else None
 
 
 def record_copy_query(payload: dict[str, Any], vectors: dict[str, Vector]) -> CopyQuery | None:
@@ -198,7 +212,7 @@ def record_copy_query(payload: dict[str, Any], vectors: dict[str, Vector]) -> Co
 
 
 def stored_features(payload: dict[str, Any]) -> LocalFeatures | None:
-    blob = payload.get("keypoints")
+    blob = payload.get(KEYPOINTS)
     if not isinstance(blob, str):
         return None
     try:
@@ -234,10 +248,12 @@ def find_copies(
     # The image's turns and flips are searched for copies only: their neighbours farther out
     # are not worth a verification, and the image as given already fills the near misses.
     turned = [None] + [copy_distance] * (n_hash - 1)
-    # The hash searches hold the interpreter lock, extracting keypoints does not: both at once.
-    hashed = _verifier()[0].submit(
-        contextvars.copy_context().run,
-        partial(ranking.search_batch, store, list(searches), limit=per_search, filter=filter),
+    # An image query's keypoints are being extracted meanwhile (:func:`image_copy_query`).
+    results = ranking.search_batch(
+        store,
+        list(searches),
+        limit=per_search,
+        filter=filter,
         settle_from=[copy_distance] * n_hash,
         score_thresholds=turned,
     )
@@ -249,7 +265,6 @@ def find_copies(
     if semantic is not None:
         searches.append(VectorQuery("semantic", list(semantic)))
     others = searches[n_hash:]
-    results = hashed.result()
     if others:
         results += ranking.search_batch(store, others, limit=per_search, filter=filter)
     hash_raw: dict[str, float] = {}
@@ -265,22 +280,37 @@ def find_copies(
     chosen = {h.id for h in worth}
     rest = [h for h in _interleave(results) if h.id not in chosen]
     found: list[CopyHit] = []
-    to_verify: list[_Candidate] = []
+    verifiable: list[CopyHit] = []
     for hit in (worth + rest)[: max(len(worth), limit)]:
         raw = hash_raw.get(hit.id)
         hash_score = HASH_CALIBRATION(-1.0 if raw is None else raw)
         copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
         if raw is not None:
             copy.hash_distance = round((1.0 - raw) * HASH_BITS / 2)
-        needed = verify_below is None or hash_score < verify_below
-        features = stored_features(hit.payload) if hit.id in chosen and needed else None
-        if features is not None:
-            to_verify.append(_Candidate(copy, features, evidence[hit.id]))
+        if hit.id in chosen and (verify_below is None or hash_score < verify_below):
+            verifiable.append(copy)
         found.append(copy)
-    with stage("verify"):
-        if own is not None:
+    if own is not None and verifiable:
+        features = _keypoints(store, [c.id for c in verifiable])
+        to_verify = [
+            _Candidate(c, features[c.id], evidence[c.id]) for c in verifiable if c.id in features
+        ]
+        with stage("verify"):
             _verify(query, own, to_verify, early_exit=early_exit)
     return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
+
+
+def _keypoints(store: CollectionStore, ids: list[str]) -> dict[str, LocalFeatures]:
+    """The stored keypoints of the candidates to verify, by id: read for these few only (search
+    hits leave them out, :data:`lookalike.payload.RETRIEVE_ONLY`)."""
+    with stage("store"):
+        points = store.retrieve(ids)
+    out = {}
+    for point in points:
+        features = stored_features(point.payload)
+        if features is not None:
+            out[point.id] = features
+    return out
 
 
 @dataclass(frozen=True)

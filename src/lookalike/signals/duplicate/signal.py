@@ -18,6 +18,7 @@ from PIL import Image
 from lookalike.admission import copy_searches
 from lookalike.filters import HasIds, Not
 from lookalike.images import DecodedImage
+from lookalike.payload import KEYPOINTS
 from lookalike.signals.base import Found, SignalQuery
 from lookalike.signals.duplicate.copies import find_copies, image_copy_query, record_copy_query
 from lookalike.signals.duplicate.hashes import (
@@ -84,7 +85,7 @@ class DuplicateSignal:
 
     def payload(self, prepared: Any) -> dict[str, Any]:
         return {
-            "keypoints": base64.b64encode(prepared.features).decode("ascii"),
+            KEYPOINTS: base64.b64encode(prepared.features).decode("ascii"),
             "hash_mirror": prepared.mirror_bits.hex(),
             "colours": prepared.colours.hex(),
         }
