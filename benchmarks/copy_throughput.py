@@ -12,8 +12,11 @@ same collection, in turns A B A B, and the run prints each side's queries per se
 ratio, and per transform the share of queries whose first answer is the original at or above
 the threshold, with how many top answers (id and score to 3 decimals) differ between the sides.
 
+Settings come from the environment as in a server: ``LOOKALIKE_COPY_SEARCHES=2`` with
+``--clients 2`` lets two queries extract and verify at once (the summary line names the value).
+
     python benchmarks/copy_throughput.py [--images 10000] [--originals 12] [--every 1]
-        [--vs /tmp/base/src]
+        [--clients 1] [--vs /tmp/base/src]
 """
 
 from __future__ import annotations
@@ -72,7 +75,9 @@ def child(data: Path, queries: list[dict[str, Any]], clients: int) -> dict[str, 
     from lookalike import Engine, Settings
 
     payloads = [Path(q["path"]).read_bytes() for q in queries]
-    with Engine(Settings(data_dir=data / "store", offline=True)) as engine:
+    # ``load``: the environment's settings count (e.g. LOOKALIKE_COPY_SEARCHES), as in a server
+    settings = Settings.load(data_dir=data / "store", offline=True)
+    with Engine(settings) as engine:
         coll = engine.collection(COLLECTION)
         coll.search(image=payloads[0], signal="duplicate", top_k=10)  # warm up (lazy parts)
 
@@ -84,7 +89,11 @@ def child(data: Path, queries: list[dict[str, Any]], clients: int) -> dict[str, 
         with ThreadPoolExecutor(clients) as pool:
             answers = list(pool.map(one, payloads))
         seconds = time.perf_counter() - start
-    return {"queries_per_second": len(payloads) / seconds, "answers": answers}
+    return {
+        "queries_per_second": len(payloads) / seconds,
+        "answers": answers,
+        "copy_searches": settings.copy_searches,
+    }
 
 
 def run_side(src: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -139,8 +148,9 @@ def main() -> None:
             runs[name].append(run_side(src, args))
             print(f"{name}: {runs[name][-1]['queries_per_second']:.2f} queries/s", flush=True)
     print(
-        f"\n{len(queries)} copy queries ({args.clients} at once) on {args.images} tiles + the "
-        f"copy set's indexed photos; load average {os.getloadavg()[0]:.1f}"
+        f"\n{len(queries)} copy queries ({args.clients} at once, copy_searches "
+        f"{runs['this'][0]['copy_searches']}) on {args.images} tiles + the copy set's indexed "
+        f"photos; load average {os.getloadavg()[0]:.1f}"
     )
     speed = {n: statistics.median(r["queries_per_second"] for r in rs) for n, rs in runs.items()}
     for name, qps in speed.items():

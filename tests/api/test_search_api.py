@@ -297,20 +297,21 @@ def test_a_copy_search_beyond_the_queue_is_refused_at_once_with_retry_after(
 ) -> None:
     gate = copy_searches(served.settings.copy_searches, served.settings.copy_queue)
     release = threading.Event()
-    holding = threading.Event()
+    holding = threading.Semaphore(0)
 
     def hold() -> None:
         with gate.hold():
-            holding.set()
+            holding.release()
             release.wait(30)
 
     def wait_in_line() -> None:
         with gate.hold():
             pass
 
-    first = threading.Thread(target=hold)
-    first.start()
-    assert holding.wait(10)
+    running = [threading.Thread(target=hold) for _ in range(gate.running)]
+    for t in running:
+        t.start()
+    assert all(holding.acquire(timeout=10) for _ in running)  # every turn taken
     queued = [threading.Thread(target=wait_in_line) for _ in range(gate.waiting)]
     for t in queued:
         t.start()
@@ -323,7 +324,7 @@ def test_a_copy_search_beyond_the_queue_is_refused_at_once_with_retry_after(
         by_id = _search(served, {"id": record_id("coffee"), "signal": "semantic"})
     finally:
         release.set()
-        for t in [first, *queued]:
+        for t in [*running, *queued]:
             t.join(30)
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "busy"
     assert int(refused.headers["retry-after"]) >= 1
