@@ -92,9 +92,9 @@ class Settings(BaseSettings):
     query_batch: int = Field(8, ge=1, le=256)
     """Query images embedded at once: queries arriving while the model runs share its next
     call (1: one call per query)."""
-    copy_searches: int = Field(2, ge=1, le=256)
+    copy_searches: int = Field(1, ge=1, le=256)
     """Copy searches (``signal: duplicate`` by image or id) that extract and verify at once in a
-    process: one alone keeps about 1.25 of 2 cores busy, two at once answered 1.24x as many
+    process: two answer 1.24x as many on 2 cores, at a cost to cheap queries on a busy machine
     (docs/duplicates.md)."""
     copy_queue: int = Field(4, ge=0, le=10_000)
     """Copy searches that wait, in arrival order, for a turn; one more is refused with Busy
