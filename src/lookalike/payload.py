@@ -48,8 +48,8 @@ SIGNAL_FIELDS: Final[tuple[str, ...]] = (
 
 RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL, KEYPOINTS)
 """Bulky fields that search and scroll leave out; a store's ``retrieve`` returns them. A copy
-search reads the keypoints of the few candidates it verifies, not of every hit: carried by the
-hits of its eight hash searches they were most of the searches' time."""
+search reads the keypoints of the few candidates it verifies, not of every hit (its eight hash
+searches took 10 ms with them, 7 ms without)."""
 
 KEYWORD_INDEXED: Final[tuple[str, ...]] = (ID, GROUP)
 """Fields every backend indexes as keywords (lookups by id, grouping)."""
