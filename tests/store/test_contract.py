@@ -10,7 +10,7 @@ import pytest
 
 from lookalike.errors import BadInput, ConfigChanged, Conflict, NotFound
 from lookalike.filters import And, HasIds, Match, Not, Or, parse_filter
-from lookalike.payload import KEYPOINTS, THUMBNAIL
+from lookalike.payload import RETRIEVE_ONLY, THUMBNAIL
 from lookalike.store import CollectionStore, Store
 from lookalike.store.base import (
     MultiVector,
@@ -159,7 +159,7 @@ def test_reads_return_only_the_vectors_named(coll: CollectionStore) -> None:
 
 
 def test_bulky_fields_come_only_with_retrieve(coll: CollectionStore) -> None:
-    bulky = {THUMBNAIL: "AAAA", KEYPOINTS: "BBBB"}
+    bulky = dict.fromkeys(RETRIEVE_ONLY, "AAAA")
     coll.upsert([point("a", unit(1, 0, 0, 0), source="s", **bulky)])
     assert {k: coll.retrieve(["a"])[0].payload[k] for k in bulky} == bulky
     hit = coll.search(VectorQuery("v", unit(1, 0, 0, 0)), limit=1)[0]
@@ -170,14 +170,14 @@ def test_bulky_fields_come_only_with_retrieve(coll: CollectionStore) -> None:
 
 def test_whole_pages_read_every_point_whole_in_scroll_order(coll: CollectionStore) -> None:
     coll.upsert(
-        [point(f"p{i}", unit(1, i, 0, 0), **{KEYPOINTS: f"k{i}", "n": i}) for i in range(7)]
+        [point(f"p{i}", unit(1, i, 0, 0), **{THUMBNAIL: f"k{i}", "n": i}) for i in range(7)]
     )
     pages = list(whole_pages(coll, page=3))
     assert [len(p) for p in pages] == [3, 3, 1]
     flat = [p for page in pages for p in page]
     scrolled = [p.id for p in scroll_all(coll, page=3)]
     assert [p.id for p in flat] == scrolled and sorted(scrolled) == [f"p{i}" for i in range(7)]
-    assert all(p.payload[KEYPOINTS] == f"k{p.payload['n']}" and "v" in p.vectors for p in flat)
+    assert all(p.payload[THUMBNAIL] == f"k{p.payload['n']}" and "v" in p.vectors for p in flat)
 
 
 def test_dense_search_scores_by_cosine_with_filter_and_threshold(coll: CollectionStore) -> None:

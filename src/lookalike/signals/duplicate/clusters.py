@@ -35,7 +35,7 @@ from lookalike.signals.duplicate.copies import (
 from lookalike.signals.duplicate.framing import judge
 from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
 from lookalike.signals.duplicate.hashes import HASH_BITS, colour_distance
-from lookalike.store.base import CollectionStore, StoredPoint, whole_pages
+from lookalike.store.base import CollectionStore, StoredPoint, scroll_all
 from lookalike.types import KEEP_RULES, Member, Region
 from lookalike.types import Cluster as Cluster
 
@@ -167,8 +167,7 @@ def find_clusters(
             x = parent[x]
         return x
 
-    points = (p for points in whole_pages(store, page=128) for p in points)
-    for done, point in enumerate(points, start=1):
+    for done, point in enumerate(scroll_all(store, page=128, with_vectors=True), start=1):
         payloads[point.id] = _summary(point)
         query = record_copy_query(point.payload, point.vectors)
         colours = _colours(point.payload)

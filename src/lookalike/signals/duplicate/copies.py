@@ -280,37 +280,22 @@ def find_copies(
     chosen = {h.id for h in worth}
     rest = [h for h in _interleave(results) if h.id not in chosen]
     found: list[CopyHit] = []
-    verifiable: list[CopyHit] = []
+    to_verify: list[_Candidate] = []
     for hit in (worth + rest)[: max(len(worth), limit)]:
         raw = hash_raw.get(hit.id)
         hash_score = HASH_CALIBRATION(-1.0 if raw is None else raw)
         copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
         if raw is not None:
             copy.hash_distance = round((1.0 - raw) * HASH_BITS / 2)
-        if hit.id in chosen and (verify_below is None or hash_score < verify_below):
-            verifiable.append(copy)
+        needed = verify_below is None or hash_score < verify_below
+        features = stored_features(hit.payload) if hit.id in chosen and needed else None
+        if features is not None:
+            to_verify.append(_Candidate(copy, features, evidence[hit.id]))
         found.append(copy)
-    if own is not None and verifiable:
-        features = _keypoints(store, [c.id for c in verifiable])
-        to_verify = [
-            _Candidate(c, features[c.id], evidence[c.id]) for c in verifiable if c.id in features
-        ]
-        with stage("verify"):
+    with stage("verify"):
+        if own is not None:
             _verify(query, own, to_verify, early_exit=early_exit)
     return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
-
-
-def _keypoints(store: CollectionStore, ids: list[str]) -> dict[str, LocalFeatures]:
-    """The stored keypoints of the candidates to verify, by id: read for these few only (search
-    hits leave them out, :data:`lookalike.payload.RETRIEVE_ONLY`)."""
-    with stage("store"):
-        points = store.retrieve(ids)
-    out = {}
-    for point in points:
-        features = stored_features(point.payload)
-        if features is not None:
-            out[point.id] = features
-    return out
 
 
 @dataclass(frozen=True)
