@@ -15,11 +15,12 @@ priority (the work still runs, only without the preference)."""
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -45,10 +46,24 @@ def lower_this_thread(nice: int) -> bool:
 
 
 def background_thread() -> None:
-    """An ``initializer`` for the threads of a pool that only does heavy work (a copy
-    search's verification): they join the lane's priority when the process has a lane."""
+    """Join this thread to the lane's priority when the process has a lane."""
     if _background:
         lower_this_thread(_background[-1])
+
+
+class BackgroundPool(ThreadPoolExecutor):
+    """A pool that only does heavy work (a copy search's keypoints and verification, the
+    embedding beside a query, jobs): each task joins the lane's priority before it runs, so
+    threads the pool made before the process had a lane (an engine used before its server
+    started) do not run heavy work at the cheap queries' priority."""
+
+    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        return super().submit(_joined, functools.partial(fn, *args, **kwargs))
+
+
+def _joined(task: Callable[[], R]) -> R:
+    background_thread()
+    return task()
 
 
 class Lane:

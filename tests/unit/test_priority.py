@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from lookalike import priority
-from lookalike.priority import Lane, background_thread
+from lookalike.priority import BackgroundPool, Lane
 from lookalike.stages import stage, timed
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice per thread: Linux")
@@ -35,16 +34,18 @@ def test_work_runs_at_the_lanes_nice_value_and_the_caller_keeps_its_own() -> Non
 @linux
 def test_heavy_only_pools_join_the_lane_once_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(priority, "_background", [])  # other tests' servers may have lanes open
-    with ThreadPoolExecutor(1, initializer=background_thread) as pool:
-        alone = pool.submit(_nice).result()
-    assert alone == _nice()  # no lane in the process: nothing changes
-    lane = Lane(nice=_nice() + 3)
-    try:
-        with ThreadPoolExecutor(1, initializer=background_thread) as pool:
-            assert pool.submit(_nice).result() == _nice() + 3
-    finally:
-        lane.close()
-    with ThreadPoolExecutor(1, initializer=background_thread) as pool:
+    with BackgroundPool(1) as early:
+        assert early.submit(_nice).result() == _nice()  # no lane in the process: nothing changes
+        lane = Lane(nice=_nice() + 3)
+        try:
+            # the thread the pool made before the lane joins it at its next task
+            assert early.submit(_nice).result() == _nice() + 3
+            assert list(early.map(lambda _: _nice(), range(2))) == [_nice() + 3] * 2
+            with BackgroundPool(1) as pool:
+                assert pool.submit(_nice).result() == _nice() + 3
+        finally:
+            lane.close()
+    with BackgroundPool(1) as pool:
         assert pool.submit(_nice).result() == _nice()  # the lane closed: back to nothing
 
 

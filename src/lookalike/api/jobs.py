@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +30,7 @@ from lookalike.api.state import ServerState
 from lookalike.engine import Collection, Engine
 from lookalike.errors import Conflict, LookalikeError, NotFound
 from lookalike.ingest import IngestReport, OnDuplicate, Progress
-from lookalike.priority import background_thread
+from lookalike.priority import BackgroundPool
 from lookalike.sources import Item, ItemError
 from lookalike.thumbnails import OpenFile
 from lookalike.types import ReindexReport, ThumbnailReport
@@ -264,9 +263,7 @@ class JobRegistry:
     def __init__(self, workers: int = 1, *, shared: Path | None = None) -> None:
         """``shared``: the folder where the workers of one server share their jobs
         (:mod:`lookalike.api.jobshare`); None keeps them in this process's memory only."""
-        self._pool = ThreadPoolExecutor(
-            workers, thread_name_prefix="lookalike-job", initializer=background_thread
-        )
+        self._pool = BackgroundPool(workers, thread_name_prefix="lookalike-job")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._closed = False

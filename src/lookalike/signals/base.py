@@ -28,7 +28,7 @@ from lookalike.config import Settings
 from lookalike.errors import BadInput, InvalidQuery, NotFound
 from lookalike.filters import Node, parse_filter
 from lookalike.images import DecodedImage, decode
-from lookalike.priority import background_thread
+from lookalike.priority import BackgroundPool
 from lookalike.scoring import Calibration
 from lookalike.stages import stage
 from lookalike.store.base import CollectionStore, StoredPoint, Vector, VectorSpec
@@ -301,7 +301,7 @@ class SignalQuery:
 def _beside() -> ThreadPoolExecutor:
     """Threads computing a query's other signals' vectors beside its own (one per query at
     most, so as many as queries run at once)."""
-    return ThreadPoolExecutor(32, thread_name_prefix="query-beside", initializer=background_thread)
+    return BackgroundPool(32, thread_name_prefix="query-beside")
 
 
 def _crop(

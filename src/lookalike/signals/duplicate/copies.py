@@ -33,7 +33,7 @@ from lookalike import ranking
 from lookalike.filters import Node
 from lookalike.images import DecodedImage
 from lookalike.payload import KEYPOINTS
-from lookalike.priority import background_thread
+from lookalike.priority import BackgroundPool
 from lookalike.ranking import best_first
 from lookalike.scoring import reaches
 from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
@@ -373,7 +373,7 @@ def _verify(
 def _verifier() -> tuple[ThreadPoolExecutor, int]:
     """The verification pool every query shares, and its width."""
     width = os.cpu_count() or 1
-    pool = ThreadPoolExecutor(width, thread_name_prefix="verify", initializer=background_thread)
+    pool = BackgroundPool(width, thread_name_prefix="verify")
     return pool, width
 
 
