@@ -338,29 +338,28 @@ def scroll_all(
 ) -> Iterator[StoredPoint]:
     """Every point matching ``filter``, read ``page`` points at a time: whole-collection
     passes (pruning, copy grouping, face grouping) never hold the collection in memory."""
-    offset: str | None = None
-    while True:
-        points, offset = store.scroll(
-            filter=filter, limit=page, offset=offset, with_vectors=with_vectors
-        )
+    for points in _scroll_pages(store, filter, page, with_vectors):
         yield from points
-        if offset is None:
-            return
 
 
 def whole_pages(store: CollectionStore, *, page: int = 256) -> Iterator[list[StoredPoint]]:
     """Every point whole, ``page`` points at a time in scroll order: its vectors and the bulky
     payload fields scroll leaves out (:data:`RETRIEVE_ONLY`), read by the ids a scroll gave."""
-    for ids in _id_pages(store, page):
+    for points in _scroll_pages(store, None, page, False):
+        ids = [p.id for p in points]
         found = {p.id: p for p in store.retrieve(ids, with_vectors=True)}
         yield [found[i] for i in ids if i in found]  # one deleted meanwhile is gone
 
 
-def _id_pages(store: CollectionStore, page: int) -> Iterator[list[str]]:
+def _scroll_pages(
+    store: CollectionStore, filter: Node | None, page: int, with_vectors: WithVectors
+) -> Iterator[list[StoredPoint]]:
     offset: str | None = None
     while True:
-        points, offset = store.scroll(limit=page, offset=offset)
+        points, offset = store.scroll(
+            filter=filter, limit=page, offset=offset, with_vectors=with_vectors
+        )
         if points:
-            yield [p.id for p in points]
+            yield points
         if offset is None:
             return

@@ -80,7 +80,7 @@ FIRST_SEMANTIC = 2
 @dataclass(frozen=True)
 class CopyQuery:
     """What copy detection needs of one image: its hashes, and its keypoints and visual words
-    given or extracted from ``image`` when first needed (beside the hash searches)."""
+    given or being extracted from ``image`` (beside the hash searches)."""
 
     hashes: Sequence[Sequence[float]]
     """+-1 pHash vectors of the image and of its rotations and flips (the first is as given)."""
@@ -93,28 +93,22 @@ class CopyQuery:
     semantic: Sequence[float] | Callable[[], Sequence[float] | None] | None = None
     """The semantic vector, or a function that waits for it (computed beside the keypoints)."""
     image: Image.Image | None = None
-    """The query image: its keypoints and words are extracted from it unless ``features`` is
-    given, its mirrored keypoints when first needed (a copy that verifies as given with
-    certainty never needs them) unless ``mirrored`` is given."""
+    """The query image: its mirrored keypoints are extracted from it when first needed (a copy
+    that verifies as given with certainty never needs them) unless ``mirrored`` is given."""
     extracting: Future[tuple[LocalFeatures, SparseVector | None]] | None = None
-    """The extraction of ``image``'s keypoints and words, already under way."""
+    """The extraction of ``image``'s own keypoints and words, under way since the query was
+    made (:func:`image_copy_query`); without it, ``features`` and ``words`` are the query's."""
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
     _made: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def local(self) -> tuple[LocalFeatures | None, SparseVector | None]:
-        """The keypoints to verify with and the visual words to search by: as given, else
-        extracted once from ``image`` (:func:`.localfeatures.extract_query`)."""
-        if self.features is not None or self.image is None:
-            return self.features, self.words
+        """The keypoints to verify with and the visual words to search by: those being
+        extracted from the image, else as given."""
         if self.extracting is not None:
             return self.extracting.result()
-        with self._lock:
-            if "local" not in self._made:
-                self._made["local"] = _local(self.image)
-            made: tuple[LocalFeatures, SparseVector | None] = self._made["local"]
-            return made
+        return self.features, self.words
 
     @property
     def can_mirror(self) -> bool:
