@@ -22,6 +22,7 @@ printed with the load average around it; the ratios are of the medians.
 
     python benchmarks/ingest.py [--images 48] [--rounds 2] [--quick]
     python benchmarks/ingest.py --lookalike-src before=/tmp/old/src --lookalike-src after=src
+    python benchmarks/ingest.py --sides seed-003,semantic,semantic-int8,default,default-int8
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ SIZES = ((4000, 3000), (4032, 3024), (6000, 4000))
 #: Photographs (not drawings) of at least 1.9 megapixels in the wallpaper packages.
 WALLPAPER_PACKAGES = ("lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04", "mate-backgrounds")
 PLASMA = "plasma-workspace-wallpapers"
-SIDES = ("seed-003", "semantic", "default")
+SIDES = ("seed-003", "semantic", "default", "semantic-int8", "default-int8")
+DEFAULT_SIDES = SIDES[:3]
+"""The ``-int8`` sides index with ``--precision int8`` (the opt-in int8 image tower)."""
 
 
 # photos -----------------------------------------------------------------------------------
@@ -174,12 +177,19 @@ def run_seed(hf: Path, photos: Path) -> dict[str, Any]:
 
 
 def run_lookalike(
-    onnx: Path, photos: Path, signals: str | None, src: Path, data_dir: Path
+    onnx: Path,
+    photos: Path,
+    signals: str | None,
+    src: Path,
+    data_dir: Path,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "lookalike", "index", str(photos), "--model", str(onnx)]
     cmd += ["--data-dir", str(data_dir), "--json"]
     if signals:
         cmd += ["--signals", signals]
+    if precision:
+        cmd += ["--precision", precision]
     env = {**os.environ, "PYTHONPATH": str(src), "LOOKALIKE_OFFLINE": "1"}
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -208,8 +218,9 @@ def run_side(side: str, src: Path | None, photos: Path, hf: Path, onnx: Path) ->
         return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": wall}
     assert src is not None
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
-        signals = "semantic" if side == "semantic" else None
-        return run_lookalike(onnx, photos, signals, src, Path(tmp))
+        kind, _, precision = side.partition("-")
+        signals = "semantic" if kind == "semantic" else None
+        return run_lookalike(onnx, photos, signals, src, Path(tmp), precision or None)
 
 
 # the table ---------------------------------------------------------------------------------
@@ -234,7 +245,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="16 photos, one round")
     parser.add_argument(
-        "--sides", default=",".join(SIDES), help=f"comma-separated, of {', '.join(SIDES)}"
+        "--sides", default=",".join(DEFAULT_SIDES), help=f"comma-separated, of {', '.join(SIDES)}"
     )
     parser.add_argument(
         "--lookalike-src",
