@@ -55,8 +55,8 @@ SIZES = ((4000, 3000), (4032, 3024), (6000, 4000))
 #: Photographs (not drawings) of at least 1.9 megapixels in the wallpaper packages.
 WALLPAPER_PACKAGES = ("lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04", "mate-backgrounds")
 PLASMA = "plasma-workspace-wallpapers"
-SIDES = ("seed-003", "semantic", "default", "semantic-int8", "default-int8")
-DEFAULT_SIDES = SIDES[:3]
+DEFAULT_SIDES = ("seed-003", "semantic", "default")
+SIDES = (*DEFAULT_SIDES, "semantic-int8", "default-int8")
 """The ``-int8`` sides index with ``--precision int8`` (the opt-in int8 image tower)."""
 
 
