@@ -25,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lookalike.errors import BadImage, ImageTooLarge, LookalikeError, UnsupportedFormat
 from lookalike.formats import SUPPORTED_EXTENSIONS, sniff_format
+from lookalike.resample import REDUCING_GAP, resize
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
@@ -67,7 +68,6 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_REDUCING_GAP = 2.0
 
 _heif_lock = threading.Lock()
 _heif_registered = False
@@ -160,11 +160,13 @@ def decode(
     name: str = "<bytes>",
     min_side: int | None = None,
     max_pixels: int = 100_000_000,
+    split: bool = False,
 ) -> DecodedImage:
     """Decode image bytes to RGB, downscaled so the shorter edge is ``min_side`` when larger.
 
     JPEGs are decoded at a reduced DCT scale (Pillow's draft mode) when ``min_side`` allows it,
-    which is several times faster than a full decode followed by a resize. Raises
+    which is several times faster than a full decode followed by a resize. ``split``: the resize
+    shared with a helper thread (a query's; the same pixels, sooner on idle cores). Raises
     :class:`BadImage`, :class:`UnsupportedFormat` or :class:`ImageTooLarge`, naming ``name``.
     """
     if min_side is not None and min_side < 1:
@@ -183,7 +185,7 @@ def decode(
         )
     _ensure_plugin(fmt, name)
     try:
-        return _decode(data, fmt, name, min_side, max_pixels)
+        return _decode(data, fmt, name, min_side, max_pixels, split)
     except LookalikeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -217,14 +219,14 @@ def encode_thumbnail(image: Image.Image, max_side: int = 256, quality: int = 80)
     thumb = _to_rgb(image, "thumbnail")
     if thumb is image:
         thumb = image.copy()
-    thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
+    thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
     out = io.BytesIO()
     thumb.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
 
 
 def _decode(
-    data: bytes, fmt: str, name: str, min_side: int | None, max_pixels: int
+    data: bytes, fmt: str, name: str, min_side: int | None, max_pixels: int, split: bool
 ) -> DecodedImage:
     try:
         im = Image.open(io.BytesIO(data), formats=_PLUGINS[fmt])
@@ -242,7 +244,7 @@ def _decode(
             _draft(im, min_side)
         with _budget.hold(im.size[0] * im.size[1]):
             try:
-                return _finish(im, fmt, name, min_side, raw_w, raw_h)
+                return _finish(im, fmt, name, min_side, raw_w, raw_h, split)
             finally:
                 im.close()  # frees the full-size pixels inside the budget, before memory is trimmed
     finally:
@@ -250,7 +252,13 @@ def _decode(
 
 
 def _finish(
-    im: Image.Image, fmt: str, name: str, min_side: int | None, raw_w: int, raw_h: int
+    im: Image.Image,
+    fmt: str,
+    name: str,
+    min_side: int | None,
+    raw_w: int,
+    raw_h: int,
+    split: bool,
 ) -> DecodedImage:
     """Decode the pixels of an opened image and bring them to RGB at the wanted size."""
     im.load()
@@ -265,7 +273,7 @@ def _finish(
         if swap:
             target = (target[1], target[0])
         if target != out.size:
-            out = out.resize(target, Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
+            out = resize(out, target, split=split)
     if orientation in _TRANSPOSE:
         out = out.transpose(_TRANSPOSE[orientation])
     if out is im:

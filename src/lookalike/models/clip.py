@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +55,7 @@ from lookalike.config import Settings
 from lookalike.errors import ModelUnavailable
 from lookalike.models.files import Located, Part, download_model, locate, tower_files
 from lookalike.models.int8 import int8_model_id, int8_tower
+from lookalike.resample import resize
 from lookalike.types import Precision
 
 __all__ = [
@@ -74,19 +75,33 @@ log = logging.getLogger(__name__)
 
 
 class ImageEncoder:
-    """Turns decoded PIL images into unit vectors; fastembed resizes, crops and normalises."""
+    """Turns decoded PIL images into unit vectors; fastembed crops and normalises.
+
+    The resize to the tower's input size is lookalike's own (:func:`lookalike.resample.resize`,
+    to the size fastembed's processor asks for, which then has nothing left to resize): its
+    passes run in a fixed order, so a query's vector equals the one its image got at ingest in
+    any process, and a single image (a query) shares the resize with a helper thread."""
 
     def __init__(self, embedding: Any, model_id: str, dim: int) -> None:
         self._embedding = embedding
         self.model_id = model_id
         self.dim = dim
+        self._input_size = _bicubic_resize_rule(embedding)
 
     def embed(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         """(n, dim) float32, one L2-normalised row per image, in order."""
         if len(images) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rows = self._embedding.embed(list(images), batch_size=max(1, batch_size))
+        split = len(images) == 1
+        inputs = [self._resized(image, split) for image in images]
+        rows = self._embedding.embed(inputs, batch_size=max(1, batch_size))
         return _unit_rows(np.stack(list(rows)))
+
+    def _resized(self, image: Image.Image, split: bool) -> Image.Image:
+        if self._input_size is None or image.mode != "RGB":
+            return image
+        size = self._input_size(image.size)
+        return image if size == image.size else resize(image, size, split=split)
 
 
 class TextEncoder:
@@ -346,3 +361,30 @@ def _unit_rows(rows: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     unit: np.ndarray = rows / np.maximum(norms, np.float32(1e-12))
     return unit
+
+
+def _bicubic_resize_rule(embedding: Any) -> Callable[[tuple[int, int]], tuple[int, int]] | None:
+    """The (width, height) fastembed's processor resizes an image of a given size to, when its
+    resize is bicubic (every CLIP-family processor's); None when it resizes otherwise (then it
+    resizes itself) or has no processor to read."""
+    from fastembed.image.transform.operators import Resize
+
+    transforms = getattr(
+        getattr(getattr(embedding, "model", None), "processor", None), "transforms", []
+    )
+    steps = [t for t in transforms if isinstance(t, Resize)]
+    if len(steps) != 1 or steps[0].resample != Image.Resampling.BICUBIC:
+        return None
+    target = steps[0].size
+    if isinstance(target, tuple):  # fastembed keeps (height, width)
+        fixed = (int(target[1]), int(target[0]))
+        return lambda _size: fixed
+    side = int(target)
+
+    def shortest_edge(size: tuple[int, int]) -> tuple[int, int]:  # as fastembed computes it
+        width, height = size
+        if width <= height:
+            return side, int(side * height / width)
+        return int(side * width / height), side
+
+    return shortest_edge

@@ -227,6 +227,7 @@ class SignalQuery:
                 name=name,
                 min_side=None if region else side,
                 max_pixels=self.settings.max_pixels,
+                split=True,
             )
             return decoded if region is None else _crop(decoded, region, side)
 
