@@ -49,6 +49,8 @@ def test_quantized_on_disk_collection_answers_exact_scores(tmp_path: Path) -> No
         assert _files(tmp_path, "quantized.data"), "the index build made no int8 copies"
         shard_config = json.loads(_files(tmp_path, "edge_config.json")[0].read_text())
         assert shard_config["vectors"]["v"]["memory"] == "cold"
+        # the built copy swapped in searches on the calling thread too (see _SEARCH_THREADS)
+        assert shard_config["max_search_threads"] == 1
         x = _vectors()
         for i in (0, 17, 999):
             hits = collection.search(VectorQuery("v", x[i].tolist()), limit=5)
@@ -87,6 +89,7 @@ def test_build_and_search_settings_reach_the_collection(tmp_path: Path) -> None:
     shard_config = json.loads(_files(tmp_path, "edge_config.json")[0].read_text())
     assert shard_config["hnsw_config"]["m"] == 12
     assert shard_config["hnsw_config"]["ef_construct"] == 48
+    assert shard_config["max_search_threads"] == 1  # one search, one thread
     with store.open_collection("c") as collection:
         assert collection.config()["layout"]["hnsw_ef_construct"] == 48
         assert collection.params is not None
