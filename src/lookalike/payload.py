@@ -51,6 +51,12 @@ RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL,)
 keypoints are not among them: left out, a copy search's hash searches took 10.0 ms against
 10.9, and reading the verified candidates' keypoints by id cost 1.4 ms more.)"""
 
+COPY_ONLY: Final[tuple[str, ...]] = (KEYPOINTS,)
+"""Bulky fields only a copy search's verification reads: a search leaves them out of its hits
+unless it asks for the full payload (``full_payload``), so the searches by text, id or meaning,
+which a busy server answers most, do not turn them into Python objects under the interpreter
+lock."""
+
 KEYWORD_INDEXED: Final[tuple[str, ...]] = (ID, GROUP)
 """Fields every backend indexes as keywords (lookups by id, grouping)."""
 

@@ -51,6 +51,7 @@ def search(
     filter: Node | None = None,
     score_threshold: float | None = None,
     with_vectors: WithVectors = False,
+    full_payload: bool = False,
 ) -> list[Hit]:
     """The store's best ``limit`` hits for ``query``, ties at the cut settled by record id."""
     asked = limit + 1
@@ -62,6 +63,7 @@ def search(
                 filter=filter,
                 score_threshold=score_threshold,
                 with_vectors=with_vectors,
+                full_payload=full_payload,
             )
         if _settled(hits, limit, asked):
             return best_first(hits)[:limit]
@@ -77,6 +79,7 @@ def search_batch(
     with_vectors: WithVectors = False,
     settle_from: Sequence[float | None] | None = None,
     score_thresholds: Sequence[float | None] | None = None,
+    full_payload: bool = False,
 ) -> list[list[Hit]]:
     """:func:`search` for several queries in one pass; a query whose cut falls in a tie is
     asked again, alone, wider.
@@ -94,6 +97,7 @@ def search_batch(
             filter=filter,
             with_vectors=with_vectors,
             score_thresholds=score_thresholds,
+            full_payload=full_payload,
         )
     floors = list(settle_from) if settle_from is not None else [None] * len(queries)
     thresholds = list(score_thresholds or [None] * len(queries))
@@ -113,6 +117,7 @@ def search_batch(
                     filter=filter,
                     score_threshold=threshold,
                     with_vectors=with_vectors,
+                    full_payload=full_payload,
                 )
             )
     return out

@@ -10,7 +10,7 @@ import pytest
 
 from lookalike.errors import BadInput, ConfigChanged, Conflict, NotFound
 from lookalike.filters import And, HasIds, Match, Not, Or, parse_filter
-from lookalike.payload import RETRIEVE_ONLY, THUMBNAIL
+from lookalike.payload import COPY_ONLY, RETRIEVE_ONLY, THUMBNAIL
 from lookalike.store import CollectionStore, Store
 from lookalike.store.base import (
     MultiVector,
@@ -166,6 +166,24 @@ def test_bulky_fields_come_only_with_retrieve(coll: CollectionStore) -> None:
     assert not bulky.keys() & hit.payload.keys() and hit.payload["source"] == "s"
     page, _ = coll.scroll(limit=10)
     assert not bulky.keys() & page[0].payload.keys()
+
+
+def test_copy_only_fields_come_with_a_search_that_asks_for_them(coll: CollectionStore) -> None:
+    heavy = dict.fromkeys(COPY_ONLY, "KP")
+    coll.upsert([point("a", unit(1, 0, 0, 0), source="s", **heavy)])
+    query = VectorQuery("v", unit(1, 0, 0, 0))
+    light = coll.search(query, limit=1)[0].payload
+    assert not heavy.keys() & light.keys() and light["source"] == "s"
+    full = coll.search(query, limit=1, full_payload=True)[0].payload
+    assert {k: full[k] for k in heavy} == heavy and THUMBNAIL not in full
+    [[batch_light], [batch_full]] = [
+        coll.search_batch([query], limit=1, full_payload=f)[0] for f in (False, True)
+    ]
+    assert not heavy.keys() & batch_light.payload.keys()
+    assert {k: batch_full.payload[k] for k in heavy} == heavy
+    page, _ = coll.scroll(limit=10)  # scroll and retrieve keep them
+    assert page[0].payload.keys() >= heavy.keys()
+    assert coll.retrieve(["a"])[0].payload.keys() >= heavy.keys()
 
 
 def test_whole_pages_read_every_point_whole_in_scroll_order(coll: CollectionStore) -> None:

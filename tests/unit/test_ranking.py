@@ -41,6 +41,7 @@ class TieStore:
         filter: Node | None = None,
         score_threshold: float | None = None,
         with_vectors: bool = False,
+        full_payload: bool = False,
     ) -> list[Hit]:
         self.asked.append(limit)
         hits = self._ranked(query)
@@ -56,6 +57,7 @@ class TieStore:
         filter: Node | None = None,
         with_vectors: bool = False,
         score_thresholds: Sequence[float | None] | None = None,
+        full_payload: bool = False,
     ) -> list[list[Hit]]:
         thresholds = list(score_thresholds or [None] * len(queries))
         return [

@@ -18,9 +18,10 @@ from typing import Any, Literal, Protocol
 
 from lookalike.errors import BadInput, ConfigChanged
 from lookalike.filters import And, HasIds, Node, Not
-from lookalike.payload import RETRIEVE_ONLY, THUMBNAIL
+from lookalike.payload import COPY_ONLY, RETRIEVE_ONLY, THUMBNAIL
 
 __all__ = [
+    "COPY_ONLY",
     "RETRIEVE_ONLY",
     "THUMBNAIL",
     "CollectionStore",
@@ -177,7 +178,11 @@ class CollectionStore(Protocol):
         filter: Node | None = None,
         score_threshold: float | None = None,
         with_vectors: WithVectors = False,
-    ) -> list[Hit]: ...
+        full_payload: bool = False,
+    ) -> list[Hit]:
+        """The nearest points; their payload without :data:`COPY_ONLY`'s fields unless
+        ``full_payload`` (never with :data:`RETRIEVE_ONLY`'s)."""
+        ...
 
     def search_batch(
         self,
@@ -187,9 +192,11 @@ class CollectionStore(Protocol):
         filter: Node | None = None,
         with_vectors: WithVectors = False,
         score_thresholds: Sequence[float | None] | None = None,
+        full_payload: bool = False,
     ) -> list[list[Hit]]:
         """Several searches planned as one pass; one hit list per query, in order.
-        ``score_thresholds``: per query, the raw score below which hits are left out."""
+        ``score_thresholds``: per query, the raw score below which hits are left out;
+        ``full_payload`` as for :meth:`search`."""
         ...
 
     def scroll(

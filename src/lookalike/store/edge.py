@@ -35,7 +35,7 @@ import qdrant_edge as qe
 
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.payload import KEYWORD_INDEXED, ORDER_INDEXED, RETRIEVE_ONLY
+from lookalike.payload import COPY_ONLY, KEYWORD_INDEXED, ORDER_INDEXED, RETRIEVE_ONLY
 from lookalike.store import schema
 from lookalike.store.aliases import AliasFile, check_alias, check_drop, check_new_name
 from lookalike.store.base import (
@@ -439,8 +439,11 @@ class EdgeCollection:
         filter: Node | None = None,
         score_threshold: float | None = None,
         with_vectors: WithVectors = False,
+        full_payload: bool = False,
     ) -> list[Hit]:
-        request = _request(query, limit, filter, score_threshold, with_vectors, self.params)
+        request = _request(
+            query, limit, filter, score_threshold, with_vectors, self.params, full_payload
+        )
         return [_hit(p) for p in _call(self._shard.query, request)]
 
     def search_batch(
@@ -451,13 +454,14 @@ class EdgeCollection:
         filter: Node | None = None,
         with_vectors: WithVectors = False,
         score_thresholds: Sequence[float | None] | None = None,
+        full_payload: bool = False,
     ) -> list[list[Hit]]:
         if not queries:
             return []
         thresholds = list(score_thresholds or [None] * len(queries))
         batch = qe.QueryBatchRequest(
             [
-                _request(q, limit, filter, threshold, with_vectors, self.params)
+                _request(q, limit, filter, threshold, with_vectors, self.params, full_payload)
                 for q, threshold in zip(queries, thresholds, strict=True)
             ]
         )
@@ -699,8 +703,13 @@ def _write_meta(shard: Any, config: dict[str, Any]) -> None:
 
 
 def _light_payload() -> Any:
-    """The payload without its bulky fields (thumbnails), for search and scroll."""
+    """The payload without its bulky fields (thumbnails), for scroll and a copy search."""
     return qe.PayloadSelector.Exclude(list(RETRIEVE_ONLY))
+
+
+def _hit_payload() -> Any:
+    """A search's hits' payload: without the copy search's keypoints either."""
+    return qe.PayloadSelector.Exclude([*RETRIEVE_ONLY, *COPY_ONLY])
 
 
 def _to_edge(vector: Vector | Sequence[float]) -> Any:
@@ -720,6 +729,7 @@ def _request(
     score_threshold: float | None,
     with_vectors: WithVectors,
     params: qe.SearchParams | None = None,
+    full_payload: bool = False,
 ) -> qe.QueryRequest:
     if query.vector is not None:
         scoring = qe.Query.Nearest(_to_edge(query.vector), using=query.using)
@@ -734,7 +744,7 @@ def _request(
         query=scoring,
         filter=_filter(filter),
         score_threshold=score_threshold,
-        with_payload=_light_payload(),
+        with_payload=_light_payload() if full_payload else _hit_payload(),
         with_vector=vector_selection(with_vectors),
         params=params,
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 from lookalike.errors import BadInput, Conflict, MissingExtra, NotFound, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.payload import FIELD_INDEXES, RETRIEVE_ONLY
+from lookalike.payload import COPY_ONLY, FIELD_INDEXES, RETRIEVE_ONLY
 from lookalike.store import schema
 from lookalike.store.aliases import check_alias, check_drop, check_new_name
 from lookalike.store.base import (
@@ -386,8 +386,11 @@ class ServerCollection:
         filter: Node | None = None,
         score_threshold: float | None = None,
         with_vectors: WithVectors = False,
+        full_payload: bool = False,
     ) -> list[Hit]:
-        request = _request(query, limit, filter, score_threshold, with_vectors, self.params)
+        request = _request(
+            query, limit, filter, score_threshold, with_vectors, self.params, full_payload
+        )
         answer = _call(self.client.query_points, self.qualified, **_as_kwargs(request))
         return [_hit(p) for p in answer.points]
 
@@ -399,12 +402,13 @@ class ServerCollection:
         filter: Node | None = None,
         with_vectors: WithVectors = False,
         score_thresholds: Sequence[float | None] | None = None,
+        full_payload: bool = False,
     ) -> list[list[Hit]]:
         if not queries:
             return []
         thresholds = list(score_thresholds or [None] * len(queries))
         requests = [
-            _request(q, limit, filter, threshold, with_vectors, self.params)
+            _request(q, limit, filter, threshold, with_vectors, self.params, full_payload)
             for q, threshold in zip(queries, thresholds, strict=True)
         ]
         answers = _call(self.client.query_batch_points, self.qualified, requests)
@@ -588,6 +592,10 @@ def _light_payload() -> m.PayloadSelectorExclude:
     return m.PayloadSelectorExclude(exclude=list(RETRIEVE_ONLY))
 
 
+def _hit_payload() -> m.PayloadSelectorExclude:
+    return m.PayloadSelectorExclude(exclude=[*RETRIEVE_ONLY, *COPY_ONLY])
+
+
 def _to_server(vector: Vector | Sequence[float]) -> Any:
     if isinstance(vector, SparseVector):
         return m.SparseVector(
@@ -605,6 +613,7 @@ def _request(
     score_threshold: float | None,
     with_vectors: WithVectors,
     params: m.SearchParams | None = None,
+    full_payload: bool = False,
 ) -> m.QueryRequest:
     if query.vector is not None:
         scoring: Any = m.NearestQuery(nearest=_to_server(query.vector))
@@ -622,7 +631,7 @@ def _request(
         filter=_filter(filter),
         limit=limit,
         score_threshold=score_threshold,
-        with_payload=_light_payload(),
+        with_payload=_light_payload() if full_payload else _hit_payload(),
         with_vector=vector_selection(with_vectors),
         params=params,
     )

@@ -250,6 +250,7 @@ def find_copies(
         filter=filter,
         settle_from=[copy_distance] * n_hash,
         score_thresholds=turned,
+        full_payload=True,  # the candidates' keypoints, for their verification
     )
     with stage("embed"):
         own, words = query.local()
@@ -260,7 +261,9 @@ def find_copies(
         searches.append(VectorQuery("semantic", list(semantic)))
     others = searches[n_hash:]
     if others:
-        results += ranking.search_batch(store, others, limit=per_search, filter=filter)
+        results += ranking.search_batch(
+            store, others, limit=per_search, filter=filter, full_payload=True
+        )
     hash_raw: dict[str, float] = {}
     for hits in results[:n_hash]:
         for h in hits:
