@@ -48,8 +48,9 @@ SIGNAL_FIELDS: Final[tuple[str, ...]] = (
 
 RETRIEVE_ONLY: Final[tuple[str, ...]] = (THUMBNAIL,)
 """Bulky fields that search and scroll leave out; a store's ``retrieve`` returns them. (The
-keypoints are not among them: left out, a copy search's hash searches took 10.0 ms against
-10.9, and reading the verified candidates' keypoints by id cost 1.4 ms more.)"""
+keypoints are not among them: left out of a copy search's hits, its hash searches took 10.0 ms
+against 10.9, and reading the verified candidates' keypoints by id cost 1.4 ms more; the other
+searches leave them out: :data:`COPY_ONLY`.)"""
 
 COPY_ONLY: Final[tuple[str, ...]] = (KEYPOINTS,)
 """Bulky fields only a copy search's verification reads: a search leaves them out of its hits

@@ -6,7 +6,8 @@ Asserted strictly: no errors (a copy search may be refused with 503 ``busy`` and
 most ``copy_queue`` deep (so the memory held for queued work is bounded) and get their turns in
 arrival order; afterwards the collection holds exactly the records whose inserts were
 acknowledged. Asserted with a margin: id and text searches keep p99 within :func:`_cheap_limit`
-(the target is 200 ms, not met here; see there why the test allows more).
+(the target is 200 ms, met at its edge on an idle 2-core machine; see there why the test allows
+more).
 
 ``LOOKALIKE_LOAD_SECONDS`` shortens or lengthens the run (default 60)."""
 
@@ -43,10 +44,11 @@ def _cheap_limit(idle_p50_ms: float) -> float:
     """p99 allowed to id and text searches under the load: 2 s, or 150 times what one takes
     alone on the same server just before, whichever is more.
 
-    The target is 200 ms; it is not met in this test's setup, and docs/performance.md says so
-    with the figures: on a quiet 2-core machine a lone id search takes 9 ms and, among the 20
-    clients, p99 1.0 s before searches read only the vectors they score with, about 0.3 s since
-    (0.2-0.25 s against a server process of its own, benchmarks/load_mix.py). Each request
+    The target is 200 ms; docs/performance.md gives the figures: on a quiet 2-core machine a
+    lone id search takes 2-9 ms and, among the 20 clients, p99 1.0 s before searches read only
+    the vectors they score with, about 0.3 s since, and 0.17-0.19 s since they search on one
+    thread and leave the keypoints out of their hits (0.16-0.20 s against a server process of
+    its own, benchmarks/load_mix.py). A shared CI machine is busier than that. Each request
     shares the server with up to 19 others, inserts and image searches among them, which are not
     queued, and the test's 20 client threads run in the server's own process, sharing its
     interpreter lock: 110x the lone latency was measured there, hence 150x. On a machine loaded
