@@ -58,8 +58,8 @@ def resize(image: Image.Image, size: tuple[int, int], *, split: bool = False) ->
 def _pass(image: Image.Image, size: tuple[int, int], split: bool) -> Image.Image:
     """One pass: the width or the height changes, not both."""
     width, height = size
-    if not split or width * height < _SPLIT_PIXELS:
-        return image.resize(size, _BICUBIC)
+    if not split or width * height < _SPLIT_PIXELS or min(width, height) < 2:
+        return image.resize(size, _BICUBIC)  # (a line of pixels has no two halves)
     w, h = image.size
     out = Image.new(image.mode, size)
     if width != w:  # horizontal: rows are independent, so halves of rows

@@ -92,6 +92,9 @@ def test_same_size_is_a_copy_and_small_passes_are_not_split() -> None:
     same = resize(image, (64, 48), split=True)
     assert same is not image and np.array_equal(np.asarray(same), np.asarray(image))
     assert resize(image, (32, 24), split=True).size == (32, 24)
+    line = _noise(1, 80_000, "L")  # many pixels, but one column: nothing to cut in two
+    thin = resize(line, (1, 70_000), split=True)
+    assert np.array_equal(np.asarray(thin), np.asarray(resize(line, (1, 70_000))))
 
 
 def test_a_busy_helper_never_holds_a_split_resize() -> None:

@@ -74,9 +74,9 @@ walking the graph (Qdrant's default)."""
 _SEARCH_THREADS = 1
 """Threads one search of a shard spreads over its segments. The shard's default (one per CPU)
 makes the calling thread wait for the others while it holds the interpreter lock, so under
-concurrent requests every other request waits too: with one, 20 clients on 2 cores got id
-searches p99 0.68x and 1.07x the requests served, and a lone search on 300,000 points was as
-fast (docs/performance.md). Fixed when a collection is created."""
+concurrent requests every other request waits too: with one, 20 clients on 2 cores were served
+1.07x the requests, id and text searches p50 0.85x (p99 0.68x to 0.93x), and a lone search on
+300,000 points was as fast (docs/performance.md). Fixed when a collection is created."""
 _KEYWORD_INDEX = qe.KeywordIndexParams(memory=qe.Memory.Cold)
 _DATETIME_INDEX = qe.DatetimeIndexParams(memory=qe.Memory.Cold)
 """Payload indexes in memory-mapped files that a load maps, not rebuilds in RAM: loading a built
