@@ -71,7 +71,7 @@ def test_the_horizontal_pass_comes_first_whatever_the_shape() -> None:
 
 def test_a_landscape_photo_gets_what_pillows_single_call_gives() -> None:
     """Records indexed before this resize (by Pillow's single call) keep their pixels."""
-    landscape = [photo(n) for n in PHOTO_NAMES if photo(n).width > photo(n).height]
+    landscape = [p for p in map(photo, PHOTO_NAMES) if p.width > p.height]
     assert len(landscape) >= 3
     for image in landscape:
         for side in (224, 160, 100):
