@@ -344,6 +344,100 @@ TRANSFORMS: dict[str, Callable[[Image.Image, np.random.Generator], Transformed]]
 ISC's kind of strong combination. Every random choice comes from a generator seeded with
 (seed, photo, transform), so a set is the same on every machine."""
 
+
+def _flat_crop(im: Image.Image, rng: np.random.Generator, area: float) -> Image.Image:
+    """A crop keeping ``area`` of the pixels where the picture has the least texture: of the
+    crop positions on a 9x9 grid, one of the three with the weakest mean gradient (a wall, the
+    sky, a plain background), which is where keypoints are fewest."""
+    w, h = im.size
+    cw, ch = max(1, round(w * area**0.5)), max(1, round(h * area**0.5))
+    grey = np.asarray(im.convert("L"), dtype=np.float32)
+    strength = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    total = cv2.integral(strength)
+    spots = []
+    for left in np.linspace(0, w - cw, 9).astype(int):
+        for top in np.linspace(0, h - ch, 9).astype(int):
+            inside = (
+                total[top + ch, left + cw]
+                - total[top, left + cw]
+                - total[top + ch, left]
+                + total[top, left]
+            )
+            spots.append((float(inside), int(left), int(top)))
+    spots.sort()
+    _, left, top = spots[int(rng.integers(3))]
+    return im.crop((left, top, left + cw, top + ch))
+
+
+def _big_caption(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A caption over a large part of the picture: an opaque band of a random colour across a
+    third of its height, at the top or the bottom, holding two lines of text, and a meme-style
+    line over the rest of the picture."""
+    im = _caption(im, rng)
+    w, h = im.size
+    band = round(h / 3)
+    top = 0 if rng.random() < 0.5 else h - band
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((0, top, w, top + band), fill=colour)
+    ink = (0, 0, 0) if sum(colour) > 384 else (255, 255, 255)
+    size = max(10, band // 3)
+    font = ImageFont.load_default(size=size)
+    for line, text in enumerate(rng.choice(CAPTIONS, 2, replace=False)):
+        draw.text((w // 20, top + band // 8 + line * (band // 2)), str(text), font=font, fill=ink)
+    return im
+
+
+def _screenshot_crop(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A crop of a screenshot of a web page showing the picture: a page with a header bar and
+    lines of text, the picture at about half the page's width, and a crop of the screen that
+    holds about half of the picture and some of the page around it."""
+    page_w = 1280
+    page_h = 900
+    page = Image.new("RGB", (page_w, page_h), (246, 246, 246))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, page_w, 64), fill=(32, 48, 72))
+    font = ImageFont.load_default(size=22)
+    draw.text((24, 20), "example.com - photos", font=font, fill=(255, 255, 255))
+    scale = float(rng.uniform(0.45, 0.6)) * page_w / im.width
+    shown = im.resize(
+        (round(im.width * scale), min(page_h - 140, round(im.height * scale))),
+        Image.Resampling.LANCZOS,
+    )
+    x, y = 40, 100
+    page.paste(shown, (x, y))
+    text_x = x + shown.width + 30
+    small = ImageFont.load_default(size=16)
+    for line in range(20):
+        words = CAPTIONS[int(rng.integers(len(CAPTIONS)))].lower()
+        draw.text((text_x, y + 30 * line), words, font=small, fill=(60, 60, 60))
+    # half the picture's width and height around a random point of it, plus the page nearby
+    cx = x + int(rng.uniform(0.3, 0.7) * shown.width)
+    cy = y + int(rng.uniform(0.3, 0.7) * shown.height)
+    half_w, half_h = round(shown.width * 0.42), round(shown.height * 0.42)
+    box = (
+        max(0, cx - half_w),
+        max(0, cy - half_h),
+        min(page_w, cx + half_w + round(0.15 * shown.width)),
+        min(page_h, cy + half_h),
+    )
+    return page.crop(box)
+
+
+HARD_TRANSFORMS: dict[str, Callable[[Image.Image, np.random.Generator], Transformed]] = {
+    "crop10": lambda im, rng: (_crop(im, rng, 0.1), QUERY_QUALITY),
+    "crop15": lambda im, rng: (_crop(im, rng, 0.15), QUERY_QUALITY),
+    "crop25": lambda im, rng: (_crop(im, rng, 0.25), QUERY_QUALITY),
+    "crop20flat": lambda im, rng: (_flat_crop(im, rng, 0.2), QUERY_QUALITY),
+    "bigcaption": lambda im, rng: (_big_caption(im, rng), QUERY_QUALITY),
+    "screenshot": lambda im, rng: (_screenshot_crop(im, rng), QUERY_QUALITY),
+}
+"""Harder cases, kept in the table beside the standard ones: more small crops, a 20 % crop of
+the plainest part of the picture, a caption over a large part of it, and a crop of a
+screenshot of a page showing it."""
+
+ALL_TRANSFORMS = {**TRANSFORMS, **HARD_TRANSFORMS}
+
 GROUP_COPIES = ("jpeg30", "crop80", "caption", "flip", "gray", "border", "jitter", "rot90")
 """Transforms of the copies added to the grouping set, one per original, in turn."""
 
@@ -351,7 +445,7 @@ GROUP_COPIES = ("jpeg30", "crop80", "caption", "flip", "gray", "border", "jitter
 def apply(name: str, im: Image.Image, seed: int, photo: str) -> bytes:
     """The JPEG bytes of ``photo``'s image under transform ``name``."""
     rng = np.random.default_rng([seed, zlib.crc32(photo.encode()), zlib.crc32(name.encode())])
-    out, quality = TRANSFORMS[name](im, rng)
+    out, quality = ALL_TRANSFORMS[name](im, rng)
     buf = io.BytesIO()
     out.convert("RGB").save(buf, "JPEG", quality=quality)
     return buf.getvalue()
