@@ -10,8 +10,9 @@ colours, flags of three bands. The set, built once under ``bench-data/cluster_mi
 - file-type and folder icons of the Oxygen icon theme (Debian's ``oxygen-icon-theme``, 256 px
   PNGs, drawn on white as a page shows them): two families of one template each (the folders
   with an emblem; the plain folder in ten colours is left out, being one picture recoloured);
-- tricolour flags drawn here, no two alike: three bands, across or down, in the colours flags
-  use, some with a disc in the middle (seeded, so every machine draws the same);
+- tricolour flags drawn here, no two alike (nor one the other turned over): three bands,
+  across or down, in the colours flags use, some with a disc in the middle (seeded, so every
+  machine draws the same);
 - one copy of every third image, under the copy benchmark's grouping transforms in turn
   (``copydays.GROUP_COPIES``: recompressed, cropped to 80 %, captioned, flipped, grey,
   bordered, recoloured, rotated a quarter turn).
@@ -128,13 +129,14 @@ def on_white(path: Path) -> Image.Image:
 
 
 def flags(count: int, rng: np.random.Generator) -> list[Image.Image]:
-    """``count`` distinct tricolours: three bands of distinct flag colours, across or down, some
-    with a disc of a fourth colour in the middle."""
+    """``count`` tricolours, none the same as another or as another turned over: three bands of
+    distinct flag colours, across or down, some with a disc of a fourth colour in the middle."""
     designs: list[tuple[tuple[int, ...], bool, int | None]] = []
     while len(designs) < count:
         picks = tuple(int(i) for i in rng.choice(len(FLAG_COLOURS), 4, replace=False))
         design = (picks[:3], bool(rng.random() < 0.5), picks[3] if rng.random() < 0.3 else None)
-        if design not in designs:
+        mirror = (picks[:3][::-1], *design[1:])  # the same flag turned over: a copy
+        if design not in designs and mirror not in designs:
             designs.append(design)
     out = []
     w, h = 600, 400
@@ -159,7 +161,7 @@ def build(
     icons: int, folders: int, flag_count: int, every: int, seed: int
 ) -> tuple[Path, list[tuple[str, ...]]]:
     """The set's folder and its true pairs (an image and its copy), built once."""
-    key = f"v2-s{seed}-i{icons}-f{folders}-g{flag_count}-e{every}"
+    key = f"v3-s{seed}-i{icons}-f{folders}-g{flag_count}-e{every}"
     folder = CACHE / f"set-{key}"
     truth_file = folder / "truth.txt"
     if not truth_file.exists():
