@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench-data" / "copydays"
-VERSION = 2
+VERSION = 3
 """Bump when a transform or the pool changes, so cached sets are rebuilt."""
 LONG_SIDE = 1024
 BASE_QUALITY = 92
@@ -391,7 +391,7 @@ def _big_caption(im: Image.Image, rng: np.random.Generator) -> Image.Image:
 def _screenshot_crop(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A crop of a screenshot of a web page showing the picture: a page with a header bar and
     lines of text, the picture at about half the page's width, and a crop of the screen that
-    holds about half of the picture and some of the page around it."""
+    holds most of the picture (about 70 % of its area) and some of the page around it."""
     page_w = 1280
     page_h = 900
     page = Image.new("RGB", (page_w, page_h), (246, 246, 246))
@@ -399,9 +399,9 @@ def _screenshot_crop(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     draw.rectangle((0, 0, page_w, 64), fill=(32, 48, 72))
     font = ImageFont.load_default(size=22)
     draw.text((24, 20), "example.com - photos", font=font, fill=(255, 255, 255))
-    scale = float(rng.uniform(0.45, 0.6)) * page_w / im.width
+    scale = min(float(rng.uniform(0.45, 0.6)) * page_w / im.width, (page_h - 140) / im.height)
     shown = im.resize(
-        (round(im.width * scale), min(page_h - 140, round(im.height * scale))),
+        (max(1, round(im.width * scale)), max(1, round(im.height * scale))),
         Image.Resampling.LANCZOS,
     )
     x, y = 40, 100
@@ -411,7 +411,8 @@ def _screenshot_crop(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     for line in range(20):
         words = CAPTIONS[int(rng.integers(len(CAPTIONS)))].lower()
         draw.text((text_x, y + 30 * line), words, font=small, fill=(60, 60, 60))
-    # half the picture's width and height around a random point of it, plus the page nearby
+    # 0.42 of the picture's width and height each side of a random point of it (more on the
+    # right, where the page's text is), cut by the screen's edges
     cx = x + int(rng.uniform(0.3, 0.7) * shown.width)
     cy = y + int(rng.uniform(0.3, 0.7) * shown.height)
     half_w, half_h = round(shown.width * 0.42), round(shown.height * 0.42)
