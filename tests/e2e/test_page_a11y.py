@@ -115,8 +115,10 @@ def test_keyboard_paths(page: Page, site: Site) -> None:
     page.keyboard.press("Enter")
     viewer = page.locator("#viewer")
     expect(viewer).to_be_visible()
-    # focus is inside the viewer; Tab reaches "More like this"
-    for _ in range(6):
+    # the dialog opens at once and its actions come with the record (a user waits for them too);
+    # focus is inside the viewer, and Tab reaches "More like this"
+    expect(page.locator("#viewer-actions button", has_text="More like this")).to_be_visible()
+    for _ in range(10):
         if page.evaluate("() => document.activeElement.textContent") == "More like this":
             break
         page.keyboard.press("Tab")
