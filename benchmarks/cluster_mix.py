@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from copydays import CACHE as PHOTO_CACHE  # noqa: E402
-from copydays import GROUP_COPIES, apply, normalised_pool  # noqa: E402
+from copydays import GROUP_COPIES, apply, normalised_pool, unpack_deb  # noqa: E402
 from lookalike import Engine, Settings  # noqa: E402
 
 CACHE = ROOT / "bench-data" / "cluster_mix"
@@ -82,29 +81,10 @@ FLAG_COLOURS = (
 
 def icon_files(cache: Path) -> dict[str, list[Path]]:
     """The theme's 256 px file-type and folder icons, unpacked from the package once."""
-    root = cache / "packages" / ICON_PACKAGE
-    if not (root / ".done").exists():
-        folder = cache / "packages"
-        folder.mkdir(parents=True, exist_ok=True)
-        got = subprocess.run(
-            ["apt-get", "download", ICON_PACKAGE], cwd=folder, capture_output=True, text=True
-        )
-        debs = sorted(folder.glob(f"{ICON_PACKAGE}_*.deb"))
-        if got.returncode != 0 or not debs:
-            raise SystemExit(f"apt-get download {ICON_PACKAGE} failed: {got.stderr[-300:]}")
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        tar = subprocess.run(
-            ["dpkg-deb", "--fsys-tarfile", str(debs[-1])], check=True, capture_output=True
-        ).stdout
-        wanted = [f"./{d}/" for d in ICON_DIRS.values()]
-        subprocess.run(
-            ["tar", "-x", "-C", str(root), "--wildcards", *(f"{w}*.png" for w in wanted)],
-            input=tar,
-            check=True,
-        )
-        debs[-1].unlink()
-        (root / ".done").touch()
+    patterns = [f"./{d}/*.png" for d in ICON_DIRS.values()]
+    root = unpack_deb(ICON_PACKAGE, cache, patterns, wildcards=True)
+    if root is None:
+        raise SystemExit(f"the icons of {ICON_PACKAGE} cannot be had (apt-get download failed)")
     out: dict[str, list[Path]] = {}
     for name, pattern in (("icon", "*.png"), ("folder", "folder-*.png")):
         seen: set[bytes] = set()

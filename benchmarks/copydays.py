@@ -143,6 +143,15 @@ POOL: tuple[Photo, ...] = (
 
 def _deb_root(package: str, cache: Path) -> Path | None:
     """The package's photos of the pool, unpacked (not installed) under the cache."""
+    return unpack_deb(package, cache, [f"./{p.member}" for p in POOL if p.package == package])
+
+
+def unpack_deb(
+    package: str, cache: Path, members: list[str], *, wildcards: bool = False
+) -> Path | None:
+    """``members`` of a Debian package (paths as ``./usr/...``, or patterns with
+    ``wildcards``), unpacked (not installed) under ``cache/packages/PACKAGE`` once; None when
+    the package cannot be had."""
     root = cache / "packages" / package
     if (root / ".done").exists():
         return root
@@ -159,11 +168,11 @@ def _deb_root(package: str, cache: Path) -> Path | None:
         return None
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir()
-    members = [f"./{p.member}" for p in POOL if p.package == package]
     tar = subprocess.run(
         ["dpkg-deb", "--fsys-tarfile", str(debs[-1])], check=True, capture_output=True
     ).stdout
-    subprocess.run(["tar", "-x", "-C", str(root), *members], input=tar, check=True)
+    options = ["--wildcards"] if wildcards else []
+    subprocess.run(["tar", "-x", "-C", str(root), *options, *members], input=tar, check=True)
     debs[-1].unlink()
     (root / ".done").touch()
     return root

@@ -58,6 +58,13 @@ unless it asks for the full payload (``full_payload``), so the searches by text,
 which a busy server answers most, do not turn them into Python objects under the interpreter
 lock."""
 
+
+def search_leaves_out(full_payload: bool = False) -> tuple[str, ...]:
+    """The fields a search's hits leave out: :data:`RETRIEVE_ONLY`'s always, and
+    :data:`COPY_ONLY`'s unless the search asks for the full payload."""
+    return RETRIEVE_ONLY if full_payload else (*RETRIEVE_ONLY, *COPY_ONLY)
+
+
 KEYWORD_INDEXED: Final[tuple[str, ...]] = (ID, GROUP)
 """Fields every backend indexes as keywords (lookups by id, grouping)."""
 

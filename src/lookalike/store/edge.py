@@ -35,7 +35,7 @@ import qdrant_edge as qe
 
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.payload import COPY_ONLY, KEYWORD_INDEXED, ORDER_INDEXED, RETRIEVE_ONLY
+from lookalike.payload import KEYWORD_INDEXED, ORDER_INDEXED, RETRIEVE_ONLY, search_leaves_out
 from lookalike.store import schema
 from lookalike.store.aliases import AliasFile, check_alias, check_drop, check_new_name
 from lookalike.store.base import (
@@ -484,7 +484,7 @@ class EdgeCollection:
             offset=offset,
             limit=limit,
             filter=_filter(visible(filter)),
-            with_payload=_light_payload(),
+            with_payload=_payload_without(),
             with_vector=vector_selection(with_vectors),
         )
         records, next_offset = _call(self._shard.scroll, request)
@@ -504,7 +504,7 @@ class EdgeCollection:
         request = qe.ScrollRequest(
             limit=limit,
             filter=_filter(visible(filter)),
-            with_payload=_light_payload(),
+            with_payload=_payload_without(),
             with_vector=False,
             order_by=qe.OrderBy(order.field, direction, start_from=begin),
         )
@@ -531,7 +531,7 @@ class EdgeCollection:
             limit=limit,
             query=qe.Sample.Random,
             filter=_filter(visible(filter)),
-            with_payload=_light_payload(),
+            with_payload=_payload_without(),
             with_vector=False,
         )
         return [_stored(p) for p in _call(self._shard.query, request)]
@@ -702,14 +702,9 @@ def _write_meta(shard: Any, config: dict[str, Any]) -> None:
     _call(shard.update, qe.UpdateOperation.upsert_points([point]))
 
 
-def _light_payload() -> Any:
-    """The payload without its bulky fields (thumbnails), for scroll and a copy search."""
-    return qe.PayloadSelector.Exclude(list(RETRIEVE_ONLY))
-
-
-def _hit_payload() -> Any:
-    """A search's hits' payload: without the copy search's keypoints either."""
-    return qe.PayloadSelector.Exclude([*RETRIEVE_ONLY, *COPY_ONLY])
+def _payload_without(fields: Sequence[str] = RETRIEVE_ONLY) -> Any:
+    """The payload without ``fields`` (by default the bulky ones scroll leaves out)."""
+    return qe.PayloadSelector.Exclude(list(fields))
 
 
 def _to_edge(vector: Vector | Sequence[float]) -> Any:
@@ -744,7 +739,7 @@ def _request(
         query=scoring,
         filter=_filter(filter),
         score_threshold=score_threshold,
-        with_payload=_light_payload() if full_payload else _hit_payload(),
+        with_payload=_payload_without(search_leaves_out(full_payload)),
         with_vector=vector_selection(with_vectors),
         params=params,
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 from lookalike.errors import BadInput, Conflict, MissingExtra, NotFound, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.payload import COPY_ONLY, FIELD_INDEXES, RETRIEVE_ONLY
+from lookalike.payload import FIELD_INDEXES, RETRIEVE_ONLY, search_leaves_out
 from lookalike.store import schema
 from lookalike.store.aliases import check_alias, check_drop, check_new_name
 from lookalike.store.base import (
@@ -433,7 +433,7 @@ class ServerCollection:
             scroll_filter=_filter(visible(filter)),
             limit=limit,
             offset=offset,
-            with_payload=_light_payload(),
+            with_payload=_payload_without(),
             with_vectors=vector_selection(with_vectors),
         )
         return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
@@ -457,7 +457,7 @@ class ServerCollection:
                 direction=m.Direction.DESC if order.descending else m.Direction.ASC,
                 start_from=None if start is None else moment(start),
             ),
-            with_payload=_light_payload(),
+            with_payload=_payload_without(),
             with_vectors=False,
         )
         return [(int(r.order_value), _stored(r)) for r in records]
@@ -491,7 +491,7 @@ class ServerCollection:
             query=m.SampleQuery(sample=m.Sample.RANDOM),
             query_filter=_filter(visible(filter)),
             limit=limit,
-            with_payload=_light_payload(),
+            with_payload=_payload_without(),
         )
         return [_stored(p) for p in answer.points]
 
@@ -588,12 +588,8 @@ def _write_meta(
     _call(client.upsert, qualified, [point], wait=True, update_filter=condition)
 
 
-def _light_payload() -> m.PayloadSelectorExclude:
-    return m.PayloadSelectorExclude(exclude=list(RETRIEVE_ONLY))
-
-
-def _hit_payload() -> m.PayloadSelectorExclude:
-    return m.PayloadSelectorExclude(exclude=[*RETRIEVE_ONLY, *COPY_ONLY])
+def _payload_without(fields: Sequence[str] = RETRIEVE_ONLY) -> m.PayloadSelectorExclude:
+    return m.PayloadSelectorExclude(exclude=list(fields))
 
 
 def _to_server(vector: Vector | Sequence[float]) -> Any:
@@ -631,7 +627,7 @@ def _request(
         filter=_filter(filter),
         limit=limit,
         score_threshold=score_threshold,
-        with_payload=_light_payload() if full_payload else _hit_payload(),
+        with_payload=_payload_without(search_leaves_out(full_payload)),
         with_vector=vector_selection(with_vectors),
         params=params,
     )
