@@ -38,6 +38,7 @@ from lookalike.payload import (
     SOURCE,
     THUMBNAIL,
     WIDTH,
+    check_metadata,
 )
 from lookalike.priority import Lane
 from lookalike.search import Query, Searcher, examples, image_bytes
@@ -788,6 +789,7 @@ class Collection:
         if metadata is not None:
             if not isinstance(metadata, Mapping):
                 raise BadInput("metadata must be a JSON object")
+            check_metadata(metadata)
             changes["metadata"] = {**current["metadata"], **metadata} if merge else dict(metadata)
         if group is not None:
             changes["group"] = group

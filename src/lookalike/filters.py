@@ -37,12 +37,12 @@ from datetime import datetime, timezone
 from typing import Any, NoReturn, TypeAlias
 
 from lookalike.errors import InvalidFilter
-from lookalike.payload import METADATA, RECORD_FIELDS
+from lookalike.payload import INT64_RANGE, METADATA, RECORD_FIELDS
 
 MAX_DEPTH = 32
 """Deepest nesting of objects and lists a filter may have; stops hostile inputs early."""
 
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1  # stores keep integers as signed 64-bit
+_INT_MIN, _INT_MAX = INT64_RANGE
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,11 @@ keyword ones; a change here is a change of the collection schema (``store.schema
 
 from __future__ import annotations
 
-from typing import Final
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+from lookalike.errors import BadInput
 
 ID: Final = "id"
 """The user's record id (the point id is a UUID derived from it)."""
@@ -104,3 +108,49 @@ RECORD_FIELDS: Final[frozenset[str]] = frozenset(
     }
 )
 """Top-level fields a filter addresses by name; every other key lives under ``metadata``."""
+
+
+METADATA_DEPTH: Final = 32
+"""Deepest nesting of objects and lists a record's metadata may have. The store refuses to read
+back a payload nested past about 125 levels, which would leave the record unreadable and its
+collection failing every search; no catalog needs more than a few."""
+INT64_RANGE: Final = (-(2**63), 2**63 - 1)
+"""The integers a store keeps as integers (signed 64-bit)."""
+
+
+def check_metadata(metadata: Mapping[str, Any], what: str = "metadata") -> None:
+    """Refuse metadata the store cannot keep as given, before anything is written: keys that
+    are not strings, numbers that are not finite (NaN, Infinity) or integers beyond 64 bits
+    (kept as floats, they would not read back as written), nesting deeper than
+    :data:`METADATA_DEPTH`. Raises :class:`~lookalike.errors.BadInput` naming the place."""
+    stack: list[tuple[Any, str, int]] = [(metadata, what, 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, Mapping):
+            children = []
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise BadInput(f"{where}: key {key!r} is not a string")
+                children.append((item, f"{where}.{key}"))
+        elif isinstance(value, list | tuple):
+            children = [(item, f"{where}[{n}]") for n, item in enumerate(value)]
+        else:
+            _check_scalar(value, where)
+            continue
+        if depth > METADATA_DEPTH:
+            raise BadInput(f"{where}: nested deeper than {METADATA_DEPTH} levels")
+        stack.extend((item, place, depth + 1) for item, place in children)
+
+
+def _check_scalar(value: Any, where: str) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+            raise BadInput(f"{where}: {value} does not fit in 64 bits (give it as a string)")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadInput(f"{where}: {value} is not a number the store can keep")
+        return
+    raise BadInput(f"{where}: a value of type {type(value).__name__} is not JSON")

@@ -27,6 +27,7 @@ from lookalike.config import Settings
 from lookalike.errors import BadImage, BadInput, ImageTooLarge, LookalikeError, NotFound
 from lookalike.fetch import Fetcher
 from lookalike.formats import SUPPORTED_EXTENSIONS, sniff_format
+from lookalike.payload import check_metadata
 from lookalike.types import QueryImage
 
 __all__ = [
@@ -272,7 +273,13 @@ def as_item(spec: Any, max_bytes: int) -> Item | ItemError:
     """One record from what ``add`` takes, in the engine and the SDK alike: an ``Item``, a dict
     as a catalog line (``data`` may be bytes or a PIL image), a path (see :func:`path_item`),
     an http(s) URL, bytes or a PIL image. What cannot be one is an ``ItemError``."""
-    if isinstance(spec, Item | ItemError):
+    if isinstance(spec, ItemError):
+        return spec
+    if isinstance(spec, Item):
+        try:
+            check_metadata(spec.metadata)
+        except BadInput as exc:
+            return ItemError(spec.id, exc)
         return spec
     if isinstance(spec, str | os.PathLike):
         text = os.fspath(spec)
@@ -442,9 +449,14 @@ def _parse_common(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any], str 
     if group is not None and (isinstance(group, bool) or not isinstance(group, (str, int, float))):
         raise _LineError("group must be a string or a number")
     free = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
+    merged = {**free, **(metadata or {})}
+    try:
+        check_metadata(merged)
+    except BadInput as exc:
+        raise _LineError(exc.message) from None
     return (
         None if raw_id is None else str(raw_id),
-        {**free, **(metadata or {})},
+        merged,
         None if group is None else str(group),
     )
 

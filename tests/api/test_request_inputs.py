@@ -197,3 +197,69 @@ def test_a_jobs_outcomes_are_paged_and_old_reports_let_go(served: httpx.Client) 
     assert (old["indexed"], old["failed"]) == (2, 1)  # the counts stay
     recent = served.get(f"/jobs/{later[-1]}").json()
     assert recent["report"]["outcomes_total"] == 1 and "report_dropped" not in recent
+
+
+def _post_json(
+    client: httpx.Client, url: str, body: object, method: str = "POST"
+) -> httpx.Response:
+    """``body`` as Python's JSON writes it, NaN and Infinity included (httpx refuses them)."""
+    content = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    return client.request(method, url, content=content, headers=headers)
+
+
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_metadata_the_store_cannot_keep_fails_that_item_only(served: httpx.Client) -> None:
+    """NaN, Infinity, integers past 64 bits and nesting past the limit used to be a 500 losing
+    the whole batch, or (nesting) a record that left its collection failing every search."""
+    bad = [
+        {"price": float("nan")},
+        {"price": float("inf")},
+        {"big": 2**70},
+        {"deep": _nested(40)},
+    ]
+    items = [{**_coffee(f"bad{n}"), "metadata": m} for n, m in enumerate(bad)]
+    items.append({**_coffee("good"), "metadata": {"deep": _nested(20), "price": 2.5}})
+    assert served.post("/collections", json={"name": "meta", "signals": "duplicate"}).is_success
+    for start in range(0, len(items), LIMIT):
+        r = _post_json(served, "/collections/meta/records", {"items": items[start : start + LIMIT]})
+        assert r.status_code == 200, r.text
+        for outcome in r.json()["outcomes"]:
+            want = "indexed" if outcome["id"] == "good" else "failed"
+            assert outcome["status"] == want, outcome
+            if want == "failed":
+                assert outcome["error"]["code"] == "bad_input"
+    assert served.get("/collections/meta/count").json()["count"] == 1
+    assert served.post("/collections/meta/search", json={"id": "good"}).is_success
+
+    lines = [json.dumps({**_coffee("j1"), "price": float("nan")}), json.dumps(_coffee("j2"))]
+    r = served.post(
+        "/collections/meta/records/jsonl",
+        content="\n".join(lines).encode(),
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    assert _statuses(r.json()) == [("failed", "bad_input"), ("indexed", None)]
+
+    r = _post_json(
+        served, "/collections/meta/records/good", {"metadata": {"x": float("nan")}}, "PATCH"
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_input", r.text
+    r = served.patch("/collections/meta/records/good", json={"metadata": _nested(40)})
+    assert r.status_code == 400, r.text
+    assert served.get("/collections/meta/records/good").json()["metadata"]["price"] == 2.5
+
+    files = {"files": ("cat.jpg", image_bytes("chelsea"), "image/jpeg")}
+    r = served.post(
+        "/collections/meta/records/upload",
+        files=files,
+        data={"metadata": json.dumps({"deep": _nested(40)})},
+    )
+    assert r.status_code == 200 and _statuses(r.json()) == [("failed", "bad_input")], r.text
+    assert served.post("/collections/meta/search", json={"id": "good"}).is_success

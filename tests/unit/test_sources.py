@@ -311,6 +311,30 @@ def test_bad_catalog_lines_are_reported_with_line_numbers(tmp_path: Path) -> Non
     assert "group" in bad[5].error.message
 
 
+def test_catalog_lines_whose_metadata_a_store_cannot_keep_fail_alone(tmp_path: Path) -> None:
+    deep: object = 1
+    for _ in range(40):
+        deep = {"a": deep}
+    catalog = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"id": "ok-1", "url": "https://example.com/1.jpg", "price": 1.5},
+            '{"id": "nan", "url": "https://example.com/2.jpg", "price": NaN}',
+            '{"id": "inf", "url": "https://example.com/3.jpg", "metadata": {"w": 1e400}}',
+            {"id": "big", "url": "https://example.com/4.jpg", "n": 2**64},
+            {"id": "deep", "url": "https://example.com/5.jpg", "metadata": {"d": deep}},
+            {"id": "ok-2", "url": "https://example.com/6.jpg", "n": 2**63 - 1},
+        ],
+    )
+    out = list(iter_items([str(catalog)]))
+    assert [i.id for i in items(out)] == ["ok-1", "ok-2"]
+    bad = errors(out)
+    assert [e.source for e in bad] == [f"{catalog}:{n}" for n in (2, 3, 4, 5)]
+    assert all(isinstance(e.error, BadInput) for e in bad)
+    assert "price" in bad[0].error.message and "w" in bad[1].error.message
+    assert "64 bits" in bad[2].error.message and "deeper" in bad[3].error.message
+
+
 # -- metadata file ----------------------------------------------------------------------------
 
 
