@@ -1,30 +1,30 @@
-"""``/health`` latency while the serving process builds an HNSW index, from the start of the
-build to the close of the shard it replaced.
+"""``/health`` latency while the serving process fills a collection and builds its HNSW index,
+from the first write to the close of the last shard a build replaced.
 
-The build itself runs in a child process on a copy of the shard (:mod:`lookalike.store.edge_build`);
-what remains in the serving process are two calls during which qdrant-edge holds the interpreter
-lock and no request is answered: loading the built copy at the swap, and closing the replaced
-shard a few seconds later. This script serves the app on loopback (``tests/support/server.py``),
-fills a collection of ``--points`` clustered vectors in batches of ``--batch`` (as ingest writes
-them, unflushed), builds its index in the serving process while a separate process asks
-``/health`` every 10 ms, and keeps asking until the replaced shard is closed. Both sides run in
-one run, alternating:
+A build runs in a child process on a copy of a shard (:mod:`lookalike.store.edge_build`); what
+remains in the serving process are two calls during which qdrant-edge holds the interpreter lock
+and no request is answered: loading the built copy at the swap, and closing the replaced shard a
+few seconds later. Both grow with the shard's points. This script serves the app on loopback
+(``tests/support/server.py``), writes ``--points`` clustered vectors in batches of ``--batch``
+(as ingest writes them) into a collection of the serving process, then builds what is left to
+build (``maintain``, as the end of an ingest does), while a separate process asks ``/health``
+every 10 ms, until every replaced shard is closed. Two sides, in turn:
 
-- ``before``: the child at the serving process's priority, the built copy loaded as it is (its
-  close in the child dropped its pages from the page cache, so the load reads them from disk
-  while holding the lock), and the replaced shard closed as it is (its close writes its
-  unflushed pages to disk while holding the lock);
-- ``after``: the child at the lowest priority (``edge_build._yield_the_cpu``), the built copy's
-  files read into the page cache without the lock before its load (``edge_build.read_ahead``),
-  and the replaced shard's pages written back without the lock before its close
-  (``edge_build.write_back``), and the payload indexes in memory-mapped files that the load
-  maps (``edge._KEYWORD_INDEX``) where the ``before`` side rebuilds them in RAM.
+- ``one shard``: the collection in one shard (``shard_points`` above ``--points``), built at the
+  end, as every collection was before collections were split;
+- ``shards``: shards of ``--shard-points`` (the ``edge_shard_points`` setting): each full one is
+  built in the background while the next fills, and the last at the end.
 
-Printed per build: how many probes answered, their p50, p99 and max in milliseconds, how many
-took over 100 ms, how long the swap's load and the replaced shard's close held the lock, and the
-load average (the machine is shared: read every figure next to it).
+Printed per side: how many probes answered, their p50, p99 and max in milliseconds, how many took
+over 100 ms, the longest load and close of a shard (the two calls above), the time from the first
+write to the last build's end, and the load average (the machine is shared: read every figure next
+to it).
 
-    python benchmarks/health_during_build.py [--points 12000] [--rounds 2]
+    python benchmarks/health_during_build.py [--points 300000] [--shard-points 100000]
+
+(Earlier versions of this script compared the build child's priority, the read-ahead before the
+load, the write-back before the close and the payload indexes' layout; docs/reliability.md keeps
+their tables with the commits that measured them.)
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from tests.support.server import live_server  # noqa: E402
 import lookalike.store.edge as edge  # noqa: E402
 from lookalike import Settings  # noqa: E402
 from lookalike.store.base import StoredPoint, VectorSpec  # noqa: E402
-from lookalike.store.edge import EdgeCollection, EdgeStore  # noqa: E402
+from lookalike.store.edge import EdgeLayout, EdgeStore  # noqa: E402
 
 PROBE = """
 import json, os, sys, time, httpx
@@ -65,48 +65,6 @@ with httpx.Client(timeout=60) as http:
         time.sleep(0.01)
 print(json.dumps(out))
 """
-
-BEFORE_CHILD = (
-    "import sys, qdrant_edge as qe; from lookalike.store import edge_build as b; "
-    "s = qe.EdgeShard.load(sys.argv[1]); built = s.optimize(); s.flush(); "
-    "built and b._settle_log(s, qe); s.close(); print('built' if built else 'unchanged')"
-)
-"""The child as it was: same work, at the serving process's priority."""
-
-
-RAM_KEYWORD = edge.qe.PayloadSchemaType.Keyword
-RAM_DATETIME = edge.qe.PayloadSchemaType.Datetime
-"""Payload indexes as they were: rebuilt in RAM by every load."""
-
-
-def before_child(shard_dir: Path) -> bool:
-    done = subprocess.run(
-        [sys.executable, "-c", BEFORE_CHILD, str(shard_dir)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().endswith("built")
-
-
-def fill(folder: Path, points: int, dim: int, batch: int, after: bool) -> EdgeCollection:
-    store = EdgeStore(folder, hnsw_threshold=2_000)
-    with (
-        patched(edge, "_KEYWORD_INDEX", edge._KEYWORD_INDEX if after else RAM_KEYWORD),
-        patched(edge, "_DATETIME_INDEX", edge._DATETIME_INDEX if after else RAM_DATETIME),
-    ):
-        store.create_collection("c", [VectorSpec("v", dim)], {})
-    coll = store.open_collection("c")
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((200, dim)).astype("float32")
-    x = centres[rng.integers(0, 200, points)] + 0.3 * rng.standard_normal((points, dim))
-    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype("float32")
-    for start in range(0, points, batch):
-        coll.upsert(
-            [
-                StoredPoint(str(i), {"n": i}, {"v": x[i].tolist()})
-                for i in range(start, min(points, start + batch))
-            ]
-        )
-    return coll
 
 
 @contextmanager
@@ -130,9 +88,32 @@ def timed(fn: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
     return call
 
 
-def one_build(url: str, folder: Path, args: argparse.Namespace, after: bool) -> dict[str, Any]:
-    coll = fill(folder, args.points, args.dim, args.batch, after)
-    old_shard = coll._shard
+def retire_timed(closes: list[float]) -> Callable[[Any, Path], None]:
+    """``edge._retire`` with the close of the shard timed (the write-back, which lets the
+    interpreter lock go, is not part of the pause)."""
+    original = edge._retire
+
+    def retire(shard: Any, folder: Path) -> None:
+        class Timed:
+            def close(self) -> None:
+                timed(shard.close, closes)()
+
+        original(Timed(), folder)
+
+    return retire
+
+
+def vectors(points: int, dim: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((200, dim)).astype("float32")
+    x = centres[rng.integers(0, 200, points)] + 0.3 * rng.standard_normal((points, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype("float32")
+
+
+def one_side(url: str, folder: Path, x: np.ndarray, batch: int, per_shard: int) -> dict[str, Any]:
+    store = EdgeStore(folder, hnsw_threshold=2_000, layout=EdgeLayout(shard_points=per_shard))
+    store.create_collection("c", [VectorSpec("v", x.shape[1])], {})
+    coll = store.open_collection("c")
     stop = folder / "stop"
     probe = subprocess.Popen(
         [sys.executable, "-c", PROBE, url + "/health", str(stop)], stdout=subprocess.PIPE
@@ -142,89 +123,74 @@ def one_build(url: str, folder: Path, args: argparse.Namespace, after: bool) -> 
     closes: list[float] = []
     shard_class = edge.qe.EdgeShard
     with (
-        patched(edge, "optimize_in_child", edge.optimize_in_child if after else before_child),
-        patched(edge, "write_back", edge.write_back if after else lambda folder: None),
-        patched(edge, "read_ahead", edge.read_ahead if after else lambda folder: None),
         patched(shard_class, "load", staticmethod(timed(shard_class.load, loads))),
         patched(edge, "_retire", retire_timed(closes)),
     ):
         t = time.perf_counter()
-        assert coll.maintain() is True
-        build_seconds = time.perf_counter() - t
+        for start in range(0, len(x), batch):
+            coll.upsert(
+                [
+                    StoredPoint(str(i), {"n": i}, {"v": x[i].tolist()})
+                    for i in range(start, min(len(x), start + batch))
+                ]
+            )
+        writes_s = time.perf_counter() - t
+        coll.maintain()
+        total_s = time.perf_counter() - t
         deadline = time.monotonic() + edge._RETIRE_AFTER + 60
-        while not closes and time.monotonic() < deadline:  # the replaced shard's close
+        while any(coll.folder.glob("shard*.retired")) and time.monotonic() < deadline:
             time.sleep(0.1)
-    assert old_shard is not coll._shard and closes, "the replaced shard was not closed"
     time.sleep(1.0)
     stop.touch()
     out, _ = probe.communicate(timeout=60)
+    status = coll.status()
+    shards = sum(1 for p in coll.folder.iterdir() if p.name.startswith("shard"))
     coll.close()
+    assert status.indexed == status.points == len(x), status
     lat = sorted(json.loads(out))
+    built = loads[1:]  # the first load is the collection's opening
     return {
+        "shards": shards,
         "probes": len(lat),
         "p50": statistics.median(lat),
         "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
         "max": lat[-1],
         "over_100": sum(v > 100 for v in lat),
-        "build_s": build_seconds,
-        "load_ms": loads[-1],
-        "close_ms": closes[-1],
+        "writes_s": writes_s,
+        "total_s": total_s,
+        "load_ms": max(built, default=0.0),
+        "close_ms": max(closes, default=0.0),
     }
-
-
-def retire_timed(closes: list[float]) -> Callable[[Any, Path], None]:
-    """``edge._retire`` with the close of the shard timed (the write-back, which lets the
-    interpreter lock go, is not part of the pause)."""
-
-    def retire(shard: Any, folder: Path) -> None:
-        class Timed:
-            def close(self) -> None:
-                timed(shard.close, closes)()
-
-        edge_retire(Timed(), folder)
-
-    return retire
-
-
-edge_retire = edge._retire
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--points", type=int, default=12_000)
+    parser.add_argument("--points", type=int, default=300_000)
+    parser.add_argument("--shard-points", type=int, default=EdgeLayout.shard_points)
     parser.add_argument("--dim", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    x = vectors(args.points, args.dim)
+    sides = (
+        ("one shard", args.points + 1),
+        (f"shards of {args.shard_points:,}", args.shard_points),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp) / "server", offline=True, default_signals=("duplicate",)
         )
         with live_server(settings) as url:
-            rows: list[tuple[str, dict[str, Any]]] = []
-            for r in range(args.rounds):
-                for after in (False, True):
-                    name = "after" if after else "before"
-                    result = one_build(url, Path(tmp) / f"build-{r}-{name}", args, after)
-                    rows.append((name, result))
-                    print(
-                        f"{name:6s} build {result['build_s']:5.1f} s  probes {result['probes']:4d}"
-                        f"  p50 {result['p50']:5.1f}  p99 {result['p99']:6.1f}"
-                        f"  max {result['max']:6.1f} ms  over 100 ms: {result['over_100']:2d}"
-                        f"  load held {result['load_ms']:5.1f}  close held"
-                        f" {result['close_ms']:5.1f} ms  (load average {os.getloadavg()[0]:.1f})",
-                        flush=True,
-                    )
-    for name in ("before", "after"):
-        mine = [r for n, r in rows if n == name]
-        print(
-            f"{name}: worst p99 {max(r['p99'] for r in mine):.1f} ms, worst max "
-            f"{max(r['max'] for r in mine):.1f} ms, answers over 100 ms "
-            f"{sum(r['over_100'] for r in mine)} of {sum(r['probes'] for r in mine)}, median "
-            f"load {statistics.median(r['load_ms'] for r in mine):.1f} ms, median close "
-            f"{statistics.median(r['close_ms'] for r in mine):.1f} ms"
-        )
+            for n, (name, per_shard) in enumerate(sides):
+                r = one_side(url, Path(tmp) / f"side-{n}", x, args.batch, per_shard)
+                print(
+                    f"{name:>18}: {r['shards']} shard(s); writes {r['writes_s']:.1f} s, writes "
+                    f"and builds {r['total_s']:.1f} s; probes {r['probes']}, p50 {r['p50']:.1f}, "
+                    f"p99 {r['p99']:.1f}, max {r['max']:.1f} ms, over 100 ms: {r['over_100']}; "
+                    f"longest load held {r['load_ms']:.0f} ms, longest close held "
+                    f"{r['close_ms']:.0f} ms (load average {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     full vectors."""
     hnsw_threshold: int = Field(20_000, ge=0)
     """Below this many points a collection is searched exactly and no HNSW graph is built."""
+    edge_shard_points: int = Field(100_000, ge=1)
+    """Points in one shard of a new embedded collection: beyond it new points go to a new shard
+    and the full one's index is built in the background, so no build or swap grows with the
+    collection."""
     min_free_bytes: int = Field(256 * 1024 * 1024, ge=0)
     """Free space the data folder must keep: a write that would leave less is refused with
     ``disk_full`` before the store's memory maps hit a full disk. 0 turns the check off."""

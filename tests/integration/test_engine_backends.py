@@ -2,7 +2,8 @@
 into qdrant-client's local mode answer every kind of query alike.
 
 Local mode stands in for a Qdrant server here (same API, no network); it searches exactly, as
-Edge does below ``hnsw_threshold``, so the two must agree to the last result.
+Edge does below ``hnsw_threshold``, so the two must agree to the last result. ``edge-split`` is
+the embedded store with shards of 3 points, so every answer is merged from several shards.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from lookalike import Engine, Settings
 from lookalike.engine import Collection
 from lookalike.errors import NotFound
 
-BACKENDS = ("edge", "qdrant-local")
+BACKENDS = ("edge", "edge-split", "qdrant-local")
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def pair(
     root = tmp_path_factory.mktemp("backends")
     engines = {
         "edge": Engine(Settings(data_dir=root / "edge", offline=True)),
+        "edge-split": Engine(Settings(data_dir=root / "split", offline=True, edge_shard_points=3)),
         "qdrant-local": Engine(
             Settings(data_dir=root / "local", offline=True, store=f"qdrant-local:{root / 'q'}")
         ),
@@ -69,12 +71,20 @@ QUERIES: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[",".join(q) for q in QUERIES])
-def test_the_same_query_answers_alike_on_both_stores(
+def test_the_same_query_answers_alike_on_every_store(
     pair: dict[str, Collection], query: dict[str, Any]
 ) -> None:
-    edge, local = (answers(pair[b], **query) for b in BACKENDS)
-    assert edge and [i for i, _ in edge] == [i for i, _ in local]
-    assert [s for _, s in edge] == pytest.approx([s for _, s in local], abs=2e-3)
+    edge, *others = (answers(pair[b], **query) for b in BACKENDS)
+    assert edge
+    for other in others:
+        assert [i for i, _ in edge] == [i for i, _ in other]
+        assert [s for _, s in edge] == pytest.approx([s for _, s in other], abs=2e-3)
+
+
+def test_the_split_collection_is_in_several_shards(pair: dict[str, Collection]) -> None:
+    folder = pair["edge-split"].store.folder  # type: ignore[attr-defined]
+    shards = sorted(p.name for p in folder.iterdir() if p.name.startswith("shard"))
+    assert len(shards) >= 3 and shards[:3] == ["shard", "shard-1", "shard-2"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -121,10 +131,11 @@ def test_update_delete_and_configuration(
 def test_duplicate_clusters_agree(pair: dict[str, Collection], photo_files: Path) -> None:
     for c in pair.values():
         c.add([{"id": "copy-of-rocket", "path": str(photo_files / "rocket.jpg")}])
-    edge, local = (
+    edge, *others = (
         sorted(sorted(m.id for m in cl.members) for cl in pair[b].duplicates()) for b in BACKENDS
     )
-    assert edge == local and ["copy-of-rocket", "rocket.jpg"] in edge
+    assert ["copy-of-rocket", "rocket.jpg"] in edge
+    assert all(other == edge for other in others)
 
 
 def test_a_migrated_collection_answers_the_same_queries(

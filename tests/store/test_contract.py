@@ -313,6 +313,12 @@ def test_scroll_pages_with_opaque_cursors_and_counts(coll: CollectionStore) -> N
     assert coll.count(parse_filter({"n": {"$gte": 20}})) == 5
     with pytest.raises(BadInput):
         coll.scroll(limit=10, offset="not a cursor")
+    _, cursor = coll.scroll(limit=3)
+    assert cursor is not None
+    hex_only = cursor.replace("-", "")
+    for forged in (hex_only, f"{hex_only[:12]}-{hex_only[12:16]}-{hex_only[16:]}", cursor.upper()):
+        with pytest.raises(BadInput):  # spellings Python reads as a UUID and the stores do not
+            coll.scroll(limit=10, offset=forged)
 
 
 def test_sample_draws_distinct_points_within_the_filter(coll: CollectionStore) -> None:

@@ -45,6 +45,7 @@ def test_quantized_on_disk_collection_answers_exact_scores(tmp_path: Path) -> No
             "quantization": True,
             "hnsw_m": 16,
             "hnsw_ef_construct": 100,
+            "shard_points": 100_000,
         }
         assert _files(tmp_path, "quantized.data"), "the index build made no int8 copies"
         shard_config = json.loads(_files(tmp_path, "edge_config.json")[0].read_text())

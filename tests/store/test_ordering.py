@@ -3,6 +3,7 @@ neither repeats nor skips a record, however the page size cuts runs of equal val
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -126,6 +127,15 @@ def test_bad_cursors_and_sorts_are_bad_input(coll: CollectionStore) -> None:
         ordered_page(coll, parse_sort("indexed_at"), limit=3, cursor=cursor)  # another sort
     with pytest.raises(BadInput):
         ordered_page(coll, parse_sort("-indexed_at"), limit=3, cursor="not a cursor")
+    point = "3186fb26abcb-5326-8a81-9e566c065434"  # a UUID's digits, wrongly grouped
+    for text in (
+        f"indexed_at|1|b|{10**25}|",  # beyond any datetime
+        f"indexed_at|1|v|{-(10**20)}|{point}",
+        f"indexed_at|1|m||{point}",
+    ):
+        forged = base64.urlsafe_b64encode(text.encode()).decode()
+        with pytest.raises(BadInput):
+            ordered_page(coll, parse_sort("-indexed_at"), limit=3, cursor=forged)
     for sort in ("size", "--taken_at", ""):
         with pytest.raises(BadInput):
             parse_sort(sort)
@@ -140,9 +150,9 @@ def test_an_edge_collection_made_without_the_range_index_still_sorts(tmp_path: P
     store.create_collection("old", SPECS, {"signals": ["duplicate"]})
     opened = store.open_collection("old")
     for field in ("indexed_at", "exif.taken_at"):  # as collections made before sorting
-        opened._shard.update(qe.UpdateOperation.delete_field_index(field))
+        opened._parts[0].shard.update(qe.UpdateOperation.delete_field_index(field))
     opened.upsert(records())
-    assert "indexed_at" not in (opened._shard.info().payload_schema or {})
+    assert "indexed_at" not in (opened._parts[0].shard.info().payload_schema or {})
     seen = walk(opened, parse_sort("-indexed_at"), 6)
     assert sorted(seen) == sorted(p.id for p in records()) and seen[0] == "r30"
     opened.close()

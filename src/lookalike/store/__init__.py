@@ -47,6 +47,7 @@ def open_store(settings: Settings, url: str | None = None) -> Store:
                 quantization=settings.store_quantization,
                 hnsw_m=settings.hnsw_m,
                 hnsw_ef_construct=settings.hnsw_ef_construct,
+                shard_points=settings.edge_shard_points,
             ),
             search=EdgeSearch(
                 hnsw_ef=settings.hnsw_ef, oversampling=settings.quantization_oversampling

@@ -112,6 +112,18 @@ class Order:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def check_offset(offset: str) -> str:
+    """``offset`` if it is a point id as a page's ``next_offset`` gives it (a UUID written the
+    canonical way: the stores' own parsers refuse other spellings that Python accepts)."""
+    try:
+        canonical = str(uuid.UUID(offset))
+    except (ValueError, TypeError):
+        canonical = None
+    if canonical != offset:
+        raise BadInput(f"invalid offset {offset!r}: give a next_offset of a page")
+    return offset
+
+
 def moment(micros: int) -> datetime:
     """The datetime of an order value (microseconds since the epoch, as the stores give)."""
     return _EPOCH + timedelta(microseconds=micros)

@@ -1,15 +1,22 @@
-"""The embedded store: Qdrant Edge, one shard folder per collection under the data dir.
+"""The embedded store: Qdrant Edge, a folder of shards per collection under the data dir.
 
 Layout::
 
-    <data_dir>/collections/<name>/shard/   the Qdrant Edge shard (configuration point included)
-    <data_dir>/collections/<name>/lock     held by the process that has it open
-    <data_dir>/collections/aliases.json    the aliases (``aliases.AliasFile``)
+    <data_dir>/collections/<name>/shard/     the first Qdrant Edge shard (configuration point)
+    <data_dir>/collections/<name>/shard-N/   the next ones, once a shard holds ``shard_points``
+    <data_dir>/collections/<name>/lock       held by the process that has it open
+    <data_dir>/collections/aliases.json      the aliases (``aliases.AliasFile``)
 
-The collection's configuration lives in the shard, on the seam's configuration point
+The collection's configuration lives in the first shard, on the seam's configuration point
 (``base.META_ID``); collections of schema version 1 kept it in ``collection.json`` beside the
 shard, which opening one moves into the shard (``schema.py``). A shard is built as
-``shard.partial`` and renamed when complete, so a crashed create leaves no half collection.
+``<shard>.partial`` and renamed when complete, so a crashed create leaves no half shard.
+
+New points go to the last shard; once it holds ``shard_points`` (100,000 by default) a new one
+is opened and the full one's HNSW graph is built in the background while the new one fills
+(:mod:`.edge_parts` has the rules that keep each record in one shard). So no index build, nor the
+load and close around it that hold the interpreter lock, handles more than one shard's points,
+and a big ingest builds while it writes. Searches ask every shard and merge their answers.
 
 One process at a time opens a collection: a second one gets :class:`StoreLocked` naming the
 holder, never a half-shared WAL. No HNSW graph is built below ``hnsw_threshold`` points (exact
@@ -22,12 +29,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
+import random
 import shutil
 import threading
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,6 +59,7 @@ from lookalike.store.base import (
     VectorQuery,
     VectorSpec,
     WithVectors,
+    check_offset,
     merge_config,
     moment,
     point_id,
@@ -62,6 +71,15 @@ from lookalike.store.base import (
 )
 from lookalike.store.edge_build import copy_shard, optimize_in_child, read_ahead, write_back
 from lookalike.store.edge_filter import to_edge_filter
+from lookalike.store.edge_parts import (
+    merge_hits,
+    merge_ordered,
+    merge_records,
+    merge_scroll,
+    part_name,
+    part_numbers,
+    recover_parts,
+)
 from lookalike.store.space import FreeSpace
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot}
@@ -103,12 +121,14 @@ class EdgeLayout:
     full vectors, so the scores returned are the exact ones. Both take effect when the search
     index is built (at ``hnsw_threshold`` points): smaller collections are searched exactly.
     ``hnsw_m`` and ``hnsw_ef_construct`` (settings of the same names) shape that graph: fewer
-    builds it faster and finds fewer of the true neighbours."""
+    builds it faster and finds fewer of the true neighbours. ``shard_points``: the most points
+    one shard takes before new ones go to the next (:mod:`lookalike.store.edge_parts`)."""
 
     on_disk: bool = False
     quantization: bool = False
     hnsw_m: int = 16
     hnsw_ef_construct: int = 100
+    shard_points: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -251,41 +271,8 @@ class EdgeStore:
             raise Conflict(f"collection {name!r} already exists")
         FreeSpace(folder, self.min_free_bytes).check()
         folder.mkdir(parents=True, exist_ok=True)
-        max_dim = max((v.size for v in vectors if not v.sparse), default=1)
         layout = self.layout
-        edge_config = qe.EdgeConfig(
-            vectors={
-                v.name: qe.EdgeVectorParams(
-                    size=v.size,
-                    distance=_DISTANCE[v.distance],
-                    multivector_config=(
-                        qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim)
-                        if v.multivector
-                        else None
-                    ),
-                    memory=qe.Memory.Cold if layout.on_disk else None,
-                )
-                for v in vectors
-                if not v.sparse
-            },
-            quantization_config=(
-                qe.ScalarQuantizationConfig(
-                    qe.ScalarType.Int8, quantile=_QUANTILE, memory=qe.Memory.Pinned
-                )
-                if layout.quantization
-                else None
-            ),
-            sparse_vectors={
-                v.name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
-                for v in vectors
-                if v.sparse
-            },
-            hnsw_config=qe.HnswIndexConfig(layout.hnsw_m, layout.hnsw_ef_construct, _FULL_SCAN_KB),
-            optimizers=qe.EdgeOptimizersConfig(
-                indexing_threshold=max(1, self.hnsw_threshold * max_dim * 4 // 1024)
-            ),
-            max_search_threads=_SEARCH_THREADS,
-        )
+        edge_config = _edge_config(vectors, layout, self.hnsw_threshold)
         stored = {
             **config,
             "vectors": [v.__dict__ for v in vectors],
@@ -295,6 +282,7 @@ class EdgeStore:
                 "quantization": layout.quantization,
                 "hnsw_m": layout.hnsw_m,
                 "hnsw_ef_construct": layout.hnsw_ef_construct,
+                "shard_points": layout.shard_points,
             },
             schema.VERSION_KEY: schema.SCHEMA_VERSION,
         }
@@ -306,10 +294,7 @@ class EdgeStore:
                 shutil.rmtree(partial)
             shard = _call(qe.EdgeShard.create, str(partial), edge_config)
             try:
-                for field in KEYWORD_INDEXED:
-                    shard.update(qe.UpdateOperation.create_field_index(field, _KEYWORD_INDEX))
-                for field in ORDER_INDEXED:
-                    shard.update(qe.UpdateOperation.create_field_index(field, _DATETIME_INDEX))
+                _index_fields(shard)
                 _write_meta(shard, stored)
                 shard.flush()
             finally:
@@ -347,26 +332,52 @@ class EdgeStore:
         """Nothing to release: each open collection holds its own shard and lock."""
 
 
+@dataclass
+class _Part:
+    """One shard of a collection, and the lock its writes take (held through its index
+    build, whose copy must see them all)."""
+
+    number: int
+    shard: Any
+    writes: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def name(self) -> str:
+        return part_name(self.number)
+
+
 class EdgeCollection:
-    """An open shard, held exclusively by this process until :meth:`close`."""
+    """An open collection, held exclusively by this process until :meth:`close`: its shards
+    (:mod:`lookalike.store.edge_parts`), the last of which takes new points."""
 
     def __init__(self, folder: Path, name: str, hnsw_threshold: int) -> None:
         self.name = name
         self.folder = folder
         self._lock_cm = _lock(folder, name)
         self._lock_cm.__enter__()
+        self._parts: list[_Part] = []
         try:
             _recover_build(folder)
-            self._shard = _call(qe.EdgeShard.load, str(folder / "shard"))
+            for number in part_numbers(folder):
+                shard = _call(qe.EdgeShard.load, str(folder / part_name(number)))
+                self._parts.append(_Part(number, shard))
             self._config = self._read_config()
         except BaseException:
+            for part in self._parts:
+                part.shard.close()
             self._lock_cm.__exit__(None, None, None)
             raise
         self._vector_count = max(1, len(self._config.get("vectors", [])))
         self.hnsw_threshold = int(self._config.get("hnsw_threshold", hnsw_threshold))
+        layout = self._config.get("layout") or {}
+        self.shard_points = int(layout.get("shard_points") or EdgeLayout.shard_points)
         self._closed = False
-        self._writes = threading.RLock()
-        """Held by each write and for the whole of an index build, whose copy must see them all."""
+        self._parts_lock = threading.Lock()
+        """Held while the last shard is chosen or a new one is opened."""
+        self._full: list[_Part] = []
+        """Full shards whose index waits to be built, while the next one fills: one at a time,
+        by :attr:`_builder`, so builds never pile up in memory nor share the cores."""
+        self._builder: threading.Thread | None = None
         self.space = FreeSpace(folder, 0)
         """Set by the store that opens the collection: the reserve checked before writes."""
         self.params: qe.SearchParams | None = None
@@ -374,8 +385,15 @@ class EdgeCollection:
         self._ordered: set[str] = set()
         """Fields known to have a range index."""
 
+    @property
+    def _first(self) -> _Part:
+        """The shard holding the configuration point."""
+        return self._parts[0]
+
     def _read_config(self) -> dict[str, Any]:
-        records = _call(self._shard.retrieve, [_META_POINT], True, False)
+        if not self._parts or self._parts[0].number != 0:
+            raise NotFound(f"collection {self.name!r} has lost its first shard")
+        records = _call(self._first.shard.retrieve, [_META_POINT], True, False)
         if records:
             config: dict[str, Any] = dict(records[0].payload or {}).get(_CONFIG) or {}
             return config
@@ -383,7 +401,6 @@ class EdgeCollection:
         if legacy.is_file():  # schema version 1
             old: dict[str, Any] = json.loads(legacy.read_text())
             return old
-        self._shard.close()
         raise NotFound(
             f"collection {self.name!r} is incomplete (its creation was interrupted): "
             "drop it and create it again"
@@ -393,43 +410,125 @@ class EdgeCollection:
         if not points:
             return
         self.space.check()
-        with self._writes:
-            self._upsert(points)
+        rest = [(point_id(p.id), p) for p in points]
+        while rest:
+            part, room = self._filling()
+            chunk, rest = rest[:room], rest[room:]
+            with part.writes:
+                self._upsert(part, chunk)
+            older = [p for p in self._parts if p.number < part.number]
+            # New version first, then the old one goes: a crash between leaves two versions
+            # (reads keep the newer), never none.
+            for holder, held in self._holding([pid for pid, _ in chunk], older):
+                with holder.writes:
+                    _call(holder.shard.update, qe.UpdateOperation.delete_points(held))
 
-    def _upsert(self, points: Sequence[StoredPoint]) -> None:
+    def _upsert(self, part: _Part, points: Sequence[tuple[str, StoredPoint]]) -> None:
         edge_points = [
             qe.Point(
-                point_id(p.id),
+                pid,
                 {k: _to_edge(v) for k, v in p.vectors.items()},
                 {**p.payload, "id": p.id},
             )
-            for p in points
+            for pid, p in points
         ]
-        _call(self._shard.update, qe.UpdateOperation.upsert_points(edge_points))
+        _call(part.shard.update, qe.UpdateOperation.upsert_points(edge_points))
+
+    def _filling(self) -> tuple[_Part, int]:
+        """The shard new points go to and how many more it takes: the last, or a new one once
+        the last is full (whose index is then built in the background)."""
+        with self._parts_lock:
+            last = self._parts[-1]
+            held = self._counts(last)[0]
+            if held < self.shard_points:
+                return last, self.shard_points - held
+            part = self._open_part(last.number + 1)
+            self._parts = [*self._parts, part]
+            if held >= self.hnsw_threshold:
+                self._full.append(last)
+                if self._builder is None:
+                    self._builder = threading.Thread(target=self._seal, name=f"index {self.name}")
+                    self._builder.start()
+            return part, self.shard_points
+
+    def _open_part(self, number: int) -> _Part:
+        """A new, empty shard with the collection's configuration and payload indexes."""
+        name = part_name(number)
+        partial = self.folder / f"{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        vectors = [VectorSpec(**v) for v in self._config.get("vectors", [])]
+        layout = EdgeLayout(**(self._config.get("layout") or {}))
+        shard = _call(
+            qe.EdgeShard.create, str(partial), _edge_config(vectors, layout, self.hnsw_threshold)
+        )
+        schema_now = _call(self._first.shard.info).payload_schema or {}
+        try:
+            _index_fields(shard, {*self._ordered, *schema_now} - set(KEYWORD_INDEXED))
+            shard.flush()
+        finally:
+            shard.close()
+        os.replace(partial, self.folder / name)
+        return _Part(number, _call(qe.EdgeShard.load, str(self.folder / name)))
+
+    def _seal(self) -> None:
+        """Build the full shards' indexes in turn; a build that fails leaves its shard searched
+        exactly, and :meth:`maintain` tries again."""
+        while True:
+            with self._parts_lock:
+                if not self._full:
+                    self._builder = None  # under the lock: a shard filled now starts another
+                    return
+                part = self._full.pop(0)
+            try:
+                self._build(part)
+            except Exception:
+                logging.getLogger("lookalike.store").exception(
+                    "the index build of %s/%s failed; it is searched exactly until the next one",
+                    self.name,
+                    part.name,
+                )
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            with self._writes:
-                _call(
-                    self._shard.update, qe.UpdateOperation.delete_points([point_id(i) for i in ids])
-                )
+            wanted = [point_id(i) for i in ids]
+            for part, held in self._holding(wanted):
+                with part.writes:
+                    _call(part.shard.update, qe.UpdateOperation.delete_points(held))
+
+    def _holding(
+        self, wanted: list[str], parts: Sequence[_Part] | None = None
+    ) -> list[tuple[_Part, list[Any]]]:
+        """The shards (of ``parts``, by default all) holding any of the ``wanted`` points,
+        with those they hold: a write then touches only them, and waits for no other shard's
+        index build. Finding them is a read, which a build does not hold up."""
+        if parts is None and len(self._parts) == 1:
+            return [(self._parts[0], list(wanted))]
+        out = []
+        for part in self._parts if parts is None else parts:
+            held = [str(r.id) for r in _call(part.shard.retrieve, wanted, False, False)]
+            if held:
+                out.append((part, held))
+        return out
 
     def retrieve(
         self, ids: Sequence[str], *, with_vectors: WithVectors = False
     ) -> list[StoredPoint]:
         if not ids:
             return []
-        records = _call(
-            self._shard.retrieve, [point_id(i) for i in ids], True, vector_selection(with_vectors)
-        )
-        return [_stored(r) for r in records]
+        wanted = [point_id(i) for i in ids]
+        found = [
+            _call(part.shard.retrieve, wanted, True, vector_selection(with_vectors))
+            for part in self._parts
+        ]
+        return [_stored(r) for r in merge_records(found, lambda r: str(r.id))]
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
-        if ids:
-            self.space.check()
-            op = qe.UpdateOperation.set_payload([point_id(i) for i in ids], payload)
-            with self._writes:
-                _call(self._shard.update, op)
+        if not ids:
+            return
+        self.space.check()
+        for part, held in self._holding([point_id(i) for i in ids]):
+            with part.writes:
+                _call(part.shard.update, qe.UpdateOperation.set_payload(held, payload))
 
     def search(
         self,
@@ -444,7 +543,8 @@ class EdgeCollection:
         request = _request(
             query, limit, filter, score_threshold, with_vectors, self.params, full_payload
         )
-        return [_hit(p) for p in _call(self._shard.query, request)]
+        found = [[_hit(p) for p in _call(part.shard.query, request)] for part in self._parts]
+        return merge_hits(found, limit)
 
     def search_batch(
         self,
@@ -465,7 +565,11 @@ class EdgeCollection:
                 for q, threshold in zip(queries, thresholds, strict=True)
             ]
         )
-        return [[_hit(p) for p in points] for points in _call(self._shard.query_batch, batch)]
+        per_part = [
+            [[_hit(p) for p in points] for points in _call(part.shard.query_batch, batch)]
+            for part in self._parts
+        ]
+        return [merge_hits(lists, limit) for lists in zip(*per_part, strict=True)]
 
     def scroll(
         self,
@@ -476,10 +580,7 @@ class EdgeCollection:
         with_vectors: WithVectors = False,
     ) -> tuple[list[StoredPoint], str | None]:
         if offset is not None:
-            try:
-                uuid.UUID(offset)
-            except ValueError:
-                raise BadInput(f"invalid offset {offset!r}: give a next_offset of a page") from None
+            check_offset(offset)
         request = qe.ScrollRequest(
             offset=offset,
             limit=limit,
@@ -487,8 +588,9 @@ class EdgeCollection:
             with_payload=_payload_without(),
             with_vector=vector_selection(with_vectors),
         )
-        records, next_offset = _call(self._shard.scroll, request)
-        return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
+        pages = [_call(part.shard.scroll, request) for part in self._parts]
+        records, next_offset = merge_scroll(pages, limit)
+        return [_stored(r) for r in records], next_offset
 
     def scroll_ordered(
         self,
@@ -508,23 +610,27 @@ class EdgeCollection:
             with_vector=False,
             order_by=qe.OrderBy(order.field, direction, start_from=begin),
         )
-        records, _ = _call(self._shard.scroll, request)
-        return [(int(r.order_value), _stored(r)) for r in records]
+        found = [
+            [(int(r.order_value), _stored(r)) for r in _call(part.shard.scroll, request)[0]]
+            for part in self._parts
+        ]
+        return merge_ordered(found, limit, descending=order.descending)
 
     def _range_index(self, field: str) -> None:
-        """Index ``field`` as a datetime if the shard does not yet (collections made before
+        """Index ``field`` as a datetime if the shards do not yet (collections made before
         sorting existed): one pass over the payloads, once."""
         if field in self._ordered:
             return
-        with self._writes:
-            if field not in (self._shard.info().payload_schema or {}):
-                op = qe.UpdateOperation.create_field_index(field, _DATETIME_INDEX)
-                _call(self._shard.update, op)
-            self._ordered.add(field)
+        for part in self._parts:
+            with part.writes:
+                if field not in (_call(part.shard.info).payload_schema or {}):
+                    op = qe.UpdateOperation.create_field_index(field, _DATETIME_INDEX)
+                    _call(part.shard.update, op)
+        self._ordered.add(field)
 
     def count(self, filter: Node | None = None) -> int:
         request = qe.CountRequest(exact=True, filter=_filter(visible(filter)))
-        return int(_call(self._shard.count, request))
+        return sum(int(_call(part.shard.count, request)) for part in self._parts)
 
     def sample(self, limit: int, *, filter: Node | None = None) -> list[StoredPoint]:
         request = qe.QueryRequest(
@@ -534,33 +640,54 @@ class EdgeCollection:
             with_payload=_payload_without(),
             with_vector=False,
         )
-        return [_stored(p) for p in _call(self._shard.query, request)]
+        found = [[_stored(p) for p in _call(part.shard.query, request)] for part in self._parts]
+        points = merge_records(found, lambda p: p.id)
+        return points if len(found) == 1 else random.sample(points, min(limit, len(points)))
 
     def status(self) -> IndexStatus:
-        info = self._shard.info()
-        points = int(info.points_count) - 1  # the configuration point
-        return IndexStatus(points, int(info.indexed_vectors_count) // self._vector_count)
+        points = indexed = 0
+        for part in self._parts:
+            held, graphed = self._counts(part)
+            points += held
+            indexed += min(held, graphed)  # a deleted point's vectors stay in the graph
+        return IndexStatus(points, indexed)
 
-    def _needs_index(self) -> bool:
-        status = self.status()
-        return (
-            status.points >= self.hnsw_threshold
-            and status.points - status.indexed >= self.hnsw_threshold // 10
-        )
+    def _counts(self, part: _Part) -> tuple[int, int]:
+        """Points in a shard (less the configuration point) and points in its HNSW graph."""
+        info = _call(part.shard.info)
+        held = int(info.points_count) - (1 if part.number == 0 else 0)
+        return held, int(info.indexed_vectors_count) // self._vector_count
+
+    def _needs_index(self, part: _Part) -> bool:
+        held, graphed = self._counts(part)
+        return held >= self.hnsw_threshold and held - graphed >= self.hnsw_threshold // 10
 
     def maintain(self, announce: Announce | None = None) -> bool:
-        """Build the HNSW graph once enough points await it, in a child process on a copy of
-        the shard, then swap the copy in (see :mod:`lookalike.store.edge_build`): searches go
-        on meanwhile, writes wait."""
-        if not self._needs_index():
-            return False
-        if announce is not None:
+        """Build the HNSW graph of each shard where enough points await it, in a child process
+        on a copy of the shard, then swap the copy in (see :mod:`lookalike.store.edge_build`):
+        searches go on meanwhile, writes to that shard wait. Waits first for the builds of full
+        shards started while an ingest filled the next."""
+        builder = self._builder
+        waiting = builder is not None and builder.is_alive()
+        if waiting and announce is not None:
             announce("building index")
-        with self._writes:
+        if builder is not None:
+            builder.join()
+        built = False
+        for part in self._parts:
+            if self._needs_index(part):
+                if announce is not None and not (built or waiting):
+                    announce("building index")
+                built = self._build(part) or built
+        return built or waiting
+
+    def _build(self, part: _Part) -> bool:
+        with part.writes:
             # No flush first (it holds the interpreter lock too): the log and the segments on
             # disk are a consistent state that the child's load replays.
-            shard_dir = self.folder / "shard"
-            building, retired = self.folder / "shard.building", self.folder / "shard.retired"
+            shard_dir = self.folder / part.name
+            building = self.folder / f"{part.name}.building"
+            retired = self.folder / f"{part.name}.retired"
             shutil.rmtree(retired, ignore_errors=True)
             copy_shard(shard_dir, building)
             try:
@@ -569,17 +696,18 @@ class EdgeCollection:
                 shutil.rmtree(building, ignore_errors=True)
                 raise
             read_ahead(building)
-            old = self._shard
+            old = part.shard
             shard_dir.rename(retired)
             building.rename(shard_dir)
-            self._shard = _call(qe.EdgeShard.load, str(shard_dir))
-        # A search that read ``self._shard`` just before the swap may still be inside the old
+            part.shard = _call(qe.EdgeShard.load, str(shard_dir))
+        # A search that read ``part.shard`` just before the swap may still be inside the old
         # shard: close it a little later, never under a running query.
         threading.Timer(_RETIRE_AFTER, _retire, (old, retired)).start()
         return built
 
     def flush(self) -> None:
-        _call(self._shard.flush)
+        for part in self._parts:
+            _call(part.shard.flush)
 
     def config(self) -> dict[str, Any]:
         return dict(self._config)
@@ -588,13 +716,15 @@ class EdgeCollection:
         self, changes: dict[str, Any], *, expect: int | None = None
     ) -> dict[str, Any]:
         # This process holds the collection's lock: its copy of the configuration is the
-        # store's. The write waits for an index build, whose copy of the shard must see it.
-        with self._writes:
+        # store's. The write waits for an index build of the first shard, whose copy of the
+        # shard must see it.
+        first = self._first
+        with first.writes:
             if expect is not None and revision(self._config) != expect:
                 raise stale(self.name, expect, revision(self._config))
             config = merge_config(self._config, changes)
-            _write_meta(self._shard, config)
-            _call(self._shard.flush)
+            _write_meta(first.shard, config)
+            _call(first.shard.flush)
             (self.folder / LEGACY_CONFIG).unlink(missing_ok=True)
             self._config = config
         return dict(config)
@@ -604,8 +734,11 @@ class EdgeCollection:
             return
         self._closed = True
         try:
-            self._shard.flush()
-            self._shard.close()
+            if self._builder is not None:
+                self._builder.join()
+            for part in self._parts:
+                part.shard.flush()
+                part.shard.close()
         finally:
             self._lock_cm.__exit__(None, None, None)
 
@@ -662,13 +795,8 @@ def _has_shard(folder: Path) -> bool:
 
 
 def _recover_build(folder: Path) -> None:
-    """Undo what a process killed during an index build left: the original shard is the truth
-    (a copy is only swapped in once it is complete), so a half-done copy is dropped."""
-    shard, retired = folder / "shard", folder / "shard.retired"
-    if not shard.exists() and retired.exists():
-        retired.rename(shard)
-    shutil.rmtree(folder / "shard.building", ignore_errors=True)
-    shutil.rmtree(retired, ignore_errors=True)
+    """Undo what a process killed during an index build left (:func:`.edge_parts.recover_parts`)."""
+    recover_parts(folder)
 
 
 def _retire(shard: Any, folder: Path) -> None:
@@ -689,11 +817,61 @@ def _call(fn: Any, *args: Any) -> Any:
             raise StoreLocked(f"the collection is open in another process: {text}") from exc
         if "Bad request" in text or "Wrong input" in text:
             raise BadInput(text) from exc
+        if "not initialized" in text:  # closed under a request: dropped, or the store closing
+            raise NotFound(
+                "the collection was closed while this request used it (dropped, or the "
+                "server stopping)"
+            ) from exc
         raise StoreUnavailable(f"store error: {text}") from exc
 
 
 def _filter(node: Node | None) -> qe.Filter | None:
     return to_edge_filter(node, point_id=point_id)
+
+
+def _edge_config(
+    vectors: Sequence[VectorSpec], layout: EdgeLayout, hnsw_threshold: int
+) -> qe.EdgeConfig:
+    """The configuration of each shard of a collection."""
+    max_dim = max((v.size for v in vectors if not v.sparse), default=1)
+    return qe.EdgeConfig(
+        vectors={
+            v.name: qe.EdgeVectorParams(
+                size=v.size,
+                distance=_DISTANCE[v.distance],
+                multivector_config=(
+                    qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if v.multivector else None
+                ),
+                memory=qe.Memory.Cold if layout.on_disk else None,
+            )
+            for v in vectors
+            if not v.sparse
+        },
+        quantization_config=(
+            qe.ScalarQuantizationConfig(
+                qe.ScalarType.Int8, quantile=_QUANTILE, memory=qe.Memory.Pinned
+            )
+            if layout.quantization
+            else None
+        ),
+        sparse_vectors={
+            v.name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for v in vectors if v.sparse
+        },
+        hnsw_config=qe.HnswIndexConfig(layout.hnsw_m, layout.hnsw_ef_construct, _FULL_SCAN_KB),
+        optimizers=qe.EdgeOptimizersConfig(
+            indexing_threshold=max(1, hnsw_threshold * max_dim * 4 // 1024)
+        ),
+        max_search_threads=_SEARCH_THREADS,
+    )
+
+
+def _index_fields(shard: Any, datetimes: Iterable[str] = ()) -> None:
+    """The payload indexes of a new shard: the keyword and datetime fields, and ``datetimes``
+    (fields sorted by since the collection was made)."""
+    for name in KEYWORD_INDEXED:
+        _call(shard.update, qe.UpdateOperation.create_field_index(name, _KEYWORD_INDEX))
+    for name in sorted({*ORDER_INDEXED, *datetimes}):
+        _call(shard.update, qe.UpdateOperation.create_field_index(name, _DATETIME_INDEX))
 
 
 def _write_meta(shard: Any, config: dict[str, Any]) -> None:

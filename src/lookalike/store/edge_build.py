@@ -163,18 +163,29 @@ def _settle_log(shard: Any, qe: Any) -> None:
     The serving process loads the built copy while holding the interpreter lock, and replaying
     the log's last unacknowledged write (an ingest batch: 2000 points of 256 floats took 0.15 s
     of a 0.3 s load) is most of that pause. A flush acknowledges the log up to the write before
-    the last one, so the configuration point, rewritten as it is, is written twice with a flush
-    after each: the batch is then acknowledged and the load replays one small point."""
+    the last one, so two tiny writes are made with a flush after each: the batch is then
+    acknowledged and the load replays one small write. In the first shard the configuration
+    point is rewritten as it is; the others have none, so a marker point is written and
+    deleted."""
     from lookalike.store.base import META_ID, point_id
 
     meta = point_id(META_ID)
     found = shard.retrieve([meta], True, False)
-    if not found:
-        return
-    point = qe.Point(meta, {}, dict(found[0].payload or {}))
-    for _ in range(2):
-        shard.update(qe.UpdateOperation.upsert_points([point]))
+    if found:
+        point = qe.Point(meta, {}, dict(found[0].payload or {}))
+        writes = [qe.UpdateOperation.upsert_points([point])] * 2
+    else:
+        marker = point_id(_MARKER)
+        writes = [
+            qe.UpdateOperation.upsert_points([qe.Point(marker, {}, {})]),
+            qe.UpdateOperation.delete_points([marker]),
+        ]
+    for op in writes:
+        shard.update(op)
         shard.flush()
+
+
+_MARKER = "__lookalike_build_marker__"
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from lookalike.errors import BadInput
 from lookalike.filters import And, DateRange, Node, Not
 from lookalike.payload import INDEXED_AT
-from lookalike.store.base import Order, moment, point_id
+from lookalike.store.base import Order, check_offset, moment, point_id
 
 if TYPE_CHECKING:
     from lookalike.store.base import CollectionStore, StoredPoint
@@ -79,8 +79,12 @@ def _decode(cursor: str, order: Order) -> _Cursor:
         ok = field == order.field and descending == str(int(order.descending))
         if not ok or phase not in ("b", "v", "m") or (phase != "m" and not value):
             raise ValueError
+        if value:
+            moment(int(value))  # a value no datetime has is no cursor's
+        if at:
+            check_offset(at)
         return _Cursor(phase, int(value) if value else None, at or None)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError, BadInput):
         raise BadInput(
             f"invalid offset {cursor!r}: give the next_offset of a page of this sort"
         ) from None

@@ -42,6 +42,7 @@ from lookalike.store.base import (
     VectorQuery,
     VectorSpec,
     WithVectors,
+    check_offset,
     merge_config,
     moment,
     point_id,
@@ -423,10 +424,7 @@ class ServerCollection:
         with_vectors: WithVectors = False,
     ) -> tuple[list[StoredPoint], str | None]:
         if offset is not None:
-            try:
-                uuid.UUID(offset)
-            except ValueError:
-                raise BadInput(f"invalid offset {offset!r}: give a next_offset of a page") from None
+            check_offset(offset)
         records, next_offset = _call(
             self.client.scroll,
             self.qualified,
