@@ -1,8 +1,10 @@
 """Request bodies of the collection and record routes (Pydantic), as docs/server.md gives them,
 and the field types the other routes' bodies share.
 
-Record items stay plain JSON objects: the engine's own item parser reads them, so that one bad
-item fails alone instead of failing the whole request's validation."""
+Every body is strict (``strict=True``): ``"yes"`` or ``0`` for a boolean, ``"10"`` for a number
+is a 422 naming the field, not a guess. Record items stay plain JSON objects: the engine's own
+item parser reads them, so that one bad item fails alone instead of failing the whole request's
+validation."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def whole_number(value: Any) -> Any:
 
 
 class CollectionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(description="1-64 letters, digits, '_', '-', '.' or '@'")
     signals: list[str] | str | None = Field(
@@ -45,13 +47,13 @@ class CollectionCreate(BaseModel):
 
 
 class AliasSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     collection: str = Field(description="the collection the alias names")
 
 
 class ReindexRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str | None = Field(None, description="a known model name (default: unchanged)")
     signals: list[str] | str | None = Field(
@@ -62,7 +64,7 @@ class ReindexRequest(BaseModel):
 
 
 class RecordsAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[Any] = Field(
         description='objects: {"id"?, "url" | "base64" | "path", "metadata"?, "group"?}'
@@ -74,7 +76,7 @@ class RecordsAdd(BaseModel):
 
 
 class RecordUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     metadata: dict[str, Any] | None = None
     group: str | None = None
@@ -82,6 +84,6 @@ class RecordUpdate(BaseModel):
 
 
 class RecordsDelete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     ids: list[str] = Field(min_length=1)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lookalike.api.compat import ximilar_shapes as ximilar
 from lookalike.api.compat.records import add_items
@@ -24,6 +24,7 @@ from lookalike.api.inputs import (
     query_image,
     server_file,
 )
+from lookalike.api.schemas import whole_number
 from lookalike.api.state import ServerState, State
 from lookalike.engine import Collection
 from lookalike.errors import BadInput, LookalikeError, NotFound
@@ -50,7 +51,7 @@ _CURSORS = "compat.ximilar.cursors"
 
 
 class FieldsRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     fields_to_return: list[str] | None = Field(
         default=None, description="Fields of each record to answer with; `*` for all."
@@ -75,9 +76,19 @@ class KnnRequest(FieldsRequest):
     )
     k: int = Field(default=5, ge=1, le=MAX_TOP_K)
 
+    @field_validator("k", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        return whole_number(value)
+
 
 class RandomRequest(FieldsRequest):
     count: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        return whole_number(value)
 
 
 async def collection_id(

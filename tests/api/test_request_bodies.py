@@ -1,0 +1,83 @@
+"""What the server makes of a request's body before a route acts on it, and what it answers
+when the body is not what the route reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lookalike.config import Settings
+from tests.support.server import ApiClient, in_process
+
+LIMIT = 64 * 1024
+"""The served ``max_request_bytes``: small, so a body over it is quick to send."""
+XIMILAR = {"collection-id": "c"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[ApiClient]:
+    """A server holding an empty collection ``c`` (semantic and duplicate)."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("bodies") / "data",
+        offline=True,
+        default_model=str(tiny_model),
+        default_signals=("semantic", "duplicate"),
+        decode_workers=1,
+        max_request_bytes=LIMIT,
+    )
+    with in_process(settings) as client:
+        assert client.post("/collections", json={"name": "c"}).status_code == 201
+        yield client
+
+
+def _error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    error: dict[str, Any] = r.json()["error"]
+    assert error["code"] == code, error
+    return error
+
+
+def _jobs(client: ApiClient) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = client.get("/jobs").json()["jobs"]
+    return jobs
+
+
+# -- strict fields -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("PATCH", "/collections/c/records/x", {"merge": "yes"}, "merge"),
+        ("PATCH", "/collections/c/records/x", {"merge": 0}, "merge"),
+        ("POST", "/collections/c/records", {"items": [], "background": "true"}, "background"),
+        ("POST", "/collections/c/records", {"items": [], "background": 0}, "background"),
+        ("POST", "/collections", {"name": "z", "thumbnails": 0}, "thumbnails"),
+        ("POST", "/collections", {"name": "z", "thumbnails": "true"}, "thumbnails"),
+        ("POST", "/collections/c/reindex", {"drop_previous": 0}, "drop_previous"),
+        ("POST", "/collections/c/records/delete", {"ids": [1]}, "ids"),
+        ("PUT", "/aliases/a", {"collection": 1}, "collection"),
+        ("POST", "/api/databases/c/search", {"top_k": "10"}, "top_k"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_a_422_naming_it(
+    served: ApiClient, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    error = _error(served.request(method, path, json=body), 422, "validation_error")
+    assert error["message"].startswith(f"body.{field}"), error
+    # nothing was done: no job started, no collection made
+    assert _jobs(served) == []
+    assert served.get("/collections/z").status_code == 404
+
+
+def test_strict_compatibility_bodies_still_take_whole_numbers(served: ApiClient) -> None:
+    listed = served.post("/api/databases/c/search", json={"top_k": 10.0})
+    assert listed.status_code == 200, listed.text
+    answer = served.post("/similarity/photos/v2/random", json={"count": "3"}, headers=XIMILAR)
+    assert answer.status_code == 400 and answer.json()["status"]["text"].startswith("count:")
+    answer = served.post("/similarity/photos/v2/random", json={"count": 3.0}, headers=XIMILAR)
+    assert answer.status_code == 200, answer.text
