@@ -81,3 +81,24 @@ def test_strict_compatibility_bodies_still_take_whole_numbers(served: ApiClient)
     assert answer.status_code == 400 and answer.json()["status"]["text"].startswith("count:")
     answer = served.post("/similarity/photos/v2/random", json={"count": 3.0}, headers=XIMILAR)
     assert answer.status_code == 200, answer.text
+
+
+# -- reindex options ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"precision": "fp64"}, 422, "precision"),
+        ({"signals": "bogus"}, 400, "unknown signal(s) bogus"),
+        ({"signals": []}, 400, "at least one signal"),
+        ({"signals": "duplicate", "precision": "int8"}, 400, "precision is the semantic"),
+    ],
+)
+def test_a_reindex_that_cannot_work_is_refused_before_its_job(
+    served: ApiClient, body: dict[str, Any], status: int, words: str
+) -> None:
+    r = served.post("/collections/c/reindex", json=body)
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]["message"]
+    assert _jobs(served) == []

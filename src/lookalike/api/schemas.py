@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lookalike.types import Precision
+
 OnDuplicateField = Literal["allow", "flag", "skip", "reject"]
 OnUnsafeField = Literal["allow", "flag", "reject"]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -36,7 +38,7 @@ class CollectionCreate(BaseModel):
         description="keep a small JPEG of each image (about 11 KB a record); "
         "default: the server's thumbnails setting (on)",
     )
-    precision: Literal["fp32", "int8"] | None = Field(
+    precision: Precision | None = Field(
         None,
         description="how the semantic model runs: fp32, or int8 (its quantized copy, faster on "
         "CPU); default: the server's default_precision",
@@ -59,7 +61,9 @@ class ReindexRequest(BaseModel):
     signals: list[str] | str | None = Field(
         None, description="the new version's signals (default: unchanged)"
     )
-    precision: str | None = Field(None, description="the new version's vector precision")
+    precision: Precision | None = Field(
+        None, description="the new version's precision: fp32 or int8 (default: unchanged)"
+    )
     drop_previous: bool = Field(False, description="drop the previous version after the switch")
 
 

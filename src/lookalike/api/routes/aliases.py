@@ -14,6 +14,7 @@ from lookalike.api.schemas import AliasSet, ReindexRequest
 from lookalike.api.state import State
 from lookalike.errors import BadInput
 from lookalike.models.specs import find_spec
+from lookalike.reindex import new_version_options
 
 router = APIRouter(tags=["collections"])
 
@@ -58,7 +59,12 @@ def reindex(name: str, body: ReindexRequest, state: State) -> JSONResponse:
             f"unknown model {model!r}: give a known model name (lookalike models list), or "
             "leave it out to keep the collection's model"
         )
-    state.collection(name)  # NotFound before a job is made
+    collection = state.collection(name)  # NotFound before a job is made
+    # a bad signal or precision is refused now, as creating a collection refuses it, not by
+    # the job later
+    new_version_options(
+        collection.config, model=model, signals=body.signals, precision=body.precision
+    )
     job = job_registry(state).submit_reindex(
         state.engine,
         name,
