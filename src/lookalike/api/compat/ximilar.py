@@ -62,8 +62,9 @@ class FieldsRequest(BaseModel):
 
 
 class RecordsRequest(FieldsRequest):
-    records: list[dict[str, Any]] = Field(
-        description="Records: `_id`, one of `_url` / `_base64`, and free fields."
+    records: list[Any] = Field(
+        description="Records (JSON objects): `_id`, one of `_url` / `_base64`, and free fields; "
+        "an entry that is no object is skipped alone."
     )
 
 
@@ -194,7 +195,7 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         updated, skipped = [], []
         for record in body.records:
             try:
-                fields = ximilar.record_fields(record)
+                fields = ximilar.record_fields(ximilar.as_record(record))
                 stored = collection.update(_record_id(record), metadata=fields, merge=True)
             except LookalikeError as exc:
                 skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
@@ -279,9 +280,8 @@ def _entry(record: Any, at: int, state: ServerState) -> Item | ItemError:
         return ItemError(f"records[{at}]", exc, id=None if rid is None else str(rid))
 
 
-def _item(record: Any, state: ServerState) -> Item:
-    if not isinstance(record, dict):
-        raise BadInput("each record must be a JSON object")
+def _item(given: Any, state: ServerState) -> Item:
+    record = ximilar.as_record(given)
     image = record.get("_base64")
     url = record.get("_url") if image is None else None
     path = record.get("_file") if image is None and url is None else None
@@ -364,7 +364,7 @@ def _query(body: KnnRequest, collection: Collection, fetched: bytes | None) -> d
 
 
 def _record_id(record: Any) -> str:
-    rid = record.get("_id") if isinstance(record, dict) else None
+    rid = ximilar.as_record(record).get("_id")
     if rid is None or isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
         raise BadInput("record has no _id (a string)")
     return str(rid)

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from lookalike.api.compat.filters import metadata_filter
 from lookalike.api.errors import error_body, http_code
 from lookalike.engine import Collection
-from lookalike.errors import LookalikeError
+from lookalike.errors import BadInput, LookalikeError
 from lookalike.sources import is_url
 
 DEFAULT_FIELDS = ("_id", "_url", "_file")
@@ -88,6 +88,25 @@ class XimilarRoute(APIRoute):
         return handle
 
 
+def as_record(record: Any) -> Mapping[str, Any]:
+    """``record`` if it is a JSON object; else ``BadInput``, which skips that record alone (a
+    batch's records are not validated as a whole, so one bad entry cannot fail the rest)."""
+    if isinstance(record, Mapping):
+        return record
+    kind = _JSON_TYPES.get(type(record), type(record).__name__)
+    raise BadInput(f"each record must be a JSON object, not {kind}")
+
+
+_JSON_TYPES = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    type(None): "null",
+}
+
+
 def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """The free fields of an incoming record: its metadata (``_url`` and ``_file`` included,
     so they come back as fields; an image fetched from ``_url`` keeps it as its source)."""
@@ -112,8 +131,11 @@ def shown(
     return {k: full[k] for k in ("_id", *wanted) if k in full}
 
 
-def echo(record: Mapping[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
-    """An incoming record shown back, without its image data."""
+def echo(record: Any, fields: Sequence[str] | None) -> dict[str, Any]:
+    """An incoming record shown back, without its image data (nothing of one that is no JSON
+    object: its ``_reason`` says so)."""
+    if not isinstance(record, Mapping):
+        return {}
     rid = record.get("_id")
     out = shown("" if rid is None else str(rid), None, record_fields(record), fields)
     if rid is None:
