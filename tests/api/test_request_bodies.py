@@ -102,3 +102,52 @@ def test_a_reindex_that_cannot_work_is_refused_before_its_job(
     assert r.status_code == status, r.text
     assert words in r.json()["error"]["message"]
     assert _jobs(served) == []
+
+
+# -- bodies the parser cannot read, and bodies too large ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * (LIMIT - 1), b'{"items": "\xff"}', b'{"items": '],
+    ids=["nested deeper than the recursion limit", "not UTF-8", "cut short"],
+)
+def test_json_that_cannot_be_read_is_a_422(served: ApiClient, body: bytes) -> None:
+    r = served.post(
+        "/collections/c/records", content=body, headers={"content-type": "application/json"}
+    )
+    error = _error(r, 422, "validation_error")
+    assert error["detail"][0]["type"] == "json_invalid"
+
+
+def _chunks(data: bytes, size: int = 8192) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "headers"),
+    [
+        ("/collections/c/records", "application/json", {}),
+        ("/collections/c/records/upload", "multipart/form-data; boundary=b", {}),
+        ("/collections/c/search/upload", "multipart/form-data; boundary=b", {}),
+        ("/collections/c/records/jsonl", "application/x-ndjson", {}),
+        ("/similarity/photos/v2/insert", "application/json", XIMILAR),
+    ],
+)
+def test_a_chunked_body_over_the_limit_is_a_413_as_with_its_length(
+    served: ApiClient, path: str, content_type: str, headers: dict[str, str]
+) -> None:
+    if content_type.startswith("multipart"):
+        part = b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n'
+        body = part + b"x" * 2 * LIMIT + b"\r\n--b--\r\n"
+    else:
+        body = b'{"items": ["' + b"x" * 2 * LIMIT + b'"]}'
+    headers = {"content-type": content_type, **headers}
+    sized = served.post(path, content=body, headers=headers)
+    chunked = served.post(path, content=_chunks(body), headers=headers)
+    assert "content-length" not in chunked.request.headers
+    assert chunked.request.headers["transfer-encoding"] == "chunked"
+    for r in (sized, chunked):
+        error = _error(r, 413, "too_large")
+        assert error["detail"] == {"limit": LIMIT} and "max_request_bytes" in error["message"]

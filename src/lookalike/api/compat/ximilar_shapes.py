@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from lookalike.api.compat.filters import metadata_filter
-from lookalike.api.errors import error_body, http_code
+from lookalike.api.errors import HTTPError, error_body, http_code
 from lookalike.engine import Collection
 from lookalike.errors import BadInput, LookalikeError
 from lookalike.sources import is_url
@@ -83,7 +83,8 @@ class XimilarRoute(APIRoute):
             except HTTPException as exc:
                 message = exc.detail if isinstance(exc.detail, str) else "request refused"
                 code = http_code(exc.status_code)
-                return error_response(exc.status_code, code, message, headers=exc.headers)
+                detail = exc.error_detail if isinstance(exc, HTTPError) else None
+                return error_response(exc.status_code, code, message, detail, exc.headers)
 
         return handle
 
