@@ -3,6 +3,7 @@ when the body is not what the route reads."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,60 @@ def test_a_reindex_that_cannot_work_is_refused_before_its_job(
     assert r.status_code == status, r.text
     assert words in r.json()["error"]["message"]
     assert _jobs(served) == []
+
+
+# -- content types -----------------------------------------------------------------------------
+
+
+def _json_routes(client: ApiClient) -> list[tuple[str, str]]:
+    """Every operation of the schema that reads a JSON body: (method, path with its names
+    filled)."""
+    routes = []
+    for path, operations in client.get("/openapi.json").json()["paths"].items():
+        for method, operation in operations.items():
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                routes.append((method.upper(), re.sub(r"\{[^}]+\}", "c", path)))
+    return routes
+
+
+def test_every_json_route_refuses_a_body_of_another_type(served: ApiClient) -> None:
+    routes = _json_routes(served)
+    assert ("POST", "/collections/c/reindex") in routes and len(routes) > 20, routes
+    for method, path in routes:
+        for media in ("text/plain", "application/x-www-form-urlencoded"):
+            headers = {"content-type": media, **XIMILAR}
+            r = served.request(method, path, content=b"{}", headers=headers)
+            assert r.status_code == 415, (method, path, r.text)
+            assert r.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/collections", b'{"name": "untyped"}', 201),
+        ("POST", "/collections/c/records", b'{"items": []}', 200),
+        ("POST", "/collections/c/records/delete", b'{"ids": ["nope"]}', 200),
+        ("PATCH", "/collections/c/records/nope", b'{"merge": true}', 404),
+        ("POST", "/collections/c/search", b'{"text": "a cat"}', 200),
+        ("POST", "/api/databases/c/search", b'{"top_k": 2}', 200),
+        ("POST", "/similarity/photos/v2/get", b'{"records": [{"_id": "nope"}]}', 200),
+    ],
+)
+def test_a_body_without_a_content_type_is_read_as_json(
+    served: ApiClient, method: str, path: str, body: bytes, status: int
+) -> None:
+    r = served.request(method, path, content=body, headers=XIMILAR)
+    assert "content-type" not in r.request.headers
+    assert r.status_code == status, r.text
+
+
+def test_the_upload_route_takes_a_multipart_form_only(served: ApiClient) -> None:
+    path = "/collections/c/records/upload"
+    error = _error(served.post(path, json={"files": []}), 415, "unsupported_media_type")
+    assert "multipart/form-data" in error["message"]
+    _error(served.post(path, data={"group": "g"}), 415, "unsupported_media_type")
+    missing = served.post(path, files={"group": (None, "g")})  # a form, without its files
+    _error(missing, 422, "validation_error")
 
 
 # -- bodies the parser cannot read, and bodies too large ---------------------------------------

@@ -20,6 +20,7 @@ from lookalike.api.inputs import (
     check_count,
     fetch_query_image,
     image_url,
+    json_body,
     make_item,
     query_image,
     server_file,
@@ -109,6 +110,7 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         route_class=ximilar.XimilarRoute,
         include_in_schema=in_schema,
         tags=["compatibility: Ximilar"],
+        dependencies=[Depends(json_body)],  # its bodies are JSON (ping has none)
         responses={
             400: {"description": "Bad request; `status.text` says why"},
             401: {"description": "No API key"},

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from lookalike.api.inputs import allowed_path
+from lookalike.api.inputs import allowed_path, json_body
 from lookalike.api.jobs import job_registry
 from lookalike.api.schemas import CollectionCreate
 from lookalike.api.state import State
@@ -27,7 +27,7 @@ def list_collections(state: State) -> dict[str, Any]:
     }
 
 
-@router.post("/collections", status_code=201)
+@router.post("/collections", status_code=201, dependencies=[Depends(json_body)])
 def create_collection(body: CollectionCreate, state: State) -> dict[str, Any]:
     model = body.model
     if model is not None and model != state.settings.default_model and find_spec(model) is None:

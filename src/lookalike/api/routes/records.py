@@ -14,7 +14,15 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 
-from lookalike.api.inputs import check_count, jsonl_body, jsonl_items, request_items, upload_items
+from lookalike.api.inputs import (
+    check_count,
+    json_body,
+    jsonl_body,
+    jsonl_items,
+    multipart_body,
+    request_items,
+    upload_items,
+)
 from lookalike.api.jobs import job_registry
 from lookalike.api.schemas import OnDuplicateField, RecordsAdd, RecordsDelete, RecordUpdate
 from lookalike.api.state import ServerState, State
@@ -58,13 +66,13 @@ _JSONL_BODY = {
 }
 
 
-@router.post(_RECORDS, response_model=None)
+@router.post(_RECORDS, response_model=None, dependencies=[Depends(json_body)])
 def add_records(name: str, body: RecordsAdd, state: State) -> dict[str, Any] | JSONResponse:
     items = request_items(body.items, state.settings)
     return _ingest(state, name, items, body.on_duplicate, body.background)
 
 
-@router.post(f"{_RECORDS}/upload", response_model=None)
+@router.post(f"{_RECORDS}/upload", response_model=None, dependencies=[Depends(multipart_body)])
 def upload_records(
     name: str,
     state: State,
@@ -103,7 +111,7 @@ def add_jsonl(
     return _ingest(state, name, items, on_duplicate, background)
 
 
-@router.post(f"{_RECORDS}/delete")
+@router.post(f"{_RECORDS}/delete", dependencies=[Depends(json_body)])
 def delete_records(name: str, body: RecordsDelete, state: State) -> dict[str, Any]:
     check_count(len(body.ids), state.settings, "ids")
     return {"deleted": state.collection(name).delete(body.ids)}
@@ -146,7 +154,7 @@ def get_record(name: str, record_id: str, state: State) -> dict[str, Any]:
     return state.collection(name).get(record_id)
 
 
-@router.patch(f"{_RECORDS}/{{record_id:anything}}")
+@router.patch(f"{_RECORDS}/{{record_id:anything}}", dependencies=[Depends(json_body)])
 def update_record(name: str, record_id: str, body: RecordUpdate, state: State) -> dict[str, Any]:
     return state.collection(name).update(
         record_id, metadata=body.metadata, group=body.group, merge=body.merge
