@@ -3,6 +3,7 @@ when the body is not what the route reads."""
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +207,15 @@ def test_a_chunked_body_over_the_limit_is_a_413_as_with_its_length(
     for r in (sized, chunked):
         error = _error(r, 413, "too_large")
         assert error["detail"] == {"limit": LIMIT} and "max_request_bytes" in error["message"]
+
+
+# -- restore -----------------------------------------------------------------------------------
+
+
+def test_a_damaged_backup_is_a_400_that_names_no_server_path(served: ApiClient) -> None:
+    whole = gzip.compress(b"x" * 10_000)
+    for body in (whole[: len(whole) // 2], b"", b"not gzip", whole):
+        r = served.post("/collections/restore", params={"name": "x"}, content=body)
+        error = _error(r, 400, "bad_input")
+        assert error["message"].startswith("the uploaded backup: not a"), error
+        assert "lookalike-restore-" not in r.text and "/tmp" not in r.text

@@ -18,9 +18,13 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from lookalike.api.state import State
+from lookalike.errors import LookalikeError
 
 RESTORE_PATH = "/collections/restore"
 BACKUP_TYPE = "application/gzip"
+UPLOADED = "the uploaded backup"
+"""How a restore's errors name the body's file (the server's temporary file is none of the
+client's business)."""
 router = APIRouter(tags=["collections"])
 
 
@@ -66,6 +70,10 @@ async def restore(
         report = await run_in_threadpool(
             state.engine.restore, Path(tmp), name=name, overwrite=overwrite
         )
+    except LookalikeError as exc:  # its message names the file: the client's is no path here
+        exc.message = exc.message.replace(tmp, UPLOADED)
+        exc.args = (exc.message,)
+        raise
     finally:
         os.unlink(tmp)
     return report.to_dict()
