@@ -219,3 +219,34 @@ def test_a_damaged_backup_is_a_400_that_names_no_server_path(served: ApiClient) 
         error = _error(r, 400, "bad_input")
         assert error["message"].startswith("the uploaded backup: not a"), error
         assert "lookalike-restore-" not in r.text and "/tmp" not in r.text
+
+
+# -- the schema of the errors ------------------------------------------------------------------
+
+
+def test_the_schema_declares_the_error_body_the_server_sends(served: ApiClient) -> None:
+    schema = served.get("/openapi.json").json()
+    assert "HTTPValidationError" not in str(schema)
+    error_schema = schema["components"]["schemas"]["ErrorResponse"]
+    body_schema = schema["components"]["schemas"]["ErrorBody"]
+    # every 422 a route declares is the project's error body
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            answer = operation["responses"].get("422")
+            if answer is not None:
+                ref = answer["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorResponse"), (method, path)
+    # what the server sends for a 422 has what that schema requires, and nothing more
+    sent = served.patch("/collections/c/records/x", json={"merge": 0}).json()
+    assert set(sent) == set(error_schema["required"]) == set(error_schema["properties"])
+    assert set(body_schema["required"]) <= set(sent["error"]) <= set(body_schema["properties"])
+    # the routes that make jobs declare them, and what else they answer
+    records = schema["paths"]["/collections/{name}/records"]["post"]["responses"]
+    assert {"200", "202", "400", "404", "413", "415", "422"} <= set(records)
+    for path, method in (
+        ("/collections/{name}/records/upload", "post"),
+        ("/collections/{name}/records/{record_id}", "patch"),
+        ("/collections/{name}/records/{record_id}", "get"),
+        ("/jobs/{job_id}", "get"),
+    ):
+        assert {"404", "422"} <= set(schema["paths"][path][method]["responses"]), path

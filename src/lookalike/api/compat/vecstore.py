@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lookalike.api.compat.filters import metadata_filter
 from lookalike.api.compat.records import add_items
+from lookalike.api.errors import error_responses
 from lookalike.api.inputs import fetch_query_image, image_url, json_body, make_item, query_image
 from lookalike.api.schemas import whole_number
 from lookalike.api.state import ServerState, State
@@ -57,7 +58,11 @@ class SearchRequest(BaseModel):
         return whole_number(value)
 
 
-@router.post("/databases/{db_id}/documents", dependencies=[Depends(json_body)])
+@router.post(
+    "/databases/{db_id}/documents",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 413, 415, 422),
+)
 def insert_document(db_id: str, body: DocumentRequest, state: State) -> dict[str, Any]:
     """Index one image with its metadata; answers its `vector_id`."""
     start = time.perf_counter()
@@ -76,7 +81,11 @@ def insert_document(db_id: str, body: DocumentRequest, state: State) -> dict[str
     return {"vector_id": item.id, "time": _took(start)}
 
 
-@router.post("/databases/{db_id}/search", dependencies=[Depends(json_body)])
+@router.post(
+    "/databases/{db_id}/search",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422),
+)
 async def search(db_id: str, body: SearchRequest, state: State) -> dict[str, Any]:
     """Search by text, image URL or base64 image, or by metadata alone (scores are then 0)."""
     start = time.perf_counter()

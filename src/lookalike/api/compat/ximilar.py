@@ -111,12 +111,7 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         include_in_schema=in_schema,
         tags=["compatibility: Ximilar"],
         dependencies=[Depends(json_body)],  # its bodies are JSON (ping has none)
-        responses={
-            400: {"description": "Bad request; `status.text` says why"},
-            401: {"description": "No API key"},
-            403: {"description": "Wrong API key"},
-            404: {"description": "Unknown collection or record"},
-        },
+        responses=ximilar.ERRORS,
     )
 
     @router.post("/insert")

@@ -19,10 +19,11 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from lookalike.api.compat.filters import metadata_filter
-from lookalike.api.errors import HTTPError, error_body, http_code
+from lookalike.api.errors import ErrorBody, ErrorResponse, HTTPError, error_body, http_code
 from lookalike.engine import Collection
 from lookalike.errors import BadInput, LookalikeError
 from lookalike.sources import is_url
@@ -33,6 +34,32 @@ NOT_METADATA = frozenset({"_id", "_base64", "_img_data", "_color_space", "noresi
 """Record keys that are no free field: the id, image data and client-side options."""
 RECORD_FIELDS = {"_id": "id", "_url": "source"}
 """Filter keys that address a record field rather than its metadata."""
+
+
+class Status(BaseModel):
+    code: int
+    text: str
+
+
+class XimilarErrorResponse(BaseModel):
+    """An error of these routes, in the OpenAPI schema: the ``status`` their clients read,
+    ``detail``, and lookalike's ``error`` beside them."""
+
+    status: Status
+    detail: str
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": XimilarErrorResponse, "description": "Refused; `status.text` says why"},
+    400: {"model": XimilarErrorResponse, "description": "Bad request (a bad field included)"},
+    401: {"model": XimilarErrorResponse, "description": "No API key"},
+    403: {"model": XimilarErrorResponse, "description": "Wrong API key"},
+    404: {"model": XimilarErrorResponse, "description": "Unknown collection or record"},
+    413: {"model": ErrorResponse, "description": "Body over max_request_bytes"},
+}
+"""What these routes answer besides 200: never a 422 (a bad field is a 400), and a body over
+the limit is refused before the route, in lookalike's shape only."""
 
 
 def ok(**body: Any) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def set_alias(alias: str, body: AliasSet, state: State) -> dict[str, Any]:
     return {"alias": alias, "collection": body.collection}
 
 
-@router.delete("/aliases/{alias}", responses=error_responses(400, 401, 403, 404))
+@router.delete("/aliases/{alias}", responses=error_responses(400, 401, 403, 404, 422))
 def remove_alias(alias: str, state: State) -> dict[str, Any]:
     """Remove the alias; the collection it named stays."""
     with state.lock:

@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from lookalike.api.errors import error_responses
 from lookalike.api.state import State
 from lookalike.errors import LookalikeError
 
@@ -31,7 +32,10 @@ router = APIRouter(tags=["collections"])
 @router.get(
     "/collections/{name}/backup",
     response_class=FileResponse,
-    responses={200: {"content": {BACKUP_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+    responses={
+        200: {"content": {BACKUP_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(401, 403, 404, 422),
+    },
 )
 async def backup(name: str, state: State) -> FileResponse:
     """The collection as one file: a manifest (versions, configuration, counts, checksums) and
@@ -52,7 +56,11 @@ async def backup(name: str, state: State) -> FileResponse:
     )
 
 
-@router.post(RESTORE_PATH, openapi_extra={"requestBody": {"content": {BACKUP_TYPE: {}}}})
+@router.post(
+    RESTORE_PATH,
+    openapi_extra={"requestBody": {"content": {BACKUP_TYPE: {}}}},
+    responses=error_responses(400, 401, 403, 409, 422),
+)
 async def restore(
     request: Request,
     state: State,
