@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tarfile
+import zlib
 from typing import Any
 
 from lookalike.errors import BadInput
@@ -27,7 +28,7 @@ def read_manifest(file: str | os.PathLike[str]) -> dict[str, Any]:
                 raise BadInput(f"{file}: not a lookalike backup (no {MANIFEST} first)")
             raw = tar.extractfile(first)
             manifest: dict[str, Any] = json.loads(raw.read() if raw else b"")
-    except (OSError, tarfile.TarError, ValueError) as exc:
+    except (OSError, EOFError, tarfile.TarError, ValueError, zlib.error) as exc:  # truncated too
         raise BadInput(f"{file}: not a readable lookalike backup: {exc}") from None
     if manifest.get("format") != FORMAT:
         raise BadInput(

@@ -82,7 +82,7 @@ def reindex(
             detail={"collection": name, "alias": versioned[0]},
         )
     old = engine.collection(name)
-    options = _options(old.config, model=model, signals=signals, precision=precision)
+    options = new_version_options(old.config, model=model, signals=signals, precision=precision)
     new = _version(engine, name, old, options)
     report = ReindexReport(
         name=name, previous=old.name, current=new.name, records=0, indexed=0, already_there=0
@@ -103,14 +103,16 @@ def reindex(
     return report
 
 
-def _options(
+def new_version_options(
     config: dict[str, Any],
     *,
     model: str | None,
     signals: str | Sequence[str] | None,
     precision: Precision | None,
 ) -> dict[str, Any]:
-    """The new version's ``create_collection`` options: the old ones, with what is asked."""
+    """The new version's ``create_collection`` options: the old ones (``config``), with what is
+    asked. Raises ``BadInput`` for a choice that cannot work, so that a server can refuse it
+    before it starts a job that would fail with it."""
     if precision is not None:
         check_precision(precision)
     names = list(parse_signals(signals)) if signals is not None else list(config["signals"])

@@ -15,7 +15,7 @@ from PIL import Image
 from ximilar.client import ImageMatchingSearchClient, SimilarityPhotosClient
 
 from lookalike import Engine, Settings
-from tests.support.encoded import b64, file_b64
+from tests.support.encoded import b64, file_b64, image_bytes
 from tests.support.image_server import serving
 from tests.support.server import WIRE_KEYS, Wire, in_process
 
@@ -270,6 +270,35 @@ def test_a_server_without_keys_takes_any_token(compat_settings: Settings, tmp_pa
         assert _post(api, "ping", "none", {}, token="any-token").json()["status"]["code"] == 200
         missing = _post(api, "visualKNN", "none", {"query_record": {"_id": "x"}}, token="any")
         assert missing.status_code == 404 and missing.json()["status"]["code"] == 404
+
+
+def test_a_record_that_is_no_object_is_skipped_alone(
+    compat_settings: Settings, tmp_path: Path
+) -> None:
+    not_objects = ["coffee", None, 3, ["coffee"]]
+    kinds = ["a string", "null", "a number", "a list"]
+    good = {"_id": "coffee", "_base64": b64(image_bytes("coffee")), "kind": "food"}
+    with in_process(compat_settings.replace(data_dir=tmp_path / "data")) as api:
+        for verb, records, kept in (
+            ("insert", [not_objects[0], good, *not_objects[1:]], "records"),
+            ("get", [*not_objects, {"_id": "coffee"}], "answer_records"),
+            ("update", [*not_objects, {"_id": "coffee", "price": 2}], "records"),
+            ("delete", [*not_objects, {"_id": "coffee"}], "records"),
+        ):
+            r = _post(api, verb, "mixed", {"records": records})
+            assert r.status_code == 200, (verb, r.text)
+            answer = r.json()
+            assert answer["status"]["code"] == 200
+            assert [rec["_id"] for rec in answer[kept]] == ["coffee"], (verb, answer)
+            skipped = answer["skipped_records"]
+            assert [s["_reason"]["status"] for s in skipped] == [
+                {"code": 400, "text": f"each record must be a JSON object, not {kind}"}
+                for kind in kinds
+            ], verb
+        assert (
+            _post(api, "get", "mixed", {"records": [{"_id": "coffee"}]}).json()["answer_records"]
+            == []
+        )  # the delete above went through
 
 
 def test_file_paths_are_read_under_the_allowed_roots(

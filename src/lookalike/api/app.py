@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         dependencies=[Depends(require_key)],
         docs_url=None,  # served from the package by install_docs: no CDN
         redoc_url=None,
+        # a body without a Content-Type is read as JSON (docs/server.md); a page of another
+        # site cannot write that way: RequestGuard refuses its writes whatever their type
+        strict_content_type=False,
     )
     install_docs(app)
     app.state.lookalike = state

@@ -44,6 +44,7 @@ __all__ = [
     "make_item",
     "media_type",
     "missing_file",
+    "multipart_body",
     "multipart_form",
     "named",
     "query_image",
@@ -97,11 +98,17 @@ async def jsonl_body(request: Request) -> bytes:
     return await request.body()
 
 
-async def multipart_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
-    """The multipart form of a request (the caller closes it, removing its spooled files)."""
+async def multipart_body(request: Request) -> None:
+    """Route dependency: an upload sent as anything but a multipart form is a 415, not a
+    confusing 422 for the file it then seems to lack."""
     media = media_type(request)
     if media != "multipart/form-data":
         raise HTTPException(415, f"send a multipart/form-data body, not {media or 'no type'}")
+
+
+async def multipart_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The multipart form of a request (the caller closes it, removing its spooled files)."""
+    await multipart_body(request)
     return await request.form(max_files=max_files, max_fields=max_fields)
 
 

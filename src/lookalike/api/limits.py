@@ -6,12 +6,23 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lookalike.api.errors import error_body
+from lookalike.api.errors import HTTPError, error_body
 from lookalike.api.prefix import route_path
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPError):
+    """A streamed body past the limit, found while a route reads it: an HTTP error, which the
+    framework lets through to the error handlers (any other error there becomes its 400)."""
+
+    def __init__(self, seen: int, limit: int) -> None:
+        super().__init__(413, too_large_message(seen, limit), {"limit": limit})
+
+
+def too_large_message(length: int, limit: int) -> str:
+    return (
+        f"request body of {length} bytes or more is over the limit of {limit} bytes "
+        "(max_request_bytes)"
+    )
 
 
 class BodyLimit:
@@ -46,7 +57,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(seen, self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -57,15 +68,12 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except _TooLarge:  # raised where no error handler answered it
             if not started:
                 await self._refuse(send, seen)
 
     async def _refuse(self, send: Send, length: int) -> None:
-        message = (
-            f"request body of {length} bytes or more is over the limit of {self.max_bytes} "
-            "bytes (max_request_bytes)"
-        )
+        message = too_large_message(length, self.max_bytes)
         body = json.dumps(error_body("too_large", message, {"limit": self.max_bytes})).encode()
         await send(
             {

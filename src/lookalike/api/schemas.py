@@ -1,14 +1,18 @@
 """Request bodies of the collection and record routes (Pydantic), as docs/server.md gives them,
 and the field types the other routes' bodies share.
 
-Record items stay plain JSON objects: the engine's own item parser reads them, so that one bad
-item fails alone instead of failing the whole request's validation."""
+Every body is strict (``strict=True``): ``"yes"`` or ``0`` for a boolean, ``"10"`` for a number
+is a 422 naming the field, not a guess. Record items stay plain JSON objects: the engine's own
+item parser reads them, so that one bad item fails alone instead of failing the whole request's
+validation."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lookalike.types import Precision
 
 OnDuplicateField = Literal["allow", "flag", "skip", "reject"]
 OnUnsafeField = Literal["allow", "flag", "reject"]
@@ -22,7 +26,7 @@ def whole_number(value: Any) -> Any:
 
 
 class CollectionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(description="1-64 letters, digits, '_', '-', '.' or '@'")
     signals: list[str] | str | None = Field(
@@ -34,7 +38,7 @@ class CollectionCreate(BaseModel):
         description="keep a small JPEG of each image (about 11 KB a record); "
         "default: the server's thumbnails setting (on)",
     )
-    precision: Literal["fp32", "int8"] | None = Field(
+    precision: Precision | None = Field(
         None,
         description="how the semantic model runs: fp32, or int8 (its quantized copy, faster on "
         "CPU); default: the server's default_precision",
@@ -45,24 +49,26 @@ class CollectionCreate(BaseModel):
 
 
 class AliasSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     collection: str = Field(description="the collection the alias names")
 
 
 class ReindexRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str | None = Field(None, description="a known model name (default: unchanged)")
     signals: list[str] | str | None = Field(
         None, description="the new version's signals (default: unchanged)"
     )
-    precision: str | None = Field(None, description="the new version's vector precision")
+    precision: Precision | None = Field(
+        None, description="the new version's precision: fp32 or int8 (default: unchanged)"
+    )
     drop_previous: bool = Field(False, description="drop the previous version after the switch")
 
 
 class RecordsAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[Any] = Field(
         description='objects: {"id"?, "url" | "base64" | "path", "metadata"?, "group"?}'
@@ -74,7 +80,7 @@ class RecordsAdd(BaseModel):
 
 
 class RecordUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     metadata: dict[str, Any] | None = None
     group: str | None = None
@@ -82,6 +88,6 @@ class RecordUpdate(BaseModel):
 
 
 class RecordsDelete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     ids: list[str] = Field(min_length=1)

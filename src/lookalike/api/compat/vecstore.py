@@ -10,13 +10,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lookalike.api.compat.filters import metadata_filter
 from lookalike.api.compat.records import add_items
-from lookalike.api.inputs import fetch_query_image, image_url, make_item, query_image
+from lookalike.api.errors import error_responses
+from lookalike.api.inputs import fetch_query_image, image_url, json_body, make_item, query_image
+from lookalike.api.schemas import whole_number
 from lookalike.api.state import ServerState, State
 from lookalike.errors import BadInput
 from lookalike.search import MAX_TOP_K
@@ -28,7 +30,7 @@ _TEXT_DOCUMENTS = "this server indexes images: send image_url or image (base64),
 
 
 class DocumentRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     image_url: str | None = Field(default=None, description="http(s) URL of the image.")
     image: str | None = Field(default=None, description="The image as base64 (or a data: URL).")
@@ -37,7 +39,7 @@ class DocumentRequest(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     query: str | None = Field(default=None, description="Text query (the tutorials' name).")
     content: str | None = Field(default=None, description="Text query (the reference's name).")
@@ -50,8 +52,17 @@ class SearchRequest(BaseModel):
     page: int | None = Field(default=None, ge=1)
     per_page: int | None = Field(default=None, ge=1)
 
+    @field_validator("top_k", "page", "per_page", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        return whole_number(value)
 
-@router.post("/databases/{db_id}/documents")
+
+@router.post(
+    "/databases/{db_id}/documents",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 413, 415, 422),
+)
 def insert_document(db_id: str, body: DocumentRequest, state: State) -> dict[str, Any]:
     """Index one image with its metadata; answers its `vector_id`."""
     start = time.perf_counter()
@@ -70,7 +81,11 @@ def insert_document(db_id: str, body: DocumentRequest, state: State) -> dict[str
     return {"vector_id": item.id, "time": _took(start)}
 
 
-@router.post("/databases/{db_id}/search")
+@router.post(
+    "/databases/{db_id}/search",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422),
+)
 async def search(db_id: str, body: SearchRequest, state: State) -> dict[str, Any]:
     """Search by text, image URL or base64 image, or by metadata alone (scores are then 0)."""
     start = time.perf_counter()

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lookalike.api.compat import ximilar_shapes as ximilar
 from lookalike.api.compat.records import add_items
@@ -20,10 +20,12 @@ from lookalike.api.inputs import (
     check_count,
     fetch_query_image,
     image_url,
+    json_body,
     make_item,
     query_image,
     server_file,
 )
+from lookalike.api.schemas import whole_number
 from lookalike.api.state import ServerState, State
 from lookalike.engine import Collection
 from lookalike.errors import BadInput, LookalikeError, NotFound
@@ -50,7 +52,7 @@ _CURSORS = "compat.ximilar.cursors"
 
 
 class FieldsRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     fields_to_return: list[str] | None = Field(
         default=None, description="Fields of each record to answer with; `*` for all."
@@ -61,8 +63,9 @@ class FieldsRequest(BaseModel):
 
 
 class RecordsRequest(FieldsRequest):
-    records: list[dict[str, Any]] = Field(
-        description="Records: `_id`, one of `_url` / `_base64`, and free fields."
+    records: list[Any] = Field(
+        description="Records (JSON objects): `_id`, one of `_url` / `_base64`, and free fields; "
+        "an entry that is no object is skipped alone."
     )
 
 
@@ -75,9 +78,19 @@ class KnnRequest(FieldsRequest):
     )
     k: int = Field(default=5, ge=1, le=MAX_TOP_K)
 
+    @field_validator("k", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        return whole_number(value)
+
 
 class RandomRequest(FieldsRequest):
     count: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        return whole_number(value)
 
 
 async def collection_id(
@@ -97,12 +110,8 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         route_class=ximilar.XimilarRoute,
         include_in_schema=in_schema,
         tags=["compatibility: Ximilar"],
-        responses={
-            400: {"description": "Bad request; `status.text` says why"},
-            401: {"description": "No API key"},
-            403: {"description": "Wrong API key"},
-            404: {"description": "Unknown collection or record"},
-        },
+        dependencies=[Depends(json_body)],  # its bodies are JSON (ping has none)
+        responses=ximilar.ERRORS,
     )
 
     @router.post("/insert")
@@ -183,7 +192,7 @@ def _router(prefix: str, *, matching: bool, in_schema: bool) -> APIRouter:
         updated, skipped = [], []
         for record in body.records:
             try:
-                fields = ximilar.record_fields(record)
+                fields = ximilar.record_fields(ximilar.as_record(record))
                 stored = collection.update(_record_id(record), metadata=fields, merge=True)
             except LookalikeError as exc:
                 skipped.append({**ximilar.echo(record, ["_id"]), "_reason": ximilar.reason(exc)})
@@ -268,9 +277,8 @@ def _entry(record: Any, at: int, state: ServerState) -> Item | ItemError:
         return ItemError(f"records[{at}]", exc, id=None if rid is None else str(rid))
 
 
-def _item(record: Any, state: ServerState) -> Item:
-    if not isinstance(record, dict):
-        raise BadInput("each record must be a JSON object")
+def _item(given: Any, state: ServerState) -> Item:
+    record = ximilar.as_record(given)
     image = record.get("_base64")
     url = record.get("_url") if image is None else None
     path = record.get("_file") if image is None and url is None else None
@@ -353,7 +361,7 @@ def _query(body: KnnRequest, collection: Collection, fetched: bytes | None) -> d
 
 
 def _record_id(record: Any) -> str:
-    rid = record.get("_id") if isinstance(record, dict) else None
+    rid = ximilar.as_record(record).get("_id")
     if rid is None or isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
         raise BadInput("record has no _id (a string)")
     return str(rid)

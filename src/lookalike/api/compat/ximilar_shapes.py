@@ -19,12 +19,13 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from lookalike.api.compat.filters import metadata_filter
-from lookalike.api.errors import error_body, http_code
+from lookalike.api.errors import ErrorBody, ErrorResponse, HTTPError, error_body, http_code
 from lookalike.engine import Collection
-from lookalike.errors import LookalikeError
+from lookalike.errors import BadInput, LookalikeError
 from lookalike.sources import is_url
 
 DEFAULT_FIELDS = ("_id", "_url", "_file")
@@ -33,6 +34,32 @@ NOT_METADATA = frozenset({"_id", "_base64", "_img_data", "_color_space", "noresi
 """Record keys that are no free field: the id, image data and client-side options."""
 RECORD_FIELDS = {"_id": "id", "_url": "source"}
 """Filter keys that address a record field rather than its metadata."""
+
+
+class Status(BaseModel):
+    code: int
+    text: str
+
+
+class XimilarErrorResponse(BaseModel):
+    """An error of these routes, in the OpenAPI schema: the ``status`` their clients read,
+    ``detail``, and lookalike's ``error`` beside them."""
+
+    status: Status
+    detail: str
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": XimilarErrorResponse, "description": "Refused; `status.text` says why"},
+    400: {"model": XimilarErrorResponse, "description": "Bad request (a bad field included)"},
+    401: {"model": XimilarErrorResponse, "description": "No API key"},
+    403: {"model": XimilarErrorResponse, "description": "Wrong API key"},
+    404: {"model": XimilarErrorResponse, "description": "Unknown collection or record"},
+    413: {"model": ErrorResponse, "description": "Body over max_request_bytes"},
+}
+"""What these routes answer besides 200: never a 422 (a bad field is a 400), and a body over
+the limit is refused before the route, in lookalike's shape only."""
 
 
 def ok(**body: Any) -> dict[str, Any]:
@@ -83,9 +110,29 @@ class XimilarRoute(APIRoute):
             except HTTPException as exc:
                 message = exc.detail if isinstance(exc.detail, str) else "request refused"
                 code = http_code(exc.status_code)
-                return error_response(exc.status_code, code, message, headers=exc.headers)
+                detail = exc.error_detail if isinstance(exc, HTTPError) else None
+                return error_response(exc.status_code, code, message, detail, exc.headers)
 
         return handle
+
+
+def as_record(record: Any) -> Mapping[str, Any]:
+    """``record`` if it is a JSON object; else ``BadInput``, which skips that record alone (a
+    batch's records are not validated as a whole, so one bad entry cannot fail the rest)."""
+    if isinstance(record, Mapping):
+        return record
+    kind = _JSON_TYPES.get(type(record), type(record).__name__)
+    raise BadInput(f"each record must be a JSON object, not {kind}")
+
+
+_JSON_TYPES = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    type(None): "null",
+}
 
 
 def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,8 +159,11 @@ def shown(
     return {k: full[k] for k in ("_id", *wanted) if k in full}
 
 
-def echo(record: Mapping[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
-    """An incoming record shown back, without its image data."""
+def echo(record: Any, fields: Sequence[str] | None) -> dict[str, Any]:
+    """An incoming record shown back, without its image data (nothing of one that is no JSON
+    object: its ``_reason`` says so)."""
+    if not isinstance(record, Mapping):
+        return {}
     rid = record.get("_id")
     out = shown("" if rid is None else str(rid), None, record_fields(record), fields)
     if rid is None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from lookalike.api.errors import error_responses
+from lookalike.api.inputs import json_body
 from lookalike.api.jobs import job_registry
 from lookalike.api.schemas import AliasSet, ReindexRequest
 from lookalike.api.state import State
 from lookalike.errors import BadInput
 from lookalike.models.specs import find_spec
+from lookalike.reindex import new_version_options
 
 router = APIRouter(tags=["collections"])
 
@@ -24,7 +26,11 @@ def list_aliases(state: State) -> dict[str, Any]:
     return {"aliases": state.engine.aliases()}
 
 
-@router.put("/aliases/{alias}", responses=error_responses(400, 401, 403, 404, 409, 422))
+@router.put(
+    "/aliases/{alias}",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422),
+)
 def set_alias(alias: str, body: AliasSet, state: State) -> dict[str, Any]:
     """Create the alias, or switch it to another collection in one atomic step: every request
     after it uses the new collection. Refused: an alias named like a collection (409
@@ -34,7 +40,7 @@ def set_alias(alias: str, body: AliasSet, state: State) -> dict[str, Any]:
     return {"alias": alias, "collection": body.collection}
 
 
-@router.delete("/aliases/{alias}", responses=error_responses(400, 401, 403, 404))
+@router.delete("/aliases/{alias}", responses=error_responses(400, 401, 403, 404, 422))
 def remove_alias(alias: str, state: State) -> dict[str, Any]:
     """Remove the alias; the collection it named stays."""
     with state.lock:
@@ -45,7 +51,8 @@ def remove_alias(alias: str, state: State) -> dict[str, Any]:
 @router.post(
     "/collections/{name}/reindex",
     status_code=202,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def reindex(name: str, body: ReindexRequest, state: State) -> JSONResponse:
     """Build the collection again with another model or signals from its records' sources, in
@@ -58,7 +65,12 @@ def reindex(name: str, body: ReindexRequest, state: State) -> JSONResponse:
             f"unknown model {model!r}: give a known model name (lookalike models list), or "
             "leave it out to keep the collection's model"
         )
-    state.collection(name)  # NotFound before a job is made
+    collection = state.collection(name)  # NotFound before a job is made
+    # a bad signal or precision is refused now, as creating a collection refuses it, not by
+    # the job later
+    new_version_options(
+        collection.config, model=model, signals=body.signals, precision=body.precision
+    )
     job = job_registry(state).submit_reindex(
         state.engine,
         name,

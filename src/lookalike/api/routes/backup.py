@@ -17,17 +17,25 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from lookalike.api.errors import error_responses
 from lookalike.api.state import State
+from lookalike.errors import LookalikeError
 
 RESTORE_PATH = "/collections/restore"
 BACKUP_TYPE = "application/gzip"
+UPLOADED = "the uploaded backup"
+"""How a restore's errors name the body's file (the server's temporary file is none of the
+client's business)."""
 router = APIRouter(tags=["collections"])
 
 
 @router.get(
     "/collections/{name}/backup",
     response_class=FileResponse,
-    responses={200: {"content": {BACKUP_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+    responses={
+        200: {"content": {BACKUP_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(401, 403, 404, 422),
+    },
 )
 async def backup(name: str, state: State) -> FileResponse:
     """The collection as one file: a manifest (versions, configuration, counts, checksums) and
@@ -48,7 +56,11 @@ async def backup(name: str, state: State) -> FileResponse:
     )
 
 
-@router.post(RESTORE_PATH, openapi_extra={"requestBody": {"content": {BACKUP_TYPE: {}}}})
+@router.post(
+    RESTORE_PATH,
+    openapi_extra={"requestBody": {"content": {BACKUP_TYPE: {}}}},
+    responses=error_responses(400, 401, 403, 409, 422),
+)
 async def restore(
     request: Request,
     state: State,
@@ -66,6 +78,10 @@ async def restore(
         report = await run_in_threadpool(
             state.engine.restore, Path(tmp), name=name, overwrite=overwrite
         )
+    except LookalikeError as exc:  # its message names the file: the client's is no path here
+        exc.message = exc.message.replace(tmp, UPLOADED)
+        exc.args = (exc.message,)
+        raise
     finally:
         os.unlink(tmp)
     return report.to_dict()

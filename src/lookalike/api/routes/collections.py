@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from lookalike.api.inputs import allowed_path
+from lookalike.api.errors import error_responses
+from lookalike.api.inputs import allowed_path, json_body
 from lookalike.api.jobs import job_registry
 from lookalike.api.schemas import CollectionCreate
 from lookalike.api.state import State
@@ -27,7 +28,12 @@ def list_collections(state: State) -> dict[str, Any]:
     }
 
 
-@router.post("/collections", status_code=201)
+@router.post(
+    "/collections",
+    status_code=201,
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422),
+)
 def create_collection(body: CollectionCreate, state: State) -> dict[str, Any]:
     model = body.model
     if model is not None and model != state.settings.default_model and find_spec(model) is None:
@@ -48,12 +54,12 @@ def create_collection(body: CollectionCreate, state: State) -> dict[str, Any]:
         return collection.info()
 
 
-@router.get("/collections/{name}")
+@router.get("/collections/{name}", responses=error_responses(401, 403, 404, 422))
 def get_collection(name: str, state: State) -> dict[str, Any]:
     return state.collection(name).info()
 
 
-@router.delete("/collections/{name}")
+@router.delete("/collections/{name}", responses=error_responses(401, 403, 404, 409, 422))
 def drop_collection(name: str, state: State) -> dict[str, Any]:
     with state.lock:
         state.collection(name)  # NotFound first
@@ -68,7 +74,12 @@ def drop_collection(name: str, state: State) -> dict[str, Any]:
     return {"deleted": name}
 
 
-@router.post("/collections/{name}/thumbnails", status_code=202, response_model=None)
+@router.post(
+    "/collections/{name}/thumbnails",
+    status_code=202,
+    response_model=None,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def make_thumbnails(name: str, state: State) -> JSONResponse:
     """Turn thumbnails on for the collection and make the missing ones, as a job (``202``,
     then ``GET /jobs/{id}``: progress, and a result with each record's outcome: ``made``,

@@ -22,7 +22,7 @@ class DismissRequest(BaseModel):
     ids: list[str] = Field(min_length=2, max_length=2, description="Two record ids.")
 
 
-@router.get(_PATH, responses=error_responses(401, 403, 404))
+@router.get(_PATH, responses=error_responses(401, 403, 404, 422))
 def list_dismissed(name: str, state: State) -> dict[str, Any]:
     """The pairs marked as not duplicates."""
     return {"pairs": sorted(list(p) for p in state.collection(name).not_duplicates())}

@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from lookalike.api.errors import error_responses
 from lookalike.api.state import State
 
 router = APIRouter(tags=["records"])
 
 
-@router.get("/collections/{name}/fields")
+@router.get("/collections/{name}/fields", responses=error_responses(401, 403, 404, 422))
 def field_summary(name: str, state: State) -> dict[str, Any]:
     """Metadata keys with their most common values (numbers: their range), EXIF capture
     dates, cameras and located records, and moderation verdicts, over every record."""

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from lookalike.api.errors import error_responses
 from lookalike.api.jobs import job_registry
 from lookalike.api.state import State
 
@@ -18,7 +19,7 @@ def list_jobs(state: State) -> dict[str, Any]:
     return {"jobs": [j.to_dict(report=False) for j in job_registry(state).jobs()]}
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=error_responses(401, 403, 404, 422))
 def get_job(
     job_id: str,
     state: State,
@@ -32,7 +33,7 @@ def get_job(
     return job_registry(state).get(job_id).to_dict(offset=offset, limit=limit)
 
 
-@router.delete("/jobs/{job_id}", status_code=202)
+@router.delete("/jobs/{job_id}", status_code=202, responses=error_responses(401, 403, 404, 422))
 def cancel_job(job_id: str, state: State) -> dict[str, Any]:
     """Stop a job after the item in hand; records it indexed stay."""
     return job_registry(state).cancel(job_id).to_dict()

@@ -14,7 +14,16 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 
-from lookalike.api.inputs import check_count, jsonl_body, jsonl_items, request_items, upload_items
+from lookalike.api.errors import error_responses
+from lookalike.api.inputs import (
+    check_count,
+    json_body,
+    jsonl_body,
+    jsonl_items,
+    multipart_body,
+    request_items,
+    upload_items,
+)
 from lookalike.api.jobs import job_registry
 from lookalike.api.schemas import OnDuplicateField, RecordsAdd, RecordsDelete, RecordUpdate
 from lookalike.api.state import ServerState, State
@@ -50,6 +59,11 @@ THUMBNAIL_MAX_AGE = 300
 """Seconds a client may reuse a thumbnail before asking again (with its ETag)."""
 
 _RECORDS = "/collections/{name}/records"
+_ADD_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the batch's report: one outcome per item"},
+    202: {"description": "a job, for a large batch or `background`: GET /jobs/{id} (Location)"},
+    **error_responses(400, 401, 403, 404, 413, 415, 422),
+}
 _JSONL_BODY = {
     "requestBody": {
         "required": True,
@@ -58,13 +72,20 @@ _JSONL_BODY = {
 }
 
 
-@router.post(_RECORDS, response_model=None)
+@router.post(
+    _RECORDS, response_model=None, dependencies=[Depends(json_body)], responses=_ADD_ANSWERS
+)
 def add_records(name: str, body: RecordsAdd, state: State) -> dict[str, Any] | JSONResponse:
     items = request_items(body.items, state.settings)
     return _ingest(state, name, items, body.on_duplicate, body.background)
 
 
-@router.post(f"{_RECORDS}/upload", response_model=None)
+@router.post(
+    f"{_RECORDS}/upload",
+    response_model=None,
+    dependencies=[Depends(multipart_body)],
+    responses=_ADD_ANSWERS,
+)
 def upload_records(
     name: str,
     state: State,
@@ -91,7 +112,9 @@ def upload_records(
     return _ingest(state, name, items, on_duplicate, background)
 
 
-@router.post(f"{_RECORDS}/jsonl", response_model=None, openapi_extra=_JSONL_BODY)
+@router.post(
+    f"{_RECORDS}/jsonl", response_model=None, openapi_extra=_JSONL_BODY, responses=_ADD_ANSWERS
+)
 def add_jsonl(
     name: str,
     state: State,
@@ -103,13 +126,17 @@ def add_jsonl(
     return _ingest(state, name, items, on_duplicate, background)
 
 
-@router.post(f"{_RECORDS}/delete")
+@router.post(
+    f"{_RECORDS}/delete",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422),
+)
 def delete_records(name: str, body: RecordsDelete, state: State) -> dict[str, Any]:
     check_count(len(body.ids), state.settings, "ids")
     return {"deleted": state.collection(name).delete(body.ids)}
 
 
-@router.get(_RECORDS)
+@router.get(_RECORDS, responses=error_responses(400, 401, 403, 404, 422))
 def list_records(
     name: str,
     state: State,
@@ -132,7 +159,7 @@ def list_records(
     return {"records": records, "next_offset": next_offset}
 
 
-@router.get("/collections/{name}/count")
+@router.get("/collections/{name}/count", responses=error_responses(400, 401, 403, 404, 422))
 def count_records(
     name: str,
     state: State,
@@ -141,19 +168,23 @@ def count_records(
     return {"count": state.collection(name).count(filter)}
 
 
-@router.get(f"{_RECORDS}/{{record_id:anything}}")
+@router.get(f"{_RECORDS}/{{record_id:anything}}", responses=error_responses(401, 403, 404, 422))
 def get_record(name: str, record_id: str, state: State) -> dict[str, Any]:
     return state.collection(name).get(record_id)
 
 
-@router.patch(f"{_RECORDS}/{{record_id:anything}}")
+@router.patch(
+    f"{_RECORDS}/{{record_id:anything}}",
+    dependencies=[Depends(json_body)],
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422),
+)
 def update_record(name: str, record_id: str, body: RecordUpdate, state: State) -> dict[str, Any]:
     return state.collection(name).update(
         record_id, metadata=body.metadata, group=body.group, merge=body.merge
     )
 
 
-@router.delete(f"{_RECORDS}/{{record_id:anything}}")
+@router.delete(f"{_RECORDS}/{{record_id:anything}}", responses=error_responses(401, 403, 404, 422))
 def delete_record(name: str, record_id: str, state: State) -> dict[str, Any]:
     collection = state.collection(name)
     if not collection.delete([record_id])[record_id]:
@@ -164,7 +195,11 @@ def delete_record(name: str, record_id: str, state: State) -> dict[str, Any]:
 @router.get(
     "/collections/{name}/thumbnails/{record_id:anything}",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, 304: {"description": "not modified"}},
+    responses={
+        200: {"content": {"image/jpeg": {}}},
+        304: {"description": "not modified"},
+        **error_responses(401, 403, 404, 422),
+    },
 )
 def thumbnail(name: str, record_id: str, request: Request, state: State) -> Response:
     data = state.collection(name).thumbnail(record_id)
