@@ -236,6 +236,8 @@ class Engine:
         engine."""
         with self._lock:  # a switch (which holds it) is seen whole or not at all
             target = self.resolve(name)
+            if target in self._retiring:  # the previous version, still open for a few seconds
+                return self._retiring[target]
             if target not in self._open:
                 self._open[target] = Collection(self, target, self.store.open_collection(target))
             return self._open[target]
@@ -298,7 +300,9 @@ class Engine:
 
     def _retire(self, collection: Collection, keep_as: str) -> None:
         """Close a collection a little later: a search that got it just before the switch may
-        still be inside it."""
+        still be inside it. Meanwhile it is the collection ``keep_as``: its folder moves there
+        only once it is closed."""
+        collection.name = keep_as
         self._retiring[keep_as] = collection
 
         def close() -> None:
@@ -849,6 +853,7 @@ class Collection:
         status = self.store.status()
         return {
             **self.config,
+            "name": self.name,  # the configuration keeps the name it was created with
             "precision": self.precision if self.config.get("model") else None,
             "aliases": sorted(a for a, t in self.engine.aliases().items() if t == self.name),
             "thumbnails": self.thumbnails,

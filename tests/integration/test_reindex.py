@@ -148,6 +148,23 @@ def test_the_previous_version_stays_searchable_after_the_switch(
         assert old.search(text="a cat", top_k=1)
 
 
+def test_every_version_opens_under_its_own_name_right_after_the_switch(
+    engine: Engine, photos: Path
+) -> None:
+    """The previous version stays open a few seconds after a switch (for searches already in
+    it): meanwhile it used to refuse opening (which failed a whole listing) and then to call
+    itself by the name it was created with."""
+    engine.create_collection("photos", signals="duplicate").add(catalog(photos))
+    engine.reindex("photos")
+    assert engine.list_collections() == ["photos@v1", "photos@v2"]
+    for name in engine.list_collections():
+        info = engine.collection(name).info()
+        assert info["name"] == name and info["count"] == len(catalog(photos))
+    assert engine.collection("photos").info()["name"] == "photos@v2"
+    assert engine.collection("photos@v2").info()["aliases"] == ["photos"]
+    assert engine.collection("photos@v1").info()["aliases"] == []
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_interrupted_reindex_is_continued_by_the_next_run(
     backend: str, tmp_path: Path, photos: Path, tiny_model: Path, other_model: Path
