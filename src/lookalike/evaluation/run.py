@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -385,7 +385,8 @@ def _evaluate(
                 "top_k": top_k,
                 "rank_by": rank_by,
                 "search": dict(search),
-                "queries": [q.label for q in queries],
+                "excluded": list(excluded),
+                "queries": [_query_key(q) for q in queries],
             },
         )
     results, resumed = run_queries(
@@ -412,6 +413,21 @@ def _evaluate(
         for_precision=threshold_for_precision(results, target_precision),
         resumed=resumed,
     )
+
+
+def _query_key(q: QuerySpec) -> dict[str, Any]:
+    """All that decides a query's recorded result: its right answers as well as what it
+    searches by, and the query image file's size and time, so that a changed answer key or
+    image runs the query again instead of resuming a stale result."""
+    key: dict[str, Any] = asdict(q)
+    if q.image is not None and "://" not in q.image:
+        try:
+            stat = os.stat(q.image)
+        except OSError:
+            pass  # a missing image fails as it is run
+        else:
+            key["file"] = [stat.st_size, stat.st_mtime_ns]
+    return key
 
 
 def _configured_threshold(collection: LocalCollection, signal: str) -> float | None:
