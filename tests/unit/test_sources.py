@@ -19,6 +19,7 @@ from lookalike.sources import (
     decode_base64,
     is_url,
     iter_items,
+    query_image_bytes,
     read_file_bytes,
 )
 from tests.support.encoded import encode
@@ -387,8 +388,40 @@ def test_read_file_bytes(tmp_path: Path) -> None:
         read_file_bytes(path, max_bytes=4)
     with pytest.raises(BadImage, match="cannot read"):
         read_file_bytes(tmp_path / "missing.jpg", max_bytes=5)
-    with pytest.raises(BadImage, match="cannot read"):
+    with pytest.raises(BadImage, match="is a folder, not a regular file"):
         read_file_bytes(tmp_path, max_bytes=5)
+
+
+@pytest.mark.timeout(20)
+def test_special_files_are_refused_per_item_never_read(tmp_path: Path) -> None:
+    """A FIFO blocks its reader until a writer comes, a device never ends: each is one failed
+    item, as an argument, a line of a list, a folder's entry or a query image."""
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{fifo}\n")
+    folder = tmp_path / "photos"
+    touch(folder / "a.jpg", png_bytes())
+    os.mkfifo(folder / "b.jpg")
+    os.symlink("/dev/zero", folder / "c.jpg")
+
+    [argument] = list(iter_items([str(fifo)]))
+    assert isinstance(argument, ItemError) and isinstance(argument.error, BadInput)
+    assert "is a FIFO (named pipe), not a regular file" in argument.error.message
+    [line] = list(iter_items([str(listing)]))
+    assert isinstance(line, Item) and line.path == fifo
+    with pytest.raises(BadImage, match="pipe.jpg is a FIFO"):
+        read_file_bytes(fifo, max_bytes=5)
+    walked = list(iter_items([str(folder)]))
+    assert [i.id for i in items(walked)] == ["a.jpg"]
+    assert [(e.source, e.error.message.split(" is ")[1]) for e in errors(walked)] == [
+        (str(folder / "b.jpg"), "a FIFO (named pipe), not a regular file"),
+        (str(folder / "c.jpg"), "a character device, not a regular file"),
+    ]
+    with pytest.raises(BadImage, match="is a folder, not a regular file"):
+        query_image_bytes(str(folder), max_bytes=5)
+    with pytest.raises(BadImage, match="is a character device"):
+        query_image_bytes(str(folder / "c.jpg"), max_bytes=5)
 
 
 def test_content_hash_is_sha256_hex() -> None:
