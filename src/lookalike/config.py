@@ -254,7 +254,14 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "model_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser()
+        """A folder setting naming a file fails here, in one line naming the setting, rather
+        than at the first file made under it."""
+        if value is None:
+            return None
+        value = value.expanduser()
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -347,5 +354,8 @@ def _explain(exc: ValidationError, values: dict[str, Any], origin: dict[str, str
     for e in exc.errors():
         name = str(e["loc"][0]) if e["loc"] else "?"
         where = origin.get(name, "argument")
-        problems.append(f"setting {name} = {values.get(name)!r} (from {where}): {e['msg']}")
+        value = values.get(name)
+        shown = os.fspath(value) if isinstance(value, os.PathLike) else value
+        message = str(e["msg"]).removeprefix("Value error, ")  # a validator's own words
+        problems.append(f"setting {name} = {shown!r} (from {where}): {message}")
     return "; ".join(problems)
