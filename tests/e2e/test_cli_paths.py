@@ -89,3 +89,23 @@ def test_a_data_folder_that_cannot_be_made_or_written_is_named(
         (data / "collections" / "c1").chmod(stat.S_IRWXU)
     moved = run(env, "migrate", "c1", "--to", "qdrant-local:/proc/x", ok=False)
     _one_line(moved, 5, "cannot use /proc/x: No such file or directory")
+
+
+def test_an_output_file_that_cannot_be_written_is_refused_up_front(
+    env: dict[str, str], tmp_path: Path, photos: Path
+) -> None:
+    run(env, "index", str(photos), "-c", "d", "--signals", "duplicate")
+    missing = tmp_path / "nowhere" / "r.json"
+    for args, name in (
+        (["duplicates", "-c", "d", "--report"], "'--report'"),
+        (["backup", "-c", "d"], "'file'"),
+    ):
+        for path, problem in (
+            (missing, f"the folder {missing.parent} of {missing} does not exist"),
+            (tmp_path, f"{tmp_path} is a folder: give the file to write"),
+            ("", ". is a folder"),
+        ):
+            done = run(env, *args, str(path), ok=False)
+            assert done.returncode == 2, done.stderr
+            assert f"Invalid value for {name}: {problem}" in done.stderr
+    assert not list(tmp_path.glob("*.partial"))

@@ -11,7 +11,7 @@ import typer
 
 from lookalike.cli.app import app
 from lookalike.cli.connect import engine_for
-from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl, Yes
+from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl, Yes, output_file
 from lookalike.cli.output import err, out, print_json
 from lookalike.cli.progress import count_bar
 from lookalike.errors import BadInput
@@ -31,7 +31,8 @@ def duplicates(
         ),
     ] = "original",
     report: Annotated[
-        Path | None, typer.Option(help="Write the clusters to this file (.json or .csv).")
+        Path | None,
+        typer.Option(help="Write the clusters to this file (.json or .csv).", callback=output_file),
     ] = None,
     delete_copies: Annotated[
         bool, typer.Option("--delete-copies", help="Delete every copy (asks first).")

@@ -43,3 +43,17 @@ ServerUrl = Annotated[
     ),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
+
+
+def output_file(value: Path | None) -> Path | None:
+    """Refuse, before any work is done, a file the command could not write at its end: a
+    folder (an empty name is the current one), or a file in a folder that is not there."""
+    if value is None:
+        return None
+    if value.is_dir():
+        raise typer.BadParameter(f"{value} is a folder: give the file to write")
+    parent = value.parent
+    if not parent.is_dir():
+        problem = "is not a folder" if parent.exists() else "does not exist"
+        raise typer.BadParameter(f"the folder {parent} of {value} {problem}")
+    return value
