@@ -15,6 +15,7 @@ from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl, Y
 from lookalike.cli.output import err, out, print_json
 from lookalike.cli.progress import count_bar
 from lookalike.errors import BadInput
+from lookalike.scoring import check_threshold
 from lookalike.types import Member
 
 
@@ -45,6 +46,7 @@ def duplicates(
     """Group near-duplicates across a collection and say which image of each group to keep."""
     from lookalike.signals.duplicate.clusters import write_report
 
+    check_threshold(threshold)  # before the progress bar, and before any store is opened
     with engine_for(data_dir, server) as engine:
         coll = engine.collection(collection)
         limit = coll.copy_threshold if threshold is None else threshold

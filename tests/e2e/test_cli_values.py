@@ -1,0 +1,36 @@
+"""Option values the CLI refuses before any work, with exit status 2, as ``search`` refuses
+its own: a threshold off the score scale, a top k of 0, an empty path, a server that is no
+http(s) URL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def indexed(env: dict[str, str], photos: Path) -> dict[str, str]:
+    """The environment, with the photos (and a copy of one) in collection ``d``."""
+    (photos / "copy.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    run(env, "index", str(photos), "-c", "d", "--signals", "duplicate")
+    return env
+
+
+@pytest.mark.parametrize("threshold", ["5", "-1", "nan"])
+def test_a_duplicates_threshold_off_the_scale_is_refused_and_deletes_nothing(
+    indexed: dict[str, str], threshold: str
+) -> None:
+    done = run(
+        indexed, "duplicates", "-c", "d", "--threshold", threshold, "--delete-copies", "-y",
+        ok=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"error: threshold is a score between 0 and 1, not {float(threshold)}\n"
+    page = json.loads(run(indexed, "records", "-c", "d", "--json").stdout)
+    assert {"copy.jpg", "coffee.jpg"} <= {r["id"] for r in page["records"]}
