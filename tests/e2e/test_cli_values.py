@@ -34,3 +34,22 @@ def test_a_duplicates_threshold_off_the_scale_is_refused_and_deletes_nothing(
     assert done.stderr == f"error: threshold is a score between 0 and 1, not {float(threshold)}\n"
     page = json.loads(run(indexed, "records", "-c", "d", "--json").stdout)
     assert {"copy.jpg", "coffee.jpg"} <= {r["id"] for r in page["records"]}
+
+
+def test_eval_refuses_a_top_k_of_0_and_a_target_precision_off_the_scale_up_front(
+    indexed: dict[str, str], tmp_path: Path, photos: Path
+) -> None:
+    work = tmp_path / "work"
+    top0 = run(indexed, "eval", "-c", "d", "--top-k", "0", "--work-dir", str(work), ok=False)
+    assert top0.returncode == 2
+    assert top0.stderr == "error: top_k must be between 1 and 1000, not 0\n"
+    labelled = tmp_path / "set"
+    for group, names in {"a": ["coffee", "copy"], "b": ["rocket", "chelsea"]}.items():
+        (labelled / group).mkdir(parents=True)
+        for name in names:
+            (labelled / group / f"{name}.jpg").write_bytes((photos / f"{name}.jpg").read_bytes())
+    args = ["eval", str(labelled), "--signals", "duplicate", "--work-dir", str(work)]
+    wrong = run(indexed, *args, "--target-precision", "5", ok=False)
+    assert wrong.returncode == 2
+    assert wrong.stderr == "error: target_precision must be in (0, 1], not 5.0\n"
+    assert not list(work.glob("collections/collections/*"))  # nothing was indexed
