@@ -53,3 +53,17 @@ def test_eval_refuses_a_top_k_of_0_and_a_target_precision_off_the_scale_up_front
     assert wrong.returncode == 2
     assert wrong.stderr == "error: target_precision must be in (0, 1], not 5.0\n"
     assert not list(work.glob("collections/collections/*"))  # nothing was indexed
+
+
+def test_index_refuses_a_ray_address_of_no_known_form_before_making_the_collection(
+    env: dict[str, str], photos: Path
+) -> None:
+    args = ["index", str(photos), "-c", "o", "--signals", "duplicate", "--ray"]
+    alone = run(env, *args, ok=False)
+    assert alone.returncode == 2 and "Option '--ray' requires an argument" in alone.stderr
+    typo = run(env, *args, "bogus:port", ok=False)
+    assert typo.returncode == 2
+    assert typo.stderr == (
+        "error: Ray address 'bogus:port': give local, auto, host:port or ray://host:port\n"
+    )
+    assert run(env, "collections", "list", "--json").stdout == "[]\n"

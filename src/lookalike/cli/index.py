@@ -81,10 +81,9 @@ def index(
         str | None,
         typer.Option(
             "--ray",
-            is_flag=False,
-            flag_value="local",
-            help="Decode and embed on Ray: alone, a local Ray instance; or a cluster address "
-            "(auto, ray://host:10001). Needs lookalike[ray].",
+            metavar="ADDRESS",
+            help="Decode and embed on Ray: local (a Ray instance started here for the run), "
+            "auto, or a cluster address (host:port, ray://host:10001). Needs lookalike[ray].",
         ),
     ] = None,
     ray_workers: Annotated[
@@ -113,6 +112,10 @@ def index(
     server: ServerUrl = None,
 ) -> None:
     """Index images into a collection (created if missing). Re-running skips unchanged images."""
+    if ray is not None:
+        from lookalike.distributed.cluster import check_address
+
+        check_address(ray)  # a typo is refused before the collection is made
     with engine_for(data_dir, server) as engine:
         coll = engine.create_collection(
             collection,
