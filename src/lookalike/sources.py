@@ -252,6 +252,9 @@ def _extensions() -> frozenset[str]:
 
 
 def _iter_input(text: str, group_by_folder: bool, max_bytes: int) -> Iterator[Item | ItemError]:
+    if not text:  # as a path it would name the current folder, walked whole
+        yield ItemError(text, BadInput("an empty path: give a folder, a file or a URL"))
+        return
     if is_url(text):
         yield Item(id=text, source=text, url=text)
         return

@@ -5,6 +5,8 @@ http(s) URL."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,4 +68,20 @@ def test_index_refuses_a_ray_address_of_no_known_form_before_making_the_collecti
     assert typo.stderr == (
         "error: Ray address 'bogus:port': give local, auto, host:port or ray://host:port\n"
     )
+    assert run(env, "collections", "list", "--json").stdout == "[]\n"
+
+
+def test_index_refuses_an_empty_path_rather_than_walking_the_current_folder(
+    env: dict[str, str], photos: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lookalike", "index", "", "-c", "e", "--signals", "duplicate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=photos,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Invalid value for 'paths': an empty path: give a folder, a file or a URL" in done.stderr
     assert run(env, "collections", "list", "--json").stdout == "[]\n"

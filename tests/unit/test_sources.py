@@ -175,6 +175,18 @@ def test_missing_path_unknown_binary_and_other_scheme_are_errors(tmp_path: Path)
     assert "only http and https" in messages[2]
 
 
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "a.jpg")
+    monkeypatch.chdir(tmp_path)
+
+    [entry] = list(iter_items([""]))
+
+    assert isinstance(entry, ItemError) and isinstance(entry.error, BadInput)
+    assert entry.error.message == "an empty path: give a folder, a file or a URL"
+
+
 def test_url_list_file(tmp_path: Path) -> None:
     lists = tmp_path / "lists"
     lists.mkdir()

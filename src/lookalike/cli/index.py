@@ -25,12 +25,21 @@ from lookalike.errors import BadInput
 from lookalike.types import IngestReport
 
 
+def _no_empty_path(paths: list[str]) -> list[str]:
+    """An empty argument (an unset shell variable) is refused before the collection is made,
+    not taken for the current folder."""
+    if any(not p for p in paths):
+        raise typer.BadParameter("an empty path: give a folder, a file or a URL")
+    return paths
+
+
 @app.command()
 def index(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Folders, image files, http(s) URLs, text files of URLs/paths, JSONL catalogs."
+            help="Folders, image files, http(s) URLs, text files of URLs/paths, JSONL catalogs.",
+            callback=_no_empty_path,
         ),
     ],
     collection: CollectionName = "default",
