@@ -11,10 +11,12 @@ DataDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        envvar="LOOKALIKE_DATA_DIR",
-        help="Where collections live (default: the platform's user data folder).",
+        help="Where collections live (default: LOOKALIKE_DATA_DIR, else the platform's user "
+        "data folder).",
     ),
 ]
+"""The flag only: the settings read ``LOOKALIKE_DATA_DIR`` themselves, so that ``lookalike
+config`` names the environment, not the flag, as where the value came from."""
 CollectionName = Annotated[str, typer.Option("--collection", "-c", help="Collection to use.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 OnUnsafeOption = Annotated[
