@@ -16,6 +16,7 @@ import contextvars
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -244,6 +245,18 @@ class Settings(BaseSettings):
         if isinstance(value, (list, tuple)):
             return tuple(str(s).strip() for s in value if str(s).strip())
         return value
+
+    @field_validator("server", mode="after")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        """An empty ``--server`` is no server, as an empty ``LOOKALIKE_SERVER`` is; anything
+        but an http(s) URL with a host is a typo, not a server that cannot be reached."""
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("not an http(s) URL of a lookalike server (http://HOST:PORT)")
+        return value.strip()
 
     @field_validator("root_path", mode="before")
     @classmethod
