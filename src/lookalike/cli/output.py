@@ -35,10 +35,11 @@ def print_report(report: IngestReport, json_out: bool) -> None:
     """An ingest report: JSON on stdout with ``--json``, the summary and problems on stderr."""
     if json_out:
         print_json(report.to_dict())
-    line = (
-        f"indexed {report.indexed}, skipped {report.skipped} unchanged, "
-        f"updated {report.updated}, failed {len(report.failed)}"
-    )
+    copies = sum(d.action == "skip" for d in report.duplicates)  # counted in ``skipped`` too
+    line = f"indexed {report.indexed}, skipped {report.skipped - copies} unchanged"
+    if copies:
+        line += f" and {copies} as duplicates"
+    line += f", updated {report.updated}, failed {len(report.failed)}"
     if report.pruned:
         line += f", pruned {report.pruned}"
     line += f" in {report.seconds:.1f}s ({report.rate:.1f} images/s)"
