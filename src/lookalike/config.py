@@ -351,7 +351,8 @@ def config_path(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
 
 def _read_toml(cls: type[Settings], path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise BadInput(f"cannot read config file {path}: no such file")
+        problem = "a folder, not a file" if path.is_dir() else "no such file"
+        raise BadInput(f"cannot read config file {path}: {problem}")
     try:
         raw = TomlConfigSettingsSource(cls, toml_file=path)()
     except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError

@@ -546,6 +546,8 @@ def _catalog_item(obj: dict[str, Any], base: Path, max_bytes: int) -> Item:
         if "\0" in value:
             raise _LineError(f"path {value!r} holds a NUL byte")
         target = base / Path(value).expanduser()
+        if target.is_dir():  # the line's mistake, reported at its line
+            raise _LineError(f"path {value!r} is a folder, not an image file")
         return Item(
             id=item_id or value, source=str(target), path=target, metadata=metadata, group=group
         )
@@ -563,8 +565,10 @@ def _read_metadata_file(
     path: Path, overrides: dict[str, tuple[dict[str, Any], str | None]]
 ) -> Iterator[ItemError]:
     """Fill ``overrides`` (id -> metadata, group) from a JSONL file; yield its bad lines."""
-    if not path.is_file():
+    if not path.exists():
         raise BadInput(f"metadata file {path}: no such file")
+    if not path.is_file():
+        raise BadInput(f"metadata file {_not_regular(path, path.stat().st_mode)}")
     for number, obj in _iter_json_lines(path):
         if isinstance(obj, ItemError):
             if number == 0:

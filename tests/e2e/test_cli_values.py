@@ -85,3 +85,18 @@ def test_index_refuses_an_empty_path_rather_than_walking_the_current_folder(
     assert done.returncode == 2, done.stderr
     assert "Invalid value for 'paths': an empty path: give a folder, a file or a URL" in done.stderr
     assert run(env, "collections", "list", "--json").stdout == "[]\n"
+
+
+def test_alias_remove_with_a_target_and_moderate_json_errors_say_what_is_wrong(
+    indexed: dict[str, str], photos: Path
+) -> None:
+    both = run(indexed, "collections", "alias", "a1", "d", "--remove", ok=False)
+    assert both.returncode == 2
+    assert both.stderr == "error: --remove removes alias 'a1': give it without TARGET (d)\n"
+    unknown = run(indexed, "models", "download", "bogus-model", ok=False)
+    assert unknown.returncode == 2 and "not a known model" in unknown.stderr
+    missing = str(photos / "nope.jpg")
+    done = run(indexed, "moderate", "--json", missing, str(photos / "coffee.jpg"), ok=False)
+    failed = json.loads(done.stdout.splitlines()[0])
+    assert failed["image"] == missing and failed["error"]["code"] == "not_found"
+    assert "query" not in failed

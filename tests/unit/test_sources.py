@@ -295,6 +295,20 @@ def test_catalog_with_ximilar_style_keys_puts_free_keys_in_metadata(tmp_path: Pa
     assert out[2].metadata == {"brand": "acme"}
 
 
+def test_a_catalog_path_naming_a_folder_is_reported_at_its_line(tmp_path: Path) -> None:
+    catalog = write_jsonl(tmp_path / "c.jsonl", [{"path": "."}])
+
+    [entry] = list(iter_items([str(catalog)]))
+
+    assert isinstance(entry, ItemError) and entry.source == f"{catalog}:1"
+    assert entry.error.message == f"{catalog}, line 1: path '.' is a folder, not an image file"
+
+
+def test_a_metadata_file_that_is_a_folder_is_named_so(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="is a folder, not a regular file"):
+        list(iter_items([str(tmp_path)], metadata_file=tmp_path))
+
+
 def test_bad_catalog_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
     catalog = write_jsonl(
         tmp_path / "c.jsonl",

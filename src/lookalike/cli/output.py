@@ -23,10 +23,11 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def query_error(label: str, exc: LookalikeError, json_out: bool) -> None:
-    """One failed query of several: a JSON error line, or one line on stderr."""
+def query_error(label: str, exc: LookalikeError, json_out: bool, key: str = "query") -> None:
+    """One failed query of several: a JSON error line (``key`` names the query as the
+    command's result lines do), or one line on stderr."""
     if json_out:
-        print_json({"query": label, "error": exc.to_dict()})
+        print_json({key: label, "error": exc.to_dict()})
     else:
         err.print(f"error: {label}: {exc.message}", markup=False, soft_wrap=True)
 
