@@ -16,6 +16,7 @@ import contextvars
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -249,6 +250,18 @@ class Settings(BaseSettings):
             return tuple(str(s).strip() for s in value if str(s).strip())
         return value
 
+    @field_validator("server", mode="after")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        """An empty ``--server`` is no server, as an empty ``LOOKALIKE_SERVER`` is; anything
+        but an http(s) URL with a host is a typo, not a server that cannot be reached."""
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("not an http(s) URL of a lookalike server (http://HOST:PORT)")
+        return value.strip()
+
     @field_validator("root_path", mode="before")
     @classmethod
     def _trim_root_path(cls, value: Any) -> Any:
@@ -258,7 +271,14 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "model_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser()
+        """A folder setting naming a file fails here, in one line naming the setting, rather
+        than at the first file made under it."""
+        if value is None:
+            return None
+        value = value.expanduser()
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -335,7 +355,8 @@ def config_path(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
 
 def _read_toml(cls: type[Settings], path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise BadInput(f"cannot read config file {path}: no such file")
+        problem = "a folder, not a file" if path.is_dir() else "no such file"
+        raise BadInput(f"cannot read config file {path}: {problem}")
     try:
         raw = TomlConfigSettingsSource(cls, toml_file=path)()
     except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
@@ -351,5 +372,8 @@ def _explain(exc: ValidationError, values: dict[str, Any], origin: dict[str, str
     for e in exc.errors():
         name = str(e["loc"][0]) if e["loc"] else "?"
         where = origin.get(name, "argument")
-        problems.append(f"setting {name} = {values.get(name)!r} (from {where}): {e['msg']}")
+        value = values.get(name)
+        shown = os.fspath(value) if isinstance(value, os.PathLike) else value
+        message = str(e["msg"]).removeprefix("Value error, ")  # a validator's own words
+        problems.append(f"setting {name} = {shown!r} (from {where}): {message}")
     return "; ".join(problems)

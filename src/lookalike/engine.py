@@ -201,6 +201,8 @@ class Engine:
         uses_model = bool({"semantic", "objects"} & set(names))  # both embed with the model
         if precision not in (None, "fp32") and not uses_model:
             raise BadInput("precision is the semantic model's: add the semantic signal")
+        if model is not None and not uses_model:
+            raise BadInput("model is the semantic signal's: add the semantic signal")
         runs: Precision = precision or self.settings.default_precision
         built = [build_signal(n, self.settings, model=model_name, precision=runs) for n in names]
         specs = [spec for s in built for spec in s.vector_specs()]

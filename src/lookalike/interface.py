@@ -219,7 +219,14 @@ def check_existing(
             f"collection {name!r} has signals {','.join(have)}, not {','.join(signals)}; "
             "create another collection for them"
         )
-    if model is not None and "semantic" in have and model != config.get("model"):
+    if (model is not None or precision not in (None, "fp32")) and not config.get("model"):
+        asked = f"model {model!r}" if model is not None else f"precision {precision}"
+        raise Conflict(
+            f"collection {name!r} has no model (signals {','.join(have)}): {asked} is not "
+            "its; create another collection with the semantic signal",
+            detail={"collection": name, "signals": have},
+        )
+    if model is not None and model != config.get("model"):
         raise Conflict(
             f"collection {name!r} uses model {config.get('model')!r}, not {model!r}; "
             "create another collection to compare models"

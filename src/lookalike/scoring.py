@@ -12,6 +12,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lookalike.errors import InvalidQuery
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -86,3 +88,10 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) ->
 
 IDENTITY = Calibration.of([(0.0, 0.0), (1.0, 1.0)])
 """For signals that only add fields and are never searched by score (moderation, EXIF)."""
+
+
+def check_threshold(threshold: float | None) -> None:
+    """Refuse a score threshold off the shared scale (NaN included): it would keep every
+    pair or none, silently."""
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise InvalidQuery(f"threshold is a score between 0 and 1, not {threshold}")

@@ -15,7 +15,7 @@ from lookalike.config import Settings
 from lookalike.errors import BadInput, InvalidQuery
 from lookalike.payload import GROUP
 from lookalike.ranking import rank_key
-from lookalike.scoring import reaches, reciprocal_rank_fusion
+from lookalike.scoring import check_threshold, reaches, reciprocal_rank_fusion
 from lookalike.signals import default_signal
 from lookalike.signals.base import Found, Signal, SignalQuery
 from lookalike.sources import Fetcher, query_image_bytes
@@ -244,8 +244,7 @@ def _validate(q: Query) -> None:
         raise InvalidQuery(f"top_k must be between 1 and {MAX_TOP_K}")
     if q.scores and q.image is None:
         raise InvalidQuery("scores applies to an image query")
-    if q.threshold is not None and not 0.0 <= q.threshold <= 1.0:
-        raise InvalidQuery("threshold is a score between 0 and 1")
+    check_threshold(q.threshold)
     if q.group_score not in GROUP_SCORES:
         raise InvalidQuery(
             f"group_score must be one of {', '.join(GROUP_SCORES)}, not {q.group_score!r}"

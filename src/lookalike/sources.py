@@ -84,10 +84,39 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(name: str | os.PathLike[str], mode: int) -> str:
+    """Why a path that is no regular file is refused: reading a FIFO waits for a writer for
+    ever, reading a device may never end."""
+    kind = next((what for test, what in _NOT_REGULAR if test(mode)), "a special file")
+    return f"{os.fspath(name)} is {kind}, not a regular file"
+
+
+def _open_regular(path: str, flags: int) -> int:
+    """An opener refusing anything but a regular file; opened without blocking, so that
+    opening a FIFO does not wait for a writer."""
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise BadImage(_not_regular(path, mode))
+    os.set_blocking(fd, True)
+    return fd
+
+
 def read_file_bytes(path: Path, *, max_bytes: int) -> bytes:
-    """Read a local image, refusing files over ``max_bytes`` before reading them."""
+    """Read a local image, refusing files over ``max_bytes`` and anything but a regular file
+    before reading them."""
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", opener=_open_regular) as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 raise ImageTooLarge(f"{path} is {size} bytes, more than the {max_bytes} allowed")
@@ -153,7 +182,7 @@ def query_image_bytes(
             raise BadInput(f"query image {text} is a URL, and URLs are not fetched here")
         return fetch(text), text
     path = Path(text)
-    if not path.is_file():
+    if not path.exists():
         raise NotFound(f"query image {text} does not exist")
     return read_file_bytes(path, max_bytes=max_bytes), text
 
@@ -224,6 +253,9 @@ def _extensions() -> frozenset[str]:
 
 
 def _iter_input(text: str, group_by_folder: bool, max_bytes: int) -> Iterator[Item | ItemError]:
+    if not text:  # as a path it would name the current folder, walked whole
+        yield ItemError(text, BadInput("an empty path: give a folder, a file or a URL"))
+        return
     if is_url(text):
         yield Item(id=text, source=text, url=text)
         return
@@ -239,8 +271,12 @@ def _iter_input(text: str, group_by_folder: bool, max_bytes: int) -> Iterator[It
     if not path.exists():
         yield ItemError(shown, BadInput(f"{text}: broken symlink"))
         return
-    if path.is_dir():
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
         yield from _walk(path.absolute(), group_by_folder)
+        return
+    if not stat.S_ISREG(mode):  # never opened: a FIFO would block the read
+        yield ItemError(shown, BadInput(_not_regular(text, mode)))
         return
     suffix = path.suffix.lower()
     if suffix in _CATALOG_SUFFIXES:
@@ -362,6 +398,8 @@ def _walk(root: Path, group_by_folder: bool) -> Iterator[Item | ItemError]:
             elif stat.S_ISREG(st.st_mode) and Path(entry.name).suffix.lower() in extensions:
                 group = (child_rel.rpartition("/")[0] or None) if group_by_folder else None
                 yield Item(id=child_rel, source=str(child), path=child, group=group, root=root)
+            elif not stat.S_ISREG(st.st_mode):  # a FIFO, a device: refused, not read
+                yield ItemError(str(child), BadInput(_not_regular(child, st.st_mode)))
 
     yield from visit(root, "")
 
@@ -520,6 +558,8 @@ def _catalog_item(obj: dict[str, Any], base: Path, max_bytes: int) -> Item:
         if "\0" in value:
             raise _LineError(f"path {value!r} holds a NUL byte")
         target = base / Path(value).expanduser()
+        if target.is_dir():  # the line's mistake, reported at its line
+            raise _LineError(f"path {value!r} is a folder, not an image file")
         return Item(
             id=item_id or value, source=str(target), path=target, metadata=metadata, group=group
         )
@@ -537,8 +577,10 @@ def _read_metadata_file(
     path: Path, overrides: dict[str, tuple[dict[str, Any], str | None]]
 ) -> Iterator[ItemError]:
     """Fill ``overrides`` (id -> metadata, group) from a JSONL file; yield its bad lines."""
-    if not path.is_file():
+    if not path.exists():
         raise BadInput(f"metadata file {path}: no such file")
+    if not path.is_file():
+        raise BadInput(f"metadata file {_not_regular(path, path.stat().st_mode)}")
     for number, obj in _iter_json_lines(path):
         if isinstance(obj, ItemError):
             if number == 0:

@@ -181,7 +181,8 @@ class IngestReport:
     indexed: int = 0
     """New or changed images written to the store."""
     skipped: int = 0
-    """Unchanged images (same content and model): nothing to do."""
+    """Unchanged images (same content and model): nothing to do; and copies left out by
+    ``on_duplicate="skip"`` (each also in ``duplicates``)."""
     updated: int = 0
     """Unchanged images whose metadata or group changed: payload rewritten."""
     pruned: int = 0

@@ -380,9 +380,16 @@ def test_an_unreachable_cluster_fails_fast() -> None:
     start = time.monotonic()
     with pytest.raises(ClusterUnavailable, match="cannot reach"):
         cluster_mod.check_reachable("ray://127.0.0.1:9", timeout=2.0)
-    with pytest.raises(ClusterUnavailable, match="host and port"):
-        cluster_mod.check_reachable("ray://nowhere")
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("address", ["ray://nowhere", "host:port", "http://h:1", "h:99999"])
+def test_an_address_that_names_no_cluster_is_the_callers_error(address: str) -> None:
+    with pytest.raises(BadInput, match="give local, auto, host:port or ray://host:port"):
+        cluster_mod.check_address(address)
+    assert cluster_mod.check_address("local") is None
+    assert cluster_mod.check_address("auto") == "auto"
+    assert cluster_mod.check_address("ray://h:10001") == "ray://h:10001"
 
 
 def test_without_ray_the_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,3 +33,17 @@ def test_a_wrong_setting_stops_with_its_name_and_source(env: dict[str, str]) -> 
     done = run({**env, "LOOKALIKE_PORT": "99999"}, "config", ok=False)
     assert done.returncode == 2
     assert "setting port = '99999' (from env LOOKALIKE_PORT)" in done.stderr
+
+
+def test_the_data_folder_is_shown_from_the_environment_or_the_flag(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    def source(*args: str, environ: dict[str, str] = env) -> object:
+        rows = json.loads(run(environ, "config", "--json", *args).stdout)["settings"]
+        return next((r["value"], r["source"]) for r in rows if r["setting"] == "data_dir")
+
+    assert source() == (env["LOOKALIKE_DATA_DIR"], "env LOOKALIKE_DATA_DIR")
+    other = str(tmp_path / "other")
+    assert source("--data-dir", other) == (other, "flag")
+    unset = {**env, "LOOKALIKE_DATA_DIR": "", "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    assert source(environ=unset) == (str(tmp_path / "xdg" / "lookalike"), "default")

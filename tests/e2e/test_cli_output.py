@@ -146,3 +146,16 @@ def test_pillow_warnings_stay_out_of_stderr(
         assert "Corrupt EXIF" not in done.stderr
         assert "DecompressionBomb" not in done.stderr
         assert "warnings.warn" not in done.stderr
+
+
+def test_the_index_summary_tells_a_skipped_copy_from_an_unchanged_image(
+    env: dict[str, str], tmp_path: Path, photo_files: Path
+) -> None:
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    shutil.copy(photo_files / "coffee.jpg", folder / "a.jpg")
+    run(env, "index", str(folder), "-c", "d", "--signals", "duplicate")
+    shutil.copy(photo_files / "coffee.jpg", folder / "b.jpg")
+    done = run(env, "index", str(folder), "-c", "d", "--on-duplicate", "skip")
+    assert "indexed 0, skipped 1 unchanged and 1 as duplicates, updated 0" in done.stderr
+    assert f"skip: {folder / 'b.jpg'} copies a.jpg" in done.stderr

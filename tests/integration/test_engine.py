@@ -242,6 +242,28 @@ def test_collection_config_conflicts_and_drop(engine: Engine, tiny_model: Path) 
         engine.collection("a")
 
 
+def test_a_model_or_precision_is_only_asked_of_a_collection_with_a_model(
+    engine: Engine, tiny_model: Path
+) -> None:
+    """As documented: a new collection without the semantic signal takes neither, and an
+    existing one must have the model and precision asked, not silently ignore them."""
+    for asked in ({"model": "/nonexistent"}, {"precision": "int8"}):
+        with pytest.raises(BadInput, match="add the semantic signal"):
+            engine.create_collection("c", signals="duplicate", **asked)  # type: ignore[arg-type]
+    engine.create_collection("d", signals="duplicate")
+    for asked, words in (
+        ({"model": "foo"}, "model 'foo'"),
+        ({"precision": "int8"}, "precision int8"),
+    ):
+        with pytest.raises(Conflict, match=f"has no model \\(signals duplicate\\): {words}"):
+            engine.create_collection("d", exist_ok=True, **asked)  # type: ignore[arg-type]
+    assert engine.create_collection("d", exist_ok=True, precision="fp32").name == "d"
+    engine.create_collection("s", signals="semantic", model=str(tiny_model))
+    with pytest.raises(Conflict, match="uses model"):
+        engine.create_collection("s", exist_ok=True, model="foo")
+    assert engine.list_collections() == ["d", "s"]
+
+
 def test_missing_model_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable) as info:
         engine.create_collection("m")  # default model, offline, no files

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lookalike import Engine, Settings
-from lookalike.evaluation import Variant
+from lookalike.evaluation import QuerySpec, Variant
 from tests.support.eval_sets import GROUPS, distractor, transformed_set
 
 pytestmark = pytest.mark.slow
@@ -113,3 +113,21 @@ def test_an_existing_collection_by_its_groups_and_by_a_queries_file(
     assert set(results) == {str(labelled / "chelsea/0-original.jpg"), "coffee/1-small.jpg"}
     assert results["coffee/1-small.jpg"].relevant == 1
     assert results[str(labelled / "chelsea/0-original.jpg")].relevant == 4
+
+
+def test_a_changed_answer_key_is_not_resumed(
+    eval_engine: Engine, labelled: Path, tmp_path: Path
+) -> None:
+    coll = eval_engine.create_collection("shop", signals="duplicate")
+    coll.index([labelled], group_by_folder=True)
+    state = tmp_path / "state.jsonl"
+
+    def top1(expected: str) -> tuple[float, int]:
+        query = QuerySpec("coffee/1-small.jpg", id="coffee/1-small.jpg", expected=(expected,))
+        variant = coll.evaluate([query], state_file=state).variants[0]
+        return variant.summary.accuracy[1], variant.resumed
+
+    assert top1("chelsea/0-original.jpg") == (0.0, 0)
+    # the old ranking was scored against another answer key: run again, not resumed
+    assert top1("coffee/0-original.jpg") == (1.0, 0)
+    assert top1("coffee/0-original.jpg") == (1.0, 1)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lookalike import Settings
-from lookalike.errors import ModelUnavailable
+from lookalike.errors import BadInput, ModelUnavailable
 from lookalike.models import (
     MODELS,
     TextEncoder,
@@ -395,7 +395,7 @@ def test_hf_hub_offline_blocks_downloads(
 def test_download_refuses_offline_and_unknown_names(settings: Settings) -> None:
     with pytest.raises(ModelUnavailable, match="offline"):
         download_model("clip-vit-b-32", settings.replace(offline=True))
-    with pytest.raises(ModelUnavailable, match="not a known model"):
+    with pytest.raises(BadInput, match="not a known model"):  # the caller's typo: exit 2
         download_model("no-such-model", settings)
 
 

@@ -85,3 +85,19 @@ def test_root_path_is_a_sub_path_without_its_trailing_slash() -> None:
         "10.0.0.5",
         "10.0.0.6",
     )
+
+
+def test_an_empty_server_is_none_and_a_server_is_an_http_url() -> None:
+    assert Settings.load(server="").server is None
+    assert Settings.load(server=" https://search.test:8000 ").server == "https://search.test:8000"
+    for typo in ("bogus", "ftp://x", "http://", "127.0.0.1:8000"):
+        with pytest.raises(BadInput, match=r"setting server = .* not an http\(s\) URL"):
+            Settings.load(server=typo)
+
+
+def test_a_config_file_that_is_a_folder_is_named_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LOOKALIKE_CONFIG", str(tmp_path))
+    with pytest.raises(BadInput, match=f"cannot read config file {tmp_path}: a folder, not a file"):
+        Settings.load()

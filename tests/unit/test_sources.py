@@ -19,6 +19,7 @@ from lookalike.sources import (
     decode_base64,
     is_url,
     iter_items,
+    query_image_bytes,
     read_file_bytes,
 )
 from tests.support.encoded import encode
@@ -174,6 +175,18 @@ def test_missing_path_unknown_binary_and_other_scheme_are_errors(tmp_path: Path)
     assert "only http and https" in messages[2]
 
 
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "a.jpg")
+    monkeypatch.chdir(tmp_path)
+
+    [entry] = list(iter_items([""]))
+
+    assert isinstance(entry, ItemError) and isinstance(entry.error, BadInput)
+    assert entry.error.message == "an empty path: give a folder, a file or a URL"
+
+
 def test_url_list_file(tmp_path: Path) -> None:
     lists = tmp_path / "lists"
     lists.mkdir()
@@ -280,6 +293,20 @@ def test_catalog_with_ximilar_style_keys_puts_free_keys_in_metadata(tmp_path: Pa
     ]
     assert out[2].id == content_hash(data)[:32]
     assert out[2].metadata == {"brand": "acme"}
+
+
+def test_a_catalog_path_naming_a_folder_is_reported_at_its_line(tmp_path: Path) -> None:
+    catalog = write_jsonl(tmp_path / "c.jsonl", [{"path": "."}])
+
+    [entry] = list(iter_items([str(catalog)]))
+
+    assert isinstance(entry, ItemError) and entry.source == f"{catalog}:1"
+    assert entry.error.message == f"{catalog}, line 1: path '.' is a folder, not an image file"
+
+
+def test_a_metadata_file_that_is_a_folder_is_named_so(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="is a folder, not a regular file"):
+        list(iter_items([str(tmp_path)], metadata_file=tmp_path))
 
 
 def test_bad_catalog_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
@@ -411,8 +438,40 @@ def test_read_file_bytes(tmp_path: Path) -> None:
         read_file_bytes(path, max_bytes=4)
     with pytest.raises(BadImage, match="cannot read"):
         read_file_bytes(tmp_path / "missing.jpg", max_bytes=5)
-    with pytest.raises(BadImage, match="cannot read"):
+    with pytest.raises(BadImage, match="is a folder, not a regular file"):
         read_file_bytes(tmp_path, max_bytes=5)
+
+
+@pytest.mark.timeout(20)
+def test_special_files_are_refused_per_item_never_read(tmp_path: Path) -> None:
+    """A FIFO blocks its reader until a writer comes, a device never ends: each is one failed
+    item, as an argument, a line of a list, a folder's entry or a query image."""
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{fifo}\n")
+    folder = tmp_path / "photos"
+    touch(folder / "a.jpg", png_bytes())
+    os.mkfifo(folder / "b.jpg")
+    os.symlink("/dev/zero", folder / "c.jpg")
+
+    [argument] = list(iter_items([str(fifo)]))
+    assert isinstance(argument, ItemError) and isinstance(argument.error, BadInput)
+    assert "is a FIFO (named pipe), not a regular file" in argument.error.message
+    [line] = list(iter_items([str(listing)]))
+    assert isinstance(line, Item) and line.path == fifo
+    with pytest.raises(BadImage, match="pipe.jpg is a FIFO"):
+        read_file_bytes(fifo, max_bytes=5)
+    walked = list(iter_items([str(folder)]))
+    assert [i.id for i in items(walked)] == ["a.jpg"]
+    assert [(e.source, e.error.message.split(" is ")[1]) for e in errors(walked)] == [
+        (str(folder / "b.jpg"), "a FIFO (named pipe), not a regular file"),
+        (str(folder / "c.jpg"), "a character device, not a regular file"),
+    ]
+    with pytest.raises(BadImage, match="is a folder, not a regular file"):
+        query_image_bytes(str(folder), max_bytes=5)
+    with pytest.raises(BadImage, match="is a character device"):
+        query_image_bytes(str(folder / "c.jpg"), max_bytes=5)
 
 
 def test_content_hash_is_sha256_hex() -> None:

@@ -7,12 +7,12 @@ import os
 import re
 import sys
 import warnings
-from typing import Annotated, TextIO
+from typing import Annotated, NoReturn, TextIO
 
 import typer
 
 from lookalike.cli.output import err, out
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, StoreUnavailable
 
 app = typer.Typer(
     help="lookalike: self-hosted visual search. Index images, then search them by image, "
@@ -106,6 +106,19 @@ def _quiet_warnings() -> None:
     warnings.showwarning = one_line
 
 
+def file_error(exc: OSError) -> StoreUnavailable:
+    """A file or folder the command could not use (the data folder read-only or not a folder,
+    a lock file it may not open, a store path that cannot be made) as one line naming it, not
+    a traceback: the store, not the command, is at fault."""
+    where = f"cannot use {exc.filename}: " if exc.filename else ""
+    return StoreUnavailable(f"{where}{exc.strerror or exc}", detail={"path": exc.filename})
+
+
+def _fail(exc: LookalikeError) -> NoReturn:
+    err.print(f"error: {exc.message}", markup=False, soft_wrap=True)
+    sys.exit(exc.exit_code)
+
+
 def main() -> None:
     """The ``lookalike`` command: usage errors exit 2 with the usage line, core errors exit with
     their code in one line, Ctrl-C exits 130."""
@@ -114,8 +127,9 @@ def main() -> None:
         # Without standalone mode, Typer returns the exit code of typer.Exit and of Ctrl-C (130).
         code = app(standalone_mode=False)
     except LookalikeError as exc:
-        err.print(f"error: {exc.message}", markup=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        _fail(exc)
+    except OSError as exc:
+        _fail(file_error(exc))
     except (typer.Abort, KeyboardInterrupt):
         code = 130
     except typer.TyperException as exc:

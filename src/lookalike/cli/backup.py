@@ -10,13 +10,13 @@ import typer
 
 from lookalike.cli.app import app
 from lookalike.cli.connect import engine_for
-from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl
+from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl, output_file
 from lookalike.cli.output import out, print_json
 
 
 @app.command()
 def backup(
-    file: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    file: Annotated[Path, typer.Argument(help="The backup file to write.", callback=output_file)],
     collection: CollectionName,
     json_out: JsonOut = False,
     data_dir: DataDir = None,

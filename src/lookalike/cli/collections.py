@@ -127,7 +127,9 @@ def collections_alias(
     """Give a collection a second name, or switch that name to another collection in one
     atomic step (every search after it uses the new one); --remove removes it. Every command
     taking a collection name takes an alias."""
-    if remove == (target is not None):
+    if remove and target is not None:
+        raise BadInput(f"--remove removes alias {name!r}: give it without TARGET ({target})")
+    if not remove and target is None:
         raise BadInput("give the collection the alias names (TARGET), or --remove")
     with engine_for(data_dir, server) as engine:
         aliases = engine.set_alias(name, target)

@@ -11,10 +11,11 @@ import typer
 
 from lookalike.cli.app import app
 from lookalike.cli.connect import engine_for
-from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl, Yes
+from lookalike.cli.options import CollectionName, DataDir, JsonOut, ServerUrl, Yes, output_file
 from lookalike.cli.output import err, out, print_json
 from lookalike.cli.progress import count_bar
 from lookalike.errors import BadInput
+from lookalike.scoring import check_threshold
 from lookalike.types import Member
 
 
@@ -31,7 +32,8 @@ def duplicates(
         ),
     ] = "original",
     report: Annotated[
-        Path | None, typer.Option(help="Write the clusters to this file (.json or .csv).")
+        Path | None,
+        typer.Option(help="Write the clusters to this file (.json or .csv).", callback=output_file),
     ] = None,
     delete_copies: Annotated[
         bool, typer.Option("--delete-copies", help="Delete every copy (asks first).")
@@ -44,6 +46,7 @@ def duplicates(
     """Group near-duplicates across a collection and say which image of each group to keep."""
     from lookalike.signals.duplicate.clusters import write_report
 
+    check_threshold(threshold)  # before the progress bar, and before any store is opened
     with engine_for(data_dir, server) as engine:
         coll = engine.collection(collection)
         limit = coll.copy_threshold if threshold is None else threshold

@@ -391,25 +391,32 @@ def _value(text: str) -> Any:
 
 @contextmanager
 def _bars(show: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """One bar per phase (indexing, then querying, per configuration) on stderr."""
+    """One bar per phase (indexing, then querying, per configuration) on stderr, shown from
+    the first tick: an error before any work stays one line."""
     if not show:
         yield None
         return
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
-    ) as bar:
-        tasks: dict[str, Any] = {}
+    )
+    tasks: dict[str, Any] = {}
 
-        def tick(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
+    def tick(phase: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
 
+    try:
         yield tick
+    finally:
+        if tasks:
+            bar.stop()
 
 
 def _show(report: EvalReport, json_out: bool, failures: int) -> None:

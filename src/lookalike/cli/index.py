@@ -25,12 +25,21 @@ from lookalike.errors import BadInput
 from lookalike.types import IngestReport
 
 
+def _no_empty_path(paths: list[str]) -> list[str]:
+    """An empty argument (an unset shell variable) is refused before the collection is made,
+    not taken for the current folder."""
+    if any(not p for p in paths):
+        raise typer.BadParameter("an empty path: give a folder, a file or a URL")
+    return paths
+
+
 @app.command()
 def index(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Folders, image files, http(s) URLs, text files of URLs/paths, JSONL catalogs."
+            help="Folders, image files, http(s) URLs, text files of URLs/paths, JSONL catalogs.",
+            callback=_no_empty_path,
         ),
     ],
     collection: CollectionName = "default",
@@ -81,10 +90,9 @@ def index(
         str | None,
         typer.Option(
             "--ray",
-            is_flag=False,
-            flag_value="local",
-            help="Decode and embed on Ray: alone, a local Ray instance; or a cluster address "
-            "(auto, ray://host:10001). Needs lookalike[ray].",
+            metavar="ADDRESS",
+            help="Decode and embed on Ray: local (a Ray instance started here for the run), "
+            "auto, or a cluster address (host:port, ray://host:10001). Needs lookalike[ray].",
         ),
     ] = None,
     ray_workers: Annotated[
@@ -113,6 +121,10 @@ def index(
     server: ServerUrl = None,
 ) -> None:
     """Index images into a collection (created if missing). Re-running skips unchanged images."""
+    if ray is not None:
+        from lookalike.distributed.cluster import check_address
+
+        check_address(ray)  # a typo is refused before the collection is made
     with engine_for(data_dir, server) as engine:
         coll = engine.create_collection(
             collection,

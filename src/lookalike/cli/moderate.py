@@ -36,9 +36,9 @@ def moderate(
             except LookalikeError as exc:
                 if len(images) == 1:
                     if json_out:  # the answer on stdout, the one-line error on stderr
-                        query_error(image, exc, json_out=True)
+                        query_error(image, exc, json_out=True, key="image")
                     raise
-                query_error(image, exc, json_out)
+                query_error(image, exc, json_out, key="image")
                 failed = max(failed, exc.exit_code)
                 continue
             unsafe += not verdict["safe"]

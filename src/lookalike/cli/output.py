@@ -23,10 +23,11 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def query_error(label: str, exc: LookalikeError, json_out: bool) -> None:
-    """One failed query of several: a JSON error line, or one line on stderr."""
+def query_error(label: str, exc: LookalikeError, json_out: bool, key: str = "query") -> None:
+    """One failed query of several: a JSON error line (``key`` names the query as the
+    command's result lines do), or one line on stderr."""
     if json_out:
-        print_json({"query": label, "error": exc.to_dict()})
+        print_json({key: label, "error": exc.to_dict()})
     else:
         err.print(f"error: {label}: {exc.message}", markup=False, soft_wrap=True)
 
@@ -35,10 +36,11 @@ def print_report(report: IngestReport, json_out: bool) -> None:
     """An ingest report: JSON on stdout with ``--json``, the summary and problems on stderr."""
     if json_out:
         print_json(report.to_dict())
-    line = (
-        f"indexed {report.indexed}, skipped {report.skipped} unchanged, "
-        f"updated {report.updated}, failed {len(report.failed)}"
-    )
+    copies = sum(d.action == "skip" for d in report.duplicates)  # counted in ``skipped`` too
+    line = f"indexed {report.indexed}, skipped {report.skipped - copies} unchanged"
+    if copies:
+        line += f" and {copies} as duplicates"
+    line += f", updated {report.updated}, failed {len(report.failed)}"
     if report.pruned:
         line += f", pruned {report.pruned}"
     line += f" in {report.seconds:.1f}s ({report.rate:.1f} images/s)"

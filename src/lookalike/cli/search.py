@@ -188,9 +188,10 @@ def _expand_images(specs: list[str]) -> list[str]:
     for spec in specs:
         if spec == "-":
             expanded.extend(line.strip() for line in sys.stdin if line.strip())
-        elif Path(spec).is_dir():
+        elif Path(spec).is_dir():  # an entry that is no image fails as its own query
             expanded.extend(
-                str(i.path) for i in iter_items([spec]) if isinstance(i, Item) and i.path
+                str(i.path) if isinstance(i, Item) and i.path else i.source
+                for i in iter_items([spec])
             )
         else:
             expanded.append(spec)

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from lookalike.errors import ClusterUnavailable, MissingExtra
+from lookalike.errors import BadInput, ClusterUnavailable, MissingExtra
 
 #: Seconds to wait for a cluster address to accept a connection before giving up.
 CONNECT_TIMEOUT = 5.0
@@ -46,7 +46,7 @@ def cluster(address: str | None, *, num_cpus: int | None = None) -> Iterator[Mod
         check_version(ray, "the running Ray instance")
         yield ray
         return
-    address = None if address in (None, "", LOCAL) else address
+    address = check_address(address)
     if address is not None and address != "auto":
         check_reachable(address)
     where = address or "this machine"
@@ -104,16 +104,35 @@ def cluster_version(ray: ModuleType) -> str | None:
     return str(version) if version else None
 
 
+def check_address(address: str | None) -> str | None:
+    """The address Ray is given (``None``: start an instance here), or :class:`BadInput` for
+    one that names no cluster: a typo is the caller's, not an unreachable cluster."""
+    if address in (None, "", LOCAL):
+        return None
+    if address == "auto":
+        return address
+    _host_port(address)
+    return address
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(address if "://" in address else f"//{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is no number, or out of range
+        host = port = None
+    if host is None or port is None or parts.scheme not in ("", "ray"):
+        raise BadInput(
+            f"Ray address {address!r}: give local, auto, host:port or ray://host:port",
+            detail={"address": address},
+        )
+    return host, port
+
+
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     """Fail within ``timeout`` seconds when nothing listens at ``address`` (Ray itself
     retries for a long time before giving up)."""
-    parts = urlsplit(address if "://" in address else f"//{address}")
-    host, port = parts.hostname, parts.port
-    if host is None or port is None:
-        raise ClusterUnavailable(
-            f"Ray address {address!r} needs a host and port (ray://host:10001, host:6379) "
-            "or is 'auto'"
-        )
+    host, port = _host_port(address)
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass

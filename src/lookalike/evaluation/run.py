@@ -11,17 +11,19 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lookalike.errors import BadInput
+from lookalike.errors import BadInput, InvalidQuery
 from lookalike.evaluation.metrics import at_threshold, summarize, threshold_for_precision
 from lookalike.evaluation.protocols import Labelled, QuerySpec, check_protocol, plan
 from lookalike.evaluation.results import EvalReport, VariantResult
 from lookalike.evaluation.runner import RankBy, StateFile, check_rank_by, run_queries
 from lookalike.payload import GROUP, SOURCE
+from lookalike.scoring import check_threshold
+from lookalike.search import MAX_TOP_K
 from lookalike.signals import default_signal
 from lookalike.sources import Item, ItemError, iter_items
 from lookalike.store.base import scroll_all
@@ -162,6 +164,7 @@ def evaluate_collection(
 ) -> EvalReport:
     """Evaluate a collection as it is: with ``queries`` (see :func:`load_queries`), or by
     ``protocol`` over the groups its records carry (queries by record id, by id order)."""
+    _check_options(top_k, threshold, target_precision)
     excluded: tuple[str, ...] = ()
     used_seed: int | None = None
     if queries is None:
@@ -245,6 +248,7 @@ def evaluate_dataset(
     variants (reused when it exists: a rerun indexes nothing again), then run the protocol's
     queries on each variant. Items are :class:`~lookalike.sources.Item` (to index) or
     :class:`Labelled` records already in those collections."""
+    _check_options(top_k, threshold, target_precision)
     if not variants:
         raise BadInput("give at least one configuration to evaluate")
     names = [v.name for v in variants]
@@ -342,6 +346,16 @@ def _phase(progress: PhaseCallback | None, phase: str) -> Callable[[int, int], N
 # shared -------------------------------------------------------------------------------------
 
 
+def _check_options(top_k: int, threshold: float | None, target_precision: float) -> None:
+    """Refuse what would fail every query, or be reported on, before anything is indexed or
+    searched: a wrong value found at the end would cost the whole run."""
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidQuery(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
+    check_threshold(threshold)
+    if not 0.0 < target_precision <= 1.0:
+        raise BadInput(f"target_precision must be in (0, 1], not {target_precision}")
+
+
 def _ks(top_k: int) -> list[int]:
     return sorted({k for k in DEFAULT_KS if k <= top_k} | {top_k})
 
@@ -367,8 +381,6 @@ def _evaluate(
     fingerprint: Mapping[str, Any],
     progress: Callable[[int, int], None] | None,
 ) -> VariantResult:
-    if not 0.0 < target_precision <= 1.0:
-        raise BadInput(f"target_precision must be in (0, 1], not {target_precision}")
     signal = str(
         search.get("signal")
         or default_signal(collection.config["signals"], text=False, person=False)
@@ -385,7 +397,8 @@ def _evaluate(
                 "top_k": top_k,
                 "rank_by": rank_by,
                 "search": dict(search),
-                "queries": [q.label for q in queries],
+                "excluded": list(excluded),
+                "queries": [_query_key(q) for q in queries],
             },
         )
     results, resumed = run_queries(
@@ -412,6 +425,21 @@ def _evaluate(
         for_precision=threshold_for_precision(results, target_precision),
         resumed=resumed,
     )
+
+
+def _query_key(q: QuerySpec) -> dict[str, Any]:
+    """All that decides a query's recorded result: its right answers as well as what it
+    searches by, and the query image file's size and time, so that a changed answer key or
+    image runs the query again instead of resuming a stale result."""
+    key: dict[str, Any] = asdict(q)
+    if q.image is not None and "://" not in q.image:
+        try:
+            stat = os.stat(q.image)
+        except OSError:
+            pass  # a missing image fails as it is run
+        else:
+            key["file"] = [stat.st_size, stat.st_mtime_ns]
+    return key
 
 
 def _configured_threshold(collection: LocalCollection, signal: str) -> float | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from lookalike.config import Settings
-from lookalike.errors import ModelUnavailable
+from lookalike.errors import BadInput, ModelUnavailable
 from lookalike.models.download import fetch_tower
 from lookalike.models.specs import MODELS, ModelSpec, find_spec
 
@@ -91,7 +91,7 @@ def download_model(model: str, settings: Settings) -> Path:
     """
     spec = find_spec(model)
     if spec is None:
-        raise ModelUnavailable(
+        raise BadInput(
             f"cannot download {model!r}: not a known model (known: {', '.join(MODELS)})",
             detail={"model": model},
         )

@@ -269,8 +269,8 @@ class EdgeStore:
         check_new_name(name, self._aliases.aliases())
         if self.exists(name) or name in self.list_collections():
             raise Conflict(f"collection {name!r} already exists")
+        folder.mkdir(parents=True, exist_ok=True)  # first: a folder that cannot be made says so
         FreeSpace(folder, self.min_free_bytes).check()
-        folder.mkdir(parents=True, exist_ok=True)
         layout = self.layout
         edge_config = _edge_config(vectors, layout, self.hnsw_threshold)
         stored = {

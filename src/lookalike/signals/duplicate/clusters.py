@@ -26,6 +26,7 @@ from typing import Any
 
 from lookalike.errors import BadInput
 from lookalike.filters import HasIds, Not
+from lookalike.scoring import check_threshold
 from lookalike.signals.duplicate.copies import (
     CopyHit,
     find_copies,
@@ -155,7 +156,8 @@ def find_clusters(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Cluster]:
     """Clusters of records that are copies of each other (score >= ``threshold``)."""
-    keep_key(keep)  # an unknown rule fails before the work
+    keep_key(keep)  # an unknown rule or threshold fails before the work
+    check_threshold(threshold)
     total = store.count()
     parent: dict[str, str] = {}
     best: dict[str, _Link] = {}
