@@ -72,13 +72,13 @@ from lookalike.store.base import (
 from lookalike.store.edge_build import copy_shard, optimize_in_child, read_ahead, write_back
 from lookalike.store.edge_filter import to_edge_filter
 from lookalike.store.edge_parts import (
-    merge_hits,
     merge_ordered,
     merge_records,
     merge_scroll,
     part_name,
     part_numbers,
     recover_parts,
+    top_points,
 )
 from lookalike.store.space import FreeSpace
 
@@ -540,11 +540,14 @@ class EdgeCollection:
         with_vectors: WithVectors = False,
         full_payload: bool = False,
     ) -> list[Hit]:
-        request = _request(
-            query, limit, filter, score_threshold, with_vectors, self.params, full_payload
-        )
-        found = [[_hit(p) for p in _call(part.shard.query, request)] for part in self._parts]
-        return merge_hits(found, limit)
+        return self.search_batch(
+            [query],
+            limit=limit,
+            filter=filter,
+            with_vectors=with_vectors,
+            score_thresholds=[score_threshold],
+            full_payload=full_payload,
+        )[0]
 
     def search_batch(
         self,
@@ -558,18 +561,40 @@ class EdgeCollection:
     ) -> list[list[Hit]]:
         if not queries:
             return []
+        parts = self._parts
         thresholds = list(score_thresholds or [None] * len(queries))
-        batch = qe.QueryBatchRequest(
-            [
-                _request(q, limit, filter, threshold, with_vectors, self.params, full_payload)
-                for q, threshold in zip(queries, thresholds, strict=True)
-            ]
-        )
-        per_part = [
-            [[_hit(p) for p in points] for points in _call(part.shard.query_batch, batch)]
-            for part in self._parts
+        one = len(parts) == 1
+        requests = [
+            _request(q, limit, filter, threshold, with_vectors, self.params, full_payload, one)
+            for q, threshold in zip(queries, thresholds, strict=True)
         ]
-        return [merge_hits(lists, limit) for lists in zip(*per_part, strict=True)]
+        if one:
+            found = _call(parts[0].shard.query_batch, qe.QueryBatchRequest(requests))
+            return [[_hit(p) for p in points] for points in found]
+        # Several shards: each gives its best ``limit`` by id and score only, and the payloads
+        # (the costly part of a hit to bring into Python) are read for the winners alone.
+        batch = qe.QueryBatchRequest(requests)
+        per_part = [_call(part.shard.query_batch, batch) for part in parts]
+        winners = [top_points(lists, limit) for lists in zip(*per_part, strict=True)]
+        wanted: dict[int, set[str]] = {}
+        for best in winners:
+            for part, point in best:
+                wanted.setdefault(part, set()).add(str(point.id))
+        selector = _payload_without(search_leaves_out(full_payload))
+        vectors = vector_selection(with_vectors)
+        records = {
+            str(r.id): r
+            for part, ids in wanted.items()
+            for r in _call(parts[part].shard.retrieve, sorted(ids), selector, vectors)
+        }
+        return [
+            [
+                _hit(records[str(point.id)], float(point.score))
+                for _, point in best
+                if str(point.id) in records  # deleted between the two reads
+            ]
+            for best in winners
+        ]
 
     def scroll(
         self,
@@ -903,7 +928,9 @@ def _request(
     with_vectors: WithVectors,
     params: qe.SearchParams | None = None,
     full_payload: bool = False,
+    payload: bool = True,
 ) -> qe.QueryRequest:
+    """The store's request; without ``payload``, ids and scores only (nor vectors)."""
     if query.vector is not None:
         scoring = qe.Query.Nearest(_to_edge(query.vector), using=query.using)
     else:
@@ -917,16 +944,20 @@ def _request(
         query=scoring,
         filter=_filter(filter),
         score_threshold=score_threshold,
-        with_payload=_payload_without(search_leaves_out(full_payload)),
-        with_vector=vector_selection(with_vectors),
+        with_payload=_payload_without(search_leaves_out(full_payload)) if payload else False,
+        with_vector=vector_selection(with_vectors) if payload else False,
         params=params,
     )
 
 
-def _hit(p: Any) -> Hit:
+def _hit(p: Any, score: float | None = None) -> Hit:
+    """A hit from a scored point, or from a record and its ``score``."""
     payload = dict(p.payload or {})
     return Hit(
-        id=str(payload.get("id")), score=float(p.score), payload=payload, vectors=_vectors(p.vector)
+        id=str(payload.get("id")),
+        score=float(p.score) if score is None else score,
+        payload=payload,
+        vectors=_vectors(p.vector),
     )
 
 

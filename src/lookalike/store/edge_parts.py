@@ -17,16 +17,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lookalike.store.base import Hit
-
 __all__ = [
-    "merge_hits",
     "merge_ordered",
     "merge_records",
     "merge_scroll",
     "part_name",
     "part_numbers",
     "recover_parts",
+    "top_points",
 ]
 
 FIRST = "shard"
@@ -67,15 +65,19 @@ def recover_parts(folder: Path) -> None:
             shutil.rmtree(folder / name, ignore_errors=True)
 
 
-def merge_hits(lists: Sequence[list[Hit]], limit: int) -> list[Hit]:
-    """The best ``limit`` of the shards' hits, best first; a record in two shards (a crash
-    between a rewrite's two steps) counts once, as its newer version."""
-    if len(lists) == 1:
-        return lists[0][:limit]
-    newest = _newest(lists, lambda h: h.id)
+def top_points(lists: Sequence[Sequence[Any]], limit: int) -> list[tuple[int, Any]]:
+    """The best ``limit`` of the shards' scored points (``.id``, ``.score``), best first, each
+    with the index of its shard's list; a point in two shards (a crash between a rewrite's two
+    steps) counts once, as its newer version."""
+    newest = _newest(lists, lambda p: str(p.id))
     ranked = sorted(
-        (h for part, hits in enumerate(lists) for h in hits if newest[h.id] == part),
-        key=lambda h: -h.score,
+        (
+            (part, point)
+            for part, points in enumerate(lists)
+            for point in points
+            if newest[str(point.id)] == part
+        ),
+        key=lambda pair: -float(pair[1].score),
     )
     return ranked[:limit]
 
