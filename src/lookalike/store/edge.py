@@ -759,8 +759,11 @@ class EdgeCollection:
             return
         self._closed = True
         try:
-            if self._builder is not None:
-                self._builder.join()
+            with self._parts_lock:
+                self._full.clear()  # builds not started wait for the next open's maintain()
+            builder = self._builder
+            if builder is not None:
+                builder.join()
             for part in self._parts:
                 part.shard.flush()
                 part.shard.close()
