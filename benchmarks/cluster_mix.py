@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import combinations
 from pathlib import Path
 
@@ -46,6 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from copydays import CACHE as PHOTO_CACHE  # noqa: E402
 from copydays import GROUP_COPIES, apply, normalised_pool, unpack_deb  # noqa: E402
 from lookalike import Engine, Settings  # noqa: E402
+from lookalike.engine import Collection  # noqa: E402
 
 CACHE = ROOT / "bench-data" / "cluster_mix"
 ICON_PACKAGE = "oxygen-icon-theme"
@@ -177,6 +180,19 @@ def kind(record_id: str) -> str:
     return record_id.split("-", 1)[0]
 
 
+@contextmanager
+def indexed(folder: Path) -> Iterator[Collection]:
+    """The set indexed with the duplicate signal into a fresh collection (thumbnails kept, as
+    by default), open while the block runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with Engine(Settings(data_dir=Path(tmp), offline=True)) as engine:
+            coll = engine.create_collection("mix", signals="duplicate")
+            report = coll.index([folder])
+            if report.failed:
+                raise SystemExit(f"{len(report.failed)} failed: {report.failed[0].message}")
+            yield coll
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--icons", type=int, default=120, help="file-type icons")
@@ -198,15 +214,10 @@ def main() -> None:
         f"{len(pairs)} true pairs",
         flush=True,
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        with Engine(Settings(data_dir=Path(tmp), offline=True)) as engine:
-            coll = engine.create_collection("mix", signals="duplicate")
-            report = coll.index([folder])
-            if report.failed:
-                raise SystemExit(f"{len(report.failed)} failed: {report.failed[0].message}")
-            started = time.perf_counter()
-            clusters = coll.duplicates()
-            seconds = time.perf_counter() - started
+    with indexed(folder) as coll:
+        started = time.perf_counter()
+        clusters = coll.duplicates()
+        seconds = time.perf_counter() - started
     truth = {frozenset(p) for p in pairs}
     found = {frozenset((a.id, b.id)) for c in clusters for a, b in combinations(c.members, 2)}
     hit = len(truth & found)

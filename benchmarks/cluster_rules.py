@@ -26,7 +26,6 @@ import argparse
 import base64
 import io
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from itertools import combinations
@@ -40,8 +39,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cluster_mix import build, kind  # noqa: E402
-from lookalike import Engine, Settings  # noqa: E402
+from cluster_mix import build, indexed, kind  # noqa: E402
 from lookalike.filters import HasIds, Node, Not  # noqa: E402
 from lookalike.payload import THUMBNAIL  # noqa: E402
 from lookalike.signals.duplicate.clusters import (  # noqa: E402
@@ -202,19 +200,14 @@ def main() -> None:
     args = parser.parse_args()
     folder, pairs = build(120, 20, 40, 3, 0)
     truth = {frozenset(p) for p in pairs}
-    with tempfile.TemporaryDirectory() as tmp:
-        with Engine(Settings(data_dir=Path(tmp), offline=True)) as engine:
-            coll = engine.create_collection("mix", signals="duplicate")
-            report = coll.index([folder])
-            if report.failed:
-                raise SystemExit(f"{len(report.failed)} failed: {report.failed[0].message}")
-            links = Links(coll.store, coll.copy_threshold)
-            links.collect(args.cut)
-            nodes = list(links.points)
-            today = components(nodes, links.all)
-            photometric = components(nodes, links.agreeing)
-            star = [g for c in today for g in links.stars(c, links.all, 1.0)]
-            both = [g for c in photometric for g in links.stars(c, links.agreeing, args.cut)]
+    with indexed(folder) as coll:
+        links = Links(coll.store, coll.copy_threshold)
+        links.collect(args.cut)
+        nodes = list(links.points)
+        today = components(nodes, links.all)
+        photometric = components(nodes, links.agreeing)
+        star = [g for c in today for g in links.stars(c, links.all, 1.0)]
+        both = [g for c in photometric for g in links.stars(c, links.agreeing, args.cut)]
     print(f"{len(nodes)} images, {len(truth)} true pairs; photometric cut {args.cut}")
     for name, groups in (
         ("today", today),

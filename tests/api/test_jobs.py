@@ -3,17 +3,15 @@ restart keeps (the records) and forgets (the jobs)."""
 
 from __future__ import annotations
 
-import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-import lookalike.store.edge as edge
 from lookalike.api.routes.records import SYNC_MAX_ITEMS
 from lookalike.config import Settings
+from tests.support.builds import hold_builds
 from tests.support.encoded import b64, corrupt_jpeg, image_bytes
 from tests.support.server import in_process
 
@@ -110,15 +108,7 @@ def test_a_job_shows_its_index_build_and_its_time_while_the_server_answers(
 ) -> None:
     # The build is held open until the test has seen it: what the job shows then, and that the
     # server answers meanwhile, does not depend on how long a build takes.
-    release, entered = threading.Event(), threading.Event()
-    build = edge.optimize_in_child
-
-    def held(shard_dir: Path) -> bool:
-        entered.set()
-        release.wait(60)
-        return build(shard_dir)
-
-    monkeypatch.setattr(edge, "optimize_in_child", held)
+    release, entered = hold_builds(monkeypatch)
     settings = server_settings.replace(default_signals=("duplicate",), hnsw_threshold=20)
     with in_process(settings) as client:
         client.post("/collections", json={"name": "c"})

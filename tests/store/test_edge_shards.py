@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lookalike.store import edge
 from lookalike.store.base import StoredPoint, VectorQuery, VectorSpec
 from lookalike.store.edge import EdgeLayout, EdgeStore
+from tests.support.builds import hold_builds
 
 SPECS = [VectorSpec("v", 8)]
 
@@ -67,15 +67,7 @@ def test_full_shards_are_indexed_while_the_next_fills(tmp_path: Path) -> None:
 def test_writes_go_on_while_a_full_shard_is_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    release, entered = threading.Event(), threading.Event()
-    build = edge.optimize_in_child
-
-    def held(shard_dir: Path) -> bool:
-        entered.set()
-        release.wait(60)
-        return build(shard_dir)
-
-    monkeypatch.setattr(edge, "optimize_in_child", held)
+    release, entered = hold_builds(monkeypatch)
     coll = make(tmp_path).open_collection("c")
     try:
         coll.upsert(points(0, 100))
