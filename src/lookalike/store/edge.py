@@ -357,7 +357,7 @@ class EdgeCollection:
         self._lock_cm.__enter__()
         self._parts: list[_Part] = []
         try:
-            _recover_build(folder)
+            recover_parts(folder)  # what a process killed during a build or a creation left
             for number in part_numbers(folder):
                 shard = _call(qe.EdgeShard.load, str(folder / part_name(number)))
                 self._parts.append(_Part(number, shard))
@@ -820,11 +820,6 @@ def _has_shard(folder: Path) -> bool:
     # ``shard.retired`` alone: a process was killed between the two renames of an index build's
     # swap; opening the collection puts it back.
     return (folder / "shard").is_dir() or (folder / "shard.retired").is_dir()
-
-
-def _recover_build(folder: Path) -> None:
-    """Undo what a process killed during an index build left (:func:`.edge_parts.recover_parts`)."""
-    recover_parts(folder)
 
 
 def _retire(shard: Any, folder: Path) -> None:
