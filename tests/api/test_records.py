@@ -242,7 +242,9 @@ def test_record_routes_pagination_and_errors(api: ApiClient) -> None:
     ):
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter", r.text
     r = client.get("/collections/c/records", params={"offset": "not-an-offset"})
-    assert r.status_code == 400 and "offset" in r.json()["error"]["message"]
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_input"
+    message = r.json()["error"]["message"]
+    assert "invalid cursor 'not-an-offset'" in message and "next_offset as offset" in message
     assert client.get("/collections/c/records", params={"limit": 0}).status_code == 422
     assert client.post("/collections/c/records/delete", json={"ids": []}).status_code == 422
 

@@ -1,5 +1,6 @@
 """``lookalike records --sort``: newest first across runs of ``index``, a cursor that goes on
-in the same order, and a cursor of another sort refused in one line."""
+in the same order, and a cursor of another sort (or a forged one) refused in one line that
+names ``--cursor``."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ def test_records_sort_newest_first_and_page_on(env: dict[str, str], tmp_path: Pa
     oldest = run(env, "records", "-c", "c", "--sort", "indexed_at", "--limit", "1", "--json")
     assert json.loads(oldest.stdout)["records"][0]["id"] == f"{PHOTO_NAMES[0]}.jpg"
     wrong = run(env, "records", "-c", "c", "--sort", "taken_at", "--cursor", cursor, ok=False)
-    assert wrong.returncode == 2 and "invalid offset" in wrong.stderr
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
+    assert "invalid cursor" in wrong.stderr and "--cursor" in wrong.stderr
+    forged = run(env, "records", "-c", "c", "--cursor", "not-a-cursor", ok=False)
+    assert forged.returncode == 2 and forged.stderr.count("\n") == 1
+    assert "invalid cursor 'not-a-cursor'" in forged.stderr and "--cursor" in forged.stderr
     bad = run(env, "records", "-c", "c", "--sort", "size", ok=False)
     assert bad.returncode == 2 and "unknown sort" in bad.stderr

@@ -125,7 +125,7 @@ def test_bad_cursors_and_sorts_are_bad_input(coll: CollectionStore) -> None:
     assert cursor is not None
     with pytest.raises(BadInput):
         ordered_page(coll, parse_sort("indexed_at"), limit=3, cursor=cursor)  # another sort
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match="next_offset as offset; in the CLI, its next_cursor as"):
         ordered_page(coll, parse_sort("-indexed_at"), limit=3, cursor="not a cursor")
     point = "3186fb26abcb-5326-8a81-9e566c065434"  # a UUID's digits, wrongly grouped
     for text in (

@@ -120,8 +120,18 @@ def check_offset(offset: str) -> str:
     except (ValueError, TypeError):
         canonical = None
     if canonical != offset:
-        raise BadInput(f"invalid offset {offset!r}: give a next_offset of a page")
+        raise bad_cursor(offset)
     return offset
+
+
+def bad_cursor(cursor: str, *, pages: str = "a previous page") -> BadInput:
+    """The error for a paging cursor no page gave, worded for every caller: the REST and
+    Python APIs hand a page's cursor out as ``next_offset`` and take it back as ``offset``;
+    the CLI prints it as ``next_cursor`` and takes it back with ``--cursor``."""
+    return BadInput(
+        f"invalid cursor {cursor!r}: pass the cursor {pages} returned "
+        "(its next_offset as offset; in the CLI, its next_cursor as --cursor)"
+    )
 
 
 def moment(micros: int) -> datetime:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from lookalike.errors import BadInput
 from lookalike.filters import And, DateRange, Node, Not
 from lookalike.payload import INDEXED_AT
-from lookalike.store.base import Order, check_offset, moment, point_id
+from lookalike.store.base import Order, bad_cursor, check_offset, moment, point_id
 
 if TYPE_CHECKING:
     from lookalike.store.base import CollectionStore, StoredPoint
@@ -85,9 +85,7 @@ def _decode(cursor: str, order: Order) -> _Cursor:
             check_offset(at)
         return _Cursor(phase, int(value) if value else None, at or None)
     except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError, BadInput):
-        raise BadInput(
-            f"invalid offset {cursor!r}: give the next_offset of a page of this sort"
-        ) from None
+        raise bad_cursor(cursor, pages="a previous page of this sort") from None
 
 
 def _both(filter: Node | None, node: Node) -> Node:
