@@ -313,15 +313,18 @@ def as_item(spec: Any, max_bytes: int) -> Item | ItemError:
         return spec
     if isinstance(spec, Item):
         try:
+            _check_id(spec.id)
             check_metadata(spec.metadata)
         except BadInput as exc:
             return ItemError(spec.id, exc)
         return spec
     if isinstance(spec, str | os.PathLike):
         text = os.fspath(spec)
+        if "\0" in text:  # a URL too: it would be the record's id
+            return ItemError(text, BadInput(f"{text!r}: not an http(s) URL nor a usable path"))
         if is_url(text):
             return Item(id=text, source=text, url=text)
-        if "://" in text or "\0" in text:
+        if "://" in text:
             return ItemError(text, BadInput(f"{text!r}: not an http(s) URL nor a usable path"))
         return path_item(text)
     given: dict[str, Any]
@@ -473,6 +476,15 @@ def _pick(obj: dict[str, Any], keys: Sequence[str]) -> Any:
     return obj[present[0]] if present else None
 
 
+def _check_id(record_id: str) -> str:
+    """``record_id`` unless it holds a NUL byte: no shell argument, file name or URL can name
+    such a record again, and stores may cut the id there. Other characters, newlines included,
+    are kept (the REST API's record routes take any of them)."""
+    if "\0" in record_id:
+        raise BadInput(f"id {record_id!r} holds a NUL byte")
+    return record_id
+
+
 def _parse_common(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
     """The id, metadata (free keys merged under ``metadata``) and group of a catalog line."""
     raw_id = _pick(obj, _ID_KEYS)
@@ -480,6 +492,11 @@ def _parse_common(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any], str 
         raise _LineError("id must be a string or an integer")
     if raw_id == "":
         raise _LineError("id is empty")
+    if isinstance(raw_id, str):
+        try:
+            _check_id(raw_id)
+        except BadInput as exc:
+            raise _LineError(exc.message) from None
     metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise _LineError("metadata must be a JSON object")
@@ -550,13 +567,13 @@ def _catalog_item(obj: dict[str, Any], base: Path, max_bytes: int) -> Item:
     kind, value = next(iter(given.items()))
     if not isinstance(value, str) or (kind != "base64" and not value.strip()):
         raise _LineError(f"{kind} must be a non-empty string")  # empty base64: an empty image
+    if kind != "base64" and "\0" in value:  # no file nor URL has one; nor may the id it gives
+        raise _LineError(f"{kind} {value!r} holds a NUL byte")
     if kind == "url":
         if not is_url(value):
             raise _LineError(f"only http and https URLs are supported: {value}")
         return Item(id=item_id or value, source=value, url=value, metadata=metadata, group=group)
     if kind == "path":
-        if "\0" in value:
-            raise _LineError(f"path {value!r} holds a NUL byte")
         target = base / Path(value).expanduser()
         if target.is_dir():  # the line's mistake, reported at its line
             raise _LineError(f"path {value!r} is a folder, not an image file")

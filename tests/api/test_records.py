@@ -186,6 +186,36 @@ def test_uploads_and_jsonl_bodies(api: ApiClient) -> None:
     assert client.get("/collections/c/records/j2").status_code == 200
 
 
+def test_an_id_holding_a_nul_byte_fails_alone_and_the_batch_goes_in(api: ApiClient) -> None:
+    api.post("/collections", json={"name": "c", "signals": "duplicate", "thumbnails": False})
+    items = [
+        {"id": "before", "base64": b64(image_bytes("coffee"))},
+        {"id": "a\u0000b", "base64": b64(image_bytes("rocket"))},
+        {"id": "new\nline", "base64": b64(image_bytes("camera"))},  # kept: readable back
+        {"id": "after", "base64": b64(image_bytes("chelsea"))},
+    ]
+    r = api.post("/collections/c/records", json={"items": items, "background": False})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert _statuses(answer) == [
+        ("indexed", None),
+        ("failed", "bad_input"),
+        ("indexed", None),
+        ("indexed", None),
+    ]
+    refused = answer["outcomes"][1]
+    assert refused["id"] == "a\u0000b" and "NUL byte" in refused["error"]["message"]
+    assert api.get("/collections/c").json()["count"] == 3
+    assert api.get("/collections/c/records/new%0Aline").json()["id"] == "new\nline"
+    files = [
+        ("files", ("a.jpg", image_bytes("astronaut"), "image/jpeg")),
+        ("files", ("b.jpg", image_bytes("rocket"), "image/jpeg")),
+    ]
+    r = api.post("/collections/c/records/upload", files=files, data={"ids": ["up\u0000", "up"]})
+    assert r.status_code == 200, r.text
+    assert _statuses(r.json()) == [("failed", "bad_input"), ("indexed", None)]
+
+
 def test_record_routes_pagination_and_errors(api: ApiClient) -> None:
     client = api
     client.post("/collections", json={"name": "c", "signals": "duplicate", "thumbnails": False})

@@ -266,6 +266,28 @@ def test_url_ingest_refuses_private_addresses_by_default(
     assert handler.served == 0
 
 
+def test_a_catalog_line_whose_id_holds_a_nul_byte_fails_alone(
+    env: dict[str, str], photos: Path, tmp_path: Path
+) -> None:
+    names = sorted(p.name for p in photos.iterdir())[:3]
+    ids = ["first", "bad\u0000id", "third"]
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text(
+        "".join(
+            json.dumps({"id": i, "path": str(photos / n)}) + "\n"
+            for i, n in zip(ids, names, strict=True)
+        )
+    )
+    done = run(env, "index", str(catalog), "-c", "n", "--signals", "duplicate", "--json")
+    report = lines(done.stdout)[0]
+    assert report["indexed"] == 2
+    (failed,) = report["failed"]
+    assert failed["code"] == "bad_input" and failed["source"] == f"{catalog}:2"
+    assert "line 2: id 'bad\\x00id' holds a NUL byte" in failed["message"]
+    page = json.loads(run(env, "records", "-c", "n", "--json").stdout)
+    assert sorted(r["id"] for r in page["records"]) == ["first", "third"]
+
+
 def test_duplicates_command_reports_and_deletes_copies(
     env: dict[str, str], photos: Path, tmp_path: Path
 ) -> None:

@@ -362,6 +362,42 @@ def test_catalog_lines_whose_metadata_a_store_cannot_keep_fail_alone(tmp_path: P
     assert "64 bits" in bad[2].error.message and "deeper" in bad[3].error.message
 
 
+def test_an_id_holding_a_nul_byte_fails_its_line_alone(tmp_path: Path) -> None:
+    catalog = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"id": "ok-1", "url": "https://example.com/1.jpg"},
+            {"id": "a\u0000b", "url": "https://example.com/2.jpg"},  # 2
+            {"_id": "c\u0000", "path": "c.jpg"},  # 3
+            {"url": "https://example.com/d\u0000.jpg"},  # 4: the URL would be the id
+            {"id": "new\nline", "url": "https://example.com/5.jpg"},  # kept, as before
+        ],
+    )
+    out = list(iter_items([str(catalog)]))
+    assert [i.id for i in items(out)] == ["ok-1", "new\nline"]
+    bad = errors(out)
+    assert [e.source for e in bad] == [f"{catalog}:{n}" for n in (2, 3, 4)]
+    assert all(isinstance(e.error, BadInput) for e in bad)
+    assert bad[0].error.message == f"{catalog}, line 2: id 'a\\x00b' holds a NUL byte"
+    assert "NUL byte" in bad[1].error.message and "NUL byte" in bad[2].error.message
+
+
+def test_the_python_api_refuses_an_id_holding_a_nul_byte_in_any_form() -> None:
+    from lookalike.sources import as_item
+
+    for spec in (
+        {"id": "a\0b", "data": png_bytes()},
+        {"id": "a\0b", "url": "https://example.com/a.jpg"},
+        Item(id="a\0b", source="https://example.com/a.jpg", url="https://example.com/a.jpg"),
+        "https://example.com/a\0b.jpg",
+    ):
+        refused = as_item(spec, 1 << 20)
+        assert isinstance(refused, ItemError), spec
+        assert isinstance(refused.error, BadInput)
+    kept = as_item({"id": "a\nb", "data": png_bytes()}, 1 << 20)
+    assert isinstance(kept, Item) and kept.id == "a\nb"
+
+
 # -- metadata file ----------------------------------------------------------------------------
 
 
