@@ -301,6 +301,32 @@ def test_a_record_that_is_no_object_is_skipped_alone(
         )  # the delete above went through
 
 
+def test_a_knn_record_that_is_no_object_fails_the_query_naming_it(
+    compat_settings: Settings, tmp_path: Path
+) -> None:
+    records = [
+        {"_id": name, "_base64": b64(image_bytes(name))} for name in ("coffee", "chelsea", "rocket")
+    ]
+    with in_process(compat_settings.replace(data_dir=tmp_path / "data")) as api:
+        assert _post(api, "insert", "knn", {"records": records}).status_code == 200
+        for verb in ("visualKNN", "visualTagsKNN", "nearDuplicates"):
+            for bad, text in (
+                (3, "each record must be a JSON object, not a number"),
+                ("chelsea", "each record must be a JSON object, not a string"),
+                (None, "each record must be a JSON object, not null"),
+                ({"name": "chelsea"}, "record has no _id (a string)"),
+            ):
+                body = {"records": [{"_id": "coffee"}, bad], "k": 2}
+                r = _post(api, verb, "knn", body)
+                assert r.status_code == 400, (verb, r.text)
+                answer = r.json()
+                assert answer["status"] == {"code": 400, "text": f"records[1]: {text}"}, verb
+                assert answer["error"]["code"] == "bad_input"
+        # the records make one query: a good list is answered as a whole
+        good = _post(api, "visualKNN", "knn", {"records": [{"_id": "coffee"}], "k": 2})
+        assert good.status_code == 200 and good.json()["answer_count"] == 2
+
+
 def test_file_paths_are_read_under_the_allowed_roots(
     compat_settings: Settings, photo_files: Path, tmp_path: Path
 ) -> None:

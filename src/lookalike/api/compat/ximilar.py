@@ -22,6 +22,7 @@ from lookalike.api.inputs import (
     image_url,
     json_body,
     make_item,
+    named,
     query_image,
     server_file,
 )
@@ -73,8 +74,10 @@ class KnnRequest(FieldsRequest):
     query_record: dict[str, Any] | None = Field(
         default=None, description="`_id` of a record, or an image as `_url` / `_base64`."
     )
-    records: list[dict[str, Any]] | None = Field(
-        default=None, description="Several records by `_id`: search near all of them."
+    records: list[Any] | None = Field(
+        default=None,
+        description="Several records by `_id`: search near all of them (one query: a record "
+        "that is no object, or has no `_id`, fails the request, naming it).",
     )
     k: int = Field(default=5, ge=1, le=MAX_TOP_K)
 
@@ -341,7 +344,7 @@ def _query(body: KnnRequest, collection: Collection, fetched: bytes | None) -> d
     if body.query_record is not None and body.records:
         raise BadInput("give query_record or records, not both")
     if body.records:
-        return {"positive": [_record_id(r) for r in body.records]}
+        return {"positive": [_query_record_id(r, at) for at, r in enumerate(body.records)]}
     record = body.query_record
     if record is None:
         raise BadInput("give query_record: an _id, or an image as _url, _base64 or _file")
@@ -365,6 +368,16 @@ def _record_id(record: Any) -> str:
     if rid is None or isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
         raise BadInput("record has no _id (a string)")
     return str(rid)
+
+
+def _query_record_id(record: Any, at: int) -> str:
+    """The `_id` of ``records[at]`` of a kNN request. Its records make one query, so one that
+    is no object or has no `_id` fails the request, named (skipping it, as a batch does,
+    would answer another query than the one asked)."""
+    try:
+        return _record_id(record)
+    except LookalikeError as exc:
+        raise named(exc, f"records[{at}]") from None
 
 
 def _shown(record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
