@@ -37,7 +37,7 @@ def _eval(env: dict[str, str], tmp_path: Path, *args: str) -> str:
 def test_eval_prints_the_table_and_writes_the_report(
     env: dict[str, str], tmp_path: Path, labelled: Path
 ) -> None:
-    report = tmp_path / "out" / "report.html"
+    report = tmp_path / "report.html"
     args = ("--signals", "duplicate", "--top-k", "5", "--report", str(report))
     stdout = _eval(env, tmp_path, str(labelled), *args)
     lines = stdout.splitlines()

@@ -96,9 +96,11 @@ def test_an_output_file_that_cannot_be_written_is_refused_up_front(
 ) -> None:
     run(env, "index", str(photos), "-c", "d", "--signals", "duplicate")
     missing = tmp_path / "nowhere" / "r.json"
+    work = tmp_path / "work"
     for args, name in (
         (["duplicates", "-c", "d", "--report"], "'--report'"),
         (["backup", "-c", "d"], "'file'"),
+        (["eval", "-c", "d", "--work-dir", str(work), "--report"], "'--report'"),
     ):
         for path, problem in (
             (missing, f"the folder {missing.parent} of {missing} does not exist"),
@@ -109,3 +111,4 @@ def test_an_output_file_that_cannot_be_written_is_refused_up_front(
             assert done.returncode == 2, done.stderr
             assert f"Invalid value for {name}: {problem}" in done.stderr
     assert not list(tmp_path.glob("*.partial"))
+    assert not work.exists()  # eval refused its report before it evaluated anything

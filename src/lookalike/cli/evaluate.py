@@ -18,7 +18,7 @@ from rich.text import Text
 
 from lookalike.cli.app import app
 from lookalike.cli.connect import engine_for
-from lookalike.cli.options import DataDir, JsonOut
+from lookalike.cli.options import DataDir, JsonOut, output_file
 from lookalike.cli.output import err, out, print_json, print_table
 from lookalike.config import Settings
 from lookalike.errors import BadInput
@@ -119,7 +119,8 @@ def evaluate(
         ),
     ] = 0.99,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write the HTML report to this file.")
+        Path | None,
+        typer.Option("--report", help="Write the HTML report to this file.", callback=output_file),
     ] = None,
     failures: Annotated[
         int, typer.Option("--failures", help="Groups with failures listed per configuration.")
