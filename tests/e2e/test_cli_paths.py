@@ -112,3 +112,19 @@ def test_an_output_file_that_cannot_be_written_is_refused_up_front(
             assert f"Invalid value for {name}: {problem}" in done.stderr
     assert not list(tmp_path.glob("*.partial"))
     assert not work.exists()  # eval refused its report before it evaluated anything
+
+
+def test_eval_without_matplotlib_is_refused_before_any_work(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    hidden = tmp_path / "site"  # a matplotlib that fails to import, ahead of the real one
+    (hidden / "matplotlib").mkdir(parents=True)
+    (hidden / "matplotlib" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    shadowed = {**env, "PYTHONPATH": os.pathsep.join([str(hidden), env.get("PYTHONPATH", "")])}
+    work = tmp_path / "work"
+    report = tmp_path / "report.html"
+    done = run(
+        shadowed, "eval", str(tmp_path), "--work-dir", str(work), "--report", str(report), ok=False
+    )
+    _one_line(done, 5, 'pip install "lookalike[eval]"')
+    assert not work.exists() and not report.exists()  # refused before it evaluated anything

@@ -144,6 +144,10 @@ def evaluate(
         raise BadInput("--queries goes with --collection")
     if collection and (model or precision):
         raise BadInput("--model and --precision make new collections: give a labelled set")
+    if report is not None:
+        from lookalike.evaluation.plots import require_plots
+
+        require_plots()  # not after the whole run
     work = work_dir or _default_work_dir()
     if seed is None and (protocol or "") == "split":
         seed = random.SystemRandom().randrange(2**31)

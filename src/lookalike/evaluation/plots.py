@@ -15,18 +15,26 @@ from lookalike.evaluation.metrics import QueryResult, ThresholdPoint, precision_
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["pr_curve_png", "score_histogram_png"]
+__all__ = ["pr_curve_png", "require_plots", "score_histogram_png"]
 
 EXTRA_HINT = 'pip install "lookalike[eval]"'
 
 
-def _figure() -> Figure:
+def require_plots() -> None:
+    """Raise :class:`MissingExtra` now, before an evaluation's work, if the report could not
+    draw its plots at the end."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.figure  # noqa: F401
     except ImportError:
         raise MissingExtra(
             f"the evaluation report draws its plots with matplotlib: {EXTRA_HINT}"
         ) from None
+
+
+def _figure() -> Figure:
+    require_plots()
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(5.2, 3.4), dpi=100, layout="constrained")
 
 
