@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import qdrant_edge as qe
 
+from lookalike.filters import parse_filter
 from lookalike.store.base import StoredPoint, VectorQuery, VectorSpec
 from lookalike.store.edge import EdgeLayout, EdgeStore
 from tests.support.builds import hold_builds
@@ -157,3 +159,30 @@ def test_a_collection_closed_under_a_request_is_not_found(tmp_path: Path) -> Non
     ):
         with pytest.raises(NotFound):
             call()
+
+
+def test_a_filter_on_ids_needs_no_index_of_them_old_shards_or_new(tmp_path: Path) -> None:
+    coll = make(tmp_path, threshold=10_000, per_shard=100).open_collection("c")
+    try:
+        # A shard made before ids went unindexed keeps its keyword index of them.
+        old = qe.UpdateOperation.create_field_index("id", qe.KeywordIndexParams())
+        coll._parts[0].shard.update(old)  # noqa: SLF001
+        written = points(0, 150)
+        coll.upsert(written)  # a second shard opens at 100
+        schemas = [dict(part.shard.info().payload_schema or {}) for part in coll._parts]  # noqa: SLF001
+        assert len(schemas) == 2 and "id" in schemas[0]
+        assert "id" not in schemas[1] and "group" in schemas[1]
+        assert "indexed_at" in schemas[1]  # the datetime indexes as before
+        assert coll.count(parse_filter({"id": "p120"})) == 1
+        assert coll.count(parse_filter({"id": {"$in": ["p5", "p120", "nope"]}})) == 2
+        assert coll.count(parse_filter({"id": {"$ne": "p5"}})) == 149
+        assert coll.count(parse_filter({"id": {"$nin": ["p5", "p120"]}})) == 148
+        assert coll.count(parse_filter({"id": 5})) == 0  # ids are strings
+        hits = coll.search(
+            VectorQuery("v", written[130].vectors["v"]),
+            limit=3,
+            filter=parse_filter({"id": {"$in": ["p7", "p130"]}}),
+        )
+        assert [h.id for h in hits] == ["p130", "p7"]
+    finally:
+        coll.close()

@@ -43,7 +43,7 @@ import qdrant_edge as qe
 
 from lookalike.errors import BadInput, Conflict, NotFound, StoreLocked, StoreUnavailable
 from lookalike.filters import Node
-from lookalike.payload import KEYWORD_INDEXED, ORDER_INDEXED, RETRIEVE_ONLY, search_leaves_out
+from lookalike.payload import ID, KEYWORD_INDEXED, ORDER_INDEXED, RETRIEVE_ONLY, search_leaves_out
 from lookalike.store import schema
 from lookalike.store.aliases import AliasFile, check_alias, check_drop, check_new_name
 from lookalike.store.base import (
@@ -463,7 +463,8 @@ class EdgeCollection:
         )
         schema_now = _call(self._first.shard.info).payload_schema or {}
         try:
-            _index_fields(shard, {*self._ordered, *schema_now} - set(KEYWORD_INDEXED))
+            # (shards made before indexed the ids as keywords too: never as datetimes)
+            _index_fields(shard, {*self._ordered, *schema_now} - {ID, *KEYWORD_INDEXED})
             shard.flush()
         finally:
             shard.close()

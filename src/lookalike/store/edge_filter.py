@@ -12,6 +12,8 @@ and MongoDB's meaning:
   finds `{"dims": [{"w": 1}]}` as in MongoDB. The first part is a record field (an object, never
   an array); keys have at most `MAX_PATH_PARTS` parts to bound the combinations.
 - An empty `should` matches everything, so `Or(())` becomes a `HasIdCondition` with no ids.
+- Equality on the record `id` is a `HasIdCondition` on the point ids derived from the values:
+  the store keeps no index of ids (see `lookalike.payload.KEYWORD_INDEXED`), and needs none.
 - Key parts outside `[A-Za-z0-9_-]` are quoted; a part holding `"` or a backslash cannot be
   written in Qdrant's path syntax and is rejected.
 """
@@ -42,6 +44,7 @@ from lookalike.filters import (
     Or,
     Range,
 )
+from lookalike.payload import ID
 
 if TYPE_CHECKING:
     from qdrant_edge import ConditionType
@@ -77,6 +80,11 @@ def _condition(node: Node, point_id: Callable[[str], str]) -> ConditionType:
         return _every([qe.IsEmptyCondition(path) for path in paths(node.key)])
     if isinstance(node, IsNull):
         return _some([qe.IsNullCondition(path) for path in paths(node.key)])
+    if isinstance(node, Match) and node.key == ID and isinstance(node.value, str):
+        return qe.HasIdCondition({point_id(node.value)})
+    if isinstance(node, MatchAny) and node.key == ID and node.values:
+        if isinstance(node.values[0], str):  # all of one type
+            return qe.HasIdCondition({point_id(str(v)) for v in node.values})
     if isinstance(node, Match):
         return _some([c for path in paths(node.key) for c in _match(path, node.value)])
     if isinstance(node, MatchAny):
