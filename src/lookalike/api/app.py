@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,6 +57,16 @@ def log_ingest(collection: str, report: IngestReport) -> None:
 _FAILURES_LOGGED = 100
 
 
+def _freeze_startup() -> None:
+    """Leave what the process made before serving (modules, classes, the app: about 135,000
+    objects) out of the interpreter's full collections. A full collection holds the interpreter
+    lock while it walks every tracked object, 70 to 120 ms for these alone on a 2-core machine:
+    no request, ``/health`` included, is answered meanwhile. They live as long as the process,
+    so walking them finds nothing."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """The server's app. It owns ``engine`` (made from ``settings`` if not given) and closes it
     on shutdown."""
@@ -73,12 +84,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _freeze_startup()
         try:
             yield
         finally:
             for close in state.extras.get("on_shutdown", []):
                 close()
             engine.close()
+            gc.unfreeze()
 
     app = FastAPI(
         title="lookalike",
