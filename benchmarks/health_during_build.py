@@ -18,7 +18,9 @@ every 10 ms, until every replaced shard is closed. Two sides, in turn:
 Printed per side: how many probes answered, their p50, p99 and max in milliseconds, how many took
 over 100 ms, the longest load and close of a shard (the two calls above), the time from the first
 write to the last build's end, and the load average (the machine is shared: read every figure next
-to it).
+to it). Then each probe over 100 ms with the calls that held the interpreter lock meanwhile (a
+shard's load, close or creation, a write batch, a garbage collection of generation 2): one
+overlapping none waited for the CPU, not for the lock.
 
     python benchmarks/health_during_build.py [--points 300000] [--shard-points 100000]
 
@@ -30,6 +32,7 @@ their tables with the commits that measured them.)
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -61,7 +64,7 @@ with httpx.Client(timeout=60) as http:
     while not os.path.exists(stop):
         t = time.perf_counter()
         http.get(url).raise_for_status()
-        out.append((time.perf_counter() - t) * 1000)
+        out.append(((time.perf_counter() - t) * 1000, time.time()))
         time.sleep(0.01)
 print(json.dumps(out))
 """
@@ -77,15 +80,41 @@ def patched(obj: Any, name: str, value: Any) -> Iterator[None]:
         setattr(obj, name, original)
 
 
-def timed(fn: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
+CALLS: list[tuple[float, float, str]] = []
+"""(start, end, what) of each timed call, in wall-clock seconds, to set beside the probes."""
+
+
+def timed(fn: Callable[..., Any], into: list[float], what: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
+        t, start = time.perf_counter(), time.time()
         try:
             return fn(*args, **kwargs)
         finally:
             into.append((time.perf_counter() - t) * 1000)
+            CALLS.append((start, time.time(), what))
 
     return call
+
+
+def full_collections(phase: str, info: dict[str, int], started: list[float] = []) -> None:  # noqa: B006
+    """A ``gc.callbacks`` entry noting each collection of the oldest generation."""
+    if info["generation"] != 2:
+        return
+    if phase == "start":
+        started[:] = [time.time()]
+    elif started:
+        CALLS.append((started[0], time.time(), "gc"))
+
+
+def slow(probes: list[tuple[float, float]], over: float = 100.0) -> list[str]:
+    """Each probe over ``over`` ms, with the timed calls it overlapped."""
+    lines = []
+    for ms, end in probes:
+        if ms > over:
+            start = end - ms / 1000
+            during = [f"{w} {1000 * (b - a):.0f} ms" for a, b, w in CALLS if a < end and b > start]
+            lines.append(f"    {ms:.0f} ms, during: {', '.join(during) or 'none of them'}")
+    return lines
 
 
 def retire_timed(closes: list[float]) -> Callable[[Any, Path], None]:
@@ -96,7 +125,7 @@ def retire_timed(closes: list[float]) -> Callable[[Any, Path], None]:
     def retire(shard: Any, folder: Path) -> None:
         class Timed:
             def close(self) -> None:
-                timed(shard.close, closes)()
+                timed(shard.close, closes, "close")()
 
         original(Timed(), folder)
 
@@ -121,9 +150,13 @@ def one_side(url: str, folder: Path, x: np.ndarray, batch: int, per_shard: int) 
     time.sleep(1.0)
     loads: list[float] = []
     closes: list[float] = []
+    others: list[float] = []
     shard_class = edge.qe.EdgeShard
+    CALLS.clear()
     with (
-        patched(shard_class, "load", staticmethod(timed(shard_class.load, loads))),
+        patched(shard_class, "load", staticmethod(timed(shard_class.load, loads, "load"))),
+        patched(shard_class, "create", staticmethod(timed(shard_class.create, others, "create"))),
+        patched(coll, "upsert", timed(coll.upsert, others, "write")),
         patched(edge, "_retire", retire_timed(closes)),
     ):
         t = time.perf_counter()
@@ -147,7 +180,8 @@ def one_side(url: str, folder: Path, x: np.ndarray, batch: int, per_shard: int) 
     shards = sum(1 for p in coll.folder.iterdir() if p.name.startswith("shard"))
     coll.close()
     assert status.indexed == status.points == len(x), status
-    lat = sorted(json.loads(out))
+    probes = [(ms, end) for ms, end in json.loads(out)]
+    lat = sorted(ms for ms, _ in probes)
     return {
         "shards": shards,
         "probes": len(lat),
@@ -159,6 +193,7 @@ def one_side(url: str, folder: Path, x: np.ndarray, batch: int, per_shard: int) 
         "total_s": total_s,
         "load_ms": max(loads, default=0.0),  # (the collection was opened before: not timed)
         "close_ms": max(closes, default=0.0),
+        "slow": slow(probes),
     }
 
 
@@ -175,6 +210,7 @@ def main() -> None:
         ("one shard", args.points + 1),
         (f"shards of {args.shard_points:,}", args.shard_points),
     )
+    gc.callbacks.append(full_collections)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp) / "server", offline=True, default_signals=("duplicate",)
@@ -190,6 +226,8 @@ def main() -> None:
                     f"{r['close_ms']:.0f} ms (load average {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
+                for line in r["slow"]:
+                    print(line, flush=True)
 
 
 if __name__ == "__main__":

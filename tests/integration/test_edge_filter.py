@@ -241,7 +241,7 @@ def mongo_matches(doc: dict[str, Any], spec: dict[str, Any]) -> bool:
 
 
 def expected_ids(spec: dict[str, Any]) -> frozenset[str]:
-    return frozenset(rid for rid, doc in RECORDS.items() if mongo_matches(doc, spec))
+    return frozenset(rid for rid, doc in RECORDS.items() if mongo_matches({"id": rid, **doc}, spec))
 
 
 # ---------------------------------------------------------------- the shard
@@ -358,6 +358,14 @@ CASES: list[tuple[str, dict[str, Any], Set[str] | None]] = [
     ("dotted-deep-exists", {"nested.deep": {"$exists": True}}, {"n"}),
     ("quoted-key", {"my key": "spaced"}, {"n"}),
     ("unicode-key", {"é": 1}, {"n"}),
+    # the record id: a lookup of the point ids derived from it, not a payload index
+    ("eq-id", {"id": "a"}, {"a"}),
+    ("in-ids", {"id": {"$in": ["a", "c", "zzz"]}}, {"a", "c"}),
+    ("ne-id", {"id": {"$ne": "a"}}, ALL - {"a"}),
+    ("nin-ids", {"id": {"$nin": ["a", "c"]}}, ALL - {"a", "c"}),
+    ("or-id-field", {"$or": [{"id": "k"}, {"category": "hats"}]}, {"g", "k"}),
+    ("id-and-field", {"id": {"$in": ["a", "b", "c"]}, "group": "g1"}, {"a", "b"}),
+    ("eq-id-int", {"id": 5}, set()),  # ids are strings
 ]
 
 
@@ -373,7 +381,7 @@ def test_filter_matches_mongo(
 
 def test_cases_discriminate() -> None:
     trivial = {c[0] for c in CASES if expected_ids(c[1]) in (frozenset(), ALL)}
-    assert trivial == {"$in-empty", "$nin-empty"}
+    assert trivial == {"$in-empty", "$nin-empty", "eq-id-int"}
 
 
 ID_CASES: list[tuple[str, Node, Set[str]]] = [
