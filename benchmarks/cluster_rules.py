@@ -12,12 +12,21 @@ candidates, verification and ``is_link``). Each rule then groups the same links:
 - ``star``: a member must be linked directly to its cluster's kept image (the ``original`` rule),
   verified again if the searches did not link them; the others are grouped again among
   themselves, the same way;
-- ``star + photometric``: both.
+- ``star + photometric``: both;
+- ``hull`` / ``overlap``, ``min`` / ``max`` ``>= c``: a link made by geometry alone also needs
+  its inliers to cover the pictures. Verification is fitted again to know its inliers; in each
+  image, the keypoints inside the convex hull of its inlier keypoints (``hull``), or inside the
+  part of the image the transform puts inside the other (``overlap``), are counted, and the
+  coverage is the share of them within ``--radius`` of the diagonal of an inlier; the smaller
+  (``min``) or the larger (``max``) of the two images' must be at least ``c``;
+- ``star + coverage``: the star rule over one of those (``--measure``, ``--combine``,
+  ``--least``).
 
 It prints, per rule, the pair precision and recall as ``cluster_mix.py`` counts them, and the
-photometric measure's spread over true and false links.
+measures' spread over true and false links (the true ones per transform of the copy, the false
+ones per kinds of the two images).
 
-    python benchmarks/cluster_rules.py [--cut 0.15]
+    python benchmarks/cluster_rules.py [--cut 0.15] [--radius 0.06]
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ import base64
 import io
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -52,7 +62,22 @@ from lookalike.signals.duplicate.clusters import (  # noqa: E402
     choose_keeper,
     is_link,
 )
-from lookalike.signals.duplicate.copies import CopyHit, find_copies, record_copy_query  # noqa: E402
+from lookalike.signals.duplicate.copies import (  # noqa: E402
+    CopyHit,
+    find_copies,
+    record_copy_query,
+    stored_features,
+)
+from lookalike.signals.duplicate.localfeatures import LocalFeatures  # noqa: E402
+from lookalike.signals.duplicate.localfeatures.verification import (  # noqa: E402
+    _RANSAC_ITERS,
+    _RANSAC_THRESHOLD,
+    MIN_INLIERS,
+    _distinct,
+    _match,
+    _plausible,
+    _refine,
+)
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all  # noqa: E402
 
 GRID = 32
@@ -92,6 +117,121 @@ def disagreement(first: np.ndarray, second: np.ndarray, hit: CopyHit) -> float |
     return float((np.abs(a - b)[mask] > APART).mean())
 
 
+COVERAGE_AT_LEAST = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def fit(
+    query: LocalFeatures, candidate: LocalFeatures
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """What ``verification.verify`` fits, with what it does not return: the transform (from the
+    query's points, mirrored when the query is) and the indices of the inliers in the query's
+    points and in the candidate's."""
+    if len(query) < MIN_INLIERS or len(candidate) < MIN_INLIERS:
+        return None
+    qi, ci = _match(query.descriptors, candidate.descriptors)
+    if len(qi) < MIN_INLIERS:
+        return None
+    src = query.points[qi].astype(np.float32)
+    if query.mirrored:
+        src[:, 0] = query.width - src[:, 0]
+    dst = candidate.points[ci].astype(np.float32)
+    tolerance = _RANSAC_THRESHOLD * max(candidate.width, candidate.height)
+    affine, mask = cv2.estimateAffinePartial2D(
+        src,
+        dst,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=tolerance,
+        maxIters=_RANSAC_ITERS,
+        confidence=0.999,
+        refineIters=10,
+    )
+    if affine is None or mask is None:
+        return None
+    h = np.vstack([np.asarray(affine, dtype=np.float64), [0.0, 0.0, 1.0]])
+    inliers = mask.ravel().astype(bool)
+    if not _plausible(h, query, candidate):
+        return None
+    h, inliers = _refine(h, inliers, src, dst, tolerance, query, candidate)
+    if min(_distinct(src[inliers], query), _distinct(dst[inliers], candidate)) < MIN_INLIERS:
+        return None
+    return h, qi[inliers], ci[inliers]
+
+
+def hull_coverage(features: LocalFeatures, inliers: np.ndarray, radius: float) -> float:
+    """Share of ``features``' keypoints inside the convex hull of its inlier keypoints that lie
+    within ``radius`` (a fraction of the diagonal) of an inlier."""
+    points = features.points.astype(np.float64)
+    chosen = points[inliers]
+    hull = cv2.convexHull(chosen.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    if len(hull) < 3:
+        return 1.0
+    edges = np.roll(hull, -1, axis=0) - hull
+    rel = points[:, None, :] - hull[None, :, :]
+    cross = edges[None, :, 0] * rel[:, :, 1] - edges[None, :, 1] * rel[:, :, 0]
+    slack = 1e-6 * float(np.hypot(features.width, features.height))
+    inside = np.all(cross >= -slack * np.hypot(edges[:, 0], edges[:, 1]), axis=1) | np.all(
+        cross <= slack * np.hypot(edges[:, 0], edges[:, 1]), axis=1
+    )
+    if not inside.any():
+        return 1.0
+    near = radius * float(np.hypot(features.width, features.height))
+    d2 = ((points[inside][:, None, :] - chosen[None, :, :]) ** 2).sum(axis=2)
+    return float((d2.min(axis=1) <= near * near).mean())
+
+
+def near_share(
+    features: LocalFeatures, inliers: np.ndarray, among: np.ndarray, radius: float
+) -> float:
+    """Share of the keypoints ``among`` (a mask) within ``radius`` (a fraction of the diagonal)
+    of an inlier keypoint."""
+    if not among.any():
+        return 1.0
+    points = features.points.astype(np.float64)
+    near = radius * float(np.hypot(features.width, features.height))
+    d2 = ((points[among][:, None, :] - points[inliers][None, :, :]) ** 2).sum(axis=2)
+    return float((d2.min(axis=1) <= near * near).mean())
+
+
+def _in_frame(points: np.ndarray, h: np.ndarray, width: int, height: int) -> np.ndarray:
+    mapped = np.hstack([points, np.ones((len(points), 1))]) @ h.T
+    w = mapped[:, 2]
+    ok = w > 1e-9
+    xy = mapped[:, :2] / np.where(ok, w, 1.0)[:, None]
+    inside = ok & (xy[:, 0] >= 0) & (xy[:, 0] <= width) & (xy[:, 1] >= 0) & (xy[:, 1] <= height)
+    return np.asarray(inside, dtype=bool)
+
+
+def coverages(
+    query: LocalFeatures | None, candidate: LocalFeatures | None, radius: float
+) -> dict[str, tuple[float, float]] | None:
+    """The inliers' coverage in the query and in the candidate, at ``radius`` (a fraction of
+    the diagonal): ``hull``, of the keypoints inside their hull; ``overlap``, of those inside
+    the overlap (the part of each image the fitted transform puts inside the other)."""
+    if query is None or candidate is None:
+        return None
+    found = fit(query, candidate)
+    if found is None:
+        return None
+    homography, q_inliers, c_inliers = found
+    q = query.points.astype(np.float64)
+    if query.mirrored:
+        q[:, 0] = query.width - q[:, 0]
+    q_in = _in_frame(q, homography, candidate.width, candidate.height)
+    c_in = _in_frame(
+        candidate.points.astype(np.float64), np.linalg.inv(homography), query.width, query.height
+    )
+    return {
+        "hull": (
+            hull_coverage(query, q_inliers, radius),
+            hull_coverage(candidate, c_inliers, radius),
+        ),
+        "overlap": (
+            near_share(query, q_inliers, q_in, radius),
+            near_share(candidate, c_inliers, c_in, radius),
+        ),
+    }
+
+
 def components(nodes: Iterable[str], links: dict[str, set[str]]) -> list[list[str]]:
     left = set(nodes)
     out = []
@@ -108,23 +248,43 @@ def components(nodes: Iterable[str], links: dict[str, set[str]]) -> list[list[st
     return out
 
 
+@dataclass
+class Measured:
+    """One link as a record's search found it, and what the rules measure of it."""
+
+    a: str
+    b: str
+    apart: float | None
+    """Photometric: share of cells apart (None for a link without geometry)."""
+    cover: dict[str, tuple[float, float]] | None
+    """Per measure (:func:`coverages`), the inliers' coverage in each image (None for a link
+    without geometry)."""
+    by_hash: bool
+    """The hash alone makes it a link."""
+
+    def coverage(self, measure: str, combine: Callable[[Any], float] = min) -> float | None:
+        return None if self.cover is None else combine(self.cover[measure])
+
+
+Rule = Callable[[Measured], bool]
+
+
 class Links:
     """The links of a collection, found as ``Collection.duplicates`` finds them."""
 
-    def __init__(self, store: CollectionStore, threshold: float) -> None:
+    def __init__(self, store: CollectionStore, threshold: float, radius: float) -> None:
         self.store = store
         self.threshold = threshold
+        self.radius = radius
         self.points: dict[str, StoredPoint] = {
             p.id: p for p in scroll_all(store, page=128, with_vectors=True)
         }
         payloads = {p.id: p.payload for p in store.retrieve(list(self.points))}
         self.thumbs = {i: _thumbnail(payloads[i]) for i in self.points}
         self.summaries = {i: _summary(p) for i, p in self.points.items()}
-        self.measured: list[tuple[str, str, float | None]] = []
-        self.all: dict[str, set[str]] = defaultdict(set)
-        self.agreeing: dict[str, set[str]] = defaultdict(set)
+        self.measured: list[Measured] = []
 
-    def hits(self, rid: str, where: Node) -> list[CopyHit]:
+    def hits(self, rid: str, where: Node) -> list[Measured]:
         point = self.points[rid]
         query = record_copy_query(point.payload, point.vectors)
         if query is None:
@@ -139,39 +299,59 @@ class Links:
             verify_below=max(self.threshold, _SAME_PICTURE),
             likely_only=False,
         )
-        return [h for h in found if is_link(h, self.threshold, _colours(point.payload))]
+        colours = _colours(point.payload)
+        out = []
+        for h in found:
+            if not is_link(h, self.threshold, colours):
+                continue
+            by_hash = is_link(replace(h, match=None), self.threshold, colours)
+            geometric = h.match is not None and h.match.score >= self.threshold
+            cover = None
+            if geometric and h.match is not None:
+                own = query.mirrored_features() if h.match.mirrored else query.features
+                cover = coverages(own, stored_features(h.payload), self.radius)
+            out.append(
+                Measured(
+                    rid,
+                    h.id,
+                    disagreement(self.thumbs[rid], self.thumbs[h.id], h),
+                    cover,
+                    by_hash,
+                )
+            )
+        return out
 
-    def agree(self, rid: str, hit: CopyHit, cut: float) -> bool:
-        value = disagreement(self.thumbs[rid], self.thumbs[hit.id], hit)
-        return value is None or value <= cut
-
-    def collect(self, cut: float) -> None:
+    def collect(self) -> None:
         for rid in self.points:
-            for hit in self.hits(rid, Not(HasIds((rid,)))):
-                value = disagreement(self.thumbs[rid], self.thumbs[hit.id], hit)
-                self.measured.append((rid, hit.id, value))
-                for a, b in ((rid, hit.id), (hit.id, rid)):
-                    self.all[a].add(b)
-                    if value is None or value <= cut:
-                        self.agreeing[a].add(b)
+            self.measured.extend(self.hits(rid, Not(HasIds((rid,)))))
 
-    def stars(self, group: list[str], links: dict[str, set[str]], cut: float) -> list[list[str]]:
+    def graph(self, rule: Rule) -> dict[str, set[str]]:
+        links: dict[str, set[str]] = defaultdict(set)
+        for m in self.measured:
+            if rule(m):
+                links[m.a].add(m.b)
+                links[m.b].add(m.a)
+        return links
+
+    def stars(self, group: list[str], links: dict[str, set[str]], rule: Rule) -> list[list[str]]:
         """``group`` cut into clusters whose members each link directly to its kept image."""
         if len(group) < 2:
             return [group]
         keeper = choose_keeper(group, self.summaries, ORIGINAL, self.store)
-        inside = [keeper] + [m for m in group if m != keeper and self.linked(m, keeper, links, cut)]
+        inside = [keeper] + [
+            m for m in group if m != keeper and self.linked(m, keeper, links, rule)
+        ]
         out = [inside]
         for rest in components([m for m in group if m not in inside], links):
-            out.extend(self.stars(rest, links, cut))
+            out.extend(self.stars(rest, links, rule))
         return out
 
-    def linked(self, a: str, b: str, links: dict[str, set[str]], cut: float) -> bool:
+    def linked(self, a: str, b: str, links: dict[str, set[str]], rule: Rule) -> bool:
         """``a`` and ``b`` linked by the searches, or verified directly now, either way."""
         if b in links[a]:
             return True
-        return any(self.agree(a, h, cut) for h in self.hits(a, HasIds((b,)))) or any(
-            self.agree(b, h, cut) for h in self.hits(b, HasIds((a,)))
+        return any(rule(m) for m in self.hits(a, HasIds((b,)))) or any(
+            rule(m) for m in self.hits(b, HasIds((a,)))
         )
 
 
@@ -194,40 +374,120 @@ def score(groups: list[list[str]], truth: set[frozenset[str]]) -> str:
     )
 
 
+def spread(label: str, values: list[float]) -> str:
+    p: list[float] = list(np.percentile(values, [0, 10, 50, 90, 100])) if values else []
+    return f"  {label:<22} {len(values):>4}: min, p10, median, p90, max " + " ".join(
+        f"{x:.3f}" for x in p
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cut", type=float, default=0.15, help="photometric: most cells apart")
+    parser.add_argument(
+        "--radius", type=float, default=0.06, help="coverage: radius, of the diagonal"
+    )
+    parser.add_argument(
+        "--measure", default="overlap", choices=("hull", "overlap"), help="of the star rule"
+    )
+    parser.add_argument("--combine", default="max", choices=("min", "max"))
+    parser.add_argument(
+        "--least", type=float, default=0.5, help="coverage: least of the star rules"
+    )
     args = parser.parse_args()
     folder, pairs = build(120, 20, 40, 3, 0)
     truth = {frozenset(p) for p in pairs}
+
+    def photometric(m: Measured) -> bool:
+        return m.apart is None or m.apart <= args.cut
+
+    def covered(measure: str, combine: Callable[[Any], float], least: float) -> Rule:
+        def rule(m: Measured) -> bool:
+            value = m.coverage(measure, combine)
+            return m.by_hash or value is None or value >= least
+
+        return rule
+
+    def everything(m: Measured) -> bool:
+        return True
+
+    measures = ["hull", "overlap"]
+    combines: list[tuple[str, Callable[[Any], float]]] = [("min", min), ("max", max)]
+    rules: list[tuple[str, Rule, bool]] = [
+        ("today", everything, False),
+        ("photometric", photometric, False),
+        ("star", everything, True),
+        ("star + photometric", photometric, True),
+    ]
+    for measure in measures:
+        for cname, combine in combines:
+            for least in COVERAGE_AT_LEAST:
+                rule = covered(measure, combine, least)
+                rules.append((f"{measure} {cname} >= {least:.1f}", rule, False))
+    star_rule = covered(args.measure, max if args.combine == "max" else min, args.least)
+    rules.append(("star + coverage", star_rule, True))
     with indexed(folder) as coll:
-        links = Links(coll.store, coll.copy_threshold)
-        links.collect(args.cut)
+        links = Links(coll.store, coll.copy_threshold, args.radius)
+        links.collect()
         nodes = list(links.points)
-        today = components(nodes, links.all)
-        photometric = components(nodes, links.agreeing)
-        star = [g for c in today for g in links.stars(c, links.all, 1.0)]
-        both = [g for c in photometric for g in links.stars(c, links.agreeing, args.cut)]
-    print(f"{len(nodes)} images, {len(truth)} true pairs; photometric cut {args.cut}")
-    for name, groups in (
-        ("today", today),
-        ("photometric", photometric),
-        ("star", star),
-        ("star + photometric", both),
-    ):
-        print(f"  {name:<19} {score(groups, truth)}")
+        results = []
+        for name, rule, star in rules:
+            graph = links.graph(rule)
+            groups = components(nodes, graph)
+            if star:
+                groups = [g for c in groups for g in links.stars(c, graph, rule)]
+            results.append((name, groups))
+    print(
+        f"{len(nodes)} images, {len(truth)} true pairs; photometric cut {args.cut}; "
+        f"coverage radius {args.radius}; star + coverage: {args.measure} {args.combine} "
+        f">= {args.least}"
+    )
+    for name, groups in results:
+        print(f"  {name:<26} {score(groups, truth)}")
+    geometric = [m for m in links.measured if m.apart is not None]
+    true = [m for m in geometric if frozenset((m.a, m.b)) in truth]
+    false = [m for m in geometric if frozenset((m.a, m.b)) not in truth]
     print("cells apart over a link's overlap (geometric links, each way):")
-    for label, want in (("true links", True), ("false links", False)):
-        values = [
-            v
-            for a, b, v in links.measured
-            if v is not None and (frozenset((a, b)) in truth) == want
-        ]
-        p: list[float] = list(np.percentile(values, [0, 10, 50, 90, 100])) if values else []
-        print(
-            f"  {label:<12} {len(values):>4}: min, p10, median, p90, max "
-            + " ".join(f"{x:.3f}" for x in p)
-        )
+    for label, chosen in (("true links", true), ("false links", false)):
+        print(spread(label, [m.apart for m in chosen if m.apart is not None]))
+    for measure in measures:
+        for cname, combine in combines:
+            print(
+                f"inliers' coverage of their {measure}, r {args.radius} of the diagonal, the "
+                f"{cname} of the two images (geometric links, each way; * also by the hash):"
+            )
+            for label, chosen in (("true links", true), ("false links", false)):
+                values = [v for m in chosen if (v := m.coverage(measure, combine)) is not None]
+                print(spread(label, values))
+            by_transform: dict[str, list[float]] = defaultdict(list)
+            for m in true:
+                value = m.coverage(measure, combine)
+                if value is not None:
+                    copy = m.a if "~" in m.a else m.b
+                    by_transform[copy.split("~", 1)[1].rsplit(".", 1)[0]].append(value)
+            print(
+                "    true, least per transform: "
+                + ", ".join(f"{k} {min(v):.2f}" for k, v in sorted(by_transform.items()))
+            )
+            by_kind: dict[str, list[float]] = defaultdict(list)
+            for m in false:
+                value = m.coverage(measure, combine)
+                if value is not None:
+                    by_kind[" + ".join(sorted(kind(i) for i in (m.a, m.b)))].append(value)
+            for k, values in sorted(by_kind.items()):
+                print(spread(f"false {k}", values))
+            lows = sorted(
+                (v, m.a, m.b, m.by_hash)
+                for m in true
+                if (v := m.coverage(measure, combine)) is not None
+            )[:3]
+            print(
+                "    lowest true: "
+                + "; ".join(f"{a} / {b} {v:.2f}{'*' if h else ''}" for v, a, b, h in lows)
+            )
+    missing = sum(1 for m in geometric if m.cover is None)
+    if missing:
+        print(f"({missing} geometric links not fitted again: kept by the coverage rules)")
 
 
 if __name__ == "__main__":
