@@ -69,15 +69,7 @@ from lookalike.signals.duplicate.copies import (  # noqa: E402
     stored_features,
 )
 from lookalike.signals.duplicate.localfeatures import LocalFeatures  # noqa: E402
-from lookalike.signals.duplicate.localfeatures.verification import (  # noqa: E402
-    _RANSAC_ITERS,
-    _RANSAC_THRESHOLD,
-    MIN_INLIERS,
-    _distinct,
-    _match,
-    _plausible,
-    _refine,
-)
+from lookalike.signals.duplicate.localfeatures.verification import fit  # noqa: E402
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all  # noqa: E402
 
 GRID = 32
@@ -118,43 +110,6 @@ def disagreement(first: np.ndarray, second: np.ndarray, hit: CopyHit) -> float |
 
 
 COVERAGE_AT_LEAST = (0.3, 0.4, 0.5, 0.6, 0.7)
-
-
-def fit(
-    query: LocalFeatures, candidate: LocalFeatures
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """What ``verification.verify`` fits, with what it does not return: the transform (from the
-    query's points, mirrored when the query is) and the indices of the inliers in the query's
-    points and in the candidate's."""
-    if len(query) < MIN_INLIERS or len(candidate) < MIN_INLIERS:
-        return None
-    qi, ci = _match(query.descriptors, candidate.descriptors)
-    if len(qi) < MIN_INLIERS:
-        return None
-    src = query.points[qi].astype(np.float32)
-    if query.mirrored:
-        src[:, 0] = query.width - src[:, 0]
-    dst = candidate.points[ci].astype(np.float32)
-    tolerance = _RANSAC_THRESHOLD * max(candidate.width, candidate.height)
-    affine, mask = cv2.estimateAffinePartial2D(
-        src,
-        dst,
-        method=cv2.RANSAC,
-        ransacReprojThreshold=tolerance,
-        maxIters=_RANSAC_ITERS,
-        confidence=0.999,
-        refineIters=10,
-    )
-    if affine is None or mask is None:
-        return None
-    h = np.vstack([np.asarray(affine, dtype=np.float64), [0.0, 0.0, 1.0]])
-    inliers = mask.ravel().astype(bool)
-    if not _plausible(h, query, candidate):
-        return None
-    h, inliers = _refine(h, inliers, src, dst, tolerance, query, candidate)
-    if min(_distinct(src[inliers], query), _distinct(dst[inliers], candidate)) < MIN_INLIERS:
-        return None
-    return h, qi[inliers], ci[inliers]
 
 
 def hull_coverage(features: LocalFeatures, inliers: np.ndarray, radius: float) -> float:
@@ -212,7 +167,7 @@ def coverages(
     found = fit(query, candidate)
     if found is None:
         return None
-    homography, q_inliers, c_inliers = found
+    homography, q_inliers, c_inliers, _ = found
     q = query.points.astype(np.float64)
     if query.mirrored:
         q[:, 0] = query.width - q[:, 0]

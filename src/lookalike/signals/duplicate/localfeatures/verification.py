@@ -60,6 +60,21 @@ class Match:
 
 def verify(query: LocalFeatures, candidate: LocalFeatures) -> Match | None:
     """The geometric match of ``query`` in ``candidate``, or None when too few points agree."""
+    found = fit(query, candidate)
+    if found is None:
+        return None
+    transform, _, _, count = found
+    homography = transform @ _mirror(query.width) if query.mirrored else transform
+    return _describe(homography, count, query, candidate)
+
+
+def fit(
+    query: LocalFeatures, candidate: LocalFeatures
+) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.intp], int] | None:
+    """The transform RANSAC fits from the query's points (mirrored back when the query is a
+    mirror image) into the candidate's, the indices of the inliers among the query's and the
+    candidate's points, and how many distinct places they hold (the smaller count of the two
+    images); None when too few agree."""
     import cv2
 
     if len(query) < MIN_INLIERS or len(candidate) < MIN_INLIERS:
@@ -83,16 +98,15 @@ def verify(query: LocalFeatures, candidate: LocalFeatures) -> Match | None:
     )
     if affine is None or mask is None:
         return None
-    fit = np.vstack([np.asarray(affine, dtype=np.float64), [0.0, 0.0, 1.0]])
+    transform = np.vstack([np.asarray(affine, dtype=np.float64), [0.0, 0.0, 1.0]])
     inliers = mask.ravel().astype(bool)
-    if not _plausible(fit, query, candidate):
+    if not _plausible(transform, query, candidate):
         return None
-    fit, inliers = _refine(fit, inliers, src, dst, tolerance, query, candidate)
+    transform, inliers = _refine(transform, inliers, src, dst, tolerance, query, candidate)
     count = min(_distinct(src[inliers], query), _distinct(dst[inliers], candidate))
     if count < MIN_INLIERS:
         return None
-    homography = fit @ _mirror(query.width) if query.mirrored else fit
-    return _describe(homography, count, query, candidate)
+    return transform, qi[inliers], ci[inliers], count
 
 
 def _match(
