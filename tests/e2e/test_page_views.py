@@ -406,6 +406,8 @@ def test_duplicates_keep_another_and_delete_copies(page: Page, site: Site, shots
         other = next(iter(members - {kept}))
 
         page.goto(site.url + "/?view=duplicates&collection=dups")
+        # the page has read the collection from the address (else the form asks for one)
+        expect(page.locator("#duplicates-empty")).to_contain_text("Duplicates in “dups”")
         page.click("#duplicates-form button[type=submit]")
         row = page.locator(".cluster")
         expect(row).to_have_count(1)
@@ -460,6 +462,8 @@ def test_not_a_copy_is_remembered(page: Page, site: Site) -> None:
         cluster = api.post("/collections/posters/duplicates", json={}).json()["clusters"][0]
         copy = cluster["copies"][0]
         page.goto(site.url + "/?view=duplicates&collection=posters")
+        # the page has read the collection from the address (else the form asks for one)
+        expect(page.locator("#duplicates-empty")).to_contain_text("Duplicates in “posters”")
         page.click("#duplicates-form button[type=submit]")
         row = page.locator(".cluster")
         expect(row).to_have_count(1)
