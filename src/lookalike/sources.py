@@ -320,11 +320,9 @@ def as_item(spec: Any, max_bytes: int) -> Item | ItemError:
         return spec
     if isinstance(spec, str | os.PathLike):
         text = os.fspath(spec)
-        if "\0" in text:  # a URL too: it would be the record's id
-            return ItemError(text, BadInput(f"{text!r}: not an http(s) URL nor a usable path"))
-        if is_url(text):
+        if is_url(text) and "\0" not in text:  # (a URL is the record's id: no NUL in it)
             return Item(id=text, source=text, url=text)
-        if "://" in text:
+        if "://" in text or "\0" in text:
             return ItemError(text, BadInput(f"{text!r}: not an http(s) URL nor a usable path"))
         return path_item(text)
     given: dict[str, Any]
@@ -476,13 +474,12 @@ def _pick(obj: dict[str, Any], keys: Sequence[str]) -> Any:
     return obj[present[0]] if present else None
 
 
-def _check_id(record_id: str) -> str:
+def _check_id(record_id: str) -> None:
     """``record_id`` unless it holds a NUL byte: no shell argument, file name or URL can name
     such a record again, and stores may cut the id there. Other characters, newlines included,
     are kept (the REST API's record routes take any of them)."""
     if "\0" in record_id:
         raise BadInput(f"id {record_id!r} holds a NUL byte")
-    return record_id
 
 
 def _parse_common(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
@@ -492,11 +489,6 @@ def _parse_common(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any], str 
         raise _LineError("id must be a string or an integer")
     if raw_id == "":
         raise _LineError("id is empty")
-    if isinstance(raw_id, str):
-        try:
-            _check_id(raw_id)
-        except BadInput as exc:
-            raise _LineError(exc.message) from None
     metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise _LineError("metadata must be a JSON object")
@@ -505,15 +497,14 @@ def _parse_common(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any], str 
         raise _LineError("group must be a string or a number")
     free = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
     merged = {**free, **(metadata or {})}
+    record_id = None if raw_id is None else str(raw_id)
     try:
+        if record_id is not None:
+            _check_id(record_id)
         check_metadata(merged)
     except BadInput as exc:
         raise _LineError(exc.message) from None
-    return (
-        None if raw_id is None else str(raw_id),
-        merged,
-        None if group is None else str(group),
-    )
+    return record_id, merged, None if group is None else str(group)
 
 
 def _read_catalog(path: Path, max_bytes: int) -> Iterator[Item | ItemError]:
