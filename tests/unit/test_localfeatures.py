@@ -163,3 +163,17 @@ def test_verify_is_deterministic() -> None:
     first = verify(query, candidate)
     assert first is not None and first.score >= COPY_THRESHOLD
     assert all(verify(query, candidate) == first for _ in range(3))
+
+
+def test_a_few_verified_points_outrank_a_hash_of_little_meaning() -> None:
+    """A small crop verified by 5 to 7 inliers ranks above records tied to it by a hash no closer
+    than two unrelated pictures come (14 bits of 64), and stays below the copy threshold."""
+    from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
+    from lookalike.signals.duplicate.hashes import HASH_BITS
+    from lookalike.signals.duplicate.localfeatures.verification import MIN_INLIERS
+
+    unrelated = HASH_CALIBRATION(1 - 2 * 14 / HASH_BITS)
+    scores = [CALIBRATION(float(n)) for n in range(MIN_INLIERS, 8)]
+    assert all(unrelated < s < COPY_THRESHOLD for s in scores), (unrelated, scores)
+    assert scores == sorted(scores) and len(set(scores)) == len(scores)
+    assert CALIBRATION(8.0) == pytest.approx(COPY_THRESHOLD)
