@@ -19,6 +19,7 @@ server's own work (transfer, JSON, routing); then base64, decode, embed (models 
 store, queue, verify.
 
     python benchmarks/query.py [--images 48] [--queries 40] [--side 1600] [--precision int8]
+    python benchmarks/query.py --signals semantic  # a collection without the copy signal
     python benchmarks/query.py --concurrency 4    # and 4 clients at once, batching on and off
 """
 
@@ -164,6 +165,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "bench-data" / "ingest")
     parser.add_argument("--precision", default=None, help="the collection's, if not fp32")
     parser.add_argument(
+        "--signals",
+        default=None,
+        help="the collection's signals, comma-separated (default: the default signals); "
+        "without duplicate, the copy lines are left out",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=0,
@@ -179,7 +186,8 @@ def main() -> None:
     queries = [paths[i % len(paths)] for i in range(args.queries)]
     print(
         f"{len(paths)} photos of {size[0]}x{size[1]} (JPEG), {args.queries} queries of each "
-        f"kind, top 10; load average {os.getloadavg()[0]:.2f}",
+        f"kind, top 10; signals {args.signals or 'default'}; load average "
+        f"{os.getloadavg()[0]:.2f}",
         flush=True,
     )
 
@@ -187,12 +195,15 @@ def main() -> None:
     for path in paths:
         seed.add_image(path, seed.embed_image(path))
 
+    copies = args.signals is None or "duplicate" in args.signals.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         settings = Settings(data_dir=data, offline=True)
         options: dict[str, Any] = {"model": str(clip.onnx)}
         if args.precision:
             options["precision"] = args.precision
+        if args.signals:
+            options["signals"] = args.signals
         with Engine(settings) as engine:
             report = engine.create_collection("bench", **options).index(paths)
             assert report.indexed == len(paths), report
@@ -206,7 +217,7 @@ def main() -> None:
             server_process(env, Path(tmp) / "server.log") as server,
             httpx.Client(base_url=server.url, timeout=120) as client,
         ):
-            lines = run(client, seed, queries)
+            lines = run(client, seed, queries, copies=copies)
         bursts = []
         for batch in (1, 8) if args.concurrency else ():
             batched = {**env, "LOOKALIKE_QUERY_BATCH": str(batch)}
@@ -247,7 +258,9 @@ def burst(url: str, queries: list[Path], clients: int) -> tuple[Line, float]:
     return line, time.perf_counter() - start
 
 
-def run(client: httpx.Client, seed: SeedPipeline, queries: list[Path]) -> list[Line]:
+def run(
+    client: httpx.Client, seed: SeedPipeline, queries: list[Path], *, copies: bool = True
+) -> list[Line]:
     search = "/collections/bench/search"
     blobs = {p: p.read_bytes() for p in set(queries)}
     b64 = {p: base64.b64encode(b).decode("ascii") for p, b in blobs.items()}
@@ -276,6 +289,8 @@ def run(client: httpx.Client, seed: SeedPipeline, queries: list[Path]) -> list[L
         ("text, new each time", lambda i: body(text=f"a photo number {i} of a {time.time()}")),
         ("text, new, a few words", lambda i: body(text=next(FEW_WORDS))),
     ]
+    if not copies:
+        kinds = [k for k in kinds if "copy" not in k[0] and "duplicate" not in k[0]]
     seed_line = Line("seed-003 path (in process)")
     lines = [Line(name) for name, _ in kinds]
     for i in range(3):  # warm up both sides: model sessions, caches, connections
