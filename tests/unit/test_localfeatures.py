@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
+from lookalike.signals.duplicate.hashes import HASH_BITS
 from lookalike.signals.duplicate.localfeatures import (
     CALIBRATION,
     COPY_THRESHOLD,
@@ -16,6 +18,7 @@ from lookalike.signals.duplicate.localfeatures import (
     verify,
     visual_words,
 )
+from lookalike.signals.duplicate.localfeatures.verification import MIN_INLIERS
 from tests.support.samples import photo
 
 
@@ -168,10 +171,6 @@ def test_verify_is_deterministic() -> None:
 def test_a_few_verified_points_outrank_a_hash_of_little_meaning() -> None:
     """A small crop verified by 5 to 7 inliers ranks above records tied to it by a hash no closer
     than two unrelated pictures come (14 bits of 64), and stays below the copy threshold."""
-    from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
-    from lookalike.signals.duplicate.hashes import HASH_BITS
-    from lookalike.signals.duplicate.localfeatures.verification import MIN_INLIERS
-
     unrelated = HASH_CALIBRATION(1 - 2 * 14 / HASH_BITS)
     scores = [CALIBRATION(float(n)) for n in range(MIN_INLIERS, 8)]
     assert all(unrelated < s < COPY_THRESHOLD for s in scores), (unrelated, scores)

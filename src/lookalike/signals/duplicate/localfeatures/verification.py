@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 #: pairs of a transformed copy against an unrelated photo or texture, 522 reach 3 distinct
 #: inliers, 13 reach 4 and none 5; copies of textured photos have >= 8 under every transform
 #: (the weakest: a 20 % corner crop of the cameraman's lawn), >= 32 under all but 20-30 % crops.
-#: (benchmarks/copy_detection.py's queries, with their 768 points, reach 5 or 6 against an
-#: unrelated photo in 5 of 360 negative queries.) Five inliers thus weigh at least as much as
-#: the closest hash of two unrelated pictures (14 bits apart under the turns and flips: 0.686 in
-#: :data:`.hashes.CALIBRATION`) and score above it: a 20 % crop verified by 5 to 7 points ranks
-#: above photos whose only tie to it is a hash of little meaning, still below a copy's threshold.
+#: Five inliers are about as rare between unrelated pictures as the closest hash two of them get
+#: (14 bits apart under the turns and flips: 0.686 in :data:`.hashes.CALIBRATION`; the queries of
+#: benchmarks/copy_detection.py, with their 768 points, reach 5 or 6 in 5 of 360 negatives), so
+#: they score above it: a 20 % crop verified by 5 to 7 points ranks above photos whose only tie
+#: to it is a hash of little meaning, and stays below a copy's threshold.
 CALIBRATION = Calibration.of(
     [(4.0, 0.0), (5.0, 0.7), (8.0, 0.75), (12.0, 0.9), (30.0, 0.97), (80.0, 1.0)]
 )
