@@ -20,6 +20,7 @@ store, queue, verify.
 
     python benchmarks/query.py [--images 48] [--queries 40] [--side 1600] [--precision int8]
     python benchmarks/query.py --signals semantic  # a collection without the copy signal
+    python benchmarks/query.py --made-before  # a collection made before the semantic input
     python benchmarks/query.py --concurrency 4    # and 4 clients at once, batching on and off
 """
 
@@ -171,6 +172,12 @@ def main() -> None:
         "without duplicate, the copy lines are left out",
     )
     parser.add_argument(
+        "--made-before",
+        action="store_true",
+        help="a collection as lookalike made them before the semantic input was recorded: "
+        "its tower input resized from the copy signal's 512 px image",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=0,
@@ -205,7 +212,11 @@ def main() -> None:
         if args.signals:
             options["signals"] = args.signals
         with Engine(settings) as engine:
-            report = engine.create_collection("bench", **options).index(paths)
+            made = engine.create_collection("bench", **options)
+            if args.made_before:
+                made.store.update_config({"semantic_input": "shared"})
+        with Engine(settings) as engine:  # opened again, as it was made
+            report = engine.collection("bench").index(paths)
             assert report.indexed == len(paths), report
         env = {
             **os.environ,

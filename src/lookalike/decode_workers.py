@@ -24,7 +24,7 @@ from typing import Any
 
 from lookalike.config import Settings
 from lookalike.images import DecodedImage, decode, encode_thumbnail
-from lookalike.signals.base import Preparer, Signal, own_side
+from lookalike.signals.base import Preparer, Signal, direct_sides, own_side, shared_side
 from lookalike.sources import content_hash, read_file_bytes
 
 #: Below this many images to decode, a process pool costs more than it saves.
@@ -46,6 +46,9 @@ class DecodePlan:
     (:func:`lookalike.signals.base.own_side`); the others share the one at ``min_side``."""
     thumbnail_side: int = 0
     """Longer side of the JPEG thumbnail kept with each record; 0 keeps none."""
+    direct: tuple[int, ...] = ()
+    """Shorter edges of the smaller copies resized straight from the decoded pixels
+    (:func:`lookalike.signals.base.direct_sides`)."""
 
 
 @dataclass
@@ -71,7 +74,9 @@ def prepare(plan: DecodePlan, path: str | None, data: bytes | None, name: str) -
     if data is None:
         assert path is not None
         data = read_file_bytes(Path(path), max_bytes=plan.max_bytes)
-    decoded = decode(data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels)
+    decoded = decode(
+        data, name=name, min_side=plan.min_side, max_pixels=plan.max_pixels, direct=plan.direct
+    )
     digest = content_hash(data)
     timings = {"decode": 1000 * (time.perf_counter() - start)}
     outputs = {}
@@ -119,10 +124,11 @@ def decode_plan(
     signals: Sequence[Signal], settings: Settings, *, thumbnails: bool = False
 ) -> DecodePlan:
     sides = {s.name: own_side(s) for s in signals}
-    min_side = max(s.min_side for s in signals)
+    min_side = shared_side(signals)
     if all(side is not None for side in sides.values()):  # one decode is enough (text alone)
         min_side = max(min_side, *(side or 0 for side in sides.values()))
     return DecodePlan(
+        direct=direct_sides(signals),
         min_side=min_side,
         own_sides=tuple(
             (name, side) for name, side in sides.items() if side is not None and side > min_side

@@ -81,10 +81,12 @@ from lookalike.types import (
     QueryImage,
     ReindexReport,
     SearchResult,
+    SemanticInput,
     ThumbnailReport,
     check_on_duplicate,
     check_on_unsafe,
     check_precision,
+    check_semantic_input,
 )
 
 if TYPE_CHECKING:
@@ -216,6 +218,7 @@ class Engine:
             "signals": list(names),
             "model": model_name if uses_model else None,
             "precision": runs if uses_model else None,
+            "semantic_input": "direct" if "semantic" in names else None,
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
             "on_unsafe": on_unsafe or "allow",
@@ -503,12 +506,25 @@ class Collection:
         """How the semantic model runs (``fp32`` for collections made before the choice)."""
         return check_precision(self.config.get("precision") or "fp32")
 
+    @property
+    def semantic_input(self) -> SemanticInput:
+        """Where the semantic tower's input comes from (``shared`` for collections made before
+        the choice): ``SemanticSignal``."""
+        return check_semantic_input(self.config.get("semantic_input") or "shared")
+
     @cached_property
     def signals(self) -> list[Signal]:
         dims = self.config.get("dims", {})
         model = self.config.get("model") or ""
         return [
-            build_signal(n, self.settings, model=model, dim=dims.get(n), precision=self.precision)
+            build_signal(
+                n,
+                self.settings,
+                model=model,
+                dim=dims.get(n),
+                precision=self.precision,
+                semantic_input=self.semantic_input,
+            )
             for n in self.config["signals"]
         ]
 
@@ -659,9 +675,12 @@ class Collection:
             "thumbnails": self.thumbnails,
         }
 
-    def signal_recipe(self) -> tuple[list[str], Settings, str, dict[str, int], Precision]:
+    def signal_recipe(
+        self,
+    ) -> tuple[list[str], Settings, str, dict[str, int], Precision, SemanticInput]:
         """What another process needs to build this collection's signals (Ray workers):
-        their names, the settings, the model, the vector sizes and the model's precision."""
+        their names, the settings, the model, the vector sizes, the model's precision and
+        where its input comes from."""
         config = self.config
         return (
             list(config["signals"]),
@@ -669,6 +688,7 @@ class Collection:
             config.get("model") or "",
             dict(config.get("dims", {})),
             self.precision,
+            self.semantic_input,
         )
 
     def _duplicate_of(
@@ -891,8 +911,9 @@ class Collection:
         """One query's results, best first; scores on the shared [0, 1] scale.
 
         An image query computes what the signal searched needs and the other signals' scores
-        that cost little (the duplicate hash, the semantic embedding); ``scores`` names signals
-        to score by anyway (``faces``: a face detector run on the query image).
+        that cost little (the semantic embedding; the duplicate hash where the query decoded
+        the copy signal's image anyway); ``scores`` names signals to score by whatever it costs
+        (``faces``: a face detector run on the query image; ``duplicate`` in a semantic search).
 
         Face search (``signal="faces"``): by the largest face of the query image or record, or
         the ``face``-th (largest first), or the one ``box`` covers; or every image of a

@@ -17,8 +17,8 @@ import ctypes
 import ctypes.util
 import io
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -152,6 +152,9 @@ class DecodedImage:
     exif: bytes = b""
     """The file's EXIF block as stored (TIFF header and IFDs), empty when it has none; kept so
     that signals read capture time and GPS without decoding the file a second time."""
+    direct: Mapping[int, Image.Image] = field(default_factory=dict)
+    """Smaller images by shorter edge (``decode``'s ``direct``), each resized straight from the
+    decoded pixels rather than from ``image``."""
 
 
 def decode(
@@ -161,6 +164,8 @@ def decode(
     min_side: int | None = None,
     max_pixels: int = 100_000_000,
     split: bool = False,
+    direct: Sequence[int] = (),
+    draft_side: int | None = None,
 ) -> DecodedImage:
     """Decode image bytes to RGB, downscaled so the shorter edge is ``min_side`` when larger.
 
@@ -168,9 +173,19 @@ def decode(
     which is several times faster than a full decode followed by a resize. ``split``: the resize
     shared with a helper thread (a query's; the same pixels, sooner on idle cores). Raises
     :class:`BadImage`, :class:`UnsupportedFormat` or :class:`ImageTooLarge`, naming ``name``.
+
+    ``direct``: shorter edges of smaller images resized straight from the decoded pixels (sized
+    as CLIP processors size them), one resize where going through ``image`` would take two.
+    ``draft_side`` (with ``min_side`` None): the DCT scale is the one ``draft_side`` would get,
+    and ``image`` stays at that scale, so that ``direct`` images are the pixels a decode at
+    ``min_side=draft_side`` gives them, without its resize (a query needing those alone).
     """
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be a positive integer, got {min_side}")
+    if any(side < 1 for side in direct) or (draft_side is not None and draft_side < 1):
+        raise ValueError(f"sides must be positive integers, got {direct} and {draft_side}")
+    if draft_side is not None and min_side is not None:
+        raise ValueError("draft_side is for a decode without min_side")
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels}")
     if not data:
@@ -185,7 +200,7 @@ def decode(
         )
     _ensure_plugin(fmt, name)
     try:
-        return _decode(data, fmt, name, min_side, max_pixels, split)
+        return _decode(data, fmt, name, min_side, max_pixels, split, tuple(direct), draft_side)
     except LookalikeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -226,7 +241,14 @@ def encode_thumbnail(image: Image.Image, max_side: int = 256, quality: int = 80)
 
 
 def _decode(
-    data: bytes, fmt: str, name: str, min_side: int | None, max_pixels: int, split: bool
+    data: bytes,
+    fmt: str,
+    name: str,
+    min_side: int | None,
+    max_pixels: int,
+    split: bool,
+    direct: tuple[int, ...],
+    draft_side: int | None,
 ) -> DecodedImage:
     try:
         im = Image.open(io.BytesIO(data), formats=_PLUGINS[fmt])
@@ -240,11 +262,12 @@ def _decode(
                 f"over the limit of {max_pixels:,} pixels",
                 detail={"width": raw_w, "height": raw_h, "max_pixels": max_pixels},
             )
-        if min_side is not None and im.format in ("JPEG", "MPO"):
-            _draft(im, min_side)
+        scale_for = min_side if draft_side is None else draft_side
+        if scale_for is not None and im.format in ("JPEG", "MPO"):
+            _draft(im, scale_for)
         with _budget.hold(im.size[0] * im.size[1]):
             try:
-                return _finish(im, fmt, name, min_side, raw_w, raw_h, split)
+                return _finish(im, fmt, name, min_side, raw_w, raw_h, split, direct)
             finally:
                 im.close()  # frees the full-size pixels inside the budget, before memory is trimmed
     finally:
@@ -259,26 +282,56 @@ def _finish(
     raw_w: int,
     raw_h: int,
     split: bool,
+    direct: tuple[int, ...] = (),
 ) -> DecodedImage:
-    """Decode the pixels of an opened image and bring them to RGB at the wanted size."""
+    """Decode the pixels of an opened image and bring them to RGB at the wanted sizes."""
     im.load()
     orientation = _orientation(im)
     exif = _raw_exif(im)
     swap = orientation in (5, 6, 7, 8)
     width, height = (raw_h, raw_w) if swap else (raw_w, raw_h)
 
-    out = _to_rgb(im, name)
-    target = _target_size(width, height, min_side)
+    pixels = _to_rgb(im, name)
+    out = _shrunk(pixels, _target_size(width, height, min_side), orientation, split)
+    smaller = {
+        side: _shrunk(pixels, _clip_size(pixels.size, side, swap), orientation, split)
+        for side in direct
+    }
+    if out is im or im in smaller.values():
+        plain = im.copy()  # a plain image, detached from the file object and plugin state
+        out = plain if out is im else out
+        smaller = {side: plain if image is im else image for side, image in smaller.items()}
+    return DecodedImage(
+        image=out, width=width, height=height, format=fmt, exif=exif, direct=smaller
+    )
+
+
+def _shrunk(
+    pixels: Image.Image, target: tuple[int, int] | None, orientation: int, split: bool
+) -> Image.Image:
+    """``pixels`` (as stored, before orientation) resized to the oriented ``target``, then
+    oriented: the resize runs on the stored rows, whichever way the image is turned."""
+    out = pixels
     if target is not None:
-        if swap:
+        if orientation in (5, 6, 7, 8):
             target = (target[1], target[0])
         if target != out.size:
             out = resize(out, target, split=split)
     if orientation in _TRANSPOSE:
         out = out.transpose(_TRANSPOSE[orientation])
-    if out is im:
-        out = im.copy()  # a plain image, detached from the file object and plugin state
-    return DecodedImage(image=out, width=width, height=height, format=fmt, exif=exif)
+    return out
+
+
+def _clip_size(stored: tuple[int, int], side: int, swap: bool) -> tuple[int, int] | None:
+    """The oriented size a CLIP processor resizes an image of the ``stored`` size to (shorter
+    edge ``side``, the longer truncated, as it computes it), or None when no downscale is due:
+    so that the model's own preprocessing has nothing left to resize."""
+    width, height = (stored[1], stored[0]) if swap else stored
+    if min(width, height) <= side:
+        return None
+    if width <= height:
+        return side, int(side * height / width)
+    return int(side * width / height), side
 
 
 def _draft(im: Image.Image, min_side: int) -> None:

@@ -59,7 +59,8 @@ class Query:
     """A person id: every image of that person (``faces`` signal)."""
     scores: tuple[str, ...] = ()
     """Signals to score an image query's results by beside those that cost little (the faces
-    signal's score needs a face detector run)."""
+    signal's score needs a face detector run; the duplicate one, in a semantic search, the
+    query's 512 px image)."""
 
 
 class Searcher:

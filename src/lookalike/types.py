@@ -87,6 +87,10 @@ Precision = Literal["fp32", "int8"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "int8")
 """How a collection's semantic model runs: ``fp32`` (the model as published) or ``int8`` (its
 dynamically quantized copy: faster on CPU, vectors close to but not equal to fp32's)."""
+SemanticInput = Literal["shared", "direct"]
+SEMANTIC_INPUTS: tuple[SemanticInput, ...] = ("shared", "direct")
+"""Where a collection's semantic tower input comes from (``SemanticSignal``): ``direct`` for
+collections made now, ``shared`` for those made before (their config has no such key)."""
 KEEP_RULES = ("original", "largest", "least-compressed", "oldest")
 """The named rules picking the record to keep in a duplicate cluster (besides ``FIELD:min|max``);
 the first is the default."""
@@ -119,6 +123,11 @@ def check_on_unsafe(value: Any) -> OnUnsafe:
 def check_precision(value: Any) -> Precision:
     """``value`` if it is a ``precision`` choice, else ``BadInput`` naming them."""
     return _one_of("precision", value, PRECISIONS)
+
+
+def check_semantic_input(value: Any) -> SemanticInput:
+    """``value`` if it is a ``semantic_input`` choice, else ``BadInput`` naming them."""
+    return _one_of("semantic_input", value, SEMANTIC_INPUTS)
 
 
 # ingest -------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_index_and_search_answer_as_the_local_engine_does(
         assert links(clusters) == links(local.duplicates())
         assert [(c.keep, c.copies) for c in clusters] == [("coffee.jpg", ["copy.jpg"])]
 
-    top = remote.search(image=photos / "coffee.jpg", top_k=1)[0]
+    top = remote.search(image=photos / "coffee.jpg", top_k=1, scores=["duplicate"])[0]
     assert top.id == "coffee.jpg" and top.scores["duplicate"] >= 0.99
     as_bytes = remote.search(image=(photos / "chelsea.jpg").read_bytes(), top_k=1)
     assert as_bytes[0].id == "chelsea.jpg"

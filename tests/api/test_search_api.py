@@ -60,12 +60,18 @@ def _ids(data: dict[str, Any]) -> list[str]:
     return [hit["id"] for hit in data["results"]]
 
 
-def test_image_as_base64_finds_itself_first_with_both_scores(served: Served) -> None:
-    data = _search(served, {"image_base64": file_b64(served.folder / "chelsea.jpg"), "top_k": 5})
+def test_image_as_base64_finds_itself_first_with_both_scores_when_asked(served: Served) -> None:
+    image = file_b64(served.folder / "chelsea.jpg")
+    data = _search(served, {"image_base64": image, "top_k": 5, "scores": ["duplicate"]})
     hits = data["results"]
     assert len(hits) == 5 and data["took_ms"] > 0
     assert hits[0]["id"] == record_id("chelsea") and hits[0]["score"] >= 0.99
     assert set(hits[0]["scores"]) == {"semantic", "duplicate"}
+    unasked = _search(served, {"image_base64": image, "top_k": 5})["results"]
+    assert [(h["id"], h["score"], h["scores"]["semantic"]) for h in unasked] == [
+        (h["id"], h["score"], h["scores"]["semantic"]) for h in hits
+    ]
+    assert all(set(h["scores"]) == {"semantic"} for h in unasked)
     assert hits[0]["metadata"]["kind"] == "animal" and hits[0]["group"] == "animal"
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from lookalike import Engine, Settings
 from lookalike.decode_workers import Prepared, decode_plan, prepare
@@ -84,6 +85,8 @@ def test_ray_gives_the_records_of_a_local_ingest(
     local_ray: str, engine: Engine, photos: Path, tiny_model: Path
 ) -> None:
     (photos / "broken.jpg").write_bytes((photos / "coffee.jpg").read_bytes()[:500])
+    big = Image.open(photos / "coffee.jpg")  # camera-size: each way of resizing shows
+    big.resize((big.width * 5, big.height * 5)).save(photos / "coffee-big.jpg", quality=90)
     for name in ("here", "there"):
         engine.create_collection(name, signals="semantic,duplicate", model=str(tiny_model))
     local = engine.collection("here").index([photos])

@@ -42,6 +42,8 @@ def test_index_search_and_records(env: dict[str, str], photos: Path, tiny_model:
         str(photos / "chelsea.jpg"),
         "--top-k",
         "3",
+        "--score",
+        "duplicate",  # the copy signal's score too, which a semantic query leaves out
         "--json",
     ).stdout
     a, b = lines(out)
@@ -55,6 +57,7 @@ def test_index_search_and_records(env: dict[str, str], photos: Path, tiny_model:
         run(env, "search", "-c", "pics", "--image", str(photos), "--json", "-k", "1").stdout
     )
     assert [q["results"][0]["id"] for q in folder] == sorted(p.name for p in photos.iterdir())
+    assert all(set(q["results"][0]["scores"]) == {"semantic"} for q in folder)  # not asked
     stdin_run = run(
         env,
         "search",

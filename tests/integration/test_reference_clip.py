@@ -74,13 +74,27 @@ def _reference_vectors(reference: ReferenceClip, paths: list[Path]) -> np.ndarra
     return _unit(np.array(rows, dtype=np.float64))
 
 
+@pytest.mark.parametrize(
+    ("signals", "made_before"),
+    [("semantic", False), ("semantic,duplicate", False), ("semantic,duplicate", True)],
+    ids=["semantic", "with-copy-signal", "with-copy-signal-made-before"],
+)
 def test_ingested_vectors_equal_the_reference_clip_pipeline(
-    reference: ReferenceClip, camera_photos: Path, tmp_path: Path
+    reference: ReferenceClip, camera_photos: Path, tmp_path: Path, signals: str, made_before: bool
 ) -> None:
+    """Alone, the semantic signal's image is decoded for it; beside the copy signal, its input
+    is resized straight from the reduced decode (or, in a collection made before that, from the
+    copy signal's 512 px image): every way is CLIP's vector."""
     paths = sorted(camera_photos.glob("*.jpg"))
     expected = _reference_vectors(reference, paths)
-    with Engine(Settings(data_dir=tmp_path / "data", offline=True)) as engine:
-        coll = engine.create_collection("ref", signals="semantic", model=str(reference.onnx))
+    settings = Settings(data_dir=tmp_path / "data", offline=True)
+    with Engine(settings) as engine:
+        made = engine.create_collection("ref", signals=signals, model=str(reference.onnx))
+        if made_before:
+            made.store.update_config({"semantic_input": "shared"})
+    with Engine(settings) as engine:
+        coll = engine.collection("ref")
+        assert coll.semantic_input == ("shared" if made_before else "direct")
         report = coll.index([camera_photos])
         assert report.indexed == len(paths) and not report.failed
         stored = {p.id: p for p in coll.store.retrieve([p.name for p in paths], with_vectors=True)}

@@ -87,6 +87,26 @@ def test_configuration_and_schema_version_are_kept(make_store: StoreFactory) -> 
     again.close()
 
 
+def test_a_version_2_collection_records_that_its_semantic_input_was_shared(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    for name, signals in (("sem", ["semantic", "duplicate"]), ("dup", ["duplicate"])):
+        store.create_collection(name, SPECS, {**CONFIG, "signals": signals})
+        made = store.open_collection(name)
+        made.update_config({VERSION_KEY: 2})  # as version 2 made it: no semantic_input
+        made.close()
+    store.close()
+    again = make_store()
+    semantic, duplicate = again.open_collection("sem"), again.open_collection("dup")
+    assert semantic.config()[VERSION_KEY] == duplicate.config()[VERSION_KEY] == SCHEMA_VERSION
+    assert semantic.config()["semantic_input"] == "shared"
+    assert "semantic_input" not in duplicate.config()  # no semantic signal, nothing to record
+    semantic.close()
+    duplicate.close()
+    again.close()
+
+
 def test_a_configuration_change_on_a_stale_revision_is_refused(coll: CollectionStore) -> None:
     read = revision(coll.config())
     first = coll.update_config({"people": {"next": 2}}, expect=read)

@@ -58,6 +58,7 @@ def test_a_version_1_collection_opens_and_moves_its_configuration(tmp_path: Path
         assert config[VERSION_KEY] == SCHEMA_VERSION
         assert {k: config[k] for k in V1_CONFIG} == V1_CONFIG
         assert config["on_unsafe"] == "allow" and config["thumbnails"] is False
+        assert config["semantic_input"] == "shared"  # its records' semantic input: schema 3
         assert coll.hnsw_threshold == 1234  # fixed when it was made
         assert coll.count() == 2 and coll.status().points == 2
         assert coll.search(VectorQuery("semantic", [1.0, 0.0]), limit=1)[0].id == "a"

@@ -456,6 +456,52 @@ def test_drafted_decode_looks_like_a_full_decode_resized(
     assert mean_abs_diff(fast, slow) < 4
 
 
+def test_a_direct_copy_is_one_resize_from_the_decoded_pixels(
+    big_jpeg: bytes, draft_calls: list[Any]
+) -> None:
+    decoded = decode(big_jpeg, min_side=512, direct=(224,))
+    assert draft_calls == [("RGB", (0, 0, 1000.0, 750.0))]  # the scale min_side needs
+    assert decoded.image.size == (683, 512) and decoded.direct[224].size == (298, 224)
+    drafted = Image.open(io.BytesIO(big_jpeg))
+    drafted.draft("RGB", (1000, 750))
+    once = drafted.convert("RGB").resize((298, 224), Image.Resampling.BICUBIC)
+    assert decoded.direct[224].tobytes() == once.tobytes()  # not the 512 px image resized
+    twice = decoded.image.resize((298, 224), Image.Resampling.BICUBIC)
+    assert decoded.direct[224].tobytes() != twice.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size", "orientation"),
+    [
+        ("JPEG", (2400, 1600), 1),
+        ("JPEG", (2400, 1600), 6),
+        ("JPEG", (1200, 1900), 8),
+        ("PNG", (900, 700), 3),
+        ("JPEG", (300, 200), 1),  # smaller than the shared image: nothing to resize
+    ],
+)
+def test_a_direct_copy_alone_has_the_pixels_of_the_shared_decodes_copy(
+    coffee: Image.Image, fmt: str, size: tuple[int, int], orientation: int
+) -> None:
+    """What a query decodes for the semantic signal alone (the DCT scale of the shared image,
+    without its resize) equals the copy an indexed image got beside its shared image."""
+    data = encode(coffee.resize(size), fmt, exif=with_orientation(orientation))
+    shared = decode(data, min_side=512, direct=(224,))
+    alone = decode(data, draft_side=512, direct=(224,))
+    assert alone.direct[224].tobytes() == shared.direct[224].tobytes()
+    assert min(alone.direct[224].size) == min(224, *alone.image.size)
+    assert (alone.width, alone.height) == (shared.width, shared.height)
+    split = decode(data, draft_side=512, direct=(224,), split=True)
+    assert split.direct[224].tobytes() == shared.direct[224].tobytes()
+
+
+def test_draft_side_is_for_a_decode_without_min_side(big_jpeg: bytes) -> None:
+    with pytest.raises(ValueError, match="draft_side"):
+        decode(big_jpeg, min_side=512, draft_side=512)
+    with pytest.raises(ValueError, match="positive"):
+        decode(big_jpeg, min_side=512, direct=(0,))
+
+
 @pytest.mark.parametrize(("size", "expected"), [((600, 400), (150, 100)), ((400, 600), (100, 150))])
 def test_other_formats_downscale_to_min_side_keeping_aspect(
     coffee: Image.Image, size: tuple[int, int], expected: tuple[int, int]

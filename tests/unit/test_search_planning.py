@@ -66,11 +66,17 @@ def test_unknown_records_in_a_query_are_not_found(coll: Collection) -> None:
             coll.search(**query)  # type: ignore[arg-type]
 
 
-def test_an_image_query_scores_every_signal_and_ranks_best_first(coll: Collection) -> None:
-    results = coll.search(image=image_bytes("rocket", side=160), top_k=len(NAMES) + 2)
-    assert results[0].id == "rocket" and set(results[0].scores) == {"semantic", "duplicate"}
+def test_an_image_query_ranks_best_first_and_scores_other_signals_when_asked(
+    coll: Collection,
+) -> None:
+    query = image_bytes("rocket", side=160)
+    results = coll.search(image=query, top_k=len(NAMES) + 2)
+    assert results[0].id == "rocket" and set(results[0].scores) == {"semantic"}
     scores = [r.score for r in results]
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    asked = coll.search(image=query, top_k=len(NAMES) + 2, scores=["duplicate"])
+    assert [(r.id, r.score) for r in asked] == [(r.id, r.score) for r in results]
+    assert all(set(r.scores) == {"semantic", "duplicate"} for r in asked)
 
 
 def test_a_text_query_scores_only_the_semantic_signal(coll: Collection) -> None:

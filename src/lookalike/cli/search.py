@@ -94,6 +94,14 @@ def search(
     group_top: Annotated[
         int, typer.Option("--group-top", help="Photos a mean group score counts.")
     ] = 3,
+    score: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--score",
+            help="Score an image query's results by this signal too, whatever it costs "
+            "(faces: a detector run; duplicate: the query's hash). Repeatable.",
+        ),
+    ] = None,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
     server: ServerUrl = None,
@@ -116,6 +124,7 @@ def search(
         "region": _region(region),
         "positive": like or (),
         "negative": unlike or (),
+        "scores": tuple(score or ()),
     }
     failed = 0
     with engine_for(data_dir, server) as engine:

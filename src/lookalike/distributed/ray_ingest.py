@@ -29,7 +29,7 @@ from lookalike.errors import ClusterUnavailable, LookalikeError, error_class
 from lookalike.ingest import Ingest
 from lookalike.payload import CONTENT_HASH
 from lookalike.sources import Fetcher, Item, ItemError
-from lookalike.types import IngestReport, OutcomeStatus, Precision
+from lookalike.types import IngestReport, OutcomeStatus, Precision, SemanticInput
 
 #: Listing entries read from the sources at a time.
 BLOCK = 1024
@@ -46,7 +46,7 @@ Entry = Item | ItemError
 Listing = Callable[[], Iterable[Entry]]
 """What lists a run's sources; picklable, as it runs on the cluster (``functools.partial``
 of :func:`lookalike.sources.iter_items`)."""
-Recipe = tuple[list[str], Settings, str, dict[str, int], Precision]
+Recipe = tuple[list[str], Settings, str, dict[str, int], Precision, SemanticInput]
 Sent = tuple[Any, int, list[tuple[Item, dict[str, Any] | None]]]
 """(result reference, worker, the batch's items with their stored payloads)."""
 
@@ -94,7 +94,8 @@ class RayIngest(Ingest):
         build: Recipe,
         **kw: Any,
     ):
-        """``build``: (signal names, settings, model, dims, precision) each worker builds
+        """``build``: (signal names, settings, model, dims, precision, semantic input) each
+        worker builds
         its signals from; ``workers``: how many actors, or :class:`Resources`; ``ray``: the
         connected ``ray`` module."""
         super().__init__(*args, **kw)

@@ -14,7 +14,7 @@ from lookalike.errors import LookalikeError
 from lookalike.ingest import embed_batch, signal_payload
 from lookalike.signals import build_signal
 from lookalike.store.base import Vector
-from lookalike.types import Precision
+from lookalike.types import Precision, SemanticInput
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,20 @@ class SignalWorker:
         model: str,
         dims: dict[str, Any],
         precision: Precision = "fp32",
+        semantic_input: SemanticInput = "shared",
     ):
         import ray
 
         self.gpus = [str(g) for g in ray.get_gpu_ids()]
         self.signals = [
             build_signal(
-                n, settings, model=model, dim=dims.get(n), precision=precision, gpu=bool(self.gpus)
+                n,
+                settings,
+                model=model,
+                dim=dims.get(n),
+                precision=precision,
+                gpu=bool(self.gpus),
+                semantic_input=semantic_input,
             )
             for n in names
         ]

@@ -12,7 +12,7 @@ from lookalike.errors import BadInput
 
 if TYPE_CHECKING:  # the names are parsed without loading a signal (the SDK parses them)
     from lookalike.signals.base import Signal
-    from lookalike.types import Precision
+    from lookalike.types import Precision, SemanticInput
 
 KNOWN = ("semantic", "duplicate", "faces", "text", "moderation", "exif", "objects")
 
@@ -45,14 +45,23 @@ def build_signal(
     dim: int | None = None,
     precision: Precision = "fp32",
     gpu: bool = False,
+    semantic_input: SemanticInput = "shared",
 ) -> Signal:
     """The signal ``name``; ``model``, ``dim`` and ``precision`` are the semantic model's
     (the semantic and objects signals embed with it); ``gpu``: this process was given a GPU
-    (a Ray worker), the semantic model runs there."""
+    (a Ray worker), the semantic model runs there; ``semantic_input``: where the semantic
+    tower's input comes from, as the collection records it."""
     if name == "semantic":
         from lookalike.signals.semantic import SemanticSignal
 
-        return SemanticSignal(model, settings, dim, precision, device="cuda" if gpu else "cpu")
+        return SemanticSignal(
+            model,
+            settings,
+            dim,
+            precision,
+            device="cuda" if gpu else "cpu",
+            semantic_input=semantic_input,
+        )
     if name == "duplicate":
         from lookalike.signals.duplicate import DuplicateSignal
 

@@ -104,6 +104,28 @@ def own_side(signal: Signal) -> int | None:
     return side if isinstance(side, int) else None
 
 
+def direct_side(signal: Signal) -> int | None:
+    """The shorter edge of a copy the signal reads resized straight from the decoded pixels
+    rather than from the shared image (the semantic signal's tower input, in collections
+    made since that exists); None: it reads the shared image."""
+    side = getattr(signal, "direct_side", None)
+    return side if isinstance(side, int) else None
+
+
+def shared_side(signals: Sequence[Signal]) -> int:
+    """The shorter edge of the image the signals share: the largest any of them needs."""
+    return max(s.min_side for s in signals)
+
+
+def direct_sides(signals: Sequence[Signal]) -> tuple[int, ...]:
+    """The smaller images the signals read resized straight from the decoded pixels
+    (``DecodedImage.direct``): a signal's ``direct_side`` below the shared image's edge (at
+    or above it, the shared image is what it reads)."""
+    shared = shared_side(signals)
+    sides = {direct_side(s) for s in signals}
+    return tuple(sorted(side for side in sides if side is not None and side < shared))
+
+
 class FieldsOnly:
     """The query side of a signal that only adds payload fields (moderation, EXIF): it is
     used in filters and never searched by score."""
@@ -215,9 +237,26 @@ class SignalQuery:
     def decoded(self) -> DecodedImage:
         """The query image (its ``region`` only, when given), decoded at the size an indexed
         image is decoded at, so that its vectors are comparable with the stored ones."""
-        return self._decoded_at(max(s.min_side for s in self.signals))
+        return self._decoded_at(shared_side(self.signals), direct_sides(self.signals))
 
-    def _decoded_at(self, side: int) -> DecodedImage:
+    def decoded_yet(self) -> DecodedImage | None:
+        """The shared image if the query has decoded it already, else None (not decoding it)."""
+        decoded: DecodedImage | None = self.__dict__.get("decoded")
+        return decoded
+
+    def reads_direct(self, signal: Signal) -> bool:
+        """Whether ``signal`` prepares the query image from its own copy resized straight from
+        the decoded pixels (``direct_side``), the shared image being neither needed nor
+        decoded already (then the shared decode's copy, the same pixels, is read)."""
+        side = direct_side(signal)
+        return (
+            side is not None
+            and side in direct_sides(self.signals)
+            and self.query.region is None
+            and self.decoded_yet() is None
+        )
+
+    def _decoded_at(self, side: int, direct: Sequence[int] = ()) -> DecodedImage:
         """The query image (its region) decoded at ``side``, for a signal with its own size."""
         data, name = self.image_bytes()
         region = self.query.region
@@ -228,15 +267,32 @@ class SignalQuery:
                 min_side=None if region else side,
                 max_pixels=self.settings.max_pixels,
                 split=True,
+                direct=() if region else direct,
             )
             return decoded if region is None else _crop(decoded, region, side)
+
+    def _decoded_direct(self, side: int) -> DecodedImage:
+        """The query image at the JPEG scale of the shared image, with ``side`` resized straight
+        from it: the pixels an indexed image's ``direct`` copy has, without the shared resize."""
+        data, name = self.image_bytes()
+        with stage("decode"):
+            return decode(
+                data,
+                name=name,
+                draft_side=shared_side(self.signals),
+                max_pixels=self.settings.max_pixels,
+                split=True,
+                direct=(side,),
+            )
 
     def prepared(self, signal: Signal) -> Any:
         """``signal``'s preparation of the query image (e.g. the faces found), made once."""
         if signal.name not in self._prepared:
             side = own_side(signal)
-            if side is not None and side > max(s.min_side for s in self.signals):
+            if side is not None and side > shared_side(self.signals):
                 decoded = self._decoded_at(side)  # its own copy only, not the shared one too
+            elif (direct := direct_side(signal)) is not None and self.reads_direct(signal):
+                decoded = self._decoded_direct(direct)
             else:
                 decoded = self.decoded
             with stage("embed"):
@@ -264,16 +320,18 @@ class SignalQuery:
         ]
         if not others:
             return dict
-        self.decoded  # noqa: B018 - decoded once, here, before two threads read it
+        if not self.reads_direct(signal):
+            self.decoded  # noqa: B018 - decoded once, here, before two threads read it
         work = contextvars.copy_context()
         return _beside().submit(work.run, self._score_vectors, others).result
 
     def _score_vectors(self, others: Sequence[Signal]) -> dict[str, Vector]:
         vectors: dict[str, Vector] = {}
+        asked = [s for s in others if s.name in self.query.scores]
+        for other in asked:  # first: what they decode, the others may score from
+            vectors.update(other.score_vectors(self) or self.image_vectors(other))
         for other in others:
-            if other.name in self.query.scores:
-                vectors.update(self.image_vectors(other))
-            else:
+            if other not in asked:
                 vectors.update(other.score_vectors(self))
         return vectors
 

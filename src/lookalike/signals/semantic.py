@@ -34,7 +34,7 @@ from lookalike.signals.base import Found, SignalQuery
 from lookalike.signals.nearest import nearest
 from lookalike.stages import stage
 from lookalike.store.base import Vector, VectorSpec
-from lookalike.types import Precision
+from lookalike.types import Precision, SemanticInput
 
 UNCALIBRATED = IDENTITY
 """The score of a model whose range is not measured: its raw cosine, clamped to [0, 1]."""
@@ -73,15 +73,30 @@ text_vectors = TextVectors(TEXT_CACHE_SIZE)
 """The process's cache of query text vectors."""
 
 
+INPUT_SIDE = 224
+"""The shorter edge of a CLIP-family tower's input."""
+
+
 def prepared_image(decoded: DecodedImage) -> Image.Image:
     """The decoded, already downscaled image; the model's own preprocessing does the rest."""
     return decoded.image
 
 
+def direct_image(decoded: DecodedImage) -> Image.Image:
+    """The image resized to the tower's input straight from the decoded pixels, when the
+    shared image is larger (the copy signal's 512 px); else the shared image itself."""
+    return decoded.direct.get(INPUT_SIDE, decoded.image)
+
+
 class SemanticSignal:
+    """``semantic_input``: where the tower's input comes from, as the collection records it.
+    ``direct`` (collections made since it exists): resized straight from the decoded pixels,
+    one resize, and a query by this signal decodes nothing larger. ``shared`` (collections
+    made before): resized from the image shared with the other signals, two resizes. The two
+    give vectors about 0.999 apart, so a collection keeps the way its records were made."""
+
     name = "semantic"
-    min_side = 224
-    preparer = staticmethod(prepared_image)
+    min_side = INPUT_SIDE
     takes = frozenset({"image", "text", "id", "vector", "examples"})
 
     def __init__(
@@ -92,11 +107,16 @@ class SemanticSignal:
         precision: Precision = "fp32",
         *,
         device: Device = "cpu",
+        semantic_input: SemanticInput = "shared",
     ) -> None:
         """``device``: where the image tower runs (``"cuda"``: a cluster worker's GPU)."""
         self.model = model
         self.settings = settings
         self.precision: Precision = precision
+        self.semantic_input: SemanticInput = semantic_input
+        direct = semantic_input == "direct"
+        self.direct_side: int | None = INPUT_SIDE if direct else None
+        self.preparer = direct_image if direct else prepared_image
         self._dim = dim
         self.device: Device = device
         spec = find_spec(model)

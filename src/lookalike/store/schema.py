@@ -11,6 +11,10 @@ Versions:
    store's shard (read by the Edge backend only; ``schema_version`` absent).
 2. The configuration, people table and version kept in the store itself (``base.META_ID``),
    the same on every backend; ``on_unsafe`` and ``thumbnails`` always present.
+3. ``semantic_input`` recorded in a collection with the semantic signal: ``direct`` for those
+   made since, ``shared`` for those made before (``SemanticSignal``). A lookalike reading
+   version 2 at most would add records to a ``direct`` collection the other way, so it refuses
+   it instead.
 
 A step that changes the payload layout (``lookalike.payload``) rewrites the points through the
 collection it is given.
@@ -24,7 +28,7 @@ from typing import Any
 from lookalike.errors import Conflict
 from lookalike.store.base import CollectionStore
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = "schema_version"
 
 Migration = Callable[[dict[str, Any], CollectionStore], dict[str, Any]]
@@ -37,7 +41,14 @@ def _into_the_store(config: dict[str, Any], store: CollectionStore) -> dict[str,
     return {"on_unsafe": "allow", "thumbnails": False, **config}
 
 
-STEPS: dict[int, Migration] = {1: _into_the_store}
+def _semantic_input_recorded(config: dict[str, Any], store: CollectionStore) -> dict[str, Any]:
+    """2 -> 3: a collection made before made its semantic input from the shared image."""
+    if "semantic" in config.get("signals", ()):
+        return {"semantic_input": "shared", **config}
+    return config
+
+
+STEPS: dict[int, Migration] = {1: _into_the_store, 2: _semantic_input_recorded}
 """Step from version n to n + 1, for every n below :data:`SCHEMA_VERSION`."""
 
 

@@ -96,8 +96,10 @@ class SearchOptions(BaseModel):
     scores: list[str] = Field(
         default=[],
         max_length=16,
-        description="Image queries: signals to score the results by even where that costs a "
-        "model run (faces); the cheap ones (semantic, duplicate) are always scored.",
+        description="Image queries: signals to score the results by whatever it costs (faces: "
+        "a detector run; duplicate in a semantic search: the query's 512 px image and hash); "
+        "the semantic score, and the duplicate one where the query decoded that image anyway, "
+        "come without asking.",
     )
 
     @field_validator("top_k", "group_top", "face", "person", mode="before")

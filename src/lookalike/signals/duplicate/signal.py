@@ -92,7 +92,11 @@ class DuplicateSignal:
 
     def score_vectors(self, query: SignalQuery) -> dict[str, Vector]:
         """The perceptual hash alone (a few ms): the keypoints and words only a copy search
-        needs are left out."""
+        needs are left out. None when the query has not decoded the shared image and does not
+        ask for this score (``scores``): a semantic query in a collection of ``direct`` input
+        decodes nothing that large."""
+        if query.decoded_yet() is None and self.name not in query.query.scores:
+            return {}
         return {"duplicate": bits_to_vector(phash_bits(query.decoded.image))}
 
     def search(self, query: SignalQuery, limit: int) -> list[Found]:
