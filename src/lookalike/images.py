@@ -176,16 +176,17 @@ def decode(
 
     ``direct``: shorter edges of smaller images resized straight from the decoded pixels (sized
     as CLIP processors size them), one resize where going through ``image`` would take two.
-    ``draft_side`` (with ``min_side`` None): the DCT scale is the one ``draft_side`` would get,
-    and ``image`` stays at that scale, so that ``direct`` images are the pixels a decode at
-    ``min_side=draft_side`` gives them, without its resize (a query needing those alone).
+    ``draft_side`` (instead of ``min_side``, with one ``direct`` side): the DCT scale is the one
+    ``draft_side`` would get, and ``image`` is that ``direct`` copy: the pixels a decode at
+    ``min_side=draft_side`` gives it, without making the larger image (a query needing that
+    copy alone).
     """
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be a positive integer, got {min_side}")
     if any(side < 1 for side in direct) or (draft_side is not None and draft_side < 1):
         raise ValueError(f"sides must be positive integers, got {direct} and {draft_side}")
-    if draft_side is not None and min_side is not None:
-        raise ValueError("draft_side is for a decode without min_side")
+    if draft_side is not None and (min_side is not None or len(direct) != 1):
+        raise ValueError("draft_side is for a decode of one direct copy, without min_side")
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels}")
     if not data:
@@ -267,7 +268,8 @@ def _decode(
             _draft(im, scale_for)
         with _budget.hold(im.size[0] * im.size[1]):
             try:
-                return _finish(im, fmt, name, min_side, raw_w, raw_h, split, direct)
+                main = draft_side is None  # else the direct copy alone is made
+                return _finish(im, fmt, name, min_side, raw_w, raw_h, split, direct, main)
             finally:
                 im.close()  # frees the full-size pixels inside the budget, before memory is trimmed
     finally:
@@ -283,8 +285,10 @@ def _finish(
     raw_h: int,
     split: bool,
     direct: tuple[int, ...] = (),
+    main: bool = True,
 ) -> DecodedImage:
-    """Decode the pixels of an opened image and bring them to RGB at the wanted sizes."""
+    """Decode the pixels of an opened image and bring them to RGB at the wanted sizes;
+    without ``main``, the (one) ``direct`` copy is the image."""
     im.load()
     orientation = _orientation(im)
     exif = _raw_exif(im)
@@ -292,11 +296,14 @@ def _finish(
     width, height = (raw_h, raw_w) if swap else (raw_w, raw_h)
 
     pixels = _to_rgb(im, name)
-    out = _shrunk(pixels, _target_size(width, height, min_side), orientation, split)
     smaller = {
         side: _shrunk(pixels, _clip_size(pixels.size, side, swap), orientation, split)
         for side in direct
     }
+    if main:
+        out = _shrunk(pixels, _target_size(width, height, min_side), orientation, split)
+    else:
+        out = smaller[direct[0]]
     if out is im or im in smaller.values():
         plain = im.copy()  # a plain image, detached from the file object and plugin state
         out = plain if out is im else out

@@ -484,20 +484,23 @@ def test_a_direct_copy_alone_has_the_pixels_of_the_shared_decodes_copy(
     coffee: Image.Image, fmt: str, size: tuple[int, int], orientation: int
 ) -> None:
     """What a query decodes for the semantic signal alone (the DCT scale of the shared image,
-    without its resize) equals the copy an indexed image got beside its shared image."""
+    the copy made without the shared image) equals the copy an indexed image got beside it."""
     data = encode(coffee.resize(size), fmt, exif=with_orientation(orientation))
     shared = decode(data, min_side=512, direct=(224,))
     alone = decode(data, draft_side=512, direct=(224,))
+    assert alone.image is alone.direct[224]  # the copy alone, no larger image kept
     assert alone.direct[224].tobytes() == shared.direct[224].tobytes()
-    assert min(alone.direct[224].size) == min(224, *alone.image.size)
+    assert min(alone.image.size) == min(224, *shared.image.size)
     assert (alone.width, alone.height) == (shared.width, shared.height)
     split = decode(data, draft_side=512, direct=(224,), split=True)
     assert split.direct[224].tobytes() == shared.direct[224].tobytes()
 
 
-def test_draft_side_is_for_a_decode_without_min_side(big_jpeg: bytes) -> None:
+def test_draft_side_is_for_one_direct_copy_without_min_side(big_jpeg: bytes) -> None:
     with pytest.raises(ValueError, match="draft_side"):
-        decode(big_jpeg, min_side=512, draft_side=512)
+        decode(big_jpeg, min_side=512, draft_side=512, direct=(224,))
+    with pytest.raises(ValueError, match="one direct copy"):
+        decode(big_jpeg, draft_side=512, direct=(224, 128))
     with pytest.raises(ValueError, match="positive"):
         decode(big_jpeg, min_side=512, direct=(0,))
 
