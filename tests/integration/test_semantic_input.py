@@ -8,6 +8,7 @@ that the reduced-scale decode and both resizes are what a real photo goes throug
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from PIL import Image
 
 from lookalike import Engine, Settings
-from lookalike.images import decode
+from lookalike.images import decode, encode_thumbnail
 from tests.support.samples import PHOTO_NAMES, photo
 
 SELF = 1 - 1e-6
@@ -113,3 +114,26 @@ def test_a_semantic_query_scores_the_hash_only_where_it_decoded_the_shared_image
     before = engine.collection("before").search(image=query, top_k=5)
     assert all(set(r.scores) == {"semantic", "duplicate"} for r in before)
     assert [r.scores["duplicate"] for r in before] == [r.scores["duplicate"] for r in asked]
+
+
+def test_a_thumbnail_is_shrunk_from_the_direct_copy_when_it_covers_it(
+    engine: Engine, indexed: list[Path], tiny_model: Path
+) -> None:
+    """The direct copy (224 px on the shorter edge) is the cheaper source of a 256 px
+    thumbnail where its longer edge reaches 256 px; a square photo's does not, and the
+    shared image is shrunk instead. A backfill makes the bytes ingest made."""
+    coll = engine.collection("now")
+    by_name = {p.stem: p for p in indexed}
+    for name, source in (("coffee", "direct"), ("astronaut", "shared")):
+        decoded = decode(by_name[name].read_bytes(), min_side=512, direct=(224,))
+        image = decoded.direct[224] if source == "direct" else decoded.image
+        thumbnail = coll.thumbnail(f"{name}.jpg")
+        assert thumbnail == encode_thumbnail(image, 256), name
+        assert max(Image.open(io.BytesIO(thumbnail)).size) == 256
+    late = engine.create_collection(
+        "late", signals="semantic,duplicate", model=str(tiny_model), thumbnails=False
+    )
+    late.index(indexed)
+    assert late.make_thumbnails().made == len(indexed)
+    for path in indexed:
+        assert late.thumbnail(path.name) == coll.thumbnail(path.name), path.name
