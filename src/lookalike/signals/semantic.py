@@ -93,7 +93,7 @@ class SemanticSignal:
     ``direct`` (collections made since it exists): resized straight from the decoded pixels,
     one resize, and a query by this signal decodes nothing larger. ``shared`` (collections
     made before): resized from the image shared with the other signals, two resizes. The two
-    give vectors about 0.999 apart, so a collection keeps the way its records were made."""
+    give slightly different pixels, so a collection keeps the way its records were made."""
 
     name = "semantic"
     min_side = INPUT_SIDE
