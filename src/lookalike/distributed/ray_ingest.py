@@ -95,9 +95,8 @@ class RayIngest(Ingest):
         **kw: Any,
     ):
         """``build``: (signal names, settings, model, dims, precision, semantic input) each
-        worker builds
-        its signals from; ``workers``: how many actors, or :class:`Resources`; ``ray``: the
-        connected ``ray`` module."""
+        worker builds its signals from; ``workers``: how many actors, or :class:`Resources`;
+        ``ray``: the connected ``ray`` module."""
         super().__init__(*args, **kw)
         self.ray = ray
         asked = workers if isinstance(workers, Resources) else Resources(workers=workers)
