@@ -17,7 +17,7 @@ import ctypes
 import ctypes.util
 import io
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -334,11 +334,7 @@ def _clip_size(stored: tuple[int, int], side: int, swap: bool) -> tuple[int, int
     edge ``side``, the longer truncated, as it computes it), or None when no downscale is due:
     so that the model's own preprocessing has nothing left to resize."""
     width, height = (stored[1], stored[0]) if swap else stored
-    if min(width, height) <= side:
-        return None
-    if width <= height:
-        return side, int(side * height / width)
-    return int(side * width / height), side
+    return _target_size(width, height, side, rounded=int)
 
 
 def _draft(im: Image.Image, min_side: int) -> None:
@@ -353,13 +349,16 @@ def _draft(im: Image.Image, min_side: int) -> None:
             return
 
 
-def _target_size(width: int, height: int, min_side: int | None) -> tuple[int, int] | None:
-    """Oriented size whose shorter edge is ``min_side``, or None when no downscale is due."""
+def _target_size(
+    width: int, height: int, min_side: int | None, *, rounded: Callable[[float], int] = round
+) -> tuple[int, int] | None:
+    """Oriented size whose shorter edge is ``min_side`` (the longer one ``rounded``), or None
+    when no downscale is due."""
     if min_side is None or min(width, height) <= min_side:
         return None
     if width <= height:
-        return min_side, max(1, round(height * min_side / width))
-    return max(1, round(width * min_side / height)), min_side
+        return min_side, max(1, rounded(height * min_side / width))
+    return max(1, rounded(width * min_side / height)), min_side
 
 
 def _orientation(im: Image.Image) -> int:

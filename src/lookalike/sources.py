@@ -475,7 +475,7 @@ def _pick(obj: dict[str, Any], keys: Sequence[str]) -> Any:
 
 
 def _check_id(record_id: str) -> None:
-    """``record_id`` unless it holds a NUL byte: no shell argument, file name or URL can name
+    """Refuses a ``record_id`` holding a NUL byte: no shell argument, file name or URL can name
     such a record again, and stores may cut the id there. Other characters, newlines included,
     are kept (the REST API's record routes take any of them)."""
     if "\0" in record_id:
