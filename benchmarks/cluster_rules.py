@@ -82,7 +82,7 @@ def disagreement(first: np.ndarray, second: np.ndarray, hit: CopyHit) -> float |
     m = hit.match
     if m is None or not m.candidate_corners:
         return None
-    q = first[:, ::-1].copy() if m.mirrored else first
+    q = first  # the corners are the query's own, mapped through the flip when it matched mirrored
     hq, wq = q.shape[:2]
     hh, wh = second.shape[:2]
     src = np.array([[0, 0], [wq, 0], [wq, hq], [0, hq]], np.float32)
