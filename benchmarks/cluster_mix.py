@@ -20,7 +20,8 @@ colours, flags of three bands. The set, built once under ``bench-data/cluster_mi
 The whole folder is indexed with the duplicate signal and grouped by ``Collection.duplicates``
 at the default threshold. A true pair is an image and its copy; pair precision is the share of
 the pairs inside the clusters that are true, pair recall the share of true pairs found. Every
-false pair is printed with the kinds of its two images and the evidence of the link.
+false pair is printed with the kinds of its two images and the evidence of the link. Then a copy
+search on the originals alone: each by its own file, each copy by its file.
 
     python benchmarks/cluster_mix.py [--icons 120] [--folders 20] [--flags 40] [--every 3]
 """
@@ -264,6 +265,37 @@ def main() -> None:
         print(f"{len(missed)} true pairs not grouped:")
         for pair in missed:
             print("  " + " + ".join(sorted(pair)))
+    searched(folder, pairs)
+
+
+def searched(folder: Path, pairs: list[tuple[str, ...]]) -> None:
+    """Copy search on the originals alone: each original by its own file (itself first, and
+    nothing else at the threshold), and each copy by its file (its original first at the
+    threshold; any other record at it is a wrong answer)."""
+    originals = sorted(folder.glob("*.png"))
+    stats: dict[str, Counter[str]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        with Engine(Settings(data_dir=Path(tmp), offline=True)) as engine:
+            coll = engine.create_collection("originals", signals="duplicate")
+            coll.index(originals)
+            threshold = coll.copy_threshold
+            for path in originals:
+                top = coll.search(image=path.read_bytes(), signal="duplicate", top_k=2)
+                alone = top[0].id == path.name and top[0].score >= threshold
+                alone = alone and not (len(top) > 1 and top[1].score >= threshold)
+                stats.setdefault(kind(path.name), Counter()).update(files=1, alone=alone)
+            for original, copy in pairs:
+                top = coll.search(image=(folder / copy).read_bytes(), signal="duplicate", top_k=2)
+                first = top[0].id == original and top[0].score >= threshold
+                wrong = any(h.id != original and h.score >= threshold for h in top)
+                stats[kind(original)].update(copies=1, first=first, wrong=wrong)
+    print("search on the originals alone (signal duplicate, top 2):")
+    for k, c in sorted(stats.items()):
+        print(
+            f"  {k + 's':<8} own file first and alone at the threshold {c['alone']:>3} of "
+            f"{c['files']:>3}; copies {c['copies']:>2}: original first at the threshold "
+            f"{c['first']:>2}, another record at it {c['wrong']:>2}"
+        )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,6 @@ from lookalike.signals.duplicate.clusters import (  # noqa: E402
     NEIGHBOURS,
     ORIGINAL,
     VERIFY,
-    _colours,
     _summary,
     choose_keeper,
     is_link,
@@ -66,6 +65,7 @@ from lookalike.signals.duplicate.copies import (  # noqa: E402
     CopyHit,
     find_copies,
     record_copy_query,
+    stored_colours,
     stored_features,
 )
 from lookalike.signals.duplicate.localfeatures import LocalFeatures  # noqa: E402
@@ -254,7 +254,7 @@ class Links:
             verify_below=max(self.threshold, _SAME_PICTURE),
             likely_only=False,
         )
-        colours = _colours(point.payload)
+        colours = stored_colours(point.payload)
         out = []
         for h in found:
             if not is_link(h, self.threshold, colours):

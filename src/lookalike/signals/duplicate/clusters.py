@@ -8,10 +8,10 @@ records are joined with union-find; the keeper of a cluster is chosen by a rule:
 
 A link needs the evidence of a copy, not of a look-alike: geometry verified by local features
 at the threshold, or perceptual hashes within :data:`SAME_PICTURE_BITS` (recompressed and
-resized copies) with the same colours (:data:`COLOUR_LIMIT`). A hash score alone does not link:
-graphics built on one template (flags of three bands, a family of icons) hash a few bits apart,
-or not at all since the hash sees grey levels, while being different pictures, and a single
-such link would chain two groups into one. Since every link is strong, union-find over them
+resized copies) with the same colours (:data:`.hashes.COLOUR_LIMIT`). A hash score alone does
+not link: graphics built on one template (flags of three bands, a family of icons) hash a few
+bits apart, or not at all since the hash sees grey levels, while being different pictures, and a
+single such link would chain two groups into one. Since every link is strong, union-find over them
 never merges two groups through a weak one.
 """
 
@@ -31,11 +31,12 @@ from lookalike.signals.duplicate.copies import (
     CopyHit,
     find_copies,
     record_copy_query,
+    stored_colours,
     stored_features,
 )
 from lookalike.signals.duplicate.framing import judge
 from lookalike.signals.duplicate.hashes import CALIBRATION as HASH_CALIBRATION
-from lookalike.signals.duplicate.hashes import HASH_BITS, colour_distance
+from lookalike.signals.duplicate.hashes import HASH_BITS, colours_differ
 from lookalike.store.base import CollectionStore, StoredPoint, scroll_all
 from lookalike.types import KEEP_RULES, Member, Region
 from lookalike.types import Cluster as Cluster
@@ -54,11 +55,6 @@ SAME_PICTURE_BITS = 2
 re-encoded copies stay within 2 bits of 64 (hashes.CALIBRATION), while different pictures on
 one layout (tricolour flags) were measured 4 bits apart, and have too few keypoints to verify."""
 _SAME_PICTURE = HASH_CALIBRATION(1 - 2 * SAME_PICTURE_BITS / HASH_BITS)
-COLOUR_LIMIT = 16.0
-"""Largest :func:`.hashes.colour_distance` of a link made by the hash alone. Measured: a copy
-recompressed at JPEG quality 40 differs by under 1, brightened by 30 % by 5-10, contrast
-raised by 30 % by 5-8, made grey by 1-2.5, flipped by 0; a French and an Italian flag (0 bits
-apart) by 24."""
 
 
 def is_link(hit: CopyHit, threshold: float, colours: bytes | None) -> bool:
@@ -69,21 +65,10 @@ def is_link(hit: CopyHit, threshold: float, colours: bytes | None) -> bool:
         return True
     if hit.hash_distance is None or hit.hash_distance > SAME_PICTURE_BITS:
         return False
-    other = _colours(hit.payload)
+    other = stored_colours(hit.payload)
     if colours is None or other is None:
         return True
-    distance = colour_distance(colours, other)
-    return distance is not None and distance <= COLOUR_LIMIT
-
-
-def _colours(payload: dict[str, Any]) -> bytes | None:
-    value = payload.get("colours")
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        return None
+    return not colours_differ(colours, other)
 
 
 @dataclass
@@ -172,7 +157,7 @@ def find_clusters(
     for done, point in enumerate(scroll_all(store, page=128, with_vectors=True), start=1):
         payloads[point.id] = _summary(point)
         query = record_copy_query(point.payload, point.vectors)
-        colours = _colours(point.payload)
+        colours = stored_colours(point.payload)
         if query is not None:
             for hit in find_copies(
                 store,

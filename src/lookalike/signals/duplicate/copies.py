@@ -41,6 +41,8 @@ from lookalike.signals.duplicate.hashes import (
     DIHEDRAL_TURNS,
     HASH_BITS,
     bits_to_vector,
+    colour_grid,
+    colours_differ,
     dihedral_hashes,
 )
 from lookalike.signals.duplicate.localfeatures import (
@@ -75,6 +77,10 @@ copies among 10,000 images: of the 201 whose original the words found at all (to
 it first and 3 fourth or fifth."""
 FIRST_SEMANTIC = 2
 """Semantic neighbours verified first."""
+LOOK_ALIKE = HASH_CALIBRATION(HASH_CALIBRATION.inverse(COPY_THRESHOLD) - 2 / HASH_BITS)
+"""The most a hash alone scores a record whose colours differ from the query's
+(:func:`.hashes.colours_differ`): that of a hash one bit past the copy distance, so a flag in
+other colours stays below the copy threshold while still ranked as alike."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ class CopyQuery:
     mirrored: LocalFeatures | None = None
     semantic: Sequence[float] | Callable[[], Sequence[float] | None] | None = None
     """The semantic vector, or a function that waits for it (computed beside the keypoints)."""
+    colours: bytes | None = None
+    """The image's colour grid (:func:`.hashes.colour_grid`): the hash sees grey levels, so two
+    flat graphics on one layout in other colours (two flags of three bands) hash alike, and a
+    hash alone then makes no copy."""
     image: Image.Image | None = None
     """The query image: its mirrored keypoints are extracted from it when first needed (a copy
     that verifies as given with certainty never needs them) unless ``mirrored`` is given."""
@@ -130,7 +140,8 @@ class CopyQuery:
 class CopyHit:
     id: str
     score: float
-    """max(calibrated hash score, verification score): on the shared [0, 1] scale."""
+    """max(hash score, verification score) on the shared [0, 1] scale; the hash score held at
+    :data:`LOOK_ALIKE` when the colours differ."""
     hash_score: float
     payload: dict[str, Any]
     match: Match | None = None
@@ -170,6 +181,7 @@ def image_copy_query(
     return CopyQuery(
         hashes=hashes,
         mirrored_hashes=len(hashes) - DIHEDRAL_TURNS,
+        colours=colour_grid(image),
         image=image,
         semantic=semantic,
         extracting=extracting,
@@ -202,7 +214,19 @@ def record_copy_query(payload: dict[str, Any], vectors: dict[str, Vector]) -> Co
         words=words if isinstance(words, SparseVector) else None,
         features=features,
         semantic=semantic if isinstance(semantic, list) else None,
+        colours=stored_colours(payload),
     )
+
+
+def stored_colours(payload: dict[str, Any]) -> bytes | None:
+    """A record's colour grid; None for records indexed before it was kept."""
+    value = payload.get("colours")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
 
 
 def stored_features(payload: dict[str, Any]) -> LocalFeatures | None:
@@ -281,6 +305,8 @@ def find_copies(
     for hit in (worth + rest)[: max(len(worth), limit)]:
         raw = hash_raw.get(hit.id)
         hash_score = HASH_CALIBRATION(-1.0 if raw is None else raw)
+        if hash_score > LOOK_ALIKE and colours_differ(query.colours, stored_colours(hit.payload)):
+            hash_score = LOOK_ALIKE  # one layout in other colours: only verification says copy
         copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
         if raw is not None:
             copy.hash_distance = round((1.0 - raw) * HASH_BITS / 2)

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image
-
 from lookalike.admission import copy_searches
 from lookalike.filters import HasIds, Not
 from lookalike.images import DecodedImage
@@ -27,6 +25,7 @@ from lookalike.signals.duplicate.hashes import (
     bits_to_vector,
     colour_grid,
     phash_bits,
+    record_hashes,
 )
 from lookalike.signals.duplicate.localfeatures import MIN_SIDE, extract, visual_words
 from lookalike.signals.nearest import narrow, nearest, other_scores
@@ -51,8 +50,7 @@ def prepare(decoded: DecodedImage) -> DuplicatePrepared:
     """Hash, keypoints and visual words of one image (runs in decode workers)."""
     features = extract(decoded.image)
     return DuplicatePrepared(
-        phash_bits(decoded.image),
-        phash_bits(decoded.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        *record_hashes(decoded.image),
         features.to_bytes(),
         visual_words(features),
         colour_grid(decoded.image),
