@@ -1,7 +1,8 @@
 """What each signal costs per image, so a user knows what enabling it costs.
 
 For every signal named (any list; a signal whose module does not exist yet, or whose extra is
-not installed, is skipped with a message), on the same camera-size JPEGs: the decode at the
+not installed, is skipped with a message), on the same camera-size JPEGs (the ingest
+benchmark's, 12 to 24 megapixels, built once under ``bench-data/ingest/``): the decode at the
 size the signal needs, its preparer (what the decode workers run), and its model call
 (batched, in the main process), in milliseconds per image, one image at a time on this machine.
 Model loading is timed apart (the first image). In a collection the image is decoded once, at
@@ -11,7 +12,7 @@ The semantic signal uses a full-size CLIP ViT-B/32 image tower with random weigh
 compute of the real one; no hub needed), as benchmarks/ingest.py does.
 
     python benchmarks/signal_costs.py [--signals semantic,duplicate,moderation,exif,faces,text]
-                                      [--images 24] [--width 4000] [--height 3000]
+                                      [--images 24]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from benchmarks.ingest import make_photos, model_folder  # noqa: E402
+from benchmarks.ingest import make_photos, model_folders  # noqa: E402
 
 from lookalike.config import Settings  # noqa: E402
 from lookalike.errors import LookalikeError  # noqa: E402
@@ -39,11 +40,11 @@ from lookalike.signals.base import Signal  # noqa: E402
 ALL = "semantic,duplicate,moderation,exif,faces,text"
 
 
-def load(name: str, settings: Settings, cache: Path) -> Signal | str:
+def load(name: str, settings: Settings) -> Signal | str:
     """The signal, or why it is skipped."""
     if importlib.util.find_spec(f"lookalike.signals.{name}") is None:
         return f"lookalike.signals.{name} does not exist yet"
-    model = str(model_folder(cache)) if name == "semantic" else ""
+    model = str(model_folders()[1]) if name == "semantic" else ""
     try:
         return build_signal(name, settings, model=model)
     except LookalikeError as exc:
@@ -83,21 +84,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", default=ALL, help=f"comma-separated (default {ALL})")
     parser.add_argument("--images", type=int, default=24)
-    parser.add_argument("--width", type=int, default=4000)
-    parser.add_argument("--height", type=int, default=3000)
-    parser.add_argument("--cache", type=Path, default=ROOT / "bench-data")
     args = parser.parse_args()
-    files = make_photos(
-        args.cache / f"photos-{args.width}x{args.height}", args.images, (args.width, args.height)
-    )
+    files = sorted(make_photos(args.images).glob("*.jpg"))[: args.images]
     names = [n.strip() for n in args.signals.split(",") if n.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), offline=True)
-        print(f"{len(files)} JPEGs of {args.width}x{args.height}, ms per image", flush=True)
+        print(f"{len(files)} camera JPEGs of 12 to 24 MP, ms per image", flush=True)
         header = f"{'signal':12} {'decoded at':>10} {'decode':>8} {'prepare':>8} {'model':>8}"
         print(f"{header} {'signal':>8} {'total':>8} {'load s':>7}")
         for name in names:
-            signal = load(name, settings, args.cache)
+            signal = load(name, settings)
             if isinstance(signal, str):
                 print(f"{name:12} skipped: {signal}", flush=True)
                 continue
