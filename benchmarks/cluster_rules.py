@@ -21,12 +21,18 @@ candidates, verification and ``is_link``). Each rule then groups the same links:
   (``min``) or the larger (``max``) of the two images' must be at least ``c``;
 - ``star + coverage``: the star rule over one of those (``--measure``, ``--combine``,
   ``--least``).
+- ``region <= c``: a geometric link also needs the largest region where the two thumbnails
+  disagree (:func:`largest_region`) to hold at most ``--region`` of their overlap.
+
+``--photos`` measures that region on real copies too: each copy of the copy benchmark's
+originals (``benchmarks/copydays.py``), under every transform, that verifies above the threshold
+against its original, and how many exceed ``--region``.
 
 It prints, per rule, the pair precision and recall as ``cluster_mix.py`` counts them, and the
 measures' spread over true and false links (the true ones per transform of the copy, the false
 ones per kinds of the two images).
 
-    python benchmarks/cluster_rules.py [--cut 0.15] [--radius 0.06]
+    python benchmarks/cluster_rules.py [--cut 0.15] [--radius 0.06] [--region 0.005] [--photos]
 """
 
 from __future__ import annotations
@@ -107,6 +113,45 @@ def disagreement(first: np.ndarray, second: np.ndarray, hit: CopyHit) -> float |
     a = (a - a[mask].mean()) / (a[mask].std() + 1e-3)
     b = (b - b[mask].mean()) / (b[mask].std() + 1e-3)
     return float((np.abs(a - b)[mask] > APART).mean())
+
+
+REGION_BLUR = 1.5
+"""Sigma (pixels of the thumbnail) of the blur before the region's comparison."""
+REGION_APART = 1.0
+"""Standard deviations apart at which two pixels disagree."""
+REGION_DISC = 7
+"""Diameter of the disc that opens the disagreeing pixels: misaligned edges, noise and thin
+strokes go, a region such as an emblem stays."""
+
+
+def largest_region(
+    first: np.ndarray, second: np.ndarray, corners: list[tuple[float, float]]
+) -> float:
+    """Share of the overlap held by the largest connected region where ``first`` (an RGB
+    thumbnail, warped into ``second``'s frame by the fitted transform's ``corners``) and
+    ``second`` disagree, in grey levels normalised over the overlap."""
+    hq, wq = first.shape[:2]
+    hh, wh = second.shape[:2]
+    src = np.array([[0, 0], [wq, 0], [wq, hq], [0, hq]], np.float32)
+    dst = np.array([[x * wh, y * hh] for x, y in corners], np.float32)
+    warp = cv2.getPerspectiveTransform(src, dst)
+    grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32) for im in (first, second)]
+    warped = cv2.warpPerspective(grey[0], warp, (wh, hh), flags=cv2.INTER_AREA)
+    inside = cv2.warpPerspective(
+        np.full((hq, wq), 255, np.uint8), warp, (wh, hh), flags=cv2.INTER_NEAREST
+    )
+    overlap = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
+    n = int(overlap.sum())
+    if n < 100:
+        return 1.0
+    a, b = (cv2.GaussianBlur(im, (0, 0), REGION_BLUR) for im in (warped, grey[1]))
+    a = (a - a[overlap].mean()) / (a[overlap].std() + 1e-3)
+    b = (b - b[overlap].mean()) / (b[overlap].std() + 1e-3)
+    apart = ((np.abs(a - b) > REGION_APART) & overlap).astype(np.uint8)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (REGION_DISC, REGION_DISC))
+    opened = cv2.morphologyEx(apart, cv2.MORPH_OPEN, disc)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(opened)
+    return float(stats[1:, cv2.CC_STAT_AREA].max()) / n if count > 1 else 0.0
 
 
 COVERAGE_AT_LEAST = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -216,6 +261,8 @@ class Measured:
     without geometry)."""
     by_hash: bool
     """The hash alone makes it a link."""
+    region: float | None = None
+    """:func:`largest_region` (None for a link without geometry)."""
 
     def coverage(self, measure: str, combine: Callable[[Any], float] = min) -> float | None:
         return None if self.cover is None else combine(self.cover[measure])
@@ -265,6 +312,7 @@ class Links:
             if geometric and h.match is not None:
                 own = query.mirrored_features() if h.match.mirrored else query.features
                 cover = coverages(own, stored_features(h.payload), self.radius)
+            corners = h.match.candidate_corners if geometric and h.match is not None else None
             out.append(
                 Measured(
                     rid,
@@ -272,6 +320,9 @@ class Links:
                     disagreement(self.thumbs[rid], self.thumbs[h.id], h),
                     cover,
                     by_hash,
+                    largest_region(self.thumbs[rid], self.thumbs[h.id], corners)
+                    if corners
+                    else None,
                 )
             )
         return out
@@ -349,6 +400,10 @@ def main() -> None:
     parser.add_argument(
         "--least", type=float, default=0.5, help="coverage: least of the star rules"
     )
+    parser.add_argument(
+        "--region", type=float, default=0.005, help="region: largest share of the overlap"
+    )
+    parser.add_argument("--photos", action="store_true", help="the region on real copies too")
     args = parser.parse_args()
     folder, pairs = build(120, 20, 40, 3, 0)
     truth = {frozenset(p) for p in pairs}
@@ -381,6 +436,11 @@ def main() -> None:
                 rules.append((f"{measure} {cname} >= {least:.1f}", rule, False))
     star_rule = covered(args.measure, max if args.combine == "max" else min, args.least)
     rules.append(("star + coverage", star_rule, True))
+
+    def small_region(m: Measured) -> bool:
+        return m.region is None or m.region <= args.region
+
+    rules.append((f"region <= {args.region}", small_region, False))
     with indexed(folder) as coll:
         links = Links(coll.store, coll.copy_threshold, args.radius)
         links.collect()
@@ -405,6 +465,13 @@ def main() -> None:
     print("cells apart over a link's overlap (geometric links, each way):")
     for label, chosen in (("true links", true), ("false links", false)):
         print(spread(label, [m.apart for m in chosen if m.apart is not None]))
+    print("largest region apart, share of the overlap (geometric links, each way):")
+    for label, chosen in (("true links", true), ("false links", false)):
+        print(spread(label, [m.region for m in chosen if m.region is not None]))
+    agree = {
+        frozenset((m.a, m.b)) for m in false if m.region is not None and m.region <= args.region
+    }
+    print(f"  false links at most {args.region}: {len(agree)} distinct pairs")
     for measure in measures:
         for cname, combine in combines:
             print(
@@ -443,6 +510,49 @@ def main() -> None:
     missing = sum(1 for m in geometric if m.cover is None)
     if missing:
         print(f"({missing} geometric links not fitted again: kept by the coverage rules)")
+    if args.photos:
+        photo_regions(args.region)
+
+
+def photo_regions(cut: float) -> None:
+    """The region of every copy of the copy benchmark's originals that verifies above the
+    threshold against its original (thumbnails as a record keeps them), per transform."""
+    from copydays import build as build_copies
+    from lookalike.images import decode
+    from lookalike.signals.duplicate.localfeatures import (
+        COPY_THRESHOLD,
+        extract,
+        extract_mirrored,
+        extract_query,
+        verify,
+    )
+
+    def thumb(image: Image.Image) -> np.ndarray:
+        small = image.convert("RGB")
+        small.thumbnail((256, 256))
+        return np.asarray(small)
+
+    copies = build_copies()
+    records: dict[str, tuple[LocalFeatures, np.ndarray]] = {}
+    regions: dict[str, list[float]] = defaultdict(list)
+    for q in copies.queries:
+        if q.expected is None:
+            continue
+        if q.expected not in records:
+            image = decode((copies.index_dir / q.expected).read_bytes(), min_side=512).image
+            records[q.expected] = (extract(image), thumb(image))
+        record, record_thumb = records[q.expected]
+        image = decode(q.path.read_bytes(), min_side=512).image
+        found = [verify(extract_query(image)[0], record), verify(extract_mirrored(image), record)]
+        match = max((m for m in found if m is not None), key=lambda m: m.score, default=None)
+        if match is not None and match.score >= COPY_THRESHOLD:
+            regions[q.transform].append(
+                largest_region(thumb(image), record_thumb, match.candidate_corners)
+            )
+    print(f"copies verified above the threshold whose largest region exceeds {cut}:")
+    for transform, values in regions.items():
+        over = sum(1 for v in values if v > cut)
+        print(f"  {transform:<11} {over:>3} of {len(values):>3}   (max {max(values):.3f})")
 
 
 if __name__ == "__main__":
