@@ -58,6 +58,7 @@ from lookalike.signals.duplicate.localfeatures import (  # noqa: E402
     QUERY_POINTS,
     extract,
     extract_mirrored,
+    extract_query,
     verify,
 )
 
@@ -288,9 +289,12 @@ CAUSES = {
 
 
 def _verify_pair(image: Any, original: Any, budget: int) -> Any:
-    """The better of the query as given and mirrored, against one original."""
+    """The better of the query as given and mirrored, against one original: the query's
+    keypoints as a query extracts them (``budget`` of them: all of a query's, or the spread a
+    record of it would keep first, never filled)."""
+    many, record_like = extract_query(image)
     found = [
-        verify(extract(image, max_points=budget), original),
+        verify(many if budget == QUERY_POINTS else record_like, original),
         verify(extract_mirrored(image, max_points=budget), original),
     ]
     return max((m for m in found if m is not None), key=lambda m: m.score, default=None)
