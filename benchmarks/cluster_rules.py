@@ -82,22 +82,30 @@ GRID = 32
 APART = 0.75
 
 
+def _into(
+    image: np.ndarray, frame: np.ndarray, corners: list[tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` warped into ``frame``'s size by a fit's ``corners`` (the query's own, mapped
+    through the flip when it matched mirrored), and the mask (255) of where it lands."""
+    hq, wq = image.shape[:2]
+    hh, wh = frame.shape[:2]
+    src = np.array([[0, 0], [wq, 0], [wq, hq], [0, hq]], np.float32)
+    dst = np.array([[x * wh, y * hh] for x, y in corners], np.float32)
+    warp = cv2.getPerspectiveTransform(src, dst)
+    warped = cv2.warpPerspective(image, warp, (wh, hh), flags=cv2.INTER_AREA)
+    inside = cv2.warpPerspective(
+        np.full((hq, wq), 255, np.uint8), warp, (wh, hh), flags=cv2.INTER_NEAREST
+    )
+    return warped, inside
+
+
 def disagreement(first: np.ndarray, second: np.ndarray, hit: CopyHit) -> float | None:
     """Share of the overlap's grid cells where ``first`` (warped by the hit's transform) and
     ``second`` differ; None for a link without geometry (a hash link)."""
     m = hit.match
     if m is None or not m.candidate_corners:
         return None
-    q = first  # the corners are the query's own, mapped through the flip when it matched mirrored
-    hq, wq = q.shape[:2]
-    hh, wh = second.shape[:2]
-    src = np.array([[0, 0], [wq, 0], [wq, hq], [0, hq]], np.float32)
-    dst = np.array([[x * wh, y * hh] for x, y in m.candidate_corners], np.float32)
-    warp = cv2.getPerspectiveTransform(src, dst)
-    warped = cv2.warpPerspective(q, warp, (wh, hh), flags=cv2.INTER_AREA)
-    inside = cv2.warpPerspective(
-        np.full((hq, wq), 255, np.uint8), warp, (wh, hh), flags=cv2.INTER_NEAREST
-    )
+    warped, inside = _into(first, second, m.candidate_corners)
     cells = cv2.resize((inside > 0).astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA)
     mask = cells > 0.99
     if mask.sum() < 16:
@@ -130,16 +138,8 @@ def largest_region(
     """Share of the overlap held by the largest connected region where ``first`` (an RGB
     thumbnail, warped into ``second``'s frame by the fitted transform's ``corners``) and
     ``second`` disagree, in grey levels normalised over the overlap."""
-    hq, wq = first.shape[:2]
-    hh, wh = second.shape[:2]
-    src = np.array([[0, 0], [wq, 0], [wq, hq], [0, hq]], np.float32)
-    dst = np.array([[x * wh, y * hh] for x, y in corners], np.float32)
-    warp = cv2.getPerspectiveTransform(src, dst)
     grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32) for im in (first, second)]
-    warped = cv2.warpPerspective(grey[0], warp, (wh, hh), flags=cv2.INTER_AREA)
-    inside = cv2.warpPerspective(
-        np.full((hq, wq), 255, np.uint8), warp, (wh, hh), flags=cv2.INTER_NEAREST
-    )
+    warped, inside = _into(grey[0], second, corners)
     overlap = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
     n = int(overlap.sum())
     if n < 100:

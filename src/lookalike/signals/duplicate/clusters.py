@@ -65,10 +65,7 @@ def is_link(hit: CopyHit, threshold: float, colours: bytes | None) -> bool:
         return True
     if hit.hash_distance is None or hit.hash_distance > SAME_PICTURE_BITS:
         return False
-    other = stored_colours(hit.payload)
-    if colours is None or other is None:
-        return True
-    return not colours_differ(colours, other)
+    return not colours_differ(colours, stored_colours(hit.payload))
 
 
 @dataclass
