@@ -197,15 +197,20 @@ def test_the_cluster_lists_a_catalog_a_block_at_a_time(local_ray: str, tmp_path:
     del whole
     tracemalloc.stop()
 
-    tracemalloc.start()
-    sizes, ids = [], 0
-    for block in ray_ingest.cluster_listing(ray, listing, 1000):
-        sizes.append(len(block))
-        ids += sum(1 for entry in block if isinstance(entry, Item))
-        del block
+    for measured in (False, True):
+        # The first pass, unmeasured, pays what a driver pays once: the interpreter's table of
+        # interned strings (pathlib interns each received path's parts) growing to hold them,
+        # one 3.7 MB allocation in a fresh process, none in a driver that has listed before.
+        if measured:
+            tracemalloc.start()
+        sizes, ids = [], 0
+        for block in ray_ingest.cluster_listing(ray, listing, 1000):
+            sizes.append(len(block))
+            ids += sum(1 for entry in block if isinstance(entry, Item))
+            del block
+        assert sizes == [1000] * 10 and ids == 10_000  # listed on the cluster, received in blocks
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert sizes == [1000] * 10 and ids == 10_000  # listed on the cluster, received in blocks
     assert peak < held / 3, f"streaming peaked at {peak} bytes, the whole list holds {held}"
 
 
