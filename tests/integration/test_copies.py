@@ -217,7 +217,7 @@ def test_verification_goes_where_the_evidence_points(
     its answer is the one verifying every candidate both ways gives."""
     from lookalike.images import decode
     from lookalike.signals.duplicate import copies
-    from lookalike.signals.duplicate.copies import FIRST_WORDS, find_copies, image_copy_query
+    from lookalike.signals.duplicate.copies import MORE_WORDS, find_copies, image_copy_query
 
     matched: list[bool] = []
     real = copies.verify
@@ -238,7 +238,8 @@ def test_verification_goes_where_the_evidence_points(
     matched.clear()
     hits = find_copies(dup.store, query, limit=3)
     assert all(r.score < COPY_THRESHOLD for r in hits)
-    assert 0 < len(matched) <= FIRST_WORDS + 1  # the first word neighbours and nearest hash
+    # the word neighbours (the first few, then the others as none was a copy), the nearest hash
+    assert 0 < len(matched) <= MORE_WORDS + 1
     assert not any(matched)  # words are of the image as given: never matched mirrored
 
     flipped = Image.open(photos / "chelsea.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -250,3 +251,22 @@ def test_verification_goes_where_the_evidence_points(
     full = find_copies(dup.store, query, limit=3, early_exit=False, likely_only=False)
     assert fast[0].id == full[0].id == "chelsea.jpg" and fast[0].match == full[0].match
     assert fast[0].match is not None and fast[0].match.mirrored
+
+
+def test_a_crop_whose_original_is_not_a_likely_candidate_is_found_in_a_second_round(
+    dup, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the likely candidates hold no copy, the other visual-word neighbours are verified:
+    a small crop's original is often among them, past the first few (here made unlikely by
+    rank: no word neighbour is likely, and no hash)."""
+    from lookalike.signals.duplicate import copies
+
+    query = crop(photos / "coffee.jpg", tmp_path / "q.jpg", (0.5, 0.45, 0.95, 0.9))
+    monkeypatch.setattr(copies, "FIRST_WORDS", 0)
+    monkeypatch.setattr(copies, "HASH_FLOOR", 2.0)  # not even the nearest hash is likely
+    top = dup.search(image=query, signal="duplicate", top_k=3)
+    assert top[0].id == "coffee.jpg" and top[0].score >= COPY_THRESHOLD
+    assert top[0].match is not None
+    monkeypatch.setattr(copies, "MORE_WORDS", 0)  # no second round
+    top = dup.search(image=query, signal="duplicate", top_k=3)
+    assert all(r.score < COPY_THRESHOLD for r in top)

@@ -12,7 +12,8 @@ visual-word and semantic neighbours, the nearest hash), each in the orientation 
 (keypoints are not mirror-invariant, so a candidate found by a flipped hash is matched with the
 mirrored keypoints, one found by words with the query's own); the others keep their hash
 score. A query without copies (most uploads a platform checks) thus matches a handful of
-candidates, not 24 twice (``benchmarks/copy_throughput.py``: 3x the queries a second).
+candidates, not 24 twice (``benchmarks/copy_throughput.py``: 3x the queries a second), then
+the other visual-word neighbours the search returned, where a small crop's original often is.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ FIRST_WORDS = 5
 """Visual-word neighbours verified first. Measured on ``benchmarks/copy_throughput.py``'s 216
 copies among 10,000 images: of the 201 whose original the words found at all (top 12), 198 had
 it first and 3 fourth or fifth."""
+MORE_WORDS = PER_QUERY
+"""Visual-word neighbours verified, in a second round, when the first found no copy: a small
+crop's original is often among them but not in the first :data:`FIRST_WORDS` (measured on
+``benchmarks/copy_detection.py``'s 20 % crops: ranks 6 to 12 held 1 original of 40, of 15 %
+crops 3, of 10 % crops 6; docs/duplicates.md)."""
 FIRST_SEMANTIC = 2
 """Semantic neighbours verified first."""
 LOOK_ALIKE = HASH_CALIBRATION(HASH_CALIBRATION.inverse(COPY_THRESHOLD) - 2 / HASH_BITS)
@@ -300,25 +306,49 @@ def find_copies(
     worth = [h for h in ordered if evidence[h.id].likely or not likely_only][:max_verify]
     chosen = {h.id for h in worth}
     rest = [h for h in _interleave(results) if h.id not in chosen]
+    # Verified only when the likely few hold no copy: the word neighbours past the first.
+    later = [h for h in rest if evidence[h.id].words and likely_only][: max_verify - len(worth)]
+
+    def candidate(hit: Hit, copy: CopyHit) -> _Candidate | None:
+        needed = verify_below is None or copy.hash_score < verify_below
+        features = stored_features(hit.payload) if needed else None
+        return None if features is None else _Candidate(copy, features, evidence[hit.id])
+
     found: list[CopyHit] = []
     to_verify: list[_Candidate] = []
     for hit in (worth + rest)[: max(len(worth), limit)]:
-        raw = hash_raw.get(hit.id)
-        hash_score = HASH_CALIBRATION(-1.0 if raw is None else raw)
-        if hash_score > LOOK_ALIKE and colours_differ(query.colours, stored_colours(hit.payload)):
-            hash_score = LOOK_ALIKE  # one layout in other colours: only verification says copy
-        copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
-        if raw is not None:
-            copy.hash_distance = round((1.0 - raw) * HASH_BITS / 2)
-        needed = verify_below is None or hash_score < verify_below
-        features = stored_features(hit.payload) if hit.id in chosen and needed else None
-        if features is not None:
-            to_verify.append(_Candidate(copy, features, evidence[hit.id]))
+        copy = _copy_hit(query, hit, hash_raw.get(hit.id))
+        check = candidate(hit, copy) if hit.id in chosen else None
+        if check is not None:
+            to_verify.append(check)
         found.append(copy)
     with stage("verify"):
         if own is not None:
             _verify(query, own, to_verify, early_exit=early_exit)
+            if later and not any(c.score >= COPY_THRESHOLD for c in found):
+                listed = {c.id: c for c in found}
+                more = [
+                    candidate(h, listed.get(h.id) or _copy_hit(query, h, hash_raw.get(h.id)))
+                    for h in later
+                ]
+                checks = [c for c in more if c is not None]
+                _verify(query, own, checks, early_exit=early_exit)
+                found += [
+                    c.copy for c in checks if c.copy.match is not None and c.copy.id not in listed
+                ]
     return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
+
+
+def _copy_hit(query: CopyQuery, hit: Hit, raw: float | None) -> CopyHit:
+    """A candidate scored by its hash alone (``raw``: its best hash search score, None when no
+    hash search found it), held at :data:`LOOK_ALIKE` when the colours differ."""
+    hash_score = HASH_CALIBRATION(-1.0 if raw is None else raw)
+    if hash_score > LOOK_ALIKE and colours_differ(query.colours, stored_colours(hit.payload)):
+        hash_score = LOOK_ALIKE  # one layout in other colours: only verification says copy
+    copy = CopyHit(hit.id, hash_score, hash_score, hit.payload)
+    if raw is not None:
+        copy.hash_distance = round((1.0 - raw) * HASH_BITS / 2)
+    return copy
 
 
 @dataclass(frozen=True)
@@ -333,6 +363,9 @@ class _Evidence:
     likely: bool = False
     """A likely copy by the rank or distance it was found at (``likely_only`` verifies only
     these)."""
+    words: bool = False
+    """Among the first :data:`MORE_WORDS` visual-word neighbours (``likely_only`` verifies them
+    too when the likely ones hold no copy)."""
 
 
 @dataclass
@@ -355,16 +388,16 @@ def _evidence(
     for i, (search, hits) in enumerate(zip(searches, results, strict=True)):
         for rank, hit in enumerate(hits):
             seen = out.get(hit.id, _Evidence())
-            plain, mirrored = seen.plain, seen.mirrored
+            plain, mirrored, words = seen.plain, seen.mirrored, seen.words
             if i < n_hash:
                 plain, mirrored = plain or i < turns, mirrored or i >= turns
                 score = HASH_CALIBRATION(hit.score)
                 likely = score >= COPY_THRESHOLD or (i == rank == 0 and score >= HASH_FLOOR)
             elif search.using == "duplicate_words":
-                plain, likely = True, rank < FIRST_WORDS
+                plain, likely, words = True, rank < FIRST_WORDS, words or rank < MORE_WORDS
             else:  # semantic: blind to a flip
                 plain, mirrored, likely = True, True, rank < FIRST_SEMANTIC
-            out[hit.id] = _Evidence(plain, mirrored, seen.likely or likely)
+            out[hit.id] = _Evidence(plain, mirrored, seen.likely or likely, words)
     return out
 
 
