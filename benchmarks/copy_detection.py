@@ -290,8 +290,8 @@ CAUSES = {
 
 def _verify_pair(image: Any, original: Any, budget: int) -> Any:
     """The better of the query as given and mirrored, against one original: the query's
-    keypoints as a query extracts them (``budget`` of them: all of a query's, or the spread a
-    record of it would keep first, never filled)."""
+    keypoints as a query extracts them (``budget`` of them: all of a query's, filled, or the
+    spread a record of it would keep first, before its fill)."""
     many, record_like = extract_query(image)
     found = [
         verify(many if budget == QUERY_POINTS else record_like, original),

@@ -270,3 +270,42 @@ def test_a_crop_whose_original_is_not_a_likely_candidate_is_found_in_a_second_ro
     monkeypatch.setattr(copies, "MORE_WORDS", 0)  # no second round
     top = dup.search(image=query, signal="duplicate", top_k=3)
     assert all(r.score < COPY_THRESHOLD for r in top)
+
+
+def big_caption(src: Path, dst: Path) -> Path:
+    """A meme's captions over a large part of the picture: a line of white letters outlined in
+    black across its middle, and an opaque band over its bottom third holding two more lines."""
+    from PIL import ImageFont
+
+    im = Image.open(src).convert("RGB")
+    w, h = im.size
+    draw = ImageDraw.Draw(im)
+    text = "WHEN THE ROCKET FINALLY LAUNCHES"
+    size = min(int(40 * 0.85 * w / ImageFont.load_default(size=40).getbbox(text)[2]), h // 6)
+    font = ImageFont.load_default(size=size)
+    left, top, right, bottom = font.getbbox(text, stroke_width=max(1, size // 12))
+    at = ((w - (right - left)) // 2 - left, (h - (bottom - top)) // 2 - top)
+    draw.text(
+        at, text, font=font, fill="white", stroke_width=max(1, size // 12), stroke_fill="black"
+    )
+    band = round(h / 3)
+    draw.rectangle((0, h - band, w, h), fill=(40, 110, 200))
+    font = ImageFont.load_default(size=band // 3)
+    for line, words in enumerate(("NOBODY:", "ABSOLUTELY NOBODY:")):
+        draw.text(
+            (w // 20, h - band + band // 8 + line * (band // 2)), words, font=font, fill="white"
+        )
+    im.save(dst, quality=75)
+    return dst
+
+
+def test_a_copy_under_captions_over_a_large_part_of_it_is_a_copy(
+    dup, photos: Path, tmp_path: Path
+) -> None:
+    """The captions' letters take the strongest corners of the query's cells; the query's fill
+    gives the plain sky beside them the points the record's fill has there (without it, no
+    inlier at all here)."""
+    query = big_caption(photos / "rocket.jpg", tmp_path / "q.jpg")
+    top = dup.search(image=query, signal="duplicate", top_k=3)
+    assert top[0].id == "rocket.jpg" and top[0].score >= COPY_THRESHOLD
+    assert all(r.score < COPY_THRESHOLD for r in top[1:])

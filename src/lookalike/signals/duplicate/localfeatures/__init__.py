@@ -17,7 +17,8 @@ Choices, measured on scikit-image's photos under the copy transforms of
 - Index records keep :data:`INDEX_POINTS` points, then the faint corners of the grid's weak
   cells (about 60 more: ~20 KB), so that a crop of a plain region finds its original's points;
   queries use :data:`QUERY_POINTS`, which costs nothing stored and recovers 20 % crops and
-  captioned copies.
+  captioned copies, filled the same way (a large caption no longer leaves the plain picture
+  beside it without points).
 - Matches: Lowe's ratio test (0.8), then one match per candidate point. The geometry is a
   similarity (rotation, scale, shift) fitted by RANSAC, refined to a homography on its inliers
   when that keeps at least as many. A homography fitted directly (MAGSAC) collapsed onto

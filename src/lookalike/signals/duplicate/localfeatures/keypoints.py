@@ -107,18 +107,24 @@ def extract(image: Image.Image, *, max_points: int = INDEX_POINTS) -> LocalFeatu
 
 
 def extract_mirrored(image: Image.Image, *, max_points: int = QUERY_POINTS) -> LocalFeatures:
-    """Keypoints of the left-right mirror of ``image``, for finding flipped copies.
+    """Keypoints of the left-right mirror of ``image``, for finding flipped copies, filled as a
+    query's own (:func:`extract_query`).
 
     Points stay in ``image``'s own frame, so a match's ``query_box`` is where the user sees it.
     """
-    return _extract(image, max_points, mirrored=True)[0]
+    return _extract(image, max_points, mirrored=True, fill=True)[0]
 
 
 def extract_query(image: Image.Image) -> tuple[LocalFeatures, LocalFeatures]:
     """A query's keypoints from one detection: :data:`QUERY_POINTS` of them to verify with, and
     the :data:`INDEX_POINTS` a record of the image would keep (spread the same way, from the
-    same detections), whose visual words are comparable with the records' own."""
-    many = _extract(image, QUERY_POINTS, mirrored=False, also=INDEX_POINTS)
+    same detections, before any fill), whose visual words are comparable with the records' own.
+
+    The points to verify with are filled as a record's are (:func:`extract`): a caption or a
+    web page's text takes the strongest corners of its cells and the first pass's threshold
+    with them, so the plain parts of the picture beside it kept too few points to meet the
+    record's fill there (docs/duplicates.md: a caption over a third of a wallpaper)."""
+    many = _extract(image, QUERY_POINTS, mirrored=False, also=INDEX_POINTS, fill=True)
     return many[0], many[1]
 
 
@@ -131,7 +137,8 @@ def _extract(
     fill: bool = False,
 ) -> list[LocalFeatures]:
     """Keypoints of ``image``, ``max_points`` of them; with ``also``, a second set of that many
-    spread from the same detections; with ``fill``, weak cells filled (:func:`_fill`)."""
+    spread from the same detections; with ``fill``, the first set's weak cells filled
+    (:func:`_fill`)."""
     import cv2
 
     width, height = image.size
@@ -155,10 +162,10 @@ def _extract(
     found = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
     response = np.array([k.response for k in keypoints], dtype=np.float32)
     out = []
-    for n in counts:
+    for i, n in enumerate(counts):
         keep = _spread(found, response, gray.shape[1], gray.shape[0], n)
         kept, desc = found[keep], np.ascontiguousarray(descriptors[keep], dtype=np.uint8)
-        if fill:
+        if fill and i == 0:
             more, more_desc = _fill(gray, kept, n // _GRID**2, min(threshold, _FILL_FAST))
             kept, desc = np.vstack([kept, more]), np.vstack([desc, more_desc])
         points = kept / np.float32(scale)
