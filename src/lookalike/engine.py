@@ -700,7 +700,12 @@ class Collection:
             return None
         exclude = Not(HasIds((record_id,)))
         hits = find_copies(
-            self.store, query, limit=1, filter=exclude, threshold=self.copy_threshold
+            self.store,
+            query,
+            limit=1,
+            filter=exclude,
+            threshold=self.copy_threshold,
+            second_round=self.settings.copy_second_round,
         )
         return (hits[0].id, hits[0].score) if hits else None
 

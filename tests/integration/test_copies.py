@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from lookalike import Engine
+from lookalike import Engine, Settings
 from lookalike.errors import BadInput
 from lookalike.signals.duplicate.clusters import SAME_PICTURE_BITS, write_report
 from lookalike.signals.duplicate.localfeatures import COPY_THRESHOLD
@@ -270,6 +270,16 @@ def test_a_crop_whose_original_is_not_a_likely_candidate_is_found_in_a_second_ro
     monkeypatch.setattr(copies, "MORE_WORDS", 0)  # no second round
     top = dup.search(image=query, signal="duplicate", top_k=3)
     assert all(r.score < COPY_THRESHOLD for r in top)
+    monkeypatch.undo()  # the likely candidates again, and the second round off by a setting
+
+    settings = Settings(data_dir=tmp_path / "off", offline=True, copy_second_round=False)
+    with Engine(settings) as off:
+        c = off.create_collection("dup", signals="duplicate")
+        c.index([photos])
+        monkeypatch.setattr(copies, "FIRST_WORDS", 0)
+        monkeypatch.setattr(copies, "HASH_FLOOR", 2.0)
+        top = c.search(image=query, signal="duplicate", top_k=3)
+        assert all(r.score < COPY_THRESHOLD for r in top)
 
 
 def big_caption(src: Path, dst: Path) -> Path:

@@ -256,13 +256,15 @@ def find_copies(
     verify_below: float | None = None,
     early_exit: bool = True,
     likely_only: bool = True,
+    second_round: bool = True,
 ) -> list[CopyHit]:
     """Best copies of the query image in ``store``, best first.
 
     ``verify_below``: skip verifying candidates whose hash score already reaches it (for bulk
     work that needs the decision, not the matched region). ``likely_only``: verify only the
     likely copies, and the other visual-word neighbours when none of them is a copy (see the
-    module's docstring); off, every candidate worth it (a hash at least
+    module's docstring; ``second_round`` off, the likely copies alone); off, every candidate
+    worth it (a hash at least
     related, the word and semantic neighbours) up to ``max_verify``, as grouping needs to find
     all of a picture's copies. ``early_exit``: stop once a candidate is certain
     (:data:`CERTAIN`). Candidates not verified keep their hash score."""
@@ -309,7 +311,9 @@ def find_copies(
     rest = [h for h in _interleave(results) if h.id not in chosen]
     # Verified only when the likely few hold no copy: the word neighbours past the first.
     later = (
-        [h for h in rest if evidence[h.id].words][: max_verify - len(worth)] if likely_only else []
+        [h for h in rest if evidence[h.id].words][: max_verify - len(worth)]
+        if likely_only and second_round
+        else []
     )
 
     def candidate(hit: Hit, copy: CopyHit) -> _Candidate | None:

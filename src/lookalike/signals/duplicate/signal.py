@@ -135,7 +135,14 @@ class DuplicateSignal:
         node = query.filter
         if q.id is not None:
             node = narrow(node, Not(HasIds((q.id,))))
-        copies = find_copies(query.store, copy, limit=limit, filter=node, threshold=q.threshold)
+        copies = find_copies(
+            query.store,
+            copy,
+            limit=limit,
+            filter=node,
+            threshold=q.threshold,
+            second_round=query.settings.copy_second_round,
+        )
         found = [
             Found(c.id, c.score, c.payload, {self.name: c.score}, c.match_dict()) for c in copies
         ]
