@@ -267,17 +267,16 @@ def test_a_crop_whose_original_is_not_a_likely_candidate_is_found_in_a_second_ro
     top = dup.search(image=query, signal="duplicate", top_k=3)
     assert top[0].id == "coffee.jpg" and top[0].score >= COPY_THRESHOLD
     assert top[0].match is not None
+    more = copies.MORE_WORDS
     monkeypatch.setattr(copies, "MORE_WORDS", 0)  # no second round
     top = dup.search(image=query, signal="duplicate", top_k=3)
     assert all(r.score < COPY_THRESHOLD for r in top)
-    monkeypatch.undo()  # the likely candidates again, and the second round off by a setting
 
+    monkeypatch.setattr(copies, "MORE_WORDS", more)  # back, and the round off by the setting
     settings = Settings(data_dir=tmp_path / "off", offline=True, copy_second_round=False)
     with Engine(settings) as off:
         c = off.create_collection("dup", signals="duplicate")
         c.index([photos])
-        monkeypatch.setattr(copies, "FIRST_WORDS", 0)
-        monkeypatch.setattr(copies, "HASH_FLOOR", 2.0)
         top = c.search(image=query, signal="duplicate", top_k=3)
         assert all(r.score < COPY_THRESHOLD for r in top)
 

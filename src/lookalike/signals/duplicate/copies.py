@@ -262,11 +262,10 @@ def find_copies(
 
     ``verify_below``: skip verifying candidates whose hash score already reaches it (for bulk
     work that needs the decision, not the matched region). ``likely_only``: verify only the
-    likely copies, and the other visual-word neighbours when none of them is a copy (see the
-    module's docstring; ``second_round`` off, the likely copies alone); off, every candidate
-    worth it (a hash at least
-    related, the word and semantic neighbours) up to ``max_verify``, as grouping needs to find
-    all of a picture's copies. ``early_exit``: stop once a candidate is certain
+    likely copies (see the module's docstring), then, with ``second_round``, the other
+    visual-word neighbours when none of them is a copy; off, every candidate worth it (a hash
+    at least related, the word and semantic neighbours) up to ``max_verify``, as grouping needs
+    to find all of a picture's copies. ``early_exit``: stop once a candidate is certain
     (:data:`CERTAIN`). Candidates not verified keep their hash score."""
     n_hash = len(query.hashes)
     searches = [VectorQuery("duplicate", list(h)) for h in query.hashes]
