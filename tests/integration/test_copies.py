@@ -281,6 +281,31 @@ def test_a_crop_whose_original_is_not_a_likely_candidate_is_found_in_a_second_ro
         assert all(r.score < COPY_THRESHOLD for r in top)
 
 
+def test_a_crop_of_a_repeating_pattern_ranks_its_original_first_by_its_words(
+    dup, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chessboard's squares look alike, so the descriptor ratio test drops the true matches
+    of a crop of it and nothing verifies; its visual words single the board out among the
+    photos, which then ranks first, below a copy's score (it is not called a copy)."""
+    from skimage import data
+
+    from lookalike.signals.duplicate import copies
+
+    board = Image.fromarray(data.checkerboard()).convert("RGB")
+    board.resize((480, 480), Image.Resampling.NEAREST).save(photos / "board.jpg", quality=90)
+    assert dup.index([photos]).indexed == 1
+    query = crop(photos / "board.jpg", tmp_path / "q.jpg", (0.5, 0.05, 0.95, 0.5))  # 20 %
+    top = dup.search(image=query, signal="duplicate", top_k=3)
+    assert top[0].id == "board.jpg" and top[0].match is None
+    assert top[0].score == copies.WORD_LEAD_SCORE < COPY_THRESHOLD
+    assert all(r.score < copies.WORD_LEAD_SCORE for r in top[1:])
+    assert dup.search(image=query, signal="duplicate", threshold=COPY_THRESHOLD) == []
+
+    monkeypatch.setattr(copies, "WORD_LEAD", float("inf"))  # the words single nothing out
+    top = dup.search(image=query, signal="duplicate", top_k=3)
+    assert top[0].id != "board.jpg"
+
+
 def big_caption(src: Path, dst: Path) -> Path:
     """A meme's captions over a large part of the picture: a line of white letters outlined in
     black across its middle, and an opaque band over its bottom third holding two more lines."""

@@ -14,6 +14,8 @@ mirrored keypoints, one found by words with the query's own); the others keep th
 score. A query without copies (most uploads a platform checks) thus matches a handful of
 candidates, not 24 twice (``benchmarks/copy_throughput.py``: 3x the queries a second), then
 the other visual-word neighbours the search returned, where a small crop's original often is.
+Where nothing verifies, the record the visual words single out ranks first among the non-copies
+(:data:`WORD_LEAD`), not the nearest hash, which says nothing of a crop.
 """
 
 from __future__ import annotations
@@ -83,6 +85,15 @@ crop's original is often among them but not in the first :data:`FIRST_WORDS` (me
 crops 3, of 10 % crops 6; docs/duplicates.md)."""
 FIRST_SEMANTIC = 2
 """Semantic neighbours verified first."""
+WORD_LEAD = 2.0
+"""How many times the second visual-word neighbour's score the first's must be for the words
+alone to single it out: a ratio test over the collection rather than over descriptors."""
+WORD_LEAD_SCORE = 0.69
+"""The score of the record the words single out when nothing verifies it: above any hash of
+two unrelated pictures (0.686 at 14 bits, :data:`.localfeatures.CALIBRATION`'s note), below any
+verified match (0.70 at 5 inliers) and so below a copy's threshold. A crop of a repeating
+pattern (a chessboard, bricks), whose true matches the descriptor ratio test drops, then ranks
+its original first rather than a photo whose hash happens to be nearest (docs/duplicates.md)."""
 LOOK_ALIKE = HASH_CALIBRATION(HASH_CALIBRATION.inverse(COPY_THRESHOLD) - 2 / HASH_BITS)
 """The most a hash alone scores a record whose colours differ from the query's
 (:func:`.hashes.colours_differ`): that of a hash one bit past the copy distance, so a flag in
@@ -147,7 +158,8 @@ class CopyHit:
     id: str
     score: float
     """max(hash score, verification score) on the shared [0, 1] scale; the hash score held at
-    :data:`LOOK_ALIKE` when the colours differ."""
+    :data:`LOOK_ALIKE` when the colours differ; at least :data:`WORD_LEAD_SCORE` for the record
+    the visual words single out."""
     hash_score: float
     payload: dict[str, Any]
     match: Match | None = None
@@ -296,6 +308,7 @@ def find_copies(
         results += ranking.search_batch(
             store, others, limit=per_search, filter=filter, full_payload=True
         )
+    lead = _word_lead(results[n_hash]) if others and others[0].using == "duplicate_words" else None
     hash_raw: dict[str, float] = {}
     for hits in results[:n_hash]:
         for h in hits:
@@ -342,7 +355,17 @@ def find_copies(
                 found += [
                     c.copy for c in checks if c.copy.match is not None and c.copy.id not in listed
                 ]
+    for c in found:
+        if c.id == lead:
+            c.score = max(c.score, WORD_LEAD_SCORE)
     return [c for c in best_first(found) if reaches(c.score, threshold)][:limit]
+
+
+def _word_lead(hits: Sequence[Hit]) -> str | None:
+    """The visual-word neighbour that stands :data:`WORD_LEAD` times above the next one."""
+    if len(hits) >= 2 and hits[0].score >= WORD_LEAD * hits[1].score > 0:
+        return hits[0].id
+    return None
 
 
 def _copy_hit(query: CopyQuery, hit: Hit, raw: float | None) -> CopyHit:
