@@ -86,8 +86,8 @@ crops 3, of 10 % crops 6; docs/duplicates.md)."""
 FIRST_SEMANTIC = 2
 """Semantic neighbours verified first."""
 WORD_LEAD = 2.0
-"""How many times the second visual-word neighbour's score the first's must be for the words
-alone to single it out: a ratio test over the collection rather than over descriptors."""
+"""The least ratio of the first visual-word neighbour's score to the second's at which the
+words alone single it out: a ratio test over the collection rather than over descriptors."""
 WORD_LEAD_SCORE = 0.69
 """The score of the record the words single out when nothing verifies it: above any hash of
 two unrelated pictures (0.686 at 14 bits, :data:`.localfeatures.CALIBRATION`'s note), below any
