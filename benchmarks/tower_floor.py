@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,20 @@ def multiply_adds(graph: Path) -> int:
     return total
 
 
+@dataclass
+class Side:
+    """One thing timed: ``run`` handles ``images`` images a call; ``rated`` sides run the
+    tower's arithmetic (their compute rate is printed); a ``ceiling`` side is the tower alone
+    on one image, labelled so in the ceiling line."""
+
+    name: str
+    run: Callable[[Path], object]
+    images: int = 1
+    rated: bool = False
+    ceiling: str = ""
+    ms: list[float] = field(default_factory=list)
+
+
 def tower_run(encoder: ImageEncoder, batch: int = 1) -> Callable[[Path], object]:
     """One run of the encoder's ONNX Runtime session on ``batch`` 224 px images, nothing else."""
     session = encoder._embedding.model.model
@@ -103,40 +118,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         settings = Settings(data_dir=Path(data), offline=True)
         fp32 = load_image_encoder(str(clip.onnx), settings)
-        sides: dict[str, Callable[[Path], object]] = {
-            "seed-003 query path (in process)": lambda path: seed.search_similar_images(path),
-            "seed-003 forward pass alone (PyTorch)": seed_forward,
-            "lookalike tower alone, fp32": tower_run(fp32),
-            "lookalike tower alone, int8": tower_run(
-                load_image_encoder(str(clip.onnx), settings, precision="int8")
-            ),
-            f"lookalike tower, fp32, batch {BATCH}": tower_run(fp32, BATCH),
-        }
+        int8 = load_image_encoder(str(clip.onnx), settings, precision="int8")
+        seed_path = Side("seed-003 query path (in process)", seed.search_similar_images)
+        sides = [
+            seed_path,
+            Side("seed-003 forward pass alone (PyTorch)", seed_forward, rated=True),
+            Side("lookalike tower alone, fp32", tower_run(fp32), rated=True, ceiling="fp32"),
+            Side("lookalike tower alone, int8", tower_run(int8), rated=True, ceiling="int8"),
+            Side(f"lookalike tower, fp32, batch {BATCH}", tower_run(fp32, BATCH), BATCH, True),
+        ]
         print(
             f"{macs / 1e9:.2f} G multiply-adds an image (MatMul and Conv of {graph.name}); "
             f"torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        ms: dict[str, list[float]] = {name: [] for name in sides}
         for i in range(args.queries + 3):  # the first 3 warm every side up
-            for name, run in sides.items():
+            for side in sides:
                 start = time.perf_counter()
-                run(paths[i % len(paths)])
+                side.run(paths[i % len(paths)])
                 if i >= 3:
-                    images = BATCH if name.endswith(f"batch {BATCH}") else 1
-                    ms[name].append(1000 * (time.perf_counter() - start) / images)
-    seed_p50 = statistics.median(ms["seed-003 query path (in process)"])
+                    side.ms.append(1000 * (time.perf_counter() - start) / side.images)
+    seed_p50 = statistics.median(seed_path.ms)
     print(f"{'side (ms an image)':40} {'p50 ms':>7} {'GFLOP/s':>8} {'seed path p50 / this':>21}")
-    for name, values in ms.items():
-        p50 = statistics.median(values)
-        rate = "" if "query path" in name else f"{2 * macs / p50 / 1e6:8.1f}"
-        print(f"{name:40} {p50:7.1f} {rate:>8} {seed_p50 / p50:20.2f}x")
+    for side in sides:
+        p50 = statistics.median(side.ms)
+        rate = f"{2 * macs / p50 / 1e6:8.1f}" if side.rated else ""
+        print(f"{side.name:40} {p50:7.1f} {rate:>8} {seed_p50 / p50:20.2f}x")
     print(
         "ceiling of an image query (seed path p50 / tower p50): "
         + ", ".join(
-            f"{name.rsplit(', ', 1)[1]} {seed_p50 / statistics.median(ms[name]):.2f}x"
-            for name in ms
-            if name.startswith("lookalike tower alone")
+            f"{side.ceiling} {seed_p50 / statistics.median(side.ms):.2f}x"
+            for side in sides
+            if side.ceiling
         )
     )
     print(f"load average {os.getloadavg()[0]:.2f}")
