@@ -15,8 +15,11 @@ the threshold, with how many top answers (id and score to 3 decimals) differ bet
 Settings come from the environment as in a server: ``LOOKALIKE_COPY_SEARCHES=2`` with
 ``--clients 2`` lets two queries extract and verify at once (the summary line names the value).
 
+``--only negatives`` runs the negative queries alone: a stream of uploads without copies, which
+verifies the most candidates (nothing ends their verification early).
+
     python benchmarks/copy_throughput.py [--images 10000] [--originals 12] [--every 1]
-        [--clients 1] [--vs /tmp/base/src]
+        [--clients 1] [--only all|copies|negatives] [--vs /tmp/base/src]
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def run_side(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", "--data", str(args.data)]
     cmd += ["--images", str(args.images), "--originals", str(args.originals)]
     cmd += ["--negatives", str(args.negatives), "--clients", str(args.clients)]
-    cmd += ["--every", str(args.every)]
+    cmd += ["--every", str(args.every), "--only", args.only]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{src}: exit {out.returncode}\n{out.stderr[-2000:]}")
@@ -130,12 +133,17 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=5)
     parser.add_argument("--clients", type=int, default=1, help="queries at once")
     parser.add_argument("--every", type=int, default=1, help="run every n-th query only")
+    parser.add_argument(
+        "--only", choices=("all", "copies", "negatives"), default="all", help="which queries"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side")
     parser.add_argument("--vs", type=Path, help="another version's src folder (the baseline)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     queries = prepare(args.data, args.images, args.originals, args.negatives)[:: args.every]
+    if args.only != "all":
+        queries = [q for q in queries if (q["expected"] is None) == (args.only == "negatives")]
     if args.child:
         print(json.dumps(child(args.data, queries, args.clients)))
         return
@@ -148,7 +156,7 @@ def main() -> None:
             runs[name].append(run_side(src, args))
             print(f"{name}: {runs[name][-1]['queries_per_second']:.2f} queries/s", flush=True)
     print(
-        f"\n{len(queries)} copy queries ({args.clients} at once, copy_searches "
+        f"\n{len(queries)} copy queries ({args.only}, {args.clients} at once, copy_searches "
         f"{runs['this'][0]['copy_searches']}) on {args.images} tiles + the copy set's indexed "
         f"photos; load average {os.getloadavg()[0]:.1f}"
     )

@@ -19,11 +19,12 @@ Choices, measured on scikit-image's photos under the copy transforms of
   queries use :data:`QUERY_POINTS`, which costs nothing stored and recovers 20 % crops and
   captioned copies, filled the same way (a large caption no longer leaves the plain picture
   beside it without points).
-- Matches: Lowe's ratio test (0.8), then one match per candidate point. The geometry is a
-  similarity (rotation, scale, shift) fitted by RANSAC, refined to a homography on its inliers
-  when that keeps at least as many. A homography fitted directly (MAGSAC) collapsed onto
-  degenerate maps for unrelated pairs and missed 20 % crops that the 2-point similarity finds;
-  perspective-warped copies still verify through the refinement.
+- Matches: Lowe's ratio test (0.8), then one match per candidate point; the nearest two
+  descriptors of every query point come from one integer matrix product (:mod:`.hamming`).
+  The geometry is a similarity (rotation, scale, shift) fitted by RANSAC, refined to a
+  homography on its inliers when that keeps at least as many. A homography fitted directly
+  (MAGSAC) collapsed onto degenerate maps for unrelated pairs and missed 20 % crops that the
+  2-point similarity finds; perspective-warped copies still verify through the refinement.
 - Score: distinct inliers through :data:`CALIBRATION`.
 
 Flips are not seen by ORB: the query side also extracts :func:`extract_mirrored` and verifies

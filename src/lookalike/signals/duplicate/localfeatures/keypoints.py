@@ -5,10 +5,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+from lookalike.signals.duplicate.localfeatures import hamming
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -63,6 +66,12 @@ class LocalFeatures:
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
+
+    @cached_property
+    def signs(self) -> tuple[NDArray[np.int8], NDArray[np.int32]]:
+        """The descriptors as a query matches them (:func:`.hamming.signs`), made once for all
+        the candidates it is matched with."""
+        return hamming.signs(self.descriptors)
 
     def to_bytes(self) -> bytes:
         """Header, points as 16-bit normalised coordinates, then the descriptors (36 B/point)."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lookalike.scoring import Calibration
+from lookalike.signals.duplicate.localfeatures.hamming import nearest_two
 from lookalike.signals.duplicate.localfeatures.keypoints import LocalFeatures
 from lookalike.types import COPY_THRESHOLD as COPY_THRESHOLD  # placed by CALIBRATION below
 
@@ -84,7 +85,7 @@ def fit(
 
     if len(query) < MIN_INLIERS or len(candidate) < MIN_INLIERS:
         return None
-    qi, ci = _match(query.descriptors, candidate.descriptors)
+    qi, ci = _match(query, candidate)
     if len(qi) < MIN_INLIERS:
         return None
     src = query.points[qi].astype(np.float32)
@@ -115,20 +116,16 @@ def fit(
 
 
 def _match(
-    query: NDArray[np.uint8], candidate: NDArray[np.uint8]
+    query: LocalFeatures, candidate: LocalFeatures
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Query/candidate indices of unambiguous nearest neighbours, one per candidate point."""
-    import cv2
-
-    dist, nearest = cv2.batchDistance(
-        query, candidate, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2, update=0, crosscheck=False
-    )
-    ok = dist[:, 0] < _RATIO * dist[:, 1]
+    nearest_distance, second_distance, nearest = nearest_two(query.signs, candidate.descriptors)
+    ok = nearest_distance < _RATIO * second_distance
     qi = np.flatnonzero(ok)
     if len(qi) == 0:
         return qi, qi
-    ci = nearest[ok, 0].astype(np.intp)
-    d = dist[ok, 0]
+    ci = nearest[ok].astype(np.intp)
+    d = nearest_distance[ok]
     order = np.lexsort((d, ci))
     first = np.r_[True, ci[order][1:] != ci[order][:-1]]
     keep = np.sort(order[first])
