@@ -206,7 +206,13 @@ class Engine:
         if model is not None and not uses_model:
             raise BadInput("model is the semantic signal's: add the semantic signal")
         runs: Precision = precision or self.settings.default_precision
-        built = [build_signal(n, self.settings, model=model_name, precision=runs) for n in names]
+        semantic_input: SemanticInput = "direct"  # what the config below records
+        built = [
+            build_signal(
+                n, self.settings, model=model_name, precision=runs, semantic_input=semantic_input
+            )
+            for n in names
+        ]
         specs = [spec for s in built for spec in s.vector_specs()]
         if not specs:
             raise BadInput(
@@ -218,7 +224,7 @@ class Engine:
             "signals": list(names),
             "model": model_name if uses_model else None,
             "precision": runs if uses_model else None,
-            "semantic_input": "direct" if "semantic" in names else None,
+            "semantic_input": semantic_input if "semantic" in names else None,
             "model_id": _model_id(built),
             "dims": {spec.name: spec.size for spec in specs},
             "on_unsafe": on_unsafe or "allow",
@@ -227,7 +233,11 @@ class Engine:
         }
         self.store.create_collection(name, specs, config)
         self._changed(name)
-        return self.collection(name)
+        created = self.collection(name)
+        # The signals just built serve it: built again, they would load the model a second time
+        # (a second or more of a new collection's first ingest).
+        created.__dict__.setdefault("signals", built)
+        return created
 
     def resolve(self, name: str) -> str:
         """The collection a name stands for: an alias's target, else the name itself. Every

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lookalike import Settings
+from lookalike import Engine, Settings
 from lookalike.errors import BadInput, ModelUnavailable
 from lookalike.models import (
     MODELS,
@@ -79,6 +79,31 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- image and text vectors
+
+
+def test_a_new_collection_loads_its_image_tower_once(
+    tiny_model: Path, settings: Settings, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a collection loads the tower (for its vector size and model id); indexing into
+    it and searching it then use that session rather than loading the model again."""
+    import lookalike.signals.semantic as semantic
+
+    loads: list[str] = []
+
+    def counted(model: str, *args: Any, **kwargs: Any) -> Any:
+        loads.append(model)
+        return load_image_encoder(model, *args, **kwargs)
+
+    monkeypatch.setattr(semantic, "load_image_encoder", counted)
+    with Engine(settings) as engine:
+        coll = engine.create_collection("photos", model=str(tiny_model))
+        assert coll.index([photos]).indexed > 0
+        first = next(p for p in sorted(photos.iterdir()) if p.suffix == ".jpg")
+        assert coll.search(image=first.read_bytes(), signal="semantic", top_k=1)
+        assert loads == [str(tiny_model)]
+    with Engine(settings) as engine:  # a collection opened later loads it when it needs it
+        engine.collection("photos").search(image=first.read_bytes(), signal="semantic", top_k=1)
+        assert loads == [str(tiny_model)] * 2
 
 
 def test_image_vectors_from_a_folder(tiny_model: Path, settings: Settings) -> None:
