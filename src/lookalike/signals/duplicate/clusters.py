@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ pairs verified grow with its square."""
 NEIGHBOURS = 10
 VERIFY = 4
 """Candidates verified per record: the top word and strong hash neighbours."""
+AHEAD = 2
+"""Records whose candidates are searched and verified at once while grouping."""
 SAME_PICTURE_BITS = 2
 """Hash distance that links two records without verified geometry: recompressed, resized and
 re-encoded copies stay within 2 bits of 64 (hashes.CALIBRATION), while different pictures on
@@ -151,33 +155,38 @@ def find_clusters(
             x = parent[x]
         return x
 
-    for done, point in enumerate(scroll_all(store, page=128, with_vectors=True), start=1):
-        payloads[point.id] = _summary(point)
+    def copies_of(point: StoredPoint) -> list[CopyHit]:
         query = record_copy_query(point.payload, point.vectors)
+        if query is None:
+            return []
+        return find_copies(
+            store,
+            query,
+            limit=NEIGHBOURS,
+            filter=Not(HasIds((point.id,))),
+            threshold=threshold,
+            max_verify=VERIFY,
+            verify_below=max(threshold, _SAME_PICTURE),
+            likely_only=False,  # a picture's copies beyond its likely few are links too
+        )
+
+    points = scroll_all(store, page=128, with_vectors=True)
+    for done, (point, hits) in enumerate(_ahead(copies_of, points), start=1):
+        payloads[point.id] = _summary(point)
         colours = stored_colours(point.payload)
-        if query is not None:
-            for hit in find_copies(
-                store,
-                query,
-                limit=NEIGHBOURS,
-                filter=Not(HasIds((point.id,))),
-                threshold=threshold,
-                max_verify=VERIFY,
-                verify_below=max(threshold, _SAME_PICTURE),
-                likely_only=False,  # a picture's copies beyond its likely few are links too
+        for hit in hits:
+            if not is_link(hit, threshold, colours):
+                continue
+            parent[root(hit.id)] = root(point.id)
+            m = hit.match
+            inliers = m.inliers if m is not None else None
+            for rid, other, region in (
+                (hit.id, point.id, m.candidate_box if m is not None else None),
+                (point.id, hit.id, m.query_box if m is not None else None),
             ):
-                if not is_link(hit, threshold, colours):
-                    continue
-                parent[root(hit.id)] = root(point.id)
-                m = hit.match
-                inliers = m.inliers if m is not None else None
-                for rid, other, region in (
-                    (hit.id, point.id, m.candidate_box if m is not None else None),
-                    (point.id, hit.id, m.query_box if m is not None else None),
-                ):
-                    if rid not in best or hit.score > best[rid].score:
-                        rounded = None if region is None else _region(region)
-                        best[rid] = _Link(hit.score, other, inliers, hit.hash_distance, rounded)
+                if rid not in best or hit.score > best[rid].score:
+                    rounded = None if region is None else _region(region)
+                    best[rid] = _Link(hit.score, other, inliers, hit.hash_distance, rounded)
         if progress is not None:
             progress(done, total)
     groups: dict[str, list[str]] = {}
@@ -205,6 +214,29 @@ def find_clusters(
         clusters.append(Cluster(keeper, members))
     clusters.sort(key=lambda c: (-len(c.members), c.keep))
     return clusters
+
+
+def _ahead(
+    work: Callable[[StoredPoint], list[CopyHit]], points: Iterator[StoredPoint]
+) -> Iterator[tuple[StoredPoint, list[CopyHit]]]:
+    """Each point with ``work(point)``, in the points' order, the next :data:`AHEAD` points'
+    searches running meanwhile: one record's store search then overlaps another's verification
+    (which runs on the verification pool), where one at a time left a core idle. The order of
+    the results, and so the clusters, are those of one at a time."""
+    pending: deque[tuple[StoredPoint, Future[list[CopyHit]]]] = deque()
+    with ThreadPoolExecutor(AHEAD, thread_name_prefix="group") as pool:
+        try:
+            for point in points:
+                pending.append((point, pool.submit(work, point)))
+                if len(pending) > AHEAD:
+                    first, future = pending.popleft()
+                    yield first, future.result()
+            while pending:
+                first, future = pending.popleft()
+                yield first, future.result()
+        finally:
+            for _, future in pending:  # an error or a caller that stopped: no more searches
+                future.cancel()
 
 
 def _region(box: tuple[float, float, float, float]) -> Region:
