@@ -25,9 +25,6 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-BITS = 256
-"""Bits of an ORB descriptor (32 bytes)."""
-
 MODEL = base64.b64decode(
     "CAg6egohCgRiaXRzCgVzaWducxIDZG90Ig1NYXRNdWxJbnRlZ2VyEgdoYW1taW5nWhgKBGJpdHMSEAoOCAISCgoDEgFN"
     "CgMIgAJaGQoFc2lnbnMSEAoOCAMSCgoDCIACCgMSAU5iFwoDZG90EhAKDggGEgoKAxIBTQoDEgFOQgQKABAN"
