@@ -2,7 +2,7 @@
 integer matrix product.
 
 OpenCV's ``batchDistance`` spends about 5 ns on each pair of ORB descriptors: 2.5 ms for a
-query's ~900 points against a record's 512, most of what verifying a candidate costs, and a
+query's ~900 points against a record's ~550, most of what verifying a candidate costs, and a
 query without copies verifies 13 of them. Written as bits, a candidate's descriptor ``c`` (0 or
 1) times a query's ``q`` as signs (+1 for a set bit, -1 for a clear one) sums to
 ``2|c & q| - |c|``, which is ``|q|`` minus their Hamming distance. So one product of the
