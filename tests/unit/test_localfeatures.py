@@ -22,7 +22,12 @@ from lookalike.signals.duplicate.localfeatures import (
     visual_words,
 )
 from lookalike.signals.duplicate.localfeatures.keypoints import _extract
-from lookalike.signals.duplicate.localfeatures.verification import MIN_INLIERS
+from lookalike.signals.duplicate.localfeatures.verification import (
+    MIN_INLIERS,
+    agree,
+    fit,
+    unambiguous,
+)
 from tests.support.encoded import encode
 from tests.support.samples import photo
 
@@ -183,6 +188,30 @@ def test_different_photos_do_not_match(astronaut: LocalFeatures) -> None:
     for name in ("chelsea", "coffee", "rocket", "camera"):
         match = verify(astronaut, extract(photo(name)))
         assert match is None or match.score < COPY_THRESHOLD
+
+
+def test_the_ratio_test_keeps_clear_matches_and_one_query_point_per_candidate_point() -> None:
+    nearest_distance = np.array([10.0, 10.0, 30.0, 5.0, 7.0])
+    second_distance = np.array([40.0, 12.0, 90.0, 40.0, 40.0])
+    nearest = np.array([0, 1, 2, 3, 3])
+    qi, ci = unambiguous(nearest_distance, second_distance, nearest)
+    # Query point 1 is ambiguous (10 against 12); points 3 and 4 both want candidate point 3,
+    # and the nearer (3, at 5) keeps it.
+    assert qi.tolist() == [0, 2, 3] and ci.tolist() == [0, 2, 3]
+
+
+def test_matches_made_elsewhere_are_judged_by_the_same_geometry(astronaut: LocalFeatures) -> None:
+    crop = photo("astronaut").crop((100, 50, 400, 350))
+    query = extract_query(crop)[0]
+    found = fit(query, astronaut)
+    assert found is not None and found[3] >= MIN_INLIERS
+    # The same matches given to the geometry alone: the same fit.
+    again = agree(query, astronaut, found[1], found[2])
+    assert again is not None and again[3] == found[3]
+    np.testing.assert_allclose(again[0], found[0], atol=1e-3)
+    # Matches that agree on nothing (each query point sent to an unrelated place) fit nothing.
+    shuffled = np.random.default_rng(0).permutation(found[2])
+    assert agree(query, astronaut, found[1], shuffled) is None
 
 
 def test_a_mirrored_query_reports_its_region_in_its_own_frame() -> None:

@@ -9,8 +9,10 @@ matches agreeing on one geometry while unrelated images agree on at most a handf
 Choices, measured on scikit-image's photos under the copy transforms of
 ``tests/integration/test_verification.py`` (2 cores):
 
-- ORB over SIFT: SIFT extracts ~14x slower (146 vs 11 ms on a 512 px photo) and its 128-byte
-  descriptors make 4x larger records; binary descriptors also hash directly into visual words.
+- ORB over SIFT: SIFT extracts 8.5x slower at the same budget (88 against 10 ms a record) and
+  its 128-byte descriptors make 4x larger records; binary descriptors also hash directly into
+  visual words. Beside ORB it would verify more of the smallest crops, not enough of them to
+  pay (benchmarks/sift_crops.py, docs/duplicates.md).
   (AKAZE is not in opencv-python-headless 5.x at all.)
 - Keypoints are detected at 4x the budget and kept round-robin over a 4x4 grid, so a caption or a
   logo cannot take them all and a heavy crop still finds points of its region in the original.

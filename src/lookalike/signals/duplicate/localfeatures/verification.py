@@ -43,6 +43,9 @@ _REFINE_MIN = 16
 the extrapolated corners of a 20 % crop by 5 % of the frame."""
 
 Box = tuple[float, float, float, float]
+Fitted = tuple["NDArray[np.float64]", "NDArray[np.intp]", "NDArray[np.intp]", int]
+"""A transform, the inliers' indices among the query's and the candidate's points, and how
+many distinct places they hold."""
 
 
 @dataclass(frozen=True)
@@ -74,18 +77,27 @@ def verify(query: LocalFeatures, candidate: LocalFeatures) -> Match | None:
     return _describe(homography, count, query, candidate)
 
 
-def fit(
-    query: LocalFeatures, candidate: LocalFeatures
-) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.intp], int] | None:
-    """The transform RANSAC fits from the query's points (mirrored back when the query is a
-    mirror image) into the candidate's, the indices of the inliers among the query's and the
-    candidate's points, and how many distinct places they hold (the smaller count of the two
-    images); None when too few agree."""
-    import cv2
-
+def fit(query: LocalFeatures, candidate: LocalFeatures) -> Fitted | None:
+    """What RANSAC fits from the query's points (mirrored back when the query is a mirror image)
+    into the candidate's (:data:`Fitted`; distinct places: the smaller count of the two images);
+    None when too few agree."""
     if len(query) < MIN_INLIERS or len(candidate) < MIN_INLIERS:
         return None
     qi, ci = _match(query, candidate)
+    return agree(query, candidate, qi, ci)
+
+
+def agree(
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    qi: NDArray[np.intp],
+    ci: NDArray[np.intp],
+) -> Fitted | None:
+    """:func:`fit` for matches already made (query point ``qi[k]`` to candidate point
+    ``ci[k]``): the geometry alone, so that matches from other descriptors are judged by the
+    same rules (benchmarks/sift_crops.py)."""
+    import cv2
+
     if len(qi) < MIN_INLIERS:
         return None
     src = query.points[qi].astype(np.float32)
@@ -119,7 +131,16 @@ def _match(
     query: LocalFeatures, candidate: LocalFeatures
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Query/candidate indices of unambiguous nearest neighbours, one per candidate point."""
-    nearest_distance, second_distance, nearest = nearest_two(query.signs, candidate.descriptors)
+    return unambiguous(*nearest_two(query.signs, candidate.descriptors))
+
+
+def unambiguous(
+    nearest_distance: NDArray[np.integer] | NDArray[np.floating],
+    second_distance: NDArray[np.integer] | NDArray[np.floating],
+    nearest: NDArray[np.integer],
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Lowe's ratio test over each query point's two nearest candidate descriptors, then the
+    nearest query point of each candidate point: the matches :func:`agree` is given."""
     ok = nearest_distance < _RATIO * second_distance
     qi = np.flatnonzero(ok)
     if len(qi) == 0:
