@@ -205,7 +205,7 @@ def test_matches_made_elsewhere_are_judged_by_the_same_geometry(astronaut: Local
     query = extract_query(crop)[0]
     found = fit(query, astronaut)
     assert found is not None and found[3] >= MIN_INLIERS
-    # The same matches given to the geometry alone: the same fit.
+    # Its inliers given to the geometry alone: the same fit, the same count.
     again = agree(query, astronaut, found[1], found[2])
     assert again is not None and again[3] == found[3]
     np.testing.assert_allclose(again[0], found[0], atol=1e-3)
