@@ -38,6 +38,19 @@ def test_a_duplicates_threshold_off_the_scale_is_refused_and_deletes_nothing(
     assert {"copy.jpg", "coffee.jpg"} <= {r["id"] for r in page["records"]}
 
 
+def test_an_unknown_keep_rule_is_refused_before_grouping_and_deletes_nothing(
+    indexed: dict[str, str],
+) -> None:
+    done = run(
+        indexed, "duplicates", "-c", "d", "--keep", "nonsense", "--delete-copies", "-y", ok=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: unknown keep rule 'nonsense': use original, largest")
+    assert "grouping" not in done.stdout + done.stderr  # no progress bar went before it
+    page = json.loads(run(indexed, "records", "-c", "d", "--json").stdout)
+    assert {"copy.jpg", "coffee.jpg"} <= {r["id"] for r in page["records"]}
+
+
 def test_eval_refuses_a_top_k_of_0_and_a_target_precision_off_the_scale_up_front(
     indexed: dict[str, str], tmp_path: Path, photos: Path
 ) -> None:

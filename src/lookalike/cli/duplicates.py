@@ -44,9 +44,10 @@ def duplicates(
     server: ServerUrl = None,
 ) -> None:
     """Group near-duplicates across a collection and say which image of each group to keep."""
-    from lookalike.signals.duplicate.clusters import write_report
+    from lookalike.signals.duplicate.clusters import keep_key, write_report
 
     check_threshold(threshold)  # before the progress bar, and before any store is opened
+    keep_key(keep)  # the same for the keep rule
     with engine_for(data_dir, server) as engine:
         coll = engine.collection(collection)
         limit = coll.copy_threshold if threshold is None else threshold
