@@ -104,3 +104,23 @@ def test_links_between_pages_point_to_existing_pages() -> None:
     for page in DOCS.glob("*.md"):
         for target in re.findall(r"\]\(([a-z-]+\.md)(?:#[a-z0-9-]+)?\)", page.read_text()):
             assert (DOCS / target).is_file(), f"{page.name} links to missing {target}"
+
+
+def _commands(group: object, path: str = "lookalike") -> list[tuple[str, object]]:
+    """Every command and subcommand, with its path, duck-typed as in :func:`_options`."""
+    found = [(path, group)]
+    for name, cmd in sorted(getattr(group, "commands", {}).items()):
+        found += _commands(cmd, f"{path} {name}")
+    return found
+
+
+def test_cli_help_carries_no_docstring_markup() -> None:
+    # Docstrings become help text as they are: ``x`` or :func:`x` would be shown literally.
+    group = typer.main.get_command(lookalike.cli.app)
+    shown = []
+    for path, cmd in _commands(group):
+        texts = [getattr(cmd, "help", None) or "", getattr(cmd, "short_help", None) or ""]
+        texts += [getattr(p, "help", None) or "" for p in getattr(cmd, "params", [])]
+        shown += [(path, t) for t in texts if "``" in t or re.search(r":(func|class|data):`", t)]
+    assert len(_commands(group)) > 20
+    assert not shown, shown

@@ -26,8 +26,8 @@ from lookalike.errors import BadInput
 def collections_list(
     json_out: JsonOut = False, data_dir: DataDir = None, server: ServerUrl = None
 ) -> None:
-    """List collections, then aliases (``alias -> collection``; --json: the names only, see
-    ``collections aliases``)."""
+    """List collections, then aliases ('alias -> collection'; --json: the names only, see
+    'collections aliases')."""
     with engine_for(data_dir, server) as engine:
         names = engine.list_collections()
         aliases = engine.aliases()
