@@ -317,9 +317,10 @@ class Fetcher:
             if not self.settings.allow_private_urls and not self._is_allowed(address):
                 reason = _forbidden_reason(address)
                 if reason is not None:
+                    kind = f"{'an' if reason[0] in 'aeiou' else 'a'} {reason} address"
+                    what = kind if str(address) == host else f"{address}, {kind}"
                     raise ForbiddenAddress(
-                        f"refusing to fetch {name}: {host} is {address}, "
-                        f"{'an' if reason[0] in 'aeiou' else 'a'} {reason} address",
+                        f"refusing to fetch {name}: {host} is {what}",
                         detail={"host": host, "address": str(address)},
                     )
             addresses.append(str(address))
