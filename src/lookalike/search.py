@@ -13,6 +13,7 @@ from typing import Any
 
 from lookalike.config import Settings
 from lookalike.errors import BadInput, InvalidQuery
+from lookalike.filters import parse_filter
 from lookalike.payload import GROUP
 from lookalike.ranking import rank_key
 from lookalike.scoring import check_threshold, reaches, reciprocal_rank_fusion
@@ -252,6 +253,7 @@ def _validate(q: Query) -> None:
         )
     if not 1 <= q.group_top <= MAX_GROUP_TOP:
         raise InvalidQuery(f"group_top must be between 1 and {MAX_GROUP_TOP}")
+    parse_filter(q.filter)  # a bad filter is said before any record is read or image decoded
 
 
 GROUP_SCORES = ("max", "mean")

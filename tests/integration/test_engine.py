@@ -81,6 +81,8 @@ def test_bad_queries_are_typed_errors(coll) -> None:  # type: ignore[no-untyped-
         coll.search(text="cat", threshold=1.5)
     with pytest.raises(InvalidFilter, match=r"\$where"):
         coll.search(text="cat", filter={"$where": "1"})
+    with pytest.raises(InvalidFilter, match=r"\$where"):  # the filter is read first: said
+        coll.search(id="missing.jpg", filter={"$where": "1"})  # before any record is looked up
     with pytest.raises(NotFound):
         coll.search(image="/no/such/file.jpg")
 
