@@ -4,7 +4,6 @@ page shows is compared with what the REST API answers for the same region."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from playwright.sync_api import Page, expect
 from lookalike.config import Settings
 from tests.e2e.conftest import Site
 from tests.e2e.test_page import _ids, _open, _wait_results
+from tests.support.detector import NUDENET
 from tests.support.encoded import file_b64
 from tests.support.faces import FACES
 from tests.support.samples import photo
@@ -81,9 +81,6 @@ def test_a_box_drawn_on_the_query_image_searches_that_part(
     _drag(page, "#query-preview", (0.02, 0.02, 0.48, 0.98))  # another part of the same image
     _wait_results(page, "a part of “both.png”")
     expect(page.locator("#results .card").first).to_have_attribute("data-id", "motorcycle_left.jpg")
-
-
-NUDENET = Path(importlib.util.find_spec("nudenet").origin or "").parent / "320n.onnx"  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="module")

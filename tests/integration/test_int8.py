@@ -3,7 +3,6 @@ reused, and never mixed with fp32 vectors."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 import threading
@@ -23,6 +22,7 @@ from lookalike.models import int8 as int8_module
 from lookalike.models.clip import load_image_encoder, load_text_encoder
 from lookalike.signals.semantic import SemanticSignal
 from tests.support.clip_onnx import build_tiny_clip
+from tests.support.detector import NUDENET
 from tests.support.server import IN_PROCESS, in_process
 
 QUANTIZED_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "DynamicQuantizeMatMul"}
@@ -271,8 +271,7 @@ def test_without_the_quantizer_the_extra_is_named(
 def test_the_objects_signal_embeds_at_the_collections_precision(
     model: Path, settings: Settings
 ) -> None:
-    nudenet = Path(importlib.util.find_spec("nudenet").origin or "").parent / "320n.onnx"  # type: ignore[union-attr]
-    with Engine(settings.replace(object_detector=str(nudenet))) as engine:
+    with Engine(settings.replace(object_detector=str(NUDENET))) as engine:
         coll = engine.create_collection(
             "o", signals="semantic,objects", model=str(model), precision="int8"
         )

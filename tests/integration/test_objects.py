@@ -4,7 +4,6 @@ any YOLO-format detector. Portraits are planted as objects in wide scenes among 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +12,10 @@ from PIL import Image
 
 from lookalike import Collection, Engine, Settings
 from lookalike.errors import InvalidQuery, ModelUnavailable
+from tests.support.detector import NUDENET
 from tests.support.faces import FACES
 from tests.support.photo_collection import indexed_collection
 from tests.support.samples import photo
-
-NUDENET = Path(importlib.util.find_spec("nudenet").origin or "").parent / "320n.onnx"  # type: ignore[union-attr]
 
 #: Head and shoulders of two portraits (pixels of the files in tests/data/faces).
 PEOPLE = {"person_a_1": (150, 30, 400, 330), "person_b_1": (150, 80, 440, 380)}
