@@ -57,7 +57,7 @@ def main() -> None:
         extract_query,
         verify,
     )
-    from lookalike.signals.duplicate.localfeatures.keypoints import work_scale
+    from lookalike.signals.duplicate.localfeatures.keypoints import work_image
     from lookalike.signals.duplicate.localfeatures.verification import agree, unambiguous
 
     cv2.setNumThreads(1)
@@ -69,13 +69,10 @@ def main() -> None:
     def sift(im: Image.Image, n: int) -> tuple[LocalFeatures, np.ndarray]:
         """SIFT points in ``im``'s frame (as LocalFeatures, for the geometry) and RootSIFT."""
         width, height = im.size
-        scale = work_scale(width, height)
-        gray = np.asarray(im.convert("L"))
-        if scale != 1.0:
-            size = (round(width * scale), round(height * scale))
-            method = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            gray = cv2.resize(gray, size, interpolation=method)
-        found, desc = cv2.SIFT.create(nfeatures=n).detectAndCompute(gray, None)
+        gray, scale = work_image(im)  # the image ORB detects on
+        found, desc = (), None
+        if gray is not None:
+            found, desc = cv2.SIFT.create(nfeatures=n).detectAndCompute(gray, None)
         if desc is None:
             desc = np.zeros((0, 128), np.float32)
         points = np.float32([k.pt for k in found]).reshape(-1, 2) / np.float32(scale)

@@ -234,9 +234,7 @@ class Engine:
         self.store.create_collection(name, specs, config)
         self._changed(name)
         created = self.collection(name)
-        # The signals just built serve it: built again, they would load the model a second time
-        # (a second or more of a new collection's first ingest).
-        created.__dict__.setdefault("signals", built)
+        created._adopt_signals(built)
         return created
 
     def resolve(self, name: str) -> str:
@@ -537,6 +535,12 @@ class Collection:
             )
             for n in self.config["signals"]
         ]
+
+    def _adopt_signals(self, built: list[Signal]) -> None:
+        """Serve with signals already built for this configuration (those a new collection was
+        made from), unless it has built its own: built again, they would load the model a second
+        time (a second or more of a new collection's first ingest)."""
+        self.__dict__.setdefault("signals", built)
 
     def model_loaded(self) -> bool:
         """Whether a model session of this collection is open (what a health probe asks, and

@@ -154,7 +154,7 @@ def _extract(
     counts = [max_points] if also is None else [max_points, also]
     if mirrored:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    gray, scale = _work_image(image)
+    gray, scale = work_image(image)
     if gray is None or max_points < 1:
         return [_empty(width, height, mirrored) for _ in counts]
     budget = max_points * _OVERSAMPLE
@@ -249,7 +249,7 @@ def _orientation(gray: NDArray[np.uint8], points: NDArray[np.float32]) -> NDArra
     return np.asarray(np.degrees(np.arctan2(m01, m10)) % 360.0, dtype=np.float32)
 
 
-def _work_image(image: Image.Image) -> tuple[NDArray[np.uint8] | None, float]:
+def work_image(image: Image.Image) -> tuple[NDArray[np.uint8] | None, float]:
     """Grayscale pixels at the detection size, and the factor from the image to them."""
     import cv2
 
